@@ -1,0 +1,24 @@
+"""Event contracts shared by every service: the envelope, the payload models and their versions."""
+
+from contracts import published, recommended, registered, scored, submitted  # noqa: F401  (they register)
+from contracts.envelope import Actor, Envelope, Source
+from contracts.registry import (
+    ContractError,
+    families,
+    latest_version,
+    parse_payload,
+    payload_model,
+    registered_types,
+)
+
+__all__ = [
+    "Actor",
+    "ContractError",
+    "Envelope",
+    "Source",
+    "families",
+    "latest_version",
+    "parse_payload",
+    "payload_model",
+    "registered_types",
+]

@@ -1,0 +1,1 @@
+"""Shared infrastructure every service imports: settings, auth, event store, relay, projections, metrics."""

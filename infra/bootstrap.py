@@ -1,0 +1,117 @@
+"""Assembles a service's API process and worker process from its definition and settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from fastapi import APIRouter, FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
+
+from infra.auth import TokenService
+from infra.eventstore import EventStoreApplication
+from infra.http import create_app
+from infra.kafka import EVENT_TOPICS, build_broker, envelope_publisher
+from infra.metrics import ServiceMetrics
+from infra.mongo import build_client
+from infra.projection import Projection, ProjectionRunner
+from infra.readiness import Readiness, event_store_check, kafka_check, mongo_check
+from infra.relay import OutboxRelay
+from infra.settings import ServiceSettings
+from infra.worker import Worker
+
+
+class ReadModel(Projection, Protocol):
+    async def create_indexes(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """What makes one service: its write model (if any), read model, consumed topics and routes."""
+
+    name: str
+    build_read_model: Callable[[AsyncDatabase], ReadModel]
+    build_router: Callable[[], APIRouter]
+    consumes: list[str]
+    build_application: Callable[[ServiceSettings], EventStoreApplication] | None = None
+    extra_state: dict[str, object] = field(default_factory=dict)
+
+
+def tokens_for(settings: ServiceSettings) -> TokenService:
+    return TokenService(settings.jwt_secret.get_secret_value(), settings.jwt_issuer)
+
+
+def build_api(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:
+    metrics = ServiceMetrics(settings.service)
+    mongo = build_client(settings)
+    application = definition.build_application(settings) if definition.build_application else None
+    checks = {"kafka": kafka_check(settings.kafka_bootstrap), "mongodb": mongo_check(mongo)}
+    if application is not None:
+        checks["event_store"] = event_store_check(application)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await mongo.close()
+        if application is not None:
+            application.close()
+
+    return create_app(
+        service=settings.service,
+        routers=[definition.build_router()],
+        tokens=tokens_for(settings),
+        metrics=metrics,
+        readiness=Readiness(checks),
+        lifespan=lifespan,
+        state={
+            "settings": settings,
+            "application": application,
+            "read_model": definition.build_read_model(mongo[settings.database_name]),
+            "mongo": mongo,
+        }
+        | definition.extra_state,
+    )
+
+
+def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Worker:
+    metrics = ServiceMetrics(settings.service)
+    mongo = build_client(settings)
+    read_model = definition.build_read_model(mongo[settings.database_name])
+    broker = build_broker(settings)
+    ProjectionRunner(
+        broker,
+        group=settings.consumer_group,
+        topics=definition.consumes,
+        projection=read_model,
+        dead_letter_topic=settings.dead_letter_topic,
+        metrics=metrics,
+        retry_backoff=settings.retry_backoff_seconds,
+    )
+    checks = {"kafka": kafka_check(settings.kafka_bootstrap), "mongodb": mongo_check(mongo)}
+    relay = None
+    topics = [*definition.consumes, settings.dead_letter_topic]
+    if definition.build_application is not None:
+        application = definition.build_application(settings)
+        checks["event_store"] = event_store_check(application)
+        relay = OutboxRelay(
+            application,
+            settings.own_topic,
+            envelope_publisher(broker, settings.own_topic, settings.service),
+            metrics,
+            batch_size=settings.relay_batch_size,
+            poll_interval=settings.relay_poll_interval_seconds,
+            retry_backoff=settings.retry_backoff_seconds,
+        )
+        topics.append(settings.own_topic)
+    return Worker(
+        settings=settings,
+        broker=broker,
+        relay=relay,
+        topics=sorted(set(topics) | set(EVENT_TOPICS)),
+        readiness=Readiness(checks),
+        metrics=metrics,
+        tokens=tokens_for(settings),
+        on_start=read_model.create_indexes,
+    )

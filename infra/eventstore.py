@@ -1,0 +1,99 @@
+"""The write side's event store: an `eventsourcing` application whose events carry envelope metadata."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import ApplicationRecorder, TrackingRecorder
+from pydantic import BaseModel
+
+from contracts import Actor, Envelope, Source, latest_version
+from contracts.codes import Channel
+from contracts.envelope import event_id_for
+from infra.settings import ServiceSettings
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who runs a command, through which channel, from which source, under which trace."""
+
+    actor: Actor
+    channel: Channel
+    source: Source = field(default_factory=Source)
+    trace_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    occurred_at: datetime | None = None
+
+
+def stamp(
+    payload: BaseModel, context: CommandContext, *, season_id: str | None, organizer: str | None
+) -> dict[str, Any]:
+    """The keyword arguments of an aggregate's `@event` method: the contract payload and its metadata.
+
+    The payload model's class name is the event type, so the schema version stored with
+    the event is the one the payload was validated against when it was written.
+    """
+    type_ = type(payload).__name__
+    return {
+        "payload": payload.model_dump(mode="json"),
+        "meta": {
+            "schema_version": latest_version(type_),
+            "actor": context.actor.model_dump(mode="json"),
+            "channel": context.channel.value,
+            "source": context.source.model_dump(mode="json"),
+            "trace_id": context.trace_id,
+            "occurred_at": (context.occurred_at or datetime.now(UTC)).isoformat(),
+            "season_id": season_id,
+            "organizer": organizer,
+        },
+    }
+
+
+def to_envelope(domain_event: DomainEventProtocol[Any]) -> Envelope:
+    """The envelope for a stored domain event; the same stored event always gives the same envelope."""
+    meta = domain_event.meta  # type: ignore[attr-defined]
+    return Envelope(
+        event_id=event_id_for(domain_event.originator_id, domain_event.originator_version),
+        type=type(domain_event).__name__,
+        schema_version=meta["schema_version"],
+        aggregate_id=domain_event.originator_id,
+        aggregate_version=domain_event.originator_version,
+        season_id=meta.get("season_id"),
+        organizer=meta.get("organizer"),
+        occurred_at=meta["occurred_at"],
+        recorded_at=domain_event.timestamp,
+        actor=meta["actor"],
+        channel=meta["channel"],
+        source=meta["source"],
+        trace_id=meta["trace_id"],
+        payload=domain_event.payload,  # type: ignore[attr-defined]
+    )
+
+
+class EventStoreApplication(Application):
+    """Base of each write service's application: its store and notification log are the outbox."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        super().__init__(env=settings.eventsourcing_env())
+        self.relay_tracking: TrackingRecorder = self.factory.tracking_recorder()
+
+    @property
+    def notifications(self) -> ApplicationRecorder:
+        return self.recorder
+
+    def envelopes_after(self, position: int, limit: int) -> tuple[list[Envelope], int]:
+        """Envelopes of the stored events after `position`, and the last notification id read."""
+        notifications = self.recorder.select_notifications(
+            start=position, limit=limit, inclusive_of_start=False
+        )
+        envelopes = [to_envelope(self.mapper.to_domain_event(item)) for item in notifications]
+        last = notifications[-1].id if notifications else position
+        return envelopes, last
+
+    def history(self, aggregate_id: uuid.UUID) -> list[Envelope]:
+        """Every stored event of one aggregate, as envelopes, oldest first."""
+        return [to_envelope(item) for item in self.events.get(aggregate_id)]

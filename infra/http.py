@@ -1,0 +1,125 @@
+"""The FastAPI app factory every service uses: health, readiness, metrics, and clear 4xx errors."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from infra.auth import TokenService
+from infra.errors import NotFound, RuleViolation
+from infra.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
+from infra.readiness import Readiness
+
+log = logging.getLogger(__name__)
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_app(
+    *,
+    service: str,
+    routers: Sequence[APIRouter],
+    tokens: TokenService,
+    metrics: ServiceMetrics,
+    readiness: Readiness,
+    lifespan: Lifespan | None = None,
+    state: dict[str, Any] | None = None,
+) -> FastAPI:
+    app = FastAPI(
+        title=f"QC platform: {service}",
+        description=f"The {service} service of the mass quality activities platform.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.tokens = tokens
+    app.state.metrics = metrics
+    app.state.readiness = readiness
+    for key, value in (state or {}).items():
+        setattr(app.state, key, value)
+    for router in routers:
+        app.include_router(router)
+    _add_operational_routes(app, service, metrics, readiness)
+    _add_error_handlers(app)
+    _add_latency_middleware(app, service, metrics)
+    return app
+
+
+def _add_operational_routes(app: FastAPI, service: str, metrics: ServiceMetrics, readiness: Readiness) -> None:
+    @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @app.get("/ready", tags=["operations"], summary="Readiness: Kafka, event store and MongoDB reachable")
+    async def ready() -> JSONResponse:
+        is_ready, checks = await readiness.report()
+        return JSONResponse(
+            {"ready": is_ready, "service": service, "checks": checks}, status_code=200 if is_ready else 503
+        )
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            {
+                "field": ".".join(str(part) for part in item["loc"] if part != "body") or "body",
+                "rule": item["type"],
+                "message": item["msg"],
+            }
+            for item in error.errors()
+        ]
+        summary = "; ".join(f"{item['field']}: {item['message']}" for item in problems)
+        return JSONResponse(
+            {"detail": f"the request was refused: {summary}", "errors": problems}, status_code=422
+        )
+
+    @app.exception_handler(RuleViolation)
+    async def rule_violation(_: Request, error: RuleViolation) -> JSONResponse:
+        return JSONResponse(
+            {
+                "detail": error.message,
+                "errors": [{"field": error.field, "rule": error.rule, "message": error.message}],
+            },
+            status_code=error.status_code,
+        )
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, error: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=404)
+
+    @app.exception_handler(IntegrityError)
+    async def concurrent_write(_: Request, error: IntegrityError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "another change to the same record was saved at the same moment; send it again"},
+            status_code=409,
+        )
+
+
+def _add_latency_middleware(app: FastAPI, service: str, metrics: ServiceMetrics) -> None:
+    @app.middleware("http")
+    async def observe_latency(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.request_latency.labels(service, request.method, path, str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+
+@asynccontextmanager
+async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield

@@ -1,0 +1,63 @@
+"""Prometheus metrics every service exposes on /metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE_LATEST", "ServiceMetrics"]
+
+
+@dataclass
+class ServiceMetrics:
+    """One registry per process, so tests can build as many services as they like."""
+
+    service: str
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        labels = {"registry": self.registry}
+        self.request_latency = Histogram(
+            "qcp_http_request_duration_seconds",
+            "HTTP request latency by route and status",
+            ["service", "method", "route", "status"],
+            **labels,
+        )
+        self.events_relayed = Counter(
+            "qcp_events_relayed_total", "Stored events published to Kafka", ["service", "topic"], **labels
+        )
+        self.relay_lag = Gauge(
+            "qcp_relay_lag_events", "Stored events not yet published to Kafka", ["service"], **labels
+        )
+        self.relay_position = Gauge(
+            "qcp_relay_position", "Last notification id acknowledged by Kafka", ["service"], **labels
+        )
+        self.consumer_lag = Gauge(
+            "qcp_consumer_lag_messages",
+            "Messages behind the partition's high watermark",
+            ["service", "topic", "partition"],
+            **labels,
+        )
+        self.projection_lag = Gauge(
+            "qcp_projection_lag_seconds",
+            "Seconds between an event being recorded and this projection applying it",
+            ["service", "topic"],
+            **labels,
+        )
+        self.events_applied = Counter(
+            "qcp_projection_events_total",
+            "Events handled by projections, by outcome (applied, duplicate)",
+            ["service", "topic", "outcome"],
+            **labels,
+        )
+        self.dead_letters = Counter(
+            "qcp_dead_letters_total",
+            "Messages sent to the dead-letter topic",
+            ["service", "topic", "reason"],
+            **labels,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,58 @@
+"""Read models in MongoDB: the client factory and the idempotent, version-guarded write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from contracts import Envelope
+from infra.settings import ServiceSettings
+
+
+def build_client(settings: ServiceSettings) -> AsyncMongoClient:
+    return AsyncMongoClient(
+        settings.mongo_url,
+        serverSelectionTimeoutMS=3_000,
+        connectTimeoutMS=3_000,
+        tz_aware=True,
+        appname=f"qcp-{settings.service}",
+    )
+
+
+async def apply_versioned(
+    collection: AsyncCollection, doc_id: Any, envelope: Envelope, fields: dict[str, Any]
+) -> bool:
+    """Apply one event to the document of its aggregate, once.
+
+    The filter only matches a document older than the event; a redelivered or replayed
+    event matches nothing, the upsert then collides on _id, and nothing changes.
+    Returns whether the event changed the document.
+    """
+    update = {
+        "$set": {
+            **fields,
+            "_version": envelope.aggregate_version,
+            "_last_event_id": str(envelope.event_id),
+            "_updated_at": envelope.recorded_at,
+        },
+        "$inc": {"_applied_events": 1},
+    }
+    try:
+        result = await collection.update_one(
+            {"_id": doc_id, "_version": {"$lt": envelope.aggregate_version}}, update, upsert=True
+        )
+    except DuplicateKeyError:
+        return False
+    return result.modified_count == 1 or result.upserted_id is not None
+
+
+def public(document: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A projected document without the bookkeeping fields, as an API returns it."""
+    if document is None:
+        return None
+    return {key: value for key, value in document.items() if not key.startswith("_")} | {
+        "version": document.get("_version")
+    }

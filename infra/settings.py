@@ -1,0 +1,80 @@
+"""Service settings read from the environment (prefix QCP_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ServiceName = Literal["registration", "submission", "review", "stats"]
+EventStoreKind = Literal["sqlite", "postgres", "none"]
+
+# Development-only signing secret: the embedded stack and tests use it; deployments
+# must set QCP_JWT_SECRET from a secret store (see deploy/k8s).
+DEVELOPMENT_JWT_SECRET = "qcp-development-secret-not-for-production-use"
+
+
+class ServiceSettings(BaseSettings):
+    """Everything a service process needs to find Kafka, its event store and MongoDB."""
+
+    model_config = SettingsConfigDict(env_prefix="QCP_", extra="ignore")
+
+    service: ServiceName
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    mongo_url: str = "mongodb://127.0.0.1:27018/"
+    mongo_db: str | None = None
+    event_store: EventStoreKind = "sqlite"
+    sqlite_dir: Path = Path(".qcp/eventstores")
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 15432
+    postgres_db: str | None = None
+    postgres_user: str = "qcp"
+    postgres_password: SecretStr = SecretStr("qcp")
+    jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
+    jwt_issuer: str = "qc-platform"
+    topic_partitions: int = 3
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    relay_poll_interval_seconds: float = 0.2
+    retry_backoff_seconds: float = 1.0
+    log_level: str = "INFO"
+
+    @property
+    def database_name(self) -> str:
+        return self.mongo_db or f"qcp_{self.service}"
+
+    @property
+    def consumer_group(self) -> str:
+        return self.service
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return f"{self.service}.dlq"
+
+    @property
+    def own_topic(self) -> str:
+        return f"{self.service}.events"
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The environment the `eventsourcing` library reads to build the event store."""
+        if self.event_store == "sqlite":
+            self.sqlite_dir.mkdir(parents=True, exist_ok=True)
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.sqlite_dir / f"{self.service}.sqlite3"),
+                "SQLITE_LOCK_TIMEOUT": "30",
+            }
+        if self.event_store == "postgres":
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_DBNAME": self.postgres_db or f"qcp_{self.service}",
+                "POSTGRES_HOST": self.postgres_host,
+                "POSTGRES_PORT": str(self.postgres_port),
+                "POSTGRES_USER": self.postgres_user,
+                "POSTGRES_PASSWORD": self.postgres_password.get_secret_value(),
+                "POSTGRES_CONNECT_TIMEOUT": "5",
+                "POSTGRES_POOL_SIZE": "5",
+                "CREATE_TABLE": "true",
+            }
+        raise ValueError(f"service {self.service} has no event store")

@@ -1,0 +1,1 @@
+"""Registration's adapters: its MongoDB read model."""

@@ -1,0 +1,82 @@
+"""Registration's service layer: open seasons, register units, within the rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from contracts.codes import Stage
+from contracts.identity import season_key
+from contracts.registered import SeasonOpened, UnitRegistered, UnitRegistrationAmended, UnitRegistrationForm
+from infra.errors import NotFound, RuleViolation
+from infra.eventstore import CommandContext, EventStoreApplication, stamp
+from services.registration.domain.season import Season, season_aggregate_id
+from services.registration.domain.unit_registration import UnitRegistration, unit_registration_id
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a command stored: the aggregate, its new version and the event type."""
+
+    aggregate_id: UUID
+    version: int
+    event: str
+    created: bool
+
+
+class RegistrationApplication(EventStoreApplication):
+    """Seasons and unit registrations, stored as events; synchronous, run it off the event loop."""
+
+    def __init__(self, settings, clock: Clock = lambda: datetime.now(UTC)) -> None:  # noqa: ANN001
+        super().__init__(settings)
+        self.clock = clock
+
+    def open_season(self, opened: SeasonOpened, context: CommandContext) -> Recorded:
+        expected = season_key(opened.organizer, opened.year, opened.kind.value)
+        if opened.season_id != expected:
+            raise RuleViolation("season_id", "season.id", f"season_id must be {expected}")
+        if self._exists(season_aggregate_id(opened.season_id)):
+            raise RuleViolation(
+                "season_id",
+                "season.unique",
+                f"season {opened.season_id} is already open; change its windows instead",
+                status_code=409,
+            )
+        season = Season(**stamp(opened, context, season_id=opened.season_id, organizer=opened.organizer))
+        self.save(season)
+        return Recorded(season.id, season.version, "SeasonOpened", created=True)
+
+    def season(self, season_id: str) -> Season:
+        try:
+            return self.repository.get(season_aggregate_id(season_id))
+        except AggregateNotFoundError:
+            raise NotFound(f"season {season_id}") from None
+
+    def register_unit(self, season_id: str, form: UnitRegistrationForm, context: CommandContext) -> Recorded:
+        season = self.season(season_id)
+        season.check_window_open(Stage.REGISTRATION, self.clock(), field="season_id")
+        fields = form.model_dump()
+        registration_id = unit_registration_id(season_id, form.credit_code)
+        if not self._exists(registration_id):
+            payload = UnitRegistered(season_id=season_id, **fields)
+            registration = UnitRegistration(
+                **stamp(payload, context, season_id=season_id, organizer=season.organizer)
+            )
+            created = True
+        else:
+            registration = self.repository.get(registration_id)
+            amended = UnitRegistrationAmended(season_id=season_id, **fields)
+            registration.amend(**stamp(amended, context, season_id=season_id, organizer=season.organizer))
+            created = False
+        self.save(registration)
+        event = "UnitRegistered" if created else "UnitRegistrationAmended"
+        return Recorded(registration.id, registration.version, event, created)
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self.repository

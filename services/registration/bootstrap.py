@@ -1,0 +1,19 @@
+"""Registration's composition root: its write model, read model, topics and routes."""
+
+from __future__ import annotations
+
+from infra.bootstrap import ServiceDefinition
+from services.registration.adapters.read_model import RegistrationReadModel
+from services.registration.application import RegistrationApplication
+from services.registration.entrypoints.http import build_router
+from services.registration.entrypoints.messaging import CONSUMED_TOPICS
+
+
+def definition() -> ServiceDefinition:
+    return ServiceDefinition(
+        name="registration",
+        build_application=RegistrationApplication,
+        build_read_model=RegistrationReadModel,
+        build_router=build_router,
+        consumes=CONSUMED_TOPICS,
+    )

@@ -1,0 +1,1 @@
+"""Registration's domain: seasons and the units registered for them."""

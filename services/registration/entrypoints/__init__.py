@@ -1,0 +1,1 @@
+"""Registration's entrypoints: HTTP and messaging."""
