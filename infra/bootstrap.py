@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
 from pymongo.asynchronous.database import AsyncDatabase
 
 from infra.auth import TokenService
@@ -18,7 +19,7 @@ from infra.metrics import ServiceMetrics
 from infra.mongo import build_client
 from infra.projection import Projection, ProjectionRunner
 from infra.readiness import Readiness, event_store_check, kafka_check, mongo_check
-from infra.relay import OutboxRelay
+from infra.relay import OutboxRelay, PublishBatch
 from infra.settings import ServiceSettings
 from infra.worker import Worker
 
@@ -75,10 +76,13 @@ def build_api(definition: ServiceDefinition, settings: ServiceSettings) -> FastA
     )
 
 
-def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Worker:
-    metrics = ServiceMetrics(settings.service)
-    mongo = build_client(settings)
-    read_model = definition.build_read_model(mongo[settings.database_name])
+def build_messaging(
+    definition: ServiceDefinition,
+    settings: ServiceSettings,
+    read_model: ReadModel,
+    metrics: ServiceMetrics,
+) -> tuple[KafkaBroker, PublishBatch | None]:
+    """The service's broker with its projection subscriber and, for a write service, its topic's publisher."""
     broker = build_broker(settings)
     ProjectionRunner(
         broker,
@@ -89,16 +93,27 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
         metrics=metrics,
         retry_backoff=settings.retry_backoff_seconds,
     )
+    publish = None
+    if definition.build_application is not None:
+        publish = envelope_publisher(broker, settings.own_topic, settings.service)
+    return broker, publish
+
+
+def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Worker:
+    metrics = ServiceMetrics(settings.service)
+    mongo = build_client(settings)
+    read_model = definition.build_read_model(mongo[settings.database_name])
+    broker, publish = build_messaging(definition, settings, read_model, metrics)
     checks = {"kafka": kafka_check(settings.kafka_bootstrap), "mongodb": mongo_check(mongo)}
     relay = None
     topics = [*definition.consumes, settings.dead_letter_topic]
-    if definition.build_application is not None:
+    if definition.build_application is not None and publish is not None:
         application = definition.build_application(settings)
         checks["event_store"] = event_store_check(application)
         relay = OutboxRelay(
             application,
             settings.own_topic,
-            envelope_publisher(broker, settings.own_topic, settings.service),
+            publish,
             metrics,
             batch_size=settings.relay_batch_size,
             poll_interval=settings.relay_poll_interval_seconds,

@@ -13,7 +13,10 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from contracts import Actor
+from contracts.codes import Channel
 from infra.auth import TokenService
+from infra.eventstore import CommandContext
 from infra.errors import NotFound, RuleViolation
 from infra.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
 from infra.readiness import Readiness
@@ -123,3 +126,16 @@ def _add_latency_middleware(app: FastAPI, service: str, metrics: ServiceMetrics)
 @asynccontextmanager
 async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:
     yield
+
+
+def command_context(request: Request, actor: Actor, channel: Channel) -> CommandContext:
+    """The command's metadata from the request: the actor, the channel and the caller's trace id if any."""
+    trace = request.headers.get("x-trace-id")
+    return CommandContext(actor=actor, channel=channel, **({"trace_id": trace[:64]} if trace else {}))
+
+
+def found(document: dict[str, Any] | None, what: str) -> dict[str, Any]:
+    """The document, or a 404 that says what was asked for."""
+    if document is None:
+        raise NotFound(what)
+    return document

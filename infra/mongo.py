@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from contracts import Envelope
@@ -56,3 +59,29 @@ def public(document: dict[str, Any] | None) -> dict[str, Any] | None:
     return {key: value for key, value in document.items() if not key.startswith("_")} | {
         "version": document.get("_version")
     }
+
+
+FieldsOf = Callable[[Envelope, dict[str, Any]], dict[str, Any]]
+
+
+class DocumentProjection:
+    """A read model whose documents mirror aggregates: each event type names its collection and fields.
+
+    Types without a route are not this read model's business and are skipped.
+    """
+
+    def __init__(self, database: AsyncDatabase, routes: dict[str, tuple[str, FieldsOf]]) -> None:
+        self.database = database
+        self.routes = routes
+
+    async def apply(self, envelope: Envelope, payload: BaseModel) -> bool:
+        route = self.routes.get(envelope.type)
+        if route is None:
+            return False
+        collection, fields_of = route
+        fields = fields_of(envelope, payload.model_dump(mode="json"))
+        return await apply_versioned(self.database[collection], str(envelope.aggregate_id), envelope, fields)
+
+
+def payload_fields(_: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    return data

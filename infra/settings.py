@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ServiceName = Literal["registration", "submission", "review", "stats"]
-EventStoreKind = Literal["sqlite", "postgres", "none"]
+EventStoreKind = Literal["sqlite", "postgres", "memory", "none"]
 
 # Development-only signing secret: the embedded stack and tests use it; deployments
 # must set QCP_JWT_SECRET from a secret store (see deploy/k8s).
@@ -58,6 +58,8 @@ class ServiceSettings(BaseSettings):
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The environment the `eventsourcing` library reads to build the event store."""
+        if self.event_store == "memory":
+            return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
         if self.event_store == "sqlite":
             self.sqlite_dir.mkdir(parents=True, exist_ok=True)
             return {

@@ -1,15 +1,24 @@
-"""The project's command line: `qcp stack`, `qcp serve`, `qcp token`, `qcp run`, `qcp contracts`."""
+"""The project's command line: stack, serve, run, demo, token, contracts, test."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import click
 
 from qcp.services import SERVICES
+from qcp.stack.cli import stack
 
 
 @click.group()
 def cli() -> None:
-    """QC platform: local stack, services, tokens, demo data and contracts."""
+    """QC platform: the local stack, the four services, tokens, demo data and contracts."""
+
+
+cli.add_command(stack)
 
 
 @cli.group()
@@ -39,6 +48,27 @@ def serve_worker(service: str, host: str, port: int | None) -> None:
     run(service, host, port)
 
 
+@cli.command()
+@click.option("--demo/--no-demo", default=True, show_default=True, help="load the demo season")
+@click.option("--base-port", type=int, default=8100, show_default=True, help="APIs on base+1..4, workers on base+11..14")
+def run(demo: bool, base_port: int) -> None:
+    """The embedded platform: local stack up, four services (API + worker each), a demo season. Ctrl-C stops the services."""
+    from qcp.embedded import run_platform
+
+    run_platform(demo=demo, base_port=base_port)
+
+
+@cli.command("demo")
+@click.option("--registration-url", default="http://127.0.0.1:8101", show_default=True)
+def demo_command(registration_url: str) -> None:
+    """Load the demo season into running services."""
+    from infra.bootstrap import tokens_for
+    from qcp.demo import load_demo
+    from qcp.services import settings_for
+
+    click.echo(load_demo(registration_url, tokens_for(settings_for("registration"))))
+
+
 @cli.group()
 def token() -> None:
     """Development bearer tokens."""
@@ -50,25 +80,42 @@ def token() -> None:
 @click.option("--sub", "subject", required=True, help="the person or machine acting")
 @click.option("--ttl", type=int, default=8 * 3600, show_default=True, help="seconds")
 def mint(role: str, org: str, subject: str, ttl: int) -> None:
-    """Print a signed token for the secret in QCP_JWT_SECRET (or the development default)."""
+    """Print a token signed with QCP_JWT_SECRET (or the development default)."""
     from infra.bootstrap import tokens_for
+    from qcp.services import settings_for
 
-    click.echo(tokens_for(ServiceSettingsForCli()).mint(subject, role, org, ttl))
+    click.echo(tokens_for(settings_for("registration")).mint(subject, role, org, ttl))
 
 
-def ServiceSettingsForCli():  # noqa: N802, ANN201
-    from infra.settings import ServiceSettings
+@cli.group()
+def contracts() -> None:
+    """The checked-in contract files."""
 
-    return ServiceSettings(service="registration")
+
+@contracts.command("export")
+def contracts_export() -> None:
+    """Regenerate contracts/schemas/*.json and contracts/asyncapi.json from the code."""
+    from qcp.contracts_export import write_all
+
+    written = write_all()
+    click.echo("\n".join(str(path) for path in written) or "contract files already up to date")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def test(pytest_args: tuple[str, ...]) -> None:
+    """The whole test suite: brings the local stack up, then unit, contract, deploy, integration and e2e tests."""
+    from qcp.stack import StackConfig, up
+
+    started = time.monotonic()
+    up(StackConfig())
+    click.echo(f"stack ready in {time.monotonic() - started:.0f}s; running the tests")
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=root, check=False)  # noqa: S603
+    sys.exit(result.returncode)
 
 
 def main() -> None:
-    try:
-        from qcp.stack.cli import stack
-    except ImportError:  # the stack package is optional only while it is being written
-        stack = None
-    if stack is not None:
-        cli.add_command(stack)
     cli()
 
 

@@ -4,40 +4,45 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import Envelope
-from infra.mongo import apply_versioned, public
+from infra.mongo import DocumentProjection, payload_fields, public
 
 
-class RegistrationReadModel:
+def _window_change(_: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    return {f"windows.{data['stage']}": data["window"]}
+
+
+def _registration(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    moment = "registered_at" if envelope.type == "UnitRegistered" else "amended_at"
+    return data | {
+        moment: envelope.recorded_at,
+        "registered_by": envelope.actor.model_dump(mode="json"),
+        "channel": envelope.channel.value,
+    }
+
+
+class RegistrationReadModel(DocumentProjection):
     """Documents per season and per unit registration, updated once per event version."""
 
     def __init__(self, database: AsyncDatabase) -> None:
+        super().__init__(
+            database,
+            {
+                "SeasonOpened": ("seasons", payload_fields),
+                "SeasonWindowChanged": ("seasons", _window_change),
+                "UnitRegistered": ("unit_registrations", _registration),
+                "UnitRegistrationAmended": ("unit_registrations", _registration),
+            },
+        )
         self.seasons = database["seasons"]
         self.registrations = database["unit_registrations"]
 
     async def create_indexes(self) -> None:
+        await self.seasons.create_index([("season_id", ASCENDING)])
         await self.registrations.create_index([("season_id", ASCENDING), ("credit_code", ASCENDING)])
-
-    async def apply(self, envelope: Envelope, payload: BaseModel) -> bool:
-        data = payload.model_dump(mode="json")
-        if envelope.type in {"SeasonOpened"}:
-            return await apply_versioned(self.seasons, envelope.aggregate_id, envelope, data)
-        if envelope.type == "SeasonWindowChanged":
-            return await apply_versioned(
-                self.seasons, envelope.aggregate_id, envelope, {f"windows.{data['stage']}": data["window"]}
-            )
-        if envelope.type in {"UnitRegistered", "UnitRegistrationAmended"}:
-            fields = data | {
-                "registered_at" if envelope.type == "UnitRegistered" else "amended_at": envelope.recorded_at,
-                "registered_by": envelope.actor.model_dump(mode="json"),
-                "channel": envelope.channel.value,
-            }
-            return await apply_versioned(self.registrations, envelope.aggregate_id, envelope, fields)
-        return False
 
     async def season(self, season_id: str) -> dict[str, Any] | None:
         return public(await self.seasons.find_one({"season_id": season_id}))

@@ -15,8 +15,7 @@ from contracts.common import Payload, Window
 from contracts.identity import RegionCode, season_key
 from contracts.registered import SeasonOpened, UnitRegistrationForm
 from infra.auth import AuthenticatedActor, require_org, require_role
-from infra.errors import NotFound
-from infra.eventstore import CommandContext
+from infra.http import command_context, found
 from services.registration.adapters.read_model import RegistrationReadModel
 from services.registration.application import Recorded, RegistrationApplication
 
@@ -43,7 +42,7 @@ def build_router() -> APIRouter:
         opened = SeasonOpened(
             season_id=season_key(body.organizer, body.year, body.kind.value), **body.model_dump()
         )
-        context = _context(request, actor, Channel.ORGANIZER)
+        context = command_context(request, actor, Channel.ORGANIZER)
         recorded = await asyncio.to_thread(_application(request).open_season, opened, context)
         return _answer(recorded, season_id=opened.season_id)
 
@@ -61,7 +60,7 @@ def build_router() -> APIRouter:
         else:
             require_org(actor, season_id.split("-")[0], f"season {season_id}")
         channel = Channel.UNIT if actor.role is Role.UNIT else Channel.ORGANIZER
-        context = _context(request, actor, channel)
+        context = command_context(request, actor, channel)
         recorded = await asyncio.to_thread(
             _application(request).register_unit, season_id, body, context
         )
@@ -72,19 +71,14 @@ def build_router() -> APIRouter:
 
     @router.get("/seasons/{season_id}", summary="A season as projected")
     async def get_season(season_id: str, request: Request, actor: AuthenticatedActor) -> dict[str, Any]:  # noqa: ARG001
-        season = await _read_model(request).season(season_id)
-        if season is None:
-            raise NotFound(f"season {season_id}")
-        return season
+        return found(await _read_model(request).season(season_id), f"season {season_id}")
 
     @router.get("/seasons/{season_id}/registrations/{credit_code}", summary="A unit's registration")
     async def get_registration(
         season_id: str, credit_code: str, request: Request, actor: AuthenticatedActor
     ) -> dict[str, Any]:
         registration = await _read_model(request).registration(season_id, credit_code.upper())
-        if registration is None:
-            raise NotFound(f"registration of unit {credit_code} for season {season_id}")
-        return _masked_for(actor, registration)
+        return _masked_for(actor, found(registration, f"registration of unit {credit_code} for season {season_id}"))
 
     @router.get("/seasons/{season_id}/registrations", summary="A season's registrations, paginated")
     async def list_registrations(
@@ -106,11 +100,6 @@ def _application(request: Request) -> RegistrationApplication:
 
 def _read_model(request: Request) -> RegistrationReadModel:
     return request.app.state.read_model
-
-
-def _context(request: Request, actor: Actor, channel: Channel) -> CommandContext:
-    trace = request.headers.get("x-trace-id")
-    return CommandContext(actor=actor, channel=channel, **({"trace_id": trace} if trace else {}))
 
 
 def _answer(recorded: Recorded, **identity: str) -> dict[str, Any]:

@@ -1,0 +1,5 @@
+"""`python -m qcp` runs the command line."""
+
+from qcp.cli import main
+
+main()

@@ -1,0 +1,95 @@
+"""Loads a demo season over the services' HTTP APIs, as an organizer and its units would."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from contracts.identity import credit_code_check_character
+from infra.auth import TokenService
+
+DEMO_UNITS = [
+    ("上海申达电气设备有限公司", "申达电气", "state_owned", "manufacturing", ["integrated_circuits"]),
+    ("上海浦江生物医药股份有限公司", "浦江生物", "private", "manufacturing", ["biomedicine"]),
+    ("上海东方航运服务有限公司", "东方航运", "joint_venture", "market_services", ["shipping"]),
+    ("上海市第一建筑工程有限公司", "一建工程", "state_owned", "construction", []),
+    ("上海智造精工科技有限公司", "智造精工", "private", "specialized_sme", ["high_end_equipment"]),
+]
+
+
+def demo_credit_code(index: int) -> str:
+    """A valid unified social credit code (GB 32100-2015 check character) for demo unit `index`."""
+    first_17 = f"91310000MA1K{index:04d}X"[:17].ljust(17, "0")
+    return first_17 + credit_code_check_character(first_17)
+
+
+def demo_season(year: int, now: datetime) -> dict[str, Any]:
+    def window(start_days: int, end_days: int) -> dict[str, str]:
+        return {
+            "opens_at": (now + timedelta(days=start_days)).isoformat(),
+            "closes_at": (now + timedelta(days=end_days)).isoformat(),
+        }
+
+    return {
+        "organizer": "310000",
+        "organizer_name": "上海市质量协会",
+        "year": year,
+        "kind": "qc_group",
+        "title": f"{year}年上海市质量管理小组活动（演示）",
+        "windows": {
+            "registration": window(-30, 60),
+            "submission": window(-30, 60),
+            "recommendation": window(0, 90),
+            "review": window(90, 150),
+            "notice": window(150, 160),
+            "publication": window(160, 170),
+        },
+        "channels": ["group", "unit", "recommender", "direct"],
+    }
+
+
+def demo_registration(index: int) -> dict[str, Any]:
+    name, short, nature, domain, industries = DEMO_UNITS[index]
+    return {
+        "credit_code": demo_credit_code(index),
+        "unit_name": name,
+        "short_name": short,
+        "member": index % 2 == 0,
+        "unit_nature": nature,
+        "key_industries": industries,
+        "key_domain": domain,
+        "address": f"上海市浦东新区张江路{100 + index}号",
+        "postcode": "201203",
+        "managing_department": "质量管理部",
+        "promoter": {
+            "name": ["王伟", "李娜", "张敏", "刘洋", "陈静"][index],
+            "department": "质量管理部",
+            "title": "质量经理",
+            "mobile": f"1391234{5670 + index:04d}",
+            "email": f"qc{index}@example.com",
+        },
+        "intents": ["submitting"],
+    }
+
+
+def load_demo(registration_url: str, tokens: TokenService, *, now: datetime | None = None) -> dict[str, Any]:
+    """Open the demo season (once) and register the demo units; returns what was loaded."""
+    now = now or datetime.now(UTC)
+    season = demo_season(now.year, now)
+    organizer = tokens.mint("demo-secretariat", "organizer", "310000")
+    with httpx.Client(base_url=registration_url, timeout=30) as client:
+        response = client.post("/seasons", json=season, headers={"Authorization": f"Bearer {organizer}"})
+        if response.status_code not in (201, 409):
+            raise RuntimeError(f"opening the demo season failed: {response.status_code} {response.text}")
+        season_id = f"310000-{now.year}-qc_group"
+        for index in range(len(DEMO_UNITS)):
+            form = demo_registration(index)
+            unit = tokens.mint(f"promoter-{index}", "unit", form["credit_code"])
+            response = client.post(
+                f"/seasons/{season_id}/registrations", json=form, headers={"Authorization": f"Bearer {unit}"}
+            )
+            if response.status_code not in (200, 201):
+                raise RuntimeError(f"registering {form['unit_name']} failed: {response.status_code} {response.text}")
+    return {"season_id": season_id, "units": len(DEMO_UNITS)}

@@ -1,0 +1,1 @@
+"""Review's adapters: its MongoDB read model."""

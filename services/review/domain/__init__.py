@@ -1,0 +1,1 @@
+"""Review's domain: recommendations, formal review, judge assignment, scores, grades, publication."""

@@ -1,0 +1,1 @@
+"""Review's entrypoints: HTTP and messaging."""

@@ -1,0 +1,1 @@
+"""Stats' adapters: its MongoDB projections."""

@@ -1,0 +1,1 @@
+"""Stats writes nothing: its reports are projections of the whole event log."""

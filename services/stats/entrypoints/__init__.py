@@ -1,0 +1,1 @@
+"""Stats' entrypoints: HTTP and messaging."""

@@ -1,0 +1,3 @@
+"""Stats' messaging: every producing service's topic."""
+
+CONSUMED_TOPICS = ["registration.events", "submission.events", "review.events"]

@@ -1,0 +1,1 @@
+"""Submission's adapters: its MongoDB read model."""

@@ -1,0 +1,1 @@
+"""Submission's domain: entries (成果 / 班组经验), unit confirmations, statistics tables."""

@@ -1,0 +1,1 @@
+"""Submission's entrypoints: HTTP and messaging."""

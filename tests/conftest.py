@@ -1,0 +1,1 @@
+"""Test layers: unit and contract tests need nothing; integration and e2e use the real local stack."""
