@@ -87,7 +87,7 @@ def build_messaging(
     ProjectionRunner(
         broker,
         group=settings.consumer_group,
-        topics=definition.consumes,
+        topics=[settings.topic(name) for name in definition.consumes],
         projection=read_model,
         dead_letter_topic=settings.dead_letter_topic,
         metrics=metrics,
@@ -106,7 +106,7 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
     broker, publish = build_messaging(definition, settings, read_model, metrics)
     checks = {"kafka": kafka_check(settings.kafka_bootstrap), "mongodb": mongo_check(mongo)}
     relay = None
-    topics = [*definition.consumes, settings.dead_letter_topic]
+    topics = [settings.topic(name) for name in [*definition.consumes, *EVENT_TOPICS]] + [settings.dead_letter_topic]
     if definition.build_application is not None and publish is not None:
         application = definition.build_application(settings)
         checks["event_store"] = event_store_check(application)
@@ -124,7 +124,7 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
         settings=settings,
         broker=broker,
         relay=relay,
-        topics=sorted(set(topics) | set(EVENT_TOPICS)),
+        topics=sorted(set(topics)),
         readiness=Readiness(checks),
         metrics=metrics,
         tokens=tokens_for(settings),

@@ -25,6 +25,7 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:19092"
     mongo_url: str = "mongodb://127.0.0.1:27018/"
     mongo_db: str | None = None
+    mongo_db_prefix: str = "qcp_"
     event_store: EventStoreKind = "sqlite"
     sqlite_dir: Path = Path(".qcp/eventstores")
     postgres_host: str = "127.0.0.1"
@@ -35,6 +36,9 @@ class ServiceSettings(BaseSettings):
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
     jwt_issuer: str = "qc-platform"
     topic_partitions: int = 3
+    # A namespace for topics and consumer groups, so that a staging copy or a test run
+    # can share a Kafka cluster without reading anyone else's events.
+    topic_prefix: str = ""
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval_seconds: float = 0.2
     retry_backoff_seconds: float = 1.0
@@ -42,19 +46,22 @@ class ServiceSettings(BaseSettings):
 
     @property
     def database_name(self) -> str:
-        return self.mongo_db or f"qcp_{self.service}"
+        return self.mongo_db or f"{self.mongo_db_prefix}{self.service}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
 
     @property
     def consumer_group(self) -> str:
-        return self.service
+        return self.topic(self.service)
 
     @property
     def dead_letter_topic(self) -> str:
-        return f"{self.service}.dlq"
+        return self.topic(f"{self.service}.dlq")
 
     @property
     def own_topic(self) -> str:
-        return f"{self.service}.events"
+        return self.topic(f"{self.service}.events")
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The environment the `eventsourcing` library reads to build the event store."""

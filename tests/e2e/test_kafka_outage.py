@@ -1,0 +1,58 @@
+"""With Kafka stopped, commands are still stored; the relay publishes them once Kafka is back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from qcp.demo import demo_registration, demo_season
+from qcp.stack import down, up
+from tests.harness import eventually
+
+
+@pytest.mark.timeout(300)
+async def test_commands_during_a_kafka_outage_are_stored_and_published_later(platform, stack, tokens) -> None:
+    now = datetime.now(UTC)
+    season_id = f"310000-{now.year}-qc_group"
+    organizer = {"Authorization": f"Bearer {tokens.mint('staff-1', 'organizer', '310000')}"}
+    registration, stats = platform.url("registration"), platform.url("stats")
+    async with httpx.AsyncClient(timeout=30) as client:
+        opened = await client.post(f"{registration}/seasons", json=demo_season(now.year, now), headers=organizer)
+        assert opened.status_code in (201, 409)
+
+        async def registrations_counted() -> int:
+            response = await client.get(f"{stats}/seasons/{season_id}/overview", headers=organizer)
+            return response.json()["registrations"] if response.status_code == 200 else 0
+
+        before = await registrations_counted()
+        down(stack, ["kafka"])
+        try:
+            async def kafka_reported_down() -> dict | None:
+                answer = await client.get(f"{registration}/ready")
+                return answer.json() if answer.status_code == 503 else None
+
+            readiness = await eventually(kafka_reported_down, timeout=30)
+            assert readiness["checks"]["kafka"].startswith("unreachable")
+            stored = []
+            for index in (0, 1):
+                response = await client.post(
+                    f"{registration}/seasons/{season_id}/registrations", json=demo_registration(index), headers=organizer
+                )
+                assert response.status_code == 201, response.text
+                stored.append(response.json())
+        finally:
+            up(stack, ["kafka"])
+
+        async def all_counted() -> int | None:
+            counted = await registrations_counted()
+            return counted if counted == before + 2 else None
+
+        await eventually(all_counted, timeout=180, interval=1)
+        for item in stored:
+            response = await client.get(
+                f"{registration}/seasons/{season_id}/registrations/{item['credit_code']}", headers=organizer
+            )
+            assert response.status_code == 200 and response.json()["version"] == item["version"]
+        assert (await client.get(f"{registration}/ready")).status_code in (200, 503)

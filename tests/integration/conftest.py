@@ -1,0 +1,12 @@
+"""Integration tests run against the real local stack, brought up by the project's own code."""
+
+from __future__ import annotations
+
+import pytest
+
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/integration/" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
