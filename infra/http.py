@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, OperationalError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pymongo.errors import ConnectionFailure
 
 from contracts import Actor
 from contracts.codes import Channel
@@ -101,6 +102,24 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def not_found(_: Request, error: NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=404)
+
+    @app.exception_handler(ConnectionFailure)
+    async def read_model_unavailable(_: Request, error: ConnectionFailure) -> JSONResponse:
+        log.warning("read model unavailable: %s", error)
+        return JSONResponse(
+            {"detail": "the service's read model is unavailable at the moment; nothing was changed, try again shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(OperationalError)
+    async def event_store_unavailable(_: Request, error: OperationalError) -> JSONResponse:
+        log.warning("event store unavailable: %s", error)
+        return JSONResponse(
+            {"detail": "the service's event store is unavailable at the moment; nothing was stored, try again shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(IntegrityError)
     async def concurrent_write(_: Request, error: IntegrityError) -> JSONResponse:

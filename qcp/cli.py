@@ -104,14 +104,23 @@ def contracts_export() -> None:
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def test(pytest_args: tuple[str, ...]) -> None:
-    """The whole test suite: brings the local stack up, then unit, contract, deploy, integration and e2e tests."""
-    from qcp.stack import StackConfig, up
+    """The whole test suite: brings the local stack up, then unit, contract, deploy, integration and e2e tests.
 
+    A stack this command started is stopped again afterwards; one that was already running is left as it was.
+    """
+    from qcp.stack import StackConfig, down, status, up
+
+    config = StackConfig()
+    was_running = all(item.healthy for item in status(config))
     started = time.monotonic()
-    up(StackConfig())
+    up(config)
     click.echo(f"stack ready in {time.monotonic() - started:.0f}s; running the tests")
     root = Path(__file__).resolve().parent.parent
-    result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=root, check=False)  # noqa: S603
+    try:
+        result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=root, check=False)  # noqa: S603
+    finally:
+        if not was_running:
+            down(config)
     sys.exit(result.returncode)
 
 

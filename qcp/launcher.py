@@ -42,13 +42,13 @@ class Platform:
         return f"http://127.0.0.1:{self.ports[service].worker}"
 
     def start(self, *, extra_env: dict[str, dict[str, str]] | None = None) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         for service in SERVICES:
             self.start_process(service, "api", (extra_env or {}).get(service))
             self.start_process(service, "worker", (extra_env or {}).get(service))
 
     def start_process(self, service: str, kind: str, extra_env: dict[str, str] | None = None) -> None:
         port = self.ports[service].api if kind == "api" else self.ports[service].worker
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "qcp.cli", "serve", kind, "--service", service, "--port", str(port)]
         log_file = (self.log_dir / f"{service}-{kind}.log").open("ab")
         self.processes[f"{service}-{kind}"] = subprocess.Popen(  # noqa: S603 - our own CLI

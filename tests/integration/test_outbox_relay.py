@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from contracts import Actor
 from contracts.codes import Channel, Role
 from contracts.registered import SeasonOpened, UnitRegistrationForm
@@ -13,6 +15,7 @@ from infra.kafka import build_broker, envelope_publisher
 from infra.metrics import ServiceMetrics
 from infra.relay import OutboxRelay
 from qcp.demo import demo_registration, demo_season
+from qcp.stack import create_database
 from services.registration.application import RegistrationApplication
 from tests.harness import isolated_settings, new_namespace, read_topic
 
@@ -28,8 +31,15 @@ def store_season_with_units(app: RegistrationApplication, units: int) -> str:
     return season_id
 
 
-async def test_stored_events_reach_kafka_in_order_and_the_position_follows(stack, tmp_path) -> None:
+@pytest.mark.parametrize("event_store", ["sqlite", "postgres"])
+async def test_stored_events_reach_kafka_in_order_and_the_position_follows(stack, tmp_path, event_store) -> None:
     settings = isolated_settings(stack, "registration", tmp_path, new_namespace())
+    if event_store == "postgres":
+        database = settings.mongo_db_prefix + "registration"
+        create_database(stack, database)
+        settings = settings.model_copy(
+            update={"event_store": "postgres", "postgres_port": stack.postgres_port, "postgres_db": database}
+        )
     app = RegistrationApplication(settings)
     store_season_with_units(app, 3)
     form = UnitRegistrationForm.model_validate(demo_registration(0))
