@@ -20,6 +20,7 @@ from infra.mongo import build_client
 from infra.projection import Projection, ProjectionRunner
 from infra.readiness import Readiness, event_store_check, kafka_check, mongo_check
 from infra.relay import OutboxRelay, PublishBatch
+from infra.relay_lease import lease_for
 from infra.settings import ServiceSettings
 from infra.worker import Worker
 
@@ -115,6 +116,7 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
             settings.own_topic,
             publish,
             metrics,
+            lease=lease_for(settings, settings.own_topic),
             batch_size=settings.relay_batch_size,
             poll_interval=settings.relay_poll_interval_seconds,
             retry_backoff=settings.retry_backoff_seconds,

@@ -34,6 +34,9 @@ class ServiceMetrics:
         self.relay_position = Gauge(
             "qcp_relay_position", "Last notification id acknowledged by Kafka", ["service"], **labels
         )
+        self.relay_leader = Gauge(
+            "qcp_relay_leader", "1 where this worker holds the relay lease and publishes", ["service"], **labels
+        )
         self.consumer_lag = Gauge(
             "qcp_consumer_lag_messages",
             "Messages behind the partition's high watermark",

@@ -13,6 +13,7 @@ from eventsourcing.persistence import Tracking
 from contracts import Envelope
 from infra.eventstore import EventStoreApplication
 from infra.metrics import ServiceMetrics
+from infra.relay_lease import RelayLease
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class OutboxRelay:
         publish_batch: PublishBatch,
         metrics: ServiceMetrics,
         *,
+        lease: RelayLease | None = None,
         batch_size: int = 500,
         poll_interval: float = 0.2,
         retry_backoff: float = 1.0,
@@ -41,6 +43,7 @@ class OutboxRelay:
         self.topic = topic
         self.publish_batch = publish_batch
         self.metrics = metrics
+        self.lease = lease
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.retry_backoff = retry_backoff
@@ -70,8 +73,24 @@ class OutboxRelay:
         return len(envelopes)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Relay until stopped; Kafka being away only delays publication, it loses nothing."""
+        """Relay until stopped; Kafka being away only delays publication, it loses nothing.
+
+        With several workers, the one holding the lease publishes and the others stand by.
+        """
+        try:
+            await self._relay_while_leading(stop)
+        finally:
+            if self.lease is not None:
+                await asyncio.to_thread(self.lease.release)
+
+    async def _relay_while_leading(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            if self.lease is not None:
+                leading = await asyncio.to_thread(self.lease.try_acquire)
+                self.metrics.relay_leader.labels(self.metrics.service).set(1 if leading else 0)
+                if not leading:
+                    await _sleep_unless_stopped(stop, self.retry_backoff)
+                    continue
             try:
                 published = await self.publish_pending()
                 self.last_error = None
