@@ -103,23 +103,19 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def not_found(_: Request, error: NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=404)
 
-    @app.exception_handler(ConnectionFailure)
-    async def read_model_unavailable(_: Request, error: ConnectionFailure) -> JSONResponse:
-        log.warning("read model unavailable: %s", error)
+    unavailable = {ConnectionFailure: "read model", OperationalError: "event store"}
+
+    async def backend_unavailable(_: Request, error: Exception) -> JSONResponse:
+        backend = next(name for kind, name in unavailable.items() if isinstance(error, kind))
+        log.warning("%s unavailable: %s", backend, error)
         return JSONResponse(
-            {"detail": "the service's read model is unavailable at the moment; nothing was changed, try again shortly"},
+            {"detail": f"the service's {backend} is unavailable at the moment; nothing was changed, try again shortly"},
             status_code=503,
             headers={"Retry-After": "5"},
         )
 
-    @app.exception_handler(OperationalError)
-    async def event_store_unavailable(_: Request, error: OperationalError) -> JSONResponse:
-        log.warning("event store unavailable: %s", error)
-        return JSONResponse(
-            {"detail": "the service's event store is unavailable at the moment; nothing was stored, try again shortly"},
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
+    for kind in unavailable:
+        app.add_exception_handler(kind, backend_unavailable)
 
     @app.exception_handler(IntegrityError)
     async def concurrent_write(_: Request, error: IntegrityError) -> JSONResponse:

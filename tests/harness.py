@@ -12,7 +12,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 
 from infra.settings import ServiceSettings
-from qcp.stack import StackConfig
+from qcp.stack import StackConfig, create_database
 
 
 def isolated_settings(config: StackConfig, service: str, root: Path, namespace: str, **overrides: Any) -> ServiceSettings:
@@ -28,6 +28,15 @@ def isolated_settings(config: StackConfig, service: str, root: Path, namespace: 
         retry_backoff_seconds=0.5,
         relay_poll_interval_seconds=0.1,
         **overrides,
+    )
+
+
+def on_postgres(config: StackConfig, settings: ServiceSettings) -> ServiceSettings:
+    """The same settings with the event store in a fresh database of the stack's PostgreSQL."""
+    database = settings.mongo_db_prefix + settings.service
+    create_database(config, database)
+    return settings.model_copy(
+        update={"event_store": "postgres", "postgres_port": config.postgres_port, "postgres_db": database}
     )
 
 

@@ -15,9 +15,8 @@ from infra.kafka import build_broker, envelope_publisher
 from infra.metrics import ServiceMetrics
 from infra.relay import OutboxRelay
 from qcp.demo import demo_registration, demo_season
-from qcp.stack import create_database
 from services.registration.application import RegistrationApplication
-from tests.harness import isolated_settings, new_namespace, read_topic
+from tests.harness import isolated_settings, new_namespace, on_postgres, read_topic
 
 SECRETARIAT = CommandContext(Actor(id="staff-1", role=Role.ORGANIZER, org="310000"), Channel.ORGANIZER)
 
@@ -35,11 +34,7 @@ def store_season_with_units(app: RegistrationApplication, units: int) -> str:
 async def test_stored_events_reach_kafka_in_order_and_the_position_follows(stack, tmp_path, event_store) -> None:
     settings = isolated_settings(stack, "registration", tmp_path, new_namespace())
     if event_store == "postgres":
-        database = settings.mongo_db_prefix + "registration"
-        create_database(stack, database)
-        settings = settings.model_copy(
-            update={"event_store": "postgres", "postgres_port": stack.postgres_port, "postgres_db": database}
-        )
+        settings = on_postgres(stack, settings)
     app = RegistrationApplication(settings)
     store_season_with_units(app, 3)
     form = UnitRegistrationForm.model_validate(demo_registration(0))

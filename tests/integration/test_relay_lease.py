@@ -5,19 +5,14 @@ from __future__ import annotations
 import pytest
 
 from infra.relay_lease import lease_for
-from qcp.stack import create_database
-from tests.harness import isolated_settings, new_namespace
+from tests.harness import isolated_settings, new_namespace, on_postgres
 
 
 @pytest.mark.parametrize("event_store", ["sqlite", "postgres"])
 def test_one_relay_holds_the_lease_and_another_takes_over_when_it_goes(stack, tmp_path, event_store) -> None:
     settings = isolated_settings(stack, "review", tmp_path, new_namespace())
     if event_store == "postgres":
-        database = settings.mongo_db_prefix + "review"
-        create_database(stack, database)
-        settings = settings.model_copy(
-            update={"event_store": "postgres", "postgres_port": stack.postgres_port, "postgres_db": database}
-        )
+        settings = on_postgres(stack, settings)
     leader, standby = lease_for(settings, settings.own_topic), lease_for(settings, settings.own_topic)
     try:
         assert leader.try_acquire()
