@@ -26,7 +26,8 @@ class Window(Payload):
         return self
 
     def contains(self, instant: datetime) -> bool:
-        return self.opens_at <= instant < self.closes_at or instant == self.closes_at
+        """Open from its opening instant up to and including its closing instant."""
+        return self.opens_at <= instant <= self.closes_at
 
 
 class Contact(Payload):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from fastapi import APIRouter, FastAPI
@@ -14,12 +14,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from infra.auth import TokenService
 from infra.eventstore import EventStoreApplication
 from infra.http import create_app
-from infra.kafka import EVENT_TOPICS, build_broker, envelope_publisher
+from infra.kafka import EVENT_TOPICS, PublishBatch, build_broker, envelope_publisher
 from infra.metrics import ServiceMetrics
 from infra.mongo import build_client
 from infra.projection import Projection, ProjectionRunner
 from infra.readiness import Readiness, event_store_check, kafka_check, mongo_check
-from infra.relay import OutboxRelay, PublishBatch
+from infra.relay import OutboxRelay
 from infra.relay_lease import lease_for
 from infra.settings import ServiceSettings
 from infra.worker import Worker
@@ -38,7 +38,6 @@ class ServiceDefinition:
     build_router: Callable[[], APIRouter]
     consumes: list[str]
     build_application: Callable[[ServiceSettings], EventStoreApplication] | None = None
-    extra_state: dict[str, object] = field(default_factory=dict)
 
 
 def tokens_for(settings: ServiceSettings) -> TokenService:
@@ -72,8 +71,7 @@ def build_api(definition: ServiceDefinition, settings: ServiceSettings) -> FastA
             "application": application,
             "read_model": definition.build_read_model(mongo[settings.database_name]),
             "mongo": mongo,
-        }
-        | definition.extra_state,
+        },
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -73,7 +74,10 @@ async def ensure_topics(settings: ServiceSettings, topics: list[str], replicatio
         await admin.close()
 
 
-def envelope_publisher(broker: KafkaBroker, topic: str, service: str):  # noqa: ANN201
+PublishBatch = Callable[[str, list[Envelope]], Awaitable[None]]
+
+
+def envelope_publisher(broker: KafkaBroker, topic: str, service: str) -> PublishBatch:
     """The relay's publish function: send a batch without waiting per message, then await every ack."""
     publisher = broker.publisher(
         topic,

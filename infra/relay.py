@@ -6,18 +6,14 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
-
 from eventsourcing.persistence import Tracking
 
-from contracts import Envelope
 from infra.eventstore import EventStoreApplication
+from infra.kafka import PublishBatch
 from infra.metrics import ServiceMetrics
 from infra.relay_lease import RelayLease
 
 log = logging.getLogger(__name__)
-
-PublishBatch = Callable[[str, list[Envelope]], Awaitable[None]]
 
 # Fault injection for the crash test: SIGKILL between the broker's acknowledgement
 # and recording the position, the window the outbox design must survive.

@@ -14,6 +14,7 @@ from contracts.identity import season_key
 from contracts.registered import SeasonOpened, UnitRegistered, UnitRegistrationAmended, UnitRegistrationForm
 from infra.errors import NotFound, RuleViolation
 from infra.eventstore import CommandContext, EventStoreApplication, stamp
+from infra.settings import ServiceSettings
 from services.registration.domain.season import Season, season_aggregate_id
 from services.registration.domain.unit_registration import UnitRegistration, unit_registration_id
 
@@ -33,7 +34,7 @@ class Recorded:
 class RegistrationApplication(EventStoreApplication):
     """Seasons and unit registrations, stored as events; synchronous, run it off the event loop."""
 
-    def __init__(self, settings, clock: Clock = lambda: datetime.now(UTC)) -> None:  # noqa: ANN001
+    def __init__(self, settings: ServiceSettings, clock: Clock = lambda: datetime.now(UTC)) -> None:
         super().__init__(settings)
         self.clock = clock
 
