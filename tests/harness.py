@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from infra.settings import ServiceSettings
 from qcp.stack import StackConfig, create_database
@@ -74,6 +75,25 @@ async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float 
     finally:
         await consumer.stop()
     return records
+
+
+async def group_caught_up(bootstrap: str, group: str, topic: str) -> bool:
+    """Whether the consumer group has committed every partition of the topic up to its end."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        await consumer.topics()  # fetches the cluster's metadata
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
+        ends = await consumer.end_offsets(partitions)
+        return bool(partitions) and all(
+            (committed.get(tp).offset if committed.get(tp) else 0) >= ends[tp] for tp in partitions
+        )
+    finally:
+        await consumer.stop()
+        await admin.close()
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 60.0, interval: float = 0.3) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from abc import ABC, abstractmethod
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ class ComponentStatus:
     port: int | None = None
 
 
-class Component:
+class Component(ABC):
     """One server of the stack. Subclasses fill in the specifics."""
 
     name: str = ""
@@ -37,8 +38,8 @@ class Component:
 
     # -- to override ----------------------------------------------------------
     @property
-    def port(self) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    def port(self) -> int: ...
 
     def ports(self) -> list[int]:
         return [self.port]
@@ -51,21 +52,21 @@ class Component:
     def pid_file(self) -> Path:
         return self.config.run_dir / f"{self.name}.pid"
 
+    @abstractmethod
     def is_ours(self, pid: int) -> bool:
         """Whether live ``pid`` is this component's process (not a reused pid)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def probe(self) -> str:
         """Protocol-level health check, called once the port accepts connections.
         Returns a description of the healthy server; raises if unhealthy."""
-        raise NotImplementedError
 
     def prepare(self, echo: _proc.Echo) -> None:
         """Download, build or initialise what ``start`` needs (cached, idempotent)."""
 
+    @abstractmethod
     def start(self, echo: _proc.Echo) -> subprocess.Popen[bytes] | None:
         """Start the process detached; returns it when this process is its parent."""
-        raise NotImplementedError
 
     def stop(self, pid: int, echo: _proc.Echo) -> None:
         _proc.terminate(pid, timeout=self.stop_timeout, echo=echo, name=self.name)

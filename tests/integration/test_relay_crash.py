@@ -17,7 +17,7 @@ from pymongo import AsyncMongoClient
 
 from infra.relay import CRASH_AFTER_PUBLISH_ENV
 from services.registration.application import RegistrationApplication
-from tests.harness import environment_for, eventually, isolated_settings, new_namespace, read_topic
+from tests.harness import environment_for, eventually, group_caught_up, isolated_settings, new_namespace, read_topic
 from tests.integration.test_outbox_relay import store_season_with_units
 
 
@@ -61,7 +61,12 @@ async def test_sigkill_between_publish_and_record_loses_nothing_and_projects_onc
             return documents if len(documents) == 4 else []
 
         try:
-            documents = await eventually(projected, timeout=90)
+            await eventually(projected, timeout=90)
+            await eventually(
+                lambda: group_caught_up(settings.kafka_bootstrap, settings.consumer_group, settings.own_topic),
+                timeout=90,
+            )
+            documents = await projected()
             assert all(doc["_applied_events"] == doc["_version"] == 1 for doc in documents)
             season = await database["seasons"].find_one({})
             assert season["_applied_events"] == 1
