@@ -85,8 +85,8 @@ async def group_caught_up(bootstrap: str, group: str, topic: str) -> bool:
     await consumer.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
-        await consumer.topics()  # fetches the cluster's metadata
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
+        (description,) = await admin.describe_topics([topic])
+        partitions = [TopicPartition(topic, item["partition"]) for item in description["partitions"]]
         ends = await consumer.end_offsets(partitions)
         return bool(partitions) and all(
             (committed.get(tp).offset if committed.get(tp) else 0) >= ends[tp] for tp in partitions
