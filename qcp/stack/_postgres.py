@@ -241,66 +241,39 @@ class Postgres(Component):
         self._own(qcp_conf, account)
 
     def start(self, echo: _proc.Echo) -> None:
-        bin_dir = self._bin_dir(echo)
-        account = self._account()
         echo(f"postgres: starting PostgreSQL on {HOST}:{self.port}...")
         try:
-            self._pg(
-                "pg_ctl",
-                "start",
-                "-D",
-                str(self.data_dir),
-                "-l",
-                str(self.log_file),
-                "-w",
-                "-t",
-                str(int(self.start_timeout)),
-                account=account,
-                timeout=self.start_timeout + 15,
-                bin_dir=bin_dir,
-            )
+            self._pg_ctl(echo, "start", ["-l", str(self.log_file)], self.start_timeout)
         except StackError as exc:
             raise self.failed(f"pg_ctl start failed: {str(exc).splitlines()[0]}") from None
         self.ensure_databases([POSTGRES_DB, FERRETDB_DB])
         return None
 
     def stop(self, pid: int, echo: _proc.Echo) -> None:
-        bin_dir = self._bin_dir(echo)
-        account = self._account()
         try:
-            self._pg(
-                "pg_ctl",
-                "stop",
-                "-D",
-                str(self.data_dir),
-                "-m",
-                "fast",
-                "-w",
-                "-t",
-                str(int(self.stop_timeout)),
-                account=account,
-                timeout=self.stop_timeout + 15,
-                bin_dir=bin_dir,
-            )
+            self._pg_ctl(echo, "stop", ["-m", "fast"], self.stop_timeout)
         except StackError as exc:
             echo(f"postgres: fast shutdown failed ({str(exc).splitlines()[0]}); trying immediate shutdown")
             try:
-                self._pg(
-                    "pg_ctl",
-                    "stop",
-                    "-D",
-                    str(self.data_dir),
-                    "-m",
-                    "immediate",
-                    "-w",
-                    "-t",
-                    "20",
-                    account=account,
-                    timeout=35,
-                    bin_dir=bin_dir,
-                )
+                self._pg_ctl(echo, "stop", ["-m", "immediate"], 20)
             except StackError:
                 _proc.terminate(pid, timeout=5, echo=echo, name=self.name)
+
+    def _pg_ctl(self, echo: _proc.Echo, action: str, options: list[str], wait_seconds: float) -> None:
+        """`pg_ctl ACTION -D data OPTIONS -w -t WAIT` as the cluster's owner; raises StackError on failure."""
+        self._pg(
+            "pg_ctl",
+            action,
+            "-D",
+            str(self.data_dir),
+            *options,
+            "-w",
+            "-t",
+            str(int(wait_seconds)),
+            account=self._account(),
+            timeout=wait_seconds + 15,
+            bin_dir=self._bin_dir(echo),
+        )
 
     # -- health and databases -------------------------------------------------
     def _connect(self, dbname: str):
