@@ -9,12 +9,15 @@ from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import ApplicationRecorder, TrackingRecorder
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, TrackingRecorder
 from pydantic import BaseModel
 
 from contracts import Actor, Envelope, Source, latest_version
 from contracts.codes import Channel
 from contracts.envelope import event_id_for
+from infra.errors import RuleViolation
+from infra.idempotency import CommandRecord, IdempotencyKey
 from infra.settings import ServiceSettings
 
 
@@ -74,6 +77,16 @@ def to_envelope(domain_event: DomainEventProtocol[Any]) -> Envelope:
     )
 
 
+def recorded(aggregate: Aggregate, event: str, **identity: str) -> dict[str, Any]:
+    """What a command answers: whom it concerned, the aggregate, its new version and the event stored."""
+    return identity | {
+        "aggregate_id": str(aggregate.id),
+        "version": aggregate.version,
+        "event": event,
+        "created": aggregate.version == 1,
+    }
+
+
 class EventStoreApplication(Application):
     """Base of each write service's application: its store and notification log are the outbox."""
 
@@ -86,13 +99,51 @@ class EventStoreApplication(Application):
         return self.recorder
 
     def envelopes_after(self, position: int, limit: int) -> tuple[list[Envelope], int]:
-        """Envelopes of the stored events after `position`, and the last notification id read."""
+        """Envelopes of the stored domain events after `position`, and the last notification id read.
+
+        Bookkeeping events (idempotency records) are read past but not published.
+        """
         notifications = self.recorder.select_notifications(
             start=position, limit=limit, inclusive_of_start=False
         )
-        envelopes = [to_envelope(self.mapper.to_domain_event(item)) for item in notifications]
+        events = (self.mapper.to_domain_event(item) for item in notifications)
+        envelopes = [to_envelope(item) for item in events if hasattr(item, "meta")]
         last = notifications[-1].id if notifications else position
         return envelopes, last
+
+    def previous_result(self, idempotency: IdempotencyKey | None) -> dict[str, Any] | None:
+        """The stored result of an earlier command with this key, or None; a key reused for another request is refused."""
+        if idempotency is None or idempotency.record_id not in self.repository:
+            return None
+        record: CommandRecord = self.repository.get(idempotency.record_id)
+        if record.request_hash != idempotency.request_hash:
+            raise RuleViolation(
+                "Idempotency-Key",
+                "idempotency.key_reused",
+                "this Idempotency-Key was already used for a different request; use a new key for a new request",
+                status_code=422,
+            )
+        return record.result
+
+    def save_once(
+        self, aggregates: list[Aggregate], result: dict[str, Any], idempotency: IdempotencyKey | None
+    ) -> dict[str, Any]:
+        """Save the command's events, and its result under the key in the same transaction.
+
+        When a concurrent retry saved first, its result is returned and nothing new is stored.
+        """
+        if idempotency is None:
+            self.save(*aggregates)
+            return result
+        record = CommandRecord(idempotency.key, idempotency.actor_id, idempotency.request_hash, result)
+        try:
+            self.save(*aggregates, record)
+        except IntegrityError:
+            previous = self.previous_result(idempotency)
+            if previous is None:
+                raise
+            return previous | {"replayed": True}
+        return result
 
     def history(self, aggregate_id: uuid.UUID) -> list[Envelope]:
         """Every stored event of one aggregate, as envelopes, oldest first."""

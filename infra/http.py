@@ -12,12 +12,14 @@ from eventsourcing.persistence import IntegrityError, OperationalError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from pymongo.errors import ConnectionFailure
 
 from contracts import Actor
 from contracts.codes import Channel
 from infra.auth import TokenService
 from infra.eventstore import CommandContext
+from infra.idempotency import MAX_KEY_LENGTH, IdempotencyKey
 from infra.errors import NotFound, RuleViolation
 from infra.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
 from infra.readiness import Readiness
@@ -147,6 +149,29 @@ def command_context(request: Request, actor: Actor, channel: Channel) -> Command
     """The command's metadata from the request: the actor, the channel and the caller's trace id if any."""
     trace = request.headers.get("x-trace-id")
     return CommandContext(actor=actor, channel=channel, **({"trace_id": trace[:64]} if trace else {}))
+
+
+def idempotency_for(request: Request, actor: Actor, body: BaseModel) -> IdempotencyKey | None:
+    """The request's Idempotency-Key, scoped to the actor and fingerprinted with the route and body."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_KEY_LENGTH:
+        raise RuleViolation(
+            "Idempotency-Key", "idempotency.key_length", f"an Idempotency-Key has 1 to {MAX_KEY_LENGTH} characters"
+        )
+    return IdempotencyKey.for_request(key, actor.id, request.url.path, body.model_dump(mode="json"))
+
+
+def command_answer(result: dict[str, Any]) -> JSONResponse:
+    """201 for a new aggregate, 200 for a change to one; a replayed answer says so in a header."""
+    replayed = result.pop("replayed", False)
+    created = result.pop("created", False)
+    return JSONResponse(
+        result,
+        status_code=201 if created else 200,
+        headers={"Idempotent-Replayed": "true"} if replayed else None,
+    )
 
 
 def found(document: dict[str, Any] | None, what: str) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -13,22 +13,13 @@ from contracts.codes import Stage
 from contracts.identity import season_key
 from contracts.registered import SeasonOpened, UnitRegistered, UnitRegistrationAmended, UnitRegistrationForm
 from infra.errors import NotFound, RuleViolation
-from infra.eventstore import CommandContext, EventStoreApplication, stamp
+from infra.eventstore import CommandContext, EventStoreApplication, recorded, stamp
+from infra.idempotency import IdempotencyKey
 from infra.settings import ServiceSettings
 from services.registration.domain.season import Season, season_aggregate_id
 from services.registration.domain.unit_registration import UnitRegistration, unit_registration_id
 
 Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What a command stored: the aggregate, its new version and the event type."""
-
-    aggregate_id: UUID
-    version: int
-    event: str
-    created: bool
 
 
 class RegistrationApplication(EventStoreApplication):
@@ -38,7 +29,11 @@ class RegistrationApplication(EventStoreApplication):
         super().__init__(settings)
         self.clock = clock
 
-    def open_season(self, opened: SeasonOpened, context: CommandContext) -> Recorded:
+    def open_season(
+        self, opened: SeasonOpened, context: CommandContext, idempotency: IdempotencyKey | None = None
+    ) -> dict[str, Any]:
+        if (previous := self.previous_result(idempotency)) is not None:
+            return previous | {"replayed": True}
         expected = season_key(opened.organizer, opened.year, opened.kind.value)
         if opened.season_id != expected:
             raise RuleViolation("season_id", "season.id", f"season_id must be {expected}")
@@ -50,8 +45,7 @@ class RegistrationApplication(EventStoreApplication):
                 status_code=409,
             )
         season = Season(**stamp(opened, context, season_id=opened.season_id, organizer=opened.organizer))
-        self.save(season)
-        return Recorded(season.id, season.version, "SeasonOpened", created=True)
+        return self.save_once([season], recorded(season, "SeasonOpened", season_id=opened.season_id), idempotency)
 
     def season(self, season_id: str) -> Season:
         try:
@@ -59,7 +53,15 @@ class RegistrationApplication(EventStoreApplication):
         except AggregateNotFoundError:
             raise NotFound(f"season {season_id}") from None
 
-    def register_unit(self, season_id: str, form: UnitRegistrationForm, context: CommandContext) -> Recorded:
+    def register_unit(
+        self,
+        season_id: str,
+        form: UnitRegistrationForm,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        if (previous := self.previous_result(idempotency)) is not None:
+            return previous | {"replayed": True}
         season = self.season(season_id)
         season.check_window_open(Stage.REGISTRATION, self.clock(), field="season_id")
         fields = form.model_dump()
@@ -69,15 +71,15 @@ class RegistrationApplication(EventStoreApplication):
             registration = UnitRegistration(
                 **stamp(payload, context, season_id=season_id, organizer=season.organizer)
             )
-            created = True
+            event = "UnitRegistered"
         else:
             registration = self.repository.get(registration_id)
             amended = UnitRegistrationAmended(season_id=season_id, **fields)
             registration.amend(**stamp(amended, context, season_id=season_id, organizer=season.organizer))
-            created = False
-        self.save(registration)
-        event = "UnitRegistered" if created else "UnitRegistrationAmended"
-        return Recorded(registration.id, registration.version, event, created)
+            event = "UnitRegistrationAmended"
+        result = recorded(registration, event, season_id=season_id, credit_code=form.credit_code)
+        return self.save_once([registration], result, idempotency)
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self.repository
+

@@ -1,6 +1,7 @@
 """A season is opened once; a unit registers within the window, and registering again amends."""
 
 from datetime import UTC, datetime
+from uuid import UUID
 
 import pytest
 
@@ -9,6 +10,7 @@ from contracts.codes import Channel, Role
 from contracts.registered import SeasonOpened, UnitRegistrationForm
 from infra.errors import NotFound, RuleViolation
 from infra.eventstore import CommandContext
+from infra.idempotency import IdempotencyKey
 from infra.settings import ServiceSettings
 from qcp.demo import demo_registration, demo_season
 from services.registration.application import RegistrationApplication
@@ -35,10 +37,10 @@ def test_a_unit_registers_and_registering_again_amends() -> None:
     first = app.register_unit(season_id, form, SECRETARIAT)
     second = app.register_unit(season_id, form.model_copy(update={"address": "上海市徐汇区漕溪路1号"}), SECRETARIAT)
 
-    assert (first.event, first.version, first.created) == ("UnitRegistered", 1, True)
-    assert (second.event, second.version, second.created) == ("UnitRegistrationAmended", 2, False)
-    assert second.aggregate_id == first.aggregate_id
-    history = app.history(first.aggregate_id)
+    assert (first["event"], first["version"], first["created"]) == ("UnitRegistered", 1, True)
+    assert (second["event"], second["version"], second["created"]) == ("UnitRegistrationAmended", 2, False)
+    assert second["aggregate_id"] == first["aggregate_id"]
+    history = app.history(UUID(first["aggregate_id"]))
     assert [event.type for event in history] == ["UnitRegistered", "UnitRegistrationAmended"]
     assert history[1].payload["address"] == "上海市徐汇区漕溪路1号"
     assert history[0].actor.id == "staff-1" and history[0].channel is Channel.ORGANIZER
@@ -73,3 +75,28 @@ def test_registering_for_an_unknown_season_says_which() -> None:
     app = application(OPENED_AT)
     with pytest.raises(NotFound, match="season 310000-2031-qc_group"):
         app.register_unit("310000-2031-qc_group", UnitRegistrationForm.model_validate(demo_registration(1)), SECRETARIAT)
+
+
+def test_a_retried_command_with_the_same_key_returns_the_first_result_and_stores_nothing() -> None:
+    app = application(OPENED_AT)
+    season_id = open_demo_season(app)
+    form = UnitRegistrationForm.model_validate(demo_registration(0))
+    key = IdempotencyKey.for_request("k-1", "staff-1", "/register", form.model_dump(mode="json"))
+    stored_before = app.recorder.max_notification_id()
+
+    first = app.register_unit(season_id, form, SECRETARIAT, key)
+    retried = app.register_unit(season_id, form, SECRETARIAT, key)
+
+    assert retried == first | {"replayed": True}
+    assert app.recorder.max_notification_id() == stored_before + 2  # the registration and its key record
+    assert [item.type for item in app.envelopes_after(stored_before, 10)[0]] == ["UnitRegistered"]
+
+
+def test_a_key_reused_for_another_request_is_refused() -> None:
+    app = application(OPENED_AT)
+    season_id = open_demo_season(app)
+    form = UnitRegistrationForm.model_validate(demo_registration(0))
+    app.register_unit(season_id, form, SECRETARIAT, IdempotencyKey.for_request("k-1", "staff-1", "/r", {"a": 1}))
+    with pytest.raises(RuleViolation) as refusal:
+        app.register_unit(season_id, form, SECRETARIAT, IdempotencyKey.for_request("k-1", "staff-1", "/r", {"a": 2}))
+    assert refusal.value.rule == "idempotency.key_reused"

@@ -15,9 +15,9 @@ from contracts.common import Payload, Window
 from contracts.identity import RegionCode, season_key
 from contracts.registered import SeasonOpened, UnitRegistrationForm
 from infra.auth import AuthenticatedActor, require_org, require_role
-from infra.http import command_context, found
+from infra.http import command_answer, command_context, found, idempotency_for
 from services.registration.adapters.read_model import RegistrationReadModel
-from services.registration.application import Recorded, RegistrationApplication
+from services.registration.application import RegistrationApplication
 
 
 class OpenSeasonRequest(Payload):
@@ -36,15 +36,17 @@ def build_router() -> APIRouter:
     router = APIRouter(tags=["registration"])
 
     @router.post("/seasons", status_code=status.HTTP_201_CREATED, summary="Open a season (组织方)")
-    async def open_season(body: OpenSeasonRequest, request: Request, actor: AuthenticatedActor) -> dict[str, Any]:
+    async def open_season(body: OpenSeasonRequest, request: Request, actor: AuthenticatedActor) -> JSONResponse:
         require_role(actor, Role.ORGANIZER, Role.NATIONAL)
         require_org(actor, body.organizer, f"organizer {body.organizer}")
         opened = SeasonOpened(
             season_id=season_key(body.organizer, body.year, body.kind.value), **body.model_dump()
         )
         context = command_context(request, actor, Channel.ORGANIZER)
-        recorded = await asyncio.to_thread(_application(request).open_season, opened, context)
-        return _answer(recorded, season_id=opened.season_id)
+        result = await asyncio.to_thread(
+            _application(request).open_season, opened, context, idempotency_for(request, actor, body)
+        )
+        return command_answer(result)
 
     @router.post(
         "/seasons/{season_id}/registrations",
@@ -61,13 +63,10 @@ def build_router() -> APIRouter:
             require_org(actor, season_id.split("-")[0], f"season {season_id}")
         channel = Channel.UNIT if actor.role is Role.UNIT else Channel.ORGANIZER
         context = command_context(request, actor, channel)
-        recorded = await asyncio.to_thread(
-            _application(request).register_unit, season_id, body, context
+        result = await asyncio.to_thread(
+            _application(request).register_unit, season_id, body, context, idempotency_for(request, actor, body)
         )
-        return JSONResponse(
-            _answer(recorded, season_id=season_id, credit_code=body.credit_code),
-            status_code=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
-        )
+        return command_answer(result)
 
     @router.get("/seasons/{season_id}", summary="A season as projected")
     async def get_season(season_id: str, request: Request, actor: AuthenticatedActor) -> dict[str, Any]:  # noqa: ARG001
@@ -100,14 +99,6 @@ def _application(request: Request) -> RegistrationApplication:
 
 def _read_model(request: Request) -> RegistrationReadModel:
     return request.app.state.read_model
-
-
-def _answer(recorded: Recorded, **identity: str) -> dict[str, Any]:
-    return identity | {
-        "aggregate_id": str(recorded.aggregate_id),
-        "version": recorded.version,
-        "event": recorded.event,
-    }
 
 
 def _masked_for(actor: Actor, registration: dict[str, Any]) -> dict[str, Any]:
