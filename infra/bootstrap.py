@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
+from eventsourcing.persistence import PersistenceError
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from pymongo.asynchronous.database import AsyncDatabase
 
 from infra.auth import TokenService
-from infra.eventstore import EventStoreApplication
+from infra.eventstore import Clock, EventStoreApplication, utc_now
 from infra.http import create_app
 from infra.kafka import EVENT_TOPICS, PublishBatch, build_broker, envelope_publisher
 from infra.metrics import ServiceMetrics
@@ -23,6 +26,11 @@ from infra.relay import OutboxRelay
 from infra.relay_lease import lease_for
 from infra.settings import ServiceSettings
 from infra.worker import Worker
+
+
+log = logging.getLogger(__name__)
+
+STORE_OPEN_ATTEMPTS = 20
 
 
 class ReadModel(Projection, Protocol):
@@ -37,17 +45,35 @@ class ServiceDefinition:
     build_read_model: Callable[[AsyncDatabase], ReadModel]
     build_router: Callable[[], APIRouter]
     consumes: list[str]
-    build_application: Callable[[ServiceSettings], EventStoreApplication] | None = None
+    build_application: Callable[[ServiceSettings, Clock], EventStoreApplication] | None = None
+
+
+def open_event_store(
+    definition: ServiceDefinition, settings: ServiceSettings, clock: Clock = utc_now
+) -> EventStoreApplication | None:
+    """The service's write model; retried briefly, since an API and a worker may create a new store at once."""
+    if definition.build_application is None:
+        return None
+    for attempt in range(STORE_OPEN_ATTEMPTS):
+        try:
+            return definition.build_application(settings, clock)
+        except PersistenceError as error:
+            if attempt == STORE_OPEN_ATTEMPTS - 1:
+                raise
+            log.warning("event store not open yet (%s); retrying", error)
+            time.sleep(1.0)
+    return None
 
 
 def tokens_for(settings: ServiceSettings) -> TokenService:
     return TokenService(settings.jwt_secret.get_secret_value(), settings.jwt_issuer)
 
 
-def build_api(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:
+def build_api(definition: ServiceDefinition, settings: ServiceSettings, *, clock: Clock = utc_now) -> FastAPI:
+    """The service's HTTP app; tests may inject a clock, which commands and window checks then use."""
     metrics = ServiceMetrics(settings.service)
     mongo = build_client(settings)
-    application = definition.build_application(settings) if definition.build_application else None
+    application = open_event_store(definition, settings, clock)
     checks = {"kafka": kafka_check(settings.kafka_bootstrap), "mongodb": mongo_check(mongo)}
     if application is not None:
         checks["event_store"] = event_store_check(application)
@@ -71,6 +97,7 @@ def build_api(definition: ServiceDefinition, settings: ServiceSettings) -> FastA
             "application": application,
             "read_model": definition.build_read_model(mongo[settings.database_name]),
             "mongo": mongo,
+            "clock": clock,
         },
     )
 
@@ -106,8 +133,8 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
     checks = {"kafka": kafka_check(settings.kafka_bootstrap), "mongodb": mongo_check(mongo)}
     relay = None
     topics = [settings.topic(name) for name in [*definition.consumes, *EVENT_TOPICS]] + [settings.dead_letter_topic]
-    if definition.build_application is not None and publish is not None:
-        application = definition.build_application(settings)
+    application = open_event_store(definition, settings)
+    if application is not None and publish is not None:
         checks["event_store"] = event_store_check(application)
         relay = OutboxRelay(
             application,

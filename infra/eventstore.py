@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,13 @@ from contracts.envelope import event_id_for
 from infra.errors import RuleViolation
 from infra.idempotency import CommandRecord, IdempotencyKey
 from infra.settings import ServiceSettings
+
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -90,8 +98,9 @@ def recorded(aggregate: Aggregate, event: str, **identity: str) -> dict[str, Any
 class EventStoreApplication(Application):
     """Base of each write service's application: its store and notification log are the outbox."""
 
-    def __init__(self, settings: ServiceSettings) -> None:
+    def __init__(self, settings: ServiceSettings, clock: Clock = utc_now) -> None:
         super().__init__(env=settings.eventsourcing_env())
+        self.clock = clock
         self.relay_tracking: TrackingRecorder = self.factory.tracking_recorder()
 
     @property

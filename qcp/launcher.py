@@ -70,7 +70,7 @@ class Platform:
             for name, url in list(pending.items()):
                 process = self.processes.get(name)
                 if process is not None and process.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {process.returncode}; see {self.log_dir}/{name}.log")
+                    raise RuntimeError(f"{name} exited with {process.returncode}:\n{self.log_tail(name)}")
                 try:
                     response = httpx.get(url, timeout=5)
                     if response.status_code == 200:
@@ -82,6 +82,10 @@ class Platform:
             time.sleep(0.5)
         if pending:
             raise TimeoutError(f"not ready after {timeout:.0f}s: " + "; ".join(f"{n}: {last.get(n)}" for n in pending))
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.log_dir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
 
     def stop_process(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
         process = self.processes.pop(name, None)

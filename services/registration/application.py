@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -15,19 +13,11 @@ from contracts.registered import SeasonOpened, UnitRegistered, UnitRegistrationA
 from infra.errors import NotFound, RuleViolation
 from infra.eventstore import CommandContext, EventStoreApplication, recorded, stamp
 from infra.idempotency import IdempotencyKey
-from infra.settings import ServiceSettings
 from services.registration.domain.season import Season, season_aggregate_id
 from services.registration.domain.unit_registration import UnitRegistration, unit_registration_id
 
-Clock = Callable[[], datetime]
-
-
 class RegistrationApplication(EventStoreApplication):
     """Seasons and unit registrations, stored as events; synchronous, run it off the event loop."""
-
-    def __init__(self, settings: ServiceSettings, clock: Clock = lambda: datetime.now(UTC)) -> None:
-        super().__init__(settings)
-        self.clock = clock
 
     def open_season(
         self, opened: SeasonOpened, context: CommandContext, idempotency: IdempotencyKey | None = None
