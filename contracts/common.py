@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from contracts.identity import Email, Mobile, Phone
 
 
 class Payload(BaseModel):
@@ -14,15 +17,25 @@ class Payload(BaseModel):
 
 
 class Window(Payload):
-    """A stage window with exact instants; compared in Asia/Shanghai, stored in UTC."""
+    """A stage window with exact instants; compared in Asia/Shanghai, stored in UTC.
+
+    An instant must carry its offset (e.g. 2020-07-12T22:00:00+08:00); it is kept as UTC.
+    """
 
     opens_at: AwareDatetime
     closes_at: AwareDatetime
 
+    @field_validator("opens_at", "closes_at")
+    @classmethod
+    def in_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
     @model_validator(mode="after")
     def check_order(self) -> "Window":
         if self.closes_at <= self.opens_at:
-            raise ValueError("a window must close after it opens")
+            raise PydanticCustomError(
+                "season.window.closes_after_opens", "a window must close after it opens (closes_at > opens_at)"
+            )
         return self
 
     def contains(self, instant: datetime) -> bool:
@@ -31,6 +44,16 @@ class Window(Payload):
 
 
 class Contact(Payload):
+    """A person named on a form: 姓名, 部门及职务."""
+
     name: str = Field(min_length=1, max_length=50)
     department: str | None = Field(default=None, max_length=100)
     title: str | None = Field(default=None, max_length=50)
+
+
+class ContactPerson(Contact):
+    """A contact person with the means to reach them (联系人, 手机, 邮箱, 电话)."""
+
+    mobile: Mobile
+    email: Email
+    phone: Phone | None = None

@@ -1,22 +1,146 @@
-"""The `registered` family: seasons, unit registrations, recommending units and judges."""
+"""The `registered` family: seasons, unit registrations, recommending units and judges.
+
+The payload models carry the shape of each event (types, codes, formats); the rules that
+relate fields to each other or to what is stored are the registration service's domain
+(services/registration/domain), so a rule added later never makes an old event unreadable.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
 
-from contracts.codes import ActivityKind, Channel, KeyDomain, RegistrationIntent, Stage, UnitNature
-from contracts.common import Contact, Payload, Window
+from contracts.codes import (
+    ActivityKind,
+    Channel,
+    KeyDomain,
+    KeyIndustry,
+    QcAchievementType,
+    RecommenderCategory,
+    RegistrationIntent,
+    ReviewForm,
+    Stage,
+    UnitNature,
+)
+from contracts.common import Contact, ContactPerson, Payload, Window
 from contracts.identity import CreditCode, Email, Mobile, Postcode, RegionCode
 from contracts.registry import contract, upcaster
 
 FAMILY = "registered"
 
+SEASON_ID_PATTERN = r"^(\d{6}|CAQ)-\d{4}-(qc_group|team)$"
 
-@contract("SeasonOpened", family=FAMILY, version=1)
+# Codes chosen by organizers (rubric criteria, grade bands, recommender ids): plain ASCII,
+# never a dot, so they are safe as document keys and in URLs.
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+RecommenderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+
+
+def _positive_points(value: int) -> int:
+    if value <= 0:
+        raise PydanticCustomError(
+            "season.rubric.max_points_positive", "a criterion's maximum points must be positive, not {value}",
+            {"value": value},
+        )
+    return value
+
+
+Points = Annotated[
+    int,
+    Field(le=1000),
+    AfterValidator(_positive_points),
+    WithJsonSchema({"type": "integer", "exclusiveMinimum": 0, "maximum": 1000}),
+]
+
+
+def _compact_certificate(value: object) -> object:
+    return re.sub(r"\s+", "", value).upper() if isinstance(value, str) else value
+
+
+def _certificate_format(value: str) -> str:
+    if not re.fullmatch(r"[0-9A-Z\u4e00-\u9fff][0-9A-Z\u4e00-\u9fff\-/]{2,49}", value):
+        raise PydanticCustomError(
+            "judge.certificate_no.format",
+            "TGQ 评委证书号 is 3 to 50 letters, digits or hyphens, as printed on the judge's certificate",
+        )
+    return value
+
+
+CertificateNo = Annotated[
+    str,
+    BeforeValidator(_compact_certificate),
+    AfterValidator(_certificate_format),
+    WithJsonSchema({"type": "string", "minLength": 3, "maxLength": 50, "description": "TGQ 评委证书号"}),
+]
+
+
+# --- seasons -----------------------------------------------------------------------------
+
+
+class QuotaRule(Payload):
+    """推荐名额: how many entries a recommending unit may recommend per participating unit.
+
+    QC groups (Shanghai 2020): at most 2 per unit, one 问题解决型 and one 创新型.
+    Teams (Shanghai 2024): 2-3 per unit, of different team types; the organizer may grant
+    a strong recommending unit more (RecommenderQuotaRaised).
+    """
+
+    per_unit_min: int = Field(default=0, ge=0, le=50)
+    per_unit_max: int = Field(ge=1, le=50)
+    per_type_max: dict[QcAchievementType, Annotated[int, Field(ge=0, le=50)]] = Field(default_factory=dict)
+    distinct_team_types: bool = False
+
+
+def default_quota(kind: ActivityKind | str) -> QuotaRule:
+    """The quota the sources state for the activity kind."""
+    if ActivityKind(kind) is ActivityKind.QC_GROUP:
+        return QuotaRule(
+            per_unit_max=2, per_type_max={QcAchievementType.PROBLEM_SOLVING: 1, QcAchievementType.INNOVATION: 1}
+        )
+    return QuotaRule(per_unit_min=2, per_unit_max=3, distinct_team_types=True)
+
+
+class RubricCriterion(Payload):
+    """One line of a scoring form: what is scored and its maximum points."""
+
+    code: Code
+    label: str = Field(min_length=1, max_length=100)
+    max_points: Points
+    description: str | None = Field(default=None, max_length=1000)
+
+
+class Rubric(Payload):
+    """A scoring form (评分表), e.g. a T/CAQ10201-2020 成果评审表, for one review form and achievement types."""
+
+    code: Code
+    label: str = Field(min_length=2, max_length=100)
+    standard: str | None = Field(default=None, max_length=50, description="e.g. T/CAQ10201-2020")
+    review_form: ReviewForm | None = None
+    achievement_types: list[QcAchievementType] = Field(
+        default_factory=list, description="QC seasons: the 课题类型 this form scores; empty for every type"
+    )
+    criteria: list[RubricCriterion] = Field(min_length=1, max_length=50)
+
+    @property
+    def total(self) -> int:
+        return sum(item.max_points for item in self.criteria)
+
+
+class GradeBand(Payload):
+    """A grade (等级, e.g. 标杆级) reached from a minimum score; bands are listed from the highest."""
+
+    code: Code
+    label: str = Field(min_length=1, max_length=50)
+    min_score: Decimal = Field(ge=0, le=1000, decimal_places=2)
+
+
+@contract("SeasonOpened", family=FAMILY, version=2)
 class SeasonOpened(Payload):
-    season_id: str = Field(pattern=r"^(\d{6}|CAQ)-\d{4}-(qc_group|team)$")
+    season_id: str = Field(pattern=SEASON_ID_PATTERN)
     organizer: RegionCode
     organizer_name: str = Field(min_length=2, max_length=100)
     year: int = Field(ge=2000, le=2100)
@@ -25,6 +149,22 @@ class SeasonOpened(Payload):
     time_zone: str = "Asia/Shanghai"
     windows: dict[Stage, Window]
     channels: list[Channel] = Field(min_length=1)
+    quota: QuotaRule = Field(description="the kind's quota (default_quota) when not given")
+    rubrics: list[Rubric] = Field(default_factory=list, max_length=20)
+    grade_bands: list[GradeBand] = Field(default_factory=list, max_length=10)
+
+    @model_validator(mode="before")
+    @classmethod
+    def quota_of_the_kind(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("quota") is None and data.get("kind") in {k.value for k in ActivityKind}:
+            return data | {"quota": default_quota(data["kind"]).model_dump(mode="json")}
+        return data
+
+
+@upcaster("SeasonOpened", from_version=1)
+def season_opened_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 had no quota, rubrics or grade bands: the kind's quota applies, none of the others."""
+    return payload | {"quota": default_quota(payload["kind"]).model_dump(mode="json"), "rubrics": [], "grade_bands": []}
 
 
 @contract("SeasonWindowChanged", family=FAMILY, version=1)
@@ -35,40 +175,56 @@ class SeasonWindowChanged(Payload):
     reason: str = Field(min_length=2, max_length=500)
 
 
+# --- unit registrations (报名表) ------------------------------------------------------------
+
+
 class Promoter(Contact):
-    """The unit's promoter (推进者) of quality activities."""
+    """活动推进者: name, 部门及职务, 手机, E-mail."""
 
     mobile: Mobile
     email: Email
 
 
 class UnitRegistrationForm(Payload):
-    """报名表: the registration form of a participating unit."""
+    """报名表: the registration form of a participating unit (2024 Shanghai 报名表)."""
 
     credit_code: CreditCode
-    unit_name: str = Field(min_length=2, max_length=100, description="全称，与公章一致")
-    short_name: str | None = Field(default=None, max_length=30)
-    member: bool
+    unit_name: str = Field(min_length=2, max_length=100, description="单位名称: 全称，与公章一致，不挂上级单位")
+    short_name: str | None = Field(default=None, max_length=30, description="单位简称 (attachment names)")
+    member: bool = Field(description="会员单位 是/否")
     unit_nature: UnitNature
-    unit_nature_other: str | None = Field(default=None, max_length=50)
-    key_industries: list[str] = Field(default_factory=list)
-    key_industry_other: str | None = Field(default=None, max_length=100)
-    key_domain: KeyDomain
-    address: str = Field(min_length=2, max_length=200)
+    unit_nature_other: str | None = Field(default=None, max_length=50, description="单位性质 其他: ____")
+    key_industries: list[KeyIndustry] = Field(default_factory=list, max_length=30, description="重点产业 (可多选)")
+    key_industry_other: str | None = Field(default=None, max_length=100, description="重点产业 其他: ____")
+    key_domain: KeyDomain = Field(description="重点领域 (单选)")
+    address: str = Field(min_length=2, max_length=200, description="详细地址")
     postcode: Postcode
-    managing_department: str | None = Field(default=None, max_length=100)
+    managing_department: str | None = Field(default=None, max_length=100, description="活动归口管理部门")
     promoter: Promoter
-    intents: list[RegistrationIntent] = Field(min_length=1)
-    recommender_id: str | None = Field(default=None, max_length=64)
-
-    @model_validator(mode="after")
-    def check_other_text(self) -> "UnitRegistrationForm":
-        if self.unit_nature is UnitNature.OTHER and not self.unit_nature_other:
-            raise ValueError("unit_nature_other is required when unit_nature is 其他")
-        return self
+    intents: list[RegistrationIntent] = Field(min_length=1, max_length=3, description="申报意向 (可多选)")
+    recommender_id: RecommenderId | None = Field(default=None, description="推荐单位, registered for the season")
 
 
-@contract("UnitRegistered", family=FAMILY, version=2)
+def _industries_as_codes(data: dict[str, Any]) -> dict[str, Any]:
+    """Free-text key industries of older versions become codes; what matches no code goes to 其他."""
+    data = dict(data)
+    codes: list[str] = []
+    unknown: list[str] = []
+    for item in data.get("key_industries") or []:
+        member = KeyIndustry.from_label(str(item))
+        if member is None:
+            unknown.append(str(item))
+        elif member.value not in codes:
+            codes.append(member.value)
+    if unknown:
+        if KeyIndustry.OTHER.value not in codes:
+            codes.append(KeyIndustry.OTHER.value)
+        data["key_industry_other"] = "、".join(filter(None, [data.get("key_industry_other"), *unknown]))[:100]
+    data["key_industries"] = codes
+    return data
+
+
+@contract("UnitRegistered", family=FAMILY, version=3)
 class UnitRegistered(UnitRegistrationForm):
     season_id: str
 
@@ -82,25 +238,102 @@ def unit_registered_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-@contract("UnitRegistrationAmended", family=FAMILY, version=1)
+@upcaster("UnitRegistered", from_version=2)
+def unit_registered_v2_to_v3(payload: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 carried key industries as free strings; version 3 as the form's codes."""
+    return _industries_as_codes(payload)
+
+
+@contract("UnitRegistrationAmended", family=FAMILY, version=2)
 class UnitRegistrationAmended(UnitRegistrationForm):
     season_id: str
 
 
-@contract("RecommenderRegistered", family=FAMILY, version=1)
+@upcaster("UnitRegistrationAmended", from_version=1)
+def unit_registration_amended_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 carried key industries as free strings; version 2 as the form's codes."""
+    return _industries_as_codes(payload)
+
+
+# --- recommending units (推荐单位) ----------------------------------------------------------
+
+
+class RecommenderForm(Payload):
+    """A recommending unit as the organizer registers it for a season."""
+
+    recommender_id: RecommenderId | None = Field(
+        default=None, description="a short code of the organizer's choice; derived from the name when left out"
+    )
+    name: str = Field(min_length=2, max_length=100, description="推荐单位名称, e.g. 徐汇区市场监督管理局")
+    category: RecommenderCategory
+    region_code: RegionCode | None = Field(default=None, description="区/市: its GB/T 2260 code")
+    contacts: list[ContactPerson] = Field(default_factory=list, max_length=10, description="联系人")
+    address: str | None = Field(default=None, max_length=200, description="通信地址")
+    postcode: Postcode | None = None
+
+
+@contract("RecommenderRegistered", family=FAMILY, version=2)
 class RecommenderRegistered(Payload):
     season_id: str
-    recommender_id: str = Field(min_length=1, max_length=64)
+    recommender_id: RecommenderId
     name: str = Field(min_length=2, max_length=100)
-    category: str = Field(pattern=r"^(district|industry|group_company|direct)$")
+    category: RecommenderCategory
+    region_code: RegionCode | None = None
+    contacts: list[ContactPerson] = Field(default_factory=list, max_length=10)
+    address: str | None = Field(default=None, max_length=200)
+    postcode: Postcode | None = None
 
 
-@contract("JudgeRegistered", family=FAMILY, version=1)
+@upcaster("RecommenderRegistered", from_version=1)
+def recommender_registered_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 had a name and category only."""
+    return {"contacts": [], "region_code": None, "address": None, "postcode": None} | payload
+
+
+@contract("RecommenderQuotaRaised", family=FAMILY, version=1)
+class RecommenderQuotaRaised(Payload):
+    """The organizer grants one recommending unit a larger quota than the season's (推荐成果名额可适当增加)."""
+
+    season_id: str
+    recommender_id: RecommenderId
+    quota: QuotaRule
+    previous: QuotaRule
+    reason: str = Field(min_length=2, max_length=500)
+
+
+# --- judges (评委) ---------------------------------------------------------------------------
+
+
+class JudgeForm(Payload):
+    """评委名单 (推荐表): 姓名, 工作单位, TGQ 评委证书号, 通讯地址, E-mail, 手机."""
+
+    name: str = Field(min_length=1, max_length=50)
+    work_unit: str = Field(min_length=2, max_length=100, description="工作单位 (conflicts of interest)")
+    work_unit_credit_code: CreditCode | None = Field(default=None, description="the work unit's 统一社会信用代码, if known")
+    certificate_no: CertificateNo
+    address: str = Field(min_length=2, max_length=200, description="通讯地址")
+    email: Email
+    mobile: Mobile
+    recommender_id: RecommenderId | None = Field(
+        default=None, description="the recommending unit whose panel the judge sits on; none for the organizer's"
+    )
+
+
+@contract("JudgeRegistered", family=FAMILY, version=2)
 class JudgeRegistered(Payload):
     season_id: str
     judge_id: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=50)
     work_unit: str = Field(min_length=2, max_length=100)
+    work_unit_credit_code: CreditCode | None = None
     certificate_no: str = Field(min_length=1, max_length=50, description="TGQ 评委证书号")
+    address: str | None = Field(default=None, max_length=200)
     mobile: Mobile
     email: Email
+    recommender_id: RecommenderId | None = None
+
+
+@upcaster("JudgeRegistered", from_version=1)
+def judge_registered_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 had no address, work unit code or recommending unit."""
+    return {"address": None, "work_unit_credit_code": None, "recommender_id": None} | payload

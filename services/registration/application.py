@@ -1,4 +1,4 @@
-"""Registration's service layer: open seasons, register units, within the rules."""
+"""Registration's service layer: seasons, unit registrations, recommending units and judges, within the rules."""
 
 from __future__ import annotations
 
@@ -7,17 +7,47 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from contracts.codes import Stage
+from contracts.codes import Channel, RecommenderCategory, Stage
+from contracts.common import Window
 from contracts.identity import season_key
-from contracts.registered import SeasonOpened, UnitRegistered, UnitRegistrationAmended, UnitRegistrationForm
+from contracts.registered import (
+    JudgeForm,
+    JudgeRegistered,
+    QuotaRule,
+    RecommenderForm,
+    RecommenderQuotaRaised,
+    RecommenderRegistered,
+    SeasonOpened,
+    SeasonWindowChanged,
+    UnitRegistered,
+    UnitRegistrationAmended,
+    UnitRegistrationForm,
+)
 from infra.errors import NotFound, RuleViolation
 from infra.eventstore import CommandContext, EventStoreApplication, recorded, stamp
 from infra.idempotency import IdempotencyKey
-from services.registration.domain.season import Season, season_aggregate_id
-from services.registration.domain.unit_registration import UnitRegistration, unit_registration_id
+from services.registration.domain.claims import Claim, claim_id
+from services.registration.domain.judge import Judge, judge_aggregate_id, judge_id_for
+from services.registration.domain.recommender import (
+    Recommender,
+    check_quota_raise,
+    check_recommender_form,
+    derived_recommender_id,
+    name_key,
+    recommender_aggregate_id,
+)
+from services.registration.domain.season import Season, check_quota, check_season, check_windows, season_aggregate_id
+from services.registration.domain.unit_registration import UnitRegistration, check_form, unit_registration_id
+
 
 class RegistrationApplication(EventStoreApplication):
-    """Seasons and unit registrations, stored as events; synchronous, run it off the event loop."""
+    """Seasons, unit registrations, recommending units and judges, stored as events.
+
+    Synchronous: run it off the event loop. Each command checks every rule before anything is
+    saved, and saves its events (with its idempotency record) in one transaction.
+    """
+
+    # --- seasons ---------------------------------------------------------------------------
 
     def open_season(
         self, opened: SeasonOpened, context: CommandContext, idempotency: IdempotencyKey | None = None
@@ -27,6 +57,7 @@ class RegistrationApplication(EventStoreApplication):
         expected = season_key(opened.organizer, opened.year, opened.kind.value)
         if opened.season_id != expected:
             raise RuleViolation("season_id", "season.id", f"season_id must be {expected}")
+        check_season(opened)
         if self._exists(season_aggregate_id(opened.season_id)):
             raise RuleViolation(
                 "season_id",
@@ -43,6 +74,36 @@ class RegistrationApplication(EventStoreApplication):
         except AggregateNotFoundError:
             raise NotFound(f"season {season_id}") from None
 
+    def change_window(
+        self,
+        season_id: str,
+        stage: Stage,
+        window: Window,
+        reason: str,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """Open, move, extend or shorten one stage's window; the other windows' order still holds."""
+        if (previous := self.previous_result(idempotency)) is not None:
+            return previous | {"replayed": True}
+        season = self.season(season_id)
+        if season.window(stage) == window:
+            return {
+                "season_id": season_id,
+                "stage": stage.value,
+                "aggregate_id": str(season.id),
+                "version": season.version,
+                "event": None,
+                "changed": False,
+            }
+        check_windows(season.all_windows() | {stage: window}, season.year)
+        changed = SeasonWindowChanged(season_id=season_id, stage=stage, window=window, reason=reason)
+        season.change_window(**stamp(changed, context, season_id=season_id, organizer=season.organizer))
+        result = recorded(season, "SeasonWindowChanged", season_id=season_id, stage=stage.value) | {"changed": True}
+        return self.save_once([season], result, idempotency)
+
+    # --- unit registrations ------------------------------------------------------------------
+
     def register_unit(
         self,
         season_id: str,
@@ -54,6 +115,9 @@ class RegistrationApplication(EventStoreApplication):
             return previous | {"replayed": True}
         season = self.season(season_id)
         season.check_window_open(Stage.REGISTRATION, self.clock(), field="season_id")
+        check_form(form)
+        if form.recommender_id is not None:
+            self._check_chosen_recommender(season, form)
         fields = form.model_dump()
         registration_id = unit_registration_id(season_id, form.credit_code)
         if not self._exists(registration_id):
@@ -70,6 +134,147 @@ class RegistrationApplication(EventStoreApplication):
         result = recorded(registration, event, season_id=season_id, credit_code=form.credit_code)
         return self.save_once([registration], result, idempotency)
 
+    def _check_chosen_recommender(self, season: Season, form: UnitRegistrationForm) -> None:
+        assert form.recommender_id is not None
+        try:
+            recommender = self.recommender(season.season_id, form.recommender_id)
+        except NotFound:
+            raise RuleViolation(
+                "recommender_id",
+                "registration.recommender.unknown",
+                f"推荐单位 {form.recommender_id} is not a recommending unit of season {season.season_id}; "
+                "choose one from the season's list of recommending units",
+            ) from None
+        if recommender.category == RecommenderCategory.DIRECT.value and not form.member:
+            raise RuleViolation(
+                "recommender_id",
+                "registration.recommender.direct_members_only",
+                f"{recommender.name} (the direct channel) accepts member units (会员单位) only; "
+                "choose your district, industry or group company as 推荐单位",
+            )
+
+    # --- recommending units --------------------------------------------------------------------
+
+    def recommender(self, season_id: str, recommender_id: str) -> Recommender:
+        try:
+            return self.repository.get(recommender_aggregate_id(season_id, recommender_id))
+        except AggregateNotFoundError:
+            raise NotFound(f"recommending unit {recommender_id} of season {season_id}") from None
+
+    def register_recommender(
+        self,
+        season_id: str,
+        form: RecommenderForm,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        if (previous := self.previous_result(idempotency)) is not None:
+            return previous | {"replayed": True}
+        season = self.season(season_id)
+        check_recommender_form(form, season.organizer)
+        recommender_id = form.recommender_id or derived_recommender_id(season_id, form.name)
+        if self._exists(recommender_aggregate_id(season_id, recommender_id)):
+            raise RuleViolation(
+                "recommender_id",
+                "recommender.id.unique",
+                f"season {season_id} already has a recommending unit {recommender_id}",
+                status_code=409,
+            )
+        name_scope = f"recommender-name/{season_id}"
+        if self._exists(claim_id(name_scope, name_key(form.name))):
+            owner = self.repository.get(claim_id(name_scope, name_key(form.name))).owner
+            raise RuleViolation(
+                "name",
+                "recommender.name.unique",
+                f"season {season_id} already has a recommending unit named {form.name} ({owner})",
+                status_code=409,
+            )
+        claims = [Claim(name_scope, name_key(form.name), recommender_id)]
+        if form.category is RecommenderCategory.DIRECT:
+            if not season.has_channel(Channel.DIRECT):
+                raise RuleViolation(
+                    "category",
+                    "recommender.direct.channel_closed",
+                    f"season {season_id} has no direct channel ({Channel.DIRECT.label}); open it with the season's channels",
+                )
+            direct_scope = f"recommender-direct/{season_id}"
+            if self._exists(claim_id(direct_scope, "direct")):
+                owner = self.repository.get(claim_id(direct_scope, "direct")).owner
+                raise RuleViolation(
+                    "category",
+                    "recommender.direct.unique",
+                    f"season {season_id} already has its direct channel: {owner}",
+                    status_code=409,
+                )
+            claims.append(Claim(direct_scope, "direct", recommender_id))
+        payload = RecommenderRegistered(
+            season_id=season_id, **(form.model_dump(exclude={"recommender_id"}) | {"recommender_id": recommender_id})
+        )
+        recommender = Recommender(**stamp(payload, context, season_id=season_id, organizer=season.organizer))
+        result = recorded(recommender, "RecommenderRegistered", season_id=season_id, recommender_id=recommender_id)
+        return self.save_once([recommender, *claims], result, idempotency)
+
+    def raise_recommender_quota(
+        self,
+        season_id: str,
+        recommender_id: str,
+        changes: dict[str, Any],
+        reason: str,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """Grant one recommending unit a larger quota than the season's; `changes` are QuotaRule fields."""
+        if (previous := self.previous_result(idempotency)) is not None:
+            return previous | {"replayed": True}
+        season = self.season(season_id)
+        recommender = self.recommender(season_id, recommender_id)
+        before = recommender.effective_quota(season.quota_rule)
+        merged = before.model_dump(mode="json")
+        for key, value in changes.items():
+            merged[key] = (merged[key] | value) if key == "per_type_max" else value
+        raised = QuotaRule.model_validate(merged)
+        check_quota(raised, season.kind, field="quota")
+        check_quota_raise(before, raised)
+        payload = RecommenderQuotaRaised(
+            season_id=season_id, recommender_id=recommender_id, quota=raised, previous=before, reason=reason
+        )
+        recommender.raise_quota(**stamp(payload, context, season_id=season_id, organizer=season.organizer))
+        result = recorded(recommender, "RecommenderQuotaRaised", season_id=season_id, recommender_id=recommender_id)
+        return self.save_once([recommender], result | {"quota": raised.model_dump(mode="json")}, idempotency)
+
+    # --- judges ---------------------------------------------------------------------------------
+
+    def register_judge(
+        self,
+        season_id: str,
+        form: JudgeForm,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        if (previous := self.previous_result(idempotency)) is not None:
+            return previous | {"replayed": True}
+        season = self.season(season_id)
+        if form.recommender_id is not None:
+            try:
+                self.recommender(season_id, form.recommender_id)
+            except NotFound:
+                raise RuleViolation(
+                    "recommender_id",
+                    "judge.recommender.unknown",
+                    f"推荐单位 {form.recommender_id} is not a recommending unit of season {season_id}",
+                ) from None
+        if self._exists(judge_aggregate_id(season_id, form.certificate_no)):
+            raise RuleViolation(
+                "certificate_no",
+                "judge.certificate.unique",
+                f"a judge with TGQ 评委证书号 {form.certificate_no} is already registered for season {season_id}",
+                status_code=409,
+            )
+        judge_id = judge_id_for(season_id, form.certificate_no)
+        payload = JudgeRegistered(season_id=season_id, judge_id=judge_id, **form.model_dump())
+        judge = Judge(**stamp(payload, context, season_id=season_id, organizer=season.organizer))
+        result = recorded(judge, "JudgeRegistered", season_id=season_id, judge_id=judge_id)
+        return self.save_once([judge], result, idempotency)
+
     def _exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self.repository
-

@@ -1,4 +1,9 @@
-"""Registration's own projection of registration.events: seasons and unit registrations."""
+"""Registration's own projection of registration.events: seasons, unit registrations, recommending units, judges.
+
+Documents mirror aggregates (infra.mongo.apply_versioned); coded values get their Chinese labels
+beside them, so the API answers with what the forms print. Only the common MongoDB subset
+FerretDB serves is used: equality filters, sort, skip, limit, count.
+"""
 
 from __future__ import annotations
 
@@ -8,41 +13,130 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import Envelope
-from infra.mongo import DocumentProjection, payload_fields, public
+from contracts.codes import (
+    ActivityKind,
+    Channel,
+    KeyDomain,
+    KeyIndustry,
+    RecommenderCategory,
+    RegistrationIntent,
+    Stage,
+    UnitNature,
+)
+from contracts.identity import region_label
+from infra.mongo import DocumentProjection, public
 
 
-def _window_change(_: Envelope, data: dict[str, Any]) -> dict[str, Any]:
-    return {f"windows.{data['stage']}": data["window"]}
+def _by(envelope: Envelope) -> dict[str, Any]:
+    return envelope.actor.model_dump(mode="json")
+
+
+def _season(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    return data | {
+        "labels": {
+            "kind": ActivityKind(data["kind"]).label,
+            "organizer": region_label(data["organizer"]),
+            "stages": {stage: Stage(stage).label for stage in data["windows"]},
+            "channels": [Channel(channel).label for channel in data["channels"]],
+        },
+        "opened_at": envelope.recorded_at,
+        "opened_by": _by(envelope),
+    }
+
+
+def _window_change(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        f"windows.{data['stage']}": data["window"],
+        f"labels.stages.{data['stage']}": Stage(data["stage"]).label,
+        "last_window_change": {
+            "stage": data["stage"],
+            "reason": data["reason"],
+            "changed_at": envelope.recorded_at,
+            "changed_by": _by(envelope),
+        },
+    }
+
+
+def registration_labels(data: dict[str, Any]) -> dict[str, Any]:
+    kind = data["season_id"].rsplit("-", 1)[-1]
+    kind = kind if kind in {item.value for item in ActivityKind} else ActivityKind.QC_GROUP.value
+    return {
+        "unit_nature": UnitNature(data["unit_nature"]).label,
+        "key_domain": KeyDomain(data["key_domain"]).label,
+        "key_industries": [
+            {"code": item.value, "label": item.label, "group": item.group.value, "group_label": item.group.label}
+            for item in map(KeyIndustry, data.get("key_industries") or [])
+        ],
+        "intents": [
+            {"code": item.value, "label": item.label_for(kind)} for item in map(RegistrationIntent, data["intents"])
+        ],
+    }
 
 
 def _registration(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
-    moment = "registered_at" if envelope.type == "UnitRegistered" else "amended_at"
+    moment, who = ("registered_at", "registered_by") if envelope.type == "UnitRegistered" else ("amended_at", "amended_by")
     return data | {
+        "organizer": envelope.organizer,
+        "labels": registration_labels(data),
         moment: envelope.recorded_at,
-        "registered_by": envelope.actor.model_dump(mode="json"),
+        who: _by(envelope),
         "channel": envelope.channel.value,
     }
 
 
+def _recommender(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    return data | {
+        "organizer": envelope.organizer,
+        "labels": {"category": RecommenderCategory(data["category"]).label},
+        "quota": None,
+        "registered_at": envelope.recorded_at,
+        "registered_by": _by(envelope),
+    }
+
+
+def _quota_raise(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "quota": data["quota"],
+        "quota_raise": {
+            "previous": data["previous"],
+            "reason": data["reason"],
+            "raised_at": envelope.recorded_at,
+            "raised_by": _by(envelope),
+        },
+    }
+
+
+def _judge(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    return data | {"organizer": envelope.organizer, "registered_at": envelope.recorded_at, "registered_by": _by(envelope)}
+
+
 class RegistrationReadModel(DocumentProjection):
-    """Documents per season and per unit registration, updated once per event version."""
+    """Documents per season, unit registration, recommending unit and judge, updated once per event version."""
 
     def __init__(self, database: AsyncDatabase) -> None:
         super().__init__(
             database,
             {
-                "SeasonOpened": ("seasons", payload_fields),
+                "SeasonOpened": ("seasons", _season),
                 "SeasonWindowChanged": ("seasons", _window_change),
                 "UnitRegistered": ("unit_registrations", _registration),
                 "UnitRegistrationAmended": ("unit_registrations", _registration),
+                "RecommenderRegistered": ("recommenders", _recommender),
+                "RecommenderQuotaRaised": ("recommenders", _quota_raise),
+                "JudgeRegistered": ("judges", _judge),
             },
         )
         self.seasons = database["seasons"]
         self.registrations = database["unit_registrations"]
+        self.recommenders = database["recommenders"]
+        self.judges = database["judges"]
 
     async def create_indexes(self) -> None:
         await self.seasons.create_index([("season_id", ASCENDING)])
         await self.registrations.create_index([("season_id", ASCENDING), ("credit_code", ASCENDING)])
+        await self.registrations.create_index([("credit_code", ASCENDING), ("season_id", ASCENDING)])
+        await self.recommenders.create_index([("season_id", ASCENDING), ("recommender_id", ASCENDING)])
+        await self.judges.create_index([("season_id", ASCENDING), ("certificate_no", ASCENDING)])
 
     async def season(self, season_id: str) -> dict[str, Any] | None:
         return public(await self.seasons.find_one({"season_id": season_id}))
@@ -50,8 +144,33 @@ class RegistrationReadModel(DocumentProjection):
     async def registration(self, season_id: str, credit_code: str) -> dict[str, Any] | None:
         return public(await self.registrations.find_one({"season_id": season_id, "credit_code": credit_code}))
 
-    async def registrations_of(self, season_id: str, *, skip: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
-        query = {"season_id": season_id}
-        total = await self.registrations.count_documents(query)
-        cursor = self.registrations.find(query).sort("credit_code", ASCENDING).skip(skip).limit(limit)
+    async def registrations_of(
+        self, season_id: str, *, skip: int, limit: int, filters: dict[str, Any] | None = None
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """A season's registrations, by credit code; filters are equality on fields (an array field matches any element)."""
+        query = {"season_id": season_id} | {key: value for key, value in (filters or {}).items() if value is not None}
+        return await self._page(self.registrations, query, "credit_code", skip, limit)
+
+    async def registrations_of_unit(self, credit_code: str, *, skip: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        return await self._page(self.registrations, {"credit_code": credit_code}, "season_id", skip, limit)
+
+    async def recommender(self, season_id: str, recommender_id: str) -> dict[str, Any] | None:
+        return public(await self.recommenders.find_one({"season_id": season_id, "recommender_id": recommender_id}))
+
+    async def recommenders_of(
+        self, season_id: str, *, skip: int, limit: int, category: str | None = None
+    ) -> tuple[int, list[dict[str, Any]]]:
+        query = {"season_id": season_id} | ({"category": category} if category else {})
+        return await self._page(self.recommenders, query, "recommender_id", skip, limit)
+
+    async def judges_of(
+        self, season_id: str, *, skip: int, limit: int, recommender_id: str | None = None
+    ) -> tuple[int, list[dict[str, Any]]]:
+        query = {"season_id": season_id} | ({"recommender_id": recommender_id} if recommender_id else {})
+        return await self._page(self.judges, query, "certificate_no", skip, limit)
+
+    @staticmethod
+    async def _page(collection: Any, query: dict[str, Any], order: str, skip: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        total = await collection.count_documents(query)
+        cursor = collection.find(query).sort([(order, ASCENDING), ("_id", ASCENDING)]).skip(skip).limit(limit)
         return total, [public(item) async for item in cursor]
