@@ -1,59 +1,586 @@
-"""The `submitted` family: entries, unit confirmations and statistics tables."""
+"""The `submitted` family: entries and what recommending units file.
+
+Entries are QC group achievements (质量管理小组成果, T/CAQ10201-2020) and quality-trustworthy team
+building experiences (质量信得过班组建设经验, T/CAQ 10204-2017, the 班组申报表 of the 2024 Shanghai
+notice); a unit confirms an entry through 单位通道 as an event of its own. Recommending units file
+the statistics tables (统计表: the QC variant of the 2024 Shandong notice, the team variant of the
+2024 Shanghai notice) and the work summary (工作总结).
+
+The payload models carry the shape of each event: types, codes and formats (a percentage is a
+number in 0–100, a count a whole number from 0, money an exact decimal in 万元, an attachment a
+file's metadata); a format refusal's error type names its rule (e.g. `metric.percentage`). The
+rules that relate fields to each other or to what is stored (team names, eligibility, commitments,
+bounds between figures, windows, registrations) are the submission service's domain
+(services/submission/domain), so a rule added later never makes an old event unreadable.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from datetime import date
+from decimal import Decimal
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from contracts.codes import ActivityKind, QcAchievementType
-from contracts.common import Payload
-from contracts.identity import CreditCode
+from contracts.codes import ActivityKind, KeyDomain, KeyIndustry, LabelledEnum, QcAchievementType, ReviewForm, UnitNature
+from contracts.common import ContactPerson, Payload
+from contracts.identity import CreditCode, Email, Mobile, Postcode
+from contracts.registered import RecommenderId
 from contracts.registry import contract
 
 FAMILY = "submitted"
+
+MAX_COUNT = 10**9
+MAX_ATTACHMENT_BYTES = 500 * 1024 * 1024
+
+
+def refused(rule: str, message: str, *locations: tuple[str | int, ...], value: Any = None) -> ValidationError:
+    """A refusal naming the rule (the error type) at one or more fields, from inside a model validator."""
+    return ValidationError.from_exception_data(
+        "refused",
+        [
+            InitErrorDetails(
+                type=PydanticCustomError(rule, "{message}", {"message": message}),
+                loc=location,
+                input=value,
+            )
+            for location in (locations or ((),))
+        ],
+    )
+
+
+# ---------------------------------------------------------------- values the forms ask for
+
+
+def _percentage(value: Decimal) -> Decimal:
+    if not value.is_finite() or not Decimal(0) <= value <= Decimal(100):
+        raise PydanticCustomError(
+            "metric.percentage", "a percentage lies in 0–100 (e.g. 98.5 for 98.5 %); {value} does not",
+            {"value": str(value)},
+        )
+    if value.as_tuple().exponent < -4:  # type: ignore[operator]
+        raise PydanticCustomError("metric.precision", "at most 4 decimal places, {value} has more", {"value": str(value)})
+    return value
+
+
+def _amount(value: Decimal) -> Decimal:
+    if not value.is_finite() or value < 0 or value >= Decimal(10) ** 12:
+        raise PydanticCustomError(
+            "metric.amount", "an amount is a number from 0 up (万元 or hours as the form says); {value} is not",
+            {"value": str(value)},
+        )
+    if value.as_tuple().exponent < -4:  # type: ignore[operator]
+        raise PydanticCustomError("metric.precision", "at most 4 decimal places, {value} has more", {"value": str(value)})
+    return value
+
+
+def _whole_count(value: Any) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise PydanticCustomError(
+            "metric.count", "a count is a whole number, not negative (0, 1, 2 …); {value} is not",
+            {"value": str(value)},
+        )
+    return value
+
+
+Percentage = Annotated[
+    Decimal, AfterValidator(_percentage), Field(json_schema_extra={"minimum": 0, "maximum": 100, "x-unit": "%"})
+]
+Count = Annotated[int, BeforeValidator(_whole_count), Field(json_schema_extra={"minimum": 0})]
+Amount = Annotated[Decimal, AfterValidator(_amount), Field(json_schema_extra={"minimum": 0})]
+Text = Annotated[str, Field(min_length=1, max_length=20_000)]
+
+
+class EntryStatus(LabelledEnum):
+    SUBMITTED = "submitted", "已申报"
+    CONFIRMED = "confirmed", "单位已确认"
+    WITHDRAWN = "withdrawn", "已撤回"
+
+
+class AttachmentPurpose(LabelledEnum):
+    APPLICATION_FORM = "application_form", "申报表"
+    SEALED_FORM = "sealed_form", "申报表（加盖公章）"
+    REPORT = "report", "成果报告 / 班组创建材料"
+    VIDEO = "video", "发表视频"
+    OTHER = "other", "其他"
+
+
+# What the forms ask for: PDF (sealed forms), Word (forms and reports), slides and video (presentations).
+MEDIA_TYPES = {
+    ".pdf": "application/pdf",
+    ".doc": "application/msword",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".ppt": "application/vnd.ms-powerpoint",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".mp4": "video/mp4",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+}
+
+
+class Attachment(Payload):
+    """A file's metadata only: the platform keeps no files, it records what was handed in."""
+
+    purpose: AttachmentPurpose = Field(title="附件用途")
+    file_name: str = Field(min_length=1, max_length=255, title="附件名称")
+    size_bytes: int = Field(ge=1, le=MAX_ATTACHMENT_BYTES, title="大小（字节）")
+    media_type: str = Field(max_length=120, title="文件类型")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", title="SHA-256")
+
+    @field_validator("sha256", mode="before")
+    @classmethod
+    def lower_hex(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("file_name")
+    @classmethod
+    def plain_file_name(cls, value: str) -> str:
+        if re.search(r"[/\\\x00-\x1f]", value) or value in {".", ".."}:
+            raise PydanticCustomError("attachment.file_name", "a file name has no folders or control characters")
+        if PurePosixPath(value).suffix.lower() not in MEDIA_TYPES:
+            raise PydanticCustomError(
+                "attachment.extension", "the file must be one of {allowed}", {"allowed": " ".join(MEDIA_TYPES)}
+            )
+        return value
+
+    @model_validator(mode="after")
+    def media_type_matches(self) -> "Attachment":
+        expected = MEDIA_TYPES[self.extension]
+        if self.media_type.lower() != expected:
+            raise refused(
+                "attachment.media_type",
+                f"a {self.extension} file has media type {expected}, not {self.media_type}",
+                ("media_type",),
+                value=self.media_type,
+            )
+        return self
+
+    @property
+    def extension(self) -> str:
+        return PurePosixPath(self.file_name).suffix.lower()
+
+    @property
+    def stem(self) -> str:
+        return self.file_name[: -len(self.extension)]
+
+
+class EntryForm(Payload):
+    """What every entry names: the unit (as on its seal) and its recommending unit."""
+
+    credit_code: CreditCode = Field(title="统一社会信用代码")
+    unit_name: str = Field(min_length=2, max_length=100, title="单位名称（与公章一致，写全称，不挂上级部门）")
+    recommender_id: RecommenderId | None = Field(
+        default=None, title="推荐单位（各区/行业/集团）",
+        description="the recommending unit the unit registered with; taken from the registration when left out",
+    )
+
+    def natural_key(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    @property
+    def display_name(self) -> str:
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------- QC group achievement
+
+
+class QcMemberRole(LabelledEnum):
+    LEADER = "leader", "组长"
+    DEPUTY_LEADER = "deputy_leader", "副组长"
+    MEMBER = "member", "组员"
+    ADVISOR = "advisor", "顾问"
+
+
+class Gender(LabelledEnum):
+    MALE = "male", "男"
+    FEMALE = "female", "女"
+
+
+class QcGroupMember(Payload):
+    name: str = Field(min_length=1, max_length=50, title="姓名")
+    role: QcMemberRole = Field(title="组内职务")
+    gender: Gender | None = Field(default=None, title="性别")
+    job_title: str | None = Field(default=None, max_length=50, title="职务/职称")
+
+
+class QcAchievementForm(EntryForm):
+    """质量管理小组成果 (T/CAQ10201-2020): the group, its topic (问题解决型 or 创新型), members and report."""
+
+    kind: Literal[ActivityKind.QC_GROUP] = ActivityKind.QC_GROUP
+    qc_type: QcAchievementType = Field(title="课题类型")
+    group_name: str = Field(min_length=1, max_length=100, title="小组名称")
+    group_registration_no: str | None = Field(default=None, max_length=50, title="小组注册号")
+    topic: str = Field(min_length=2, max_length=200, title="课题名称")
+    members: list[QcGroupMember] = Field(min_length=1, max_length=100, title="小组成员")
+    contact: ContactPerson | None = Field(default=None, title="联系人")
+    attachments: list[Attachment] = Field(max_length=20, title="附件")
+
+    def natural_key(self) -> tuple[str, ...]:
+        return (self.kind.value, self.group_name, self.topic)
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.group_name}《{self.topic}》"
+
+
+# ---------------------------------------------------------------- quality-trustworthy team
+
+
+class TeamMetrics(Payload):
+    """The 班组申报表's figures, as entered: percentages 0–100, counts whole, 质量成本 in 万元/年."""
+
+    work_completion_rate: Percentage = Field(title="班组工作完成率%")
+    quality_assessment_pass_rate: Percentage = Field(title="质量考核合格率%")
+    nonconformity_rate: Percentage = Field(title="产品/服务不合格率%")
+    first_pass_rate: Percentage = Field(title="产品/服务一次合格率")
+    quality_safety_accidents: Count = Field(title="年质量、安全事故数")
+    customer_complaints: Count = Field(title="年顾客投诉数")
+    trained_persons: Count = Field(title="年培训人数")
+    training_hours: Amount = Field(title="年培训时数")
+    improvement_participation_rate: Percentage = Field(title="成员参与改进活动率%")
+    team_building_coverage_rate: Percentage = Field(title="质量信得过班组创建普及率")
+    quality_cost: Amount = Field(title="质量成本（万元/年）")
+
+
+class AccidentsLastThreeYears(Payload):
+    """申报条件 6: 班组近三年无质量、安全、环保事故 — the counts, so that the condition can be checked."""
+
+    quality: Count = Field(title="近三年质量事故数")
+    safety: Count = Field(title="近三年安全事故数")
+    environmental: Count = Field(title="近三年环保事故数")
+
+
+COMMITMENTS = {
+    "voluntary": "自愿参加本年度上海市“质量信得过班组”活动",
+    "follows_standard": "推行《质量信得过班组建设准则》(T/CAQ10204-2017)",
+    "authentic": "提交所有材料均真实、合法、有效，不存在剽窃他人活动成果、侵犯他人知识产权、伪造材料等不端及失信行为",
+    "no_state_secrets": "申报建设经验内容不含《中华人民共和国保守国家秘密法》所规定的涉密内容",
+}
+
+
+class Commitments(Payload):
+    """组织承诺 (all four are required to submit)."""
+
+    voluntary: bool = Field(title=COMMITMENTS["voluntary"])
+    follows_standard: bool = Field(title=COMMITMENTS["follows_standard"])
+    authentic: bool = Field(title=COMMITMENTS["authentic"])
+    no_state_secrets: bool = Field(title=COMMITMENTS["no_state_secrets"])
+
+
+MATERIAL_SECTIONS = {
+    "composition_duties_culture": "班组人员组成，班组职责，主要工作内容、班组文化和愿景",
+    "basic_management": "班组基础管理情况",
+    "skills_and_tools": "班组成员专业知识、技能培训、工具方法应用能力",
+    "improvement_and_innovation": "班组质量改进和创新能力",
+    "features_and_results": "班组管理特色、业绩和评价结果",
+    "honours_last_three_years": "近三年取得荣誉情况，包括班组集体和个人荣誉等",
+}
+
+
+class TeamMaterials(Payload):
+    """质量信得过班组主要创建材料: the six sections of the 申报表's note 2."""
+
+    composition_duties_culture: Text = Field(title=MATERIAL_SECTIONS["composition_duties_culture"])
+    basic_management: Text = Field(title=MATERIAL_SECTIONS["basic_management"])
+    skills_and_tools: Text = Field(title=MATERIAL_SECTIONS["skills_and_tools"])
+    improvement_and_innovation: Text = Field(title=MATERIAL_SECTIONS["improvement_and_innovation"])
+    features_and_results: Text = Field(title=MATERIAL_SECTIONS["features_and_results"])
+    honours_last_three_years: Text = Field(title=MATERIAL_SECTIONS["honours_last_three_years"])
+
+
+class TeamExperienceForm(EntryForm):
+    """质量信得过班组建设活动申报表 (2024 Shanghai, 附件3; the Shandong 附件4 asks for a subset)."""
+
+    kind: Literal[ActivityKind.TEAM] = ActivityKind.TEAM
+    number: str | None = Field(default=None, max_length=30, title="编号")
+    unit_short_name: str | None = Field(
+        default=None, min_length=1, max_length=30, title="单位简称",
+        description="names the attachments (单位简称+班组名称) when the registration gives none",
+    )
+    member: bool = Field(title="会员单位")
+    unit_nature: UnitNature = Field(title="单位性质")
+    unit_nature_other: str | None = Field(default=None, max_length=50, title="单位性质（其他）")
+    key_industries: list[KeyIndustry] = Field(default_factory=list, max_length=30, title="重点产业（可多选）")
+    key_industry_other: str | None = Field(default=None, max_length=100, title="重点产业（其他）")
+    key_domain: KeyDomain = Field(title="重点领域（单选）")
+    team_name: str = Field(min_length=2, max_length=100, title="质量信得过班组名称")
+    team_type: str | None = Field(
+        default=None, min_length=1, max_length=50, title="班组类型",
+        description="a unit's 2–3 entries are of different team types (推荐要求 2); the sources list no types",
+    )
+    team_leader: str | None = Field(default=None, max_length=50, title="班组长")
+    team_size: Count = Field(ge=1, title="班组人数")
+    address: str = Field(min_length=2, max_length=200, title="详细地址")
+    postcode: Postcode = Field(title="邮编")
+    managing_department: str = Field(min_length=1, max_length=100, title="活动归口管理部门")
+    promoter: ContactPerson = Field(title="活动推进者（姓名、部门及职务、手机、E-mail）")
+    metrics: TeamMetrics
+    basic_formal_unit: bool = Field(title="班组是企业最基础的正式组织单元（申报条件 2）")
+    accidents_last_three_years: AccidentsLastThreeYears = Field(title="近三年质量、安全、环保事故（申报条件 6）")
+    commitments: Commitments = Field(title="组织承诺")
+    materials: TeamMaterials = Field(title="质量信得过班组主要创建材料")
+    attachments: list[Attachment] = Field(max_length=20, title="附件（单位简称+班组名称）")
+
+    def natural_key(self) -> tuple[str, ...]:
+        return (self.kind.value, self.team_name)
+
+    @property
+    def display_name(self) -> str:
+        return self.team_name
+
+
+EntryFormVariant = Annotated[QcAchievementForm | TeamExperienceForm, Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------- entry events
 
 
 @contract("EntrySubmitted", family=FAMILY, version=1)
 class EntrySubmitted(Payload):
     season_id: str
     entry_id: str
-    kind: ActivityKind
-    credit_code: CreditCode
-    unit_name: str = Field(min_length=2, max_length=100)
-    recommender_id: str | None = None
-    group_name: str = Field(min_length=1, max_length=100)
-    title: str = Field(min_length=2, max_length=200)
-    qc_type: QcAchievementType | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
+    form: EntryFormVariant
 
 
 @contract("EntryAmended", family=FAMILY, version=1)
 class EntryAmended(Payload):
+    """The whole form as amended, and which of its fields changed."""
+
     season_id: str
     entry_id: str
-    changes: dict[str, Any]
+    form: EntryFormVariant
+    changed: list[str] = Field(min_length=1)
+
+
+class Withdrawal(Payload):
+    reason: str = Field(min_length=2, max_length=500, title="撤回原因")
 
 
 @contract("EntryWithdrawn", family=FAMILY, version=1)
-class EntryWithdrawn(Payload):
-    season_id: str
-    entry_id: str
-    reason: str = Field(min_length=2, max_length=500)
-
-
-@contract("UnitConfirmed", family=FAMILY, version=1)
-class UnitConfirmed(Payload):
+class EntryWithdrawn(Withdrawal):
     season_id: str
     entry_id: str
     credit_code: CreditCode
-    self_evaluation: str = Field(min_length=2, max_length=5000)
+
+
+class Confirmation(Payload):
+    """单位通道: the unit's self-evaluation, its 申报推荐意见 and the sealed form (成果评分与推荐意见表)."""
+
+    self_evaluation: str = Field(min_length=2, max_length=5000, title="自我评价")
+    self_score: Decimal | None = Field(default=None, ge=0, le=100, max_digits=5, decimal_places=2, title="成果评分")
+    opinion: str = Field(min_length=2, max_length=2000, title="本单位申报推荐意见")
+    sealed_form: Attachment = Field(title="加盖公章的申报推荐意见")
+    sealed_on: date | None = Field(default=None, title="盖章日期")
+
+
+@contract("UnitConfirmed", family=FAMILY, version=1)
+class UnitConfirmed(Confirmation):
+    season_id: str
+    entry_id: str
+    credit_code: CreditCode
+
+
+# ---------------------------------------------------------------- statistics tables
+
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+class Period(Payload):
+    """统计期: e.g. 2023-07 to 2024-06 (Shandong) or 2023-01 to 2023-12 (Shanghai)."""
+
+    first_month: str = Field(pattern=MONTH, title="起始年月")
+    last_month: str = Field(pattern=MONTH, title="截止年月")
+
+    @property
+    def key(self) -> str:
+        return f"{self.first_month}..{self.last_month}"
+
+    @property
+    def months(self) -> int:
+        def index(value: str) -> int:
+            year, month = value.split("-")
+            return int(year) * 12 + int(month)
+
+        return index(self.last_month) - index(self.first_month) + 1
+
+
+class StatisticsContact(Payload):
+    """工作归口部门及负责人, 联系人, 手机, 邮箱, 通信地址, 邮编."""
+
+    department: str = Field(min_length=1, max_length=100, title="工作归口部门")
+    head: str = Field(min_length=1, max_length=50, title="负责人")
+    name: str = Field(min_length=1, max_length=50, title="联系人")
+    mobile: Mobile = Field(title="联系人手机")
+    email: Email = Field(title="联系人邮箱")
+    address: str = Field(min_length=2, max_length=200, title="通信地址")
+    postcode: Postcode = Field(title="邮编")
+
+
+RATE_FORMULAS = {
+    "participation_rate": "本年度QC小组普及率=参加QC小组人数/职工总数×100%",
+    "achievement_rate": "本年度QC小组成果率=取得成果小组数/QC小组注册数×100%",
+}
+
+
+class FilingForm(Payload):
+    period: Period = Field(title="统计期")
+    contact: StatisticsContact
+    filled_by: str | None = Field(default=None, max_length=50, title="填表人")
+    filled_on: date | None = Field(default=None, title="填表日期")
+
+    @model_validator(mode="before")
+    @classmethod
+    def no_typed_rates(cls, data: Any) -> Any:
+        """Rates are the platform's to compute: a typed-in one is refused, naming what to give instead."""
+        if isinstance(data, dict):
+            typed = [key for key in data if isinstance(key, str) and (key.endswith("_rate") or key == "derived")]
+            if typed:
+                raise refused(
+                    "stats.rate.derived",
+                    "rates are computed by the platform from the counts behind them ("
+                    + "; ".join(RATE_FORMULAS.values()) + "); leave out " + ", ".join(typed),
+                    *((key,) for key in typed),
+                )
+        return data
+
+
+class QcStatisticsForm(FilingForm):
+    """质量管理小组活动统计表 (Shandong 附件2). The table counts groups in 万个; they are given here as
+    whole counts (个), and the two rates are derived from the counts behind them."""
+
+    kind: Literal[ActivityKind.QC_GROUP] = ActivityKind.QC_GROUP
+    registered_groups_cumulative: Count = Field(title="历年来已登记注册QC小组累计数（个）")
+    registered_groups: Count = Field(title="本年度已登记注册QC小组数（个）")
+    participants: Count = Field(title="参加QC小组人数")
+    total_staff: Count = Field(title="职工总数")
+    active_groups: Count = Field(title="本年度坚持活动的QC小组数（个）")
+    groups_with_results: Count = Field(title="取得成果小组数（个）")
+    economic_benefit_cumulative: Amount = Field(title="历年来累计QC小组创可计算的经济效益（万元）")
+    economic_benefit: Amount = Field(title="本年度QC小组创可计算的经济效益（万元）")
+    funding: Amount = Field(title="本年度企业对QC小组活动经费投入（培训、交流、书籍等费用）（万元）")
+    rewards: Amount = Field(title="本年度企业对QC小组活动奖励费用（万元）")
+    training_sessions: Count = Field(title="参加省、市、行业质协组织的培训/交流次数")
+    training_participants: Count = Field(title="参加省、市、行业质协组织的培训/交流人数")
+    features_and_suggestions: Text = Field(title="本年度QC小组活动主要特点与建议")
+
+
+class ExchangeArrangement(LabelledEnum):
+    """How the team experiences' exchange is held (the statistics table's last two boxes)."""
+
+    JOINT_WITH_QC = "joint_with_qc", "与QC小组合开"
+    SEPARATE = "separate", "单独举办"
+
+
+class PresentationMeeting(Payload):
+    """是否组织发表会: 是, with its figures."""
+
+    registered_teams: Count = Field(title="发表会报名班组数")
+    presented_teams: Count = Field(title="发表班组数")
+    held_on: str = Field(min_length=1, max_length=50, title="发表会时间")
+    place: str = Field(min_length=1, max_length=200, title="发表会地点")
+    attendees: Count = Field(title="参会人数")
+
+
+class TeamStatisticsForm(FilingForm):
+    """“质量信得过班组”建设活动成果统计表 (Shanghai 附件6; Shandong 附件5 asks for a subset)."""
+
+    kind: Literal[ActivityKind.TEAM] = ActivityKind.TEAM
+    enterprises: Count = Field(title="本年度开展质量信得过班组企业数（个）")
+    teams: Count = Field(title="本年度开展质量信得过班组数（个）")
+    teams_cumulative: Count = Field(title="历年质量信得过班组累计数（个）")
+    participating_staff: Count = Field(title="本年度参与质量信得过班组活动员工数（人次）")
+    teams_recommended: Count = Field(title="本年度推荐上海市质量信得过班组数（个）")
+    funding: Amount = Field(title="本年度对质量信得过班组活动经费投入（培训、交流、规范化等）（万元）")
+    rewards: Amount = Field(title="本年度对质量信得过班组活动奖励费用（万元）")
+    caq_certified_judges: Count = Field(title="取得中国质协评委证书人数（0 为无）")
+    features_and_problems: Text = Field(title="本年度开展质量信得过班组建设活动主要特点与问题")
+    review_forms: list[ReviewForm] = Field(default_factory=list, max_length=3, title="评审形式（发表评审、资料评审、现场评审）")
+    exchange: ExchangeArrangement | None = Field(default=None, title="交流形式（与QC小组合开、单独举办）")
+    presentation_meeting: PresentationMeeting | None = Field(default=None, title="发表会（未组织则不填）")
+
+
+StatisticsFormVariant = Annotated[QcStatisticsForm | TeamStatisticsForm, Field(discriminator="kind")]
+
+
+class DerivedRate(Payload):
+    """A rate the platform computed, with the formula and the figures behind it."""
+
+    value: Decimal | None = Field(description="percent, 2 decimal places, half up; null when the denominator is 0")
+    unit: Literal["%"] = "%"
+    formula: str
+    numerator: int
+    denominator: int
 
 
 @contract("StatisticsFiled", family=FAMILY, version=1)
 class StatisticsFiled(Payload):
     season_id: str
-    recommender_id: str
+    recommender_id: RecommenderId
     kind: ActivityKind
-    period: str = Field(pattern=r"^\d{4}(-\d{2})?(\.\.\d{4}(-\d{2})?)?$")
-    figures: dict[str, Any]
+    form: StatisticsFormVariant
+    derived: dict[str, DerivedRate] = Field(default_factory=dict)
+
+
+@contract("StatisticsAmended", family=FAMILY, version=1)
+class StatisticsAmended(StatisticsFiled):
+    """The same period's table filed again: it replaces the earlier figures."""
+
+
+# ---------------------------------------------------------------- work summary
+
+
+class PromotionActivity(Payload):
+    """推进活动开展情况 (列表说明): 活动时间、地点、名称、内容/形式、参与人数."""
+
+    held_on: str = Field(min_length=1, max_length=50, title="活动时间")
+    place: str = Field(min_length=1, max_length=200, title="地点")
+    name: str = Field(min_length=1, max_length=200, title="名称")
+    form: str = Field(min_length=1, max_length=500, title="内容/形式")
+    participants: Count = Field(title="参与人数")
+
+
+SUMMARY_PARTS = {
+    "basics": "一、基本情况",
+    "methods_and_results": "二、推进经验和做法",
+    "problems_and_next_steps": "三、存在问题及改进方向",
+}
+
+
+def summary_characters(*parts: str) -> int:
+    """字数: the characters of the text, not counting white space."""
+    return sum(len(re.sub(r"\s", "", part)) for part in parts)
+
+
+class WorkSummaryForm(Payload):
+    """推进工作总结: three parts (一、基本情况; 二、推进经验和做法; 三、存在问题及改进方向)."""
+
+    period: Period = Field(title="总结期")
+    basics: str = Field(max_length=100_000, title=SUMMARY_PARTS["basics"])
+    methods_and_results: str = Field(max_length=100_000, title=SUMMARY_PARTS["methods_and_results"])
+    problems_and_next_steps: str = Field(max_length=100_000, title=SUMMARY_PARTS["problems_and_next_steps"])
+    activities: list[PromotionActivity] = Field(default_factory=list, max_length=200, title="推进活动一览")
+
+    @property
+    def characters(self) -> int:
+        return summary_characters(*(getattr(self, name) for name in SUMMARY_PARTS))
+
+
+@contract("WorkSummaryFiled", family=FAMILY, version=1)
+class WorkSummaryFiled(Payload):
+    season_id: str
+    recommender_id: RecommenderId
+    kind: ActivityKind
+    form: WorkSummaryForm
+    characters: int = Field(ge=0, description="字数 without white space, as counted when filed")
+
+
+@contract("WorkSummaryAmended", family=FAMILY, version=1)
+class WorkSummaryAmended(WorkSummaryFiled):
+    """The same period's summary filed again: it replaces the earlier text."""

@@ -1,9 +1,291 @@
-"""Submission's write model: the event store that entries, confirmations and statistics are recorded in."""
+"""Submission's service layer: entries, unit confirmations, statistics tables and work summaries.
+
+Synchronous (the `eventsourcing` application); the HTTP layer runs it off the event loop and hands
+it what the read model knows of the season and the unit. Every command checks its rules before
+anything is stored, and a retried command with the same Idempotency-Key returns the first result.
+"""
 
 from __future__ import annotations
 
-from infra.eventstore import EventStoreApplication
+from dataclasses import replace
+from itertools import count
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from contracts.codes import Stage
+from contracts.submitted import (
+    Confirmation,
+    EntryAmended,
+    EntryStatus,
+    EntrySubmitted,
+    EntryWithdrawn,
+    QcStatisticsForm,
+    StatisticsAmended,
+    StatisticsFiled,
+    TeamStatisticsForm,
+    UnitConfirmed,
+    Withdrawal,
+    WorkSummaryAmended,
+    WorkSummaryFiled,
+    WorkSummaryForm,
+)
+from infra.errors import NotFound, RuleViolation
+from infra.eventstore import CommandContext, EventStoreApplication, recorded, stamp
+from infra.idempotency import IdempotencyKey
+from services.submission.domain.entry import (
+    Entry,
+    EntryFormModel,
+    check_attachment_names,
+    check_kind,
+    check_registered_unit,
+    entry_id_for,
+    with_registered_recommender,
+)
+from services.submission.domain.filings import (
+    StatisticsFiling,
+    WorkSummaryFiling,
+    derived_rates,
+    statistics_id,
+    work_summary_id,
+)
+from services.submission.domain.rules import check_entry_form, check_statistics, check_work_summary
+from services.submission.domain.season import RegisteredUnit, SeasonView
 
 
 class SubmissionApplication(EventStoreApplication):
-    """Entries and statistics tables; its commands arrive with the submission capability."""
+    """Entries and what recommending units file, stored as events."""
+
+    # ------------------------------------------------------------ entries
+
+    def submit_entry(
+        self,
+        season: SeasonView,
+        unit: RegisteredUnit | None,
+        form: EntryFormModel,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        if (previous := self.previous_result(idempotency)) is not None:
+            return previous | {"replayed": True}
+        now = self.clock()
+        season.check_window_open(Stage.SUBMISSION, now)
+        season.check_channel(context.channel)
+        check_kind(season, form)
+        check_entry_form(form)
+        registered = check_registered_unit(season, unit, form)
+        check_attachment_names(form, registered)
+        form = with_registered_recommender(form, registered)
+        entry_id = self._free_entry_id(season.season_id, form)
+        payload = EntrySubmitted(season_id=season.season_id, entry_id=str(entry_id), form=form)
+        entry = Entry(**stamp(payload, replace(context, occurred_at=now), season_id=season.season_id,
+                              organizer=season.organizer))
+        result = recorded(entry, "EntrySubmitted", **self._identity(entry))
+        return self.save_once([entry], result, idempotency)
+
+    def amend_entry(
+        self,
+        season: SeasonView,
+        unit: RegisteredUnit | None,
+        entry_id: str,
+        form: EntryFormModel,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        if (previous := self.previous_result(idempotency)) is not None:
+            return previous | {"replayed": True}
+        entry = self.entry(season.season_id, entry_id)
+        entry.check_acting_unit(context)
+        now = self.clock()
+        season.check_window_open(Stage.SUBMISSION, now)
+        season.check_channel(context.channel)
+        entry.check_not_withdrawn()
+        if form.kind is not entry.kind:
+            raise RuleViolation("kind", "entry.kind", f"entry {entry_id} is a {entry.kind.label}; its kind stays")
+        if form.credit_code != entry.credit_code:
+            raise RuleViolation(
+                "credit_code", "entry.unit.fixed", f"entry {entry_id} belongs to unit {entry.credit_code}; that stays"
+            )
+        check_entry_form(form)
+        registered = check_registered_unit(season, unit, form)
+        check_attachment_names(form, registered)
+        form = with_registered_recommender(form, registered)
+        new = form.model_dump(mode="json")
+        changed = sorted(key for key in set(new) | set(entry.form) if new.get(key) != entry.form.get(key))
+        if not changed:
+            raise RuleViolation("body", "entry.unchanged", f"the amendment changes nothing in entry {entry_id}")
+        self._free_entry_id(season.season_id, form, current=entry.id)
+        payload = EntryAmended(season_id=season.season_id, entry_id=entry.entry_id, form=form, changed=changed)
+        entry.amend(**stamp(payload, replace(context, occurred_at=now), season_id=season.season_id,
+                            organizer=season.organizer))
+        result = recorded(entry, "EntryAmended", **self._identity(entry)) | {"changed": changed}
+        return self.save_once([entry], result, idempotency)
+
+    def withdraw_entry(
+        self,
+        season: SeasonView,
+        entry_id: str,
+        withdrawal: Withdrawal,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        if (previous := self.previous_result(idempotency)) is not None:
+            return previous | {"replayed": True}
+        entry = self.entry(season.season_id, entry_id)
+        entry.check_acting_unit(context)
+        now = self.clock()
+        season.check_window_open(Stage.SUBMISSION, now)
+        season.check_channel(context.channel)
+        entry.check_not_withdrawn()
+        payload = EntryWithdrawn(
+            season_id=season.season_id, entry_id=entry.entry_id, credit_code=entry.credit_code, reason=withdrawal.reason
+        )
+        entry.withdraw(**stamp(payload, replace(context, occurred_at=now), season_id=season.season_id,
+                               organizer=season.organizer))
+        return self.save_once([entry], recorded(entry, "EntryWithdrawn", **self._identity(entry)), idempotency)
+
+    def confirm_entry(
+        self,
+        season: SeasonView,
+        entry_id: str,
+        confirmation: Confirmation,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """单位通道: the unit self-evaluates and confirms its entry with its seal; an event of its own."""
+        if (previous := self.previous_result(idempotency)) is not None:
+            return previous | {"replayed": True}
+        entry = self.entry(season.season_id, entry_id)
+        entry.check_acting_unit(context)
+        now = self.clock()
+        season.check_window_open(Stage.SUBMISSION, now)
+        season.check_channel(context.channel)
+        entry.check_not_withdrawn()
+        if entry.status is EntryStatus.CONFIRMED:
+            raise RuleViolation(
+                "entry_id",
+                "entry.confirmed",
+                f"entry {entry_id} is already confirmed by its unit; an amendment would need a new confirmation",
+                status_code=409,
+            )
+        payload = UnitConfirmed(
+            season_id=season.season_id, entry_id=entry.entry_id, credit_code=entry.credit_code,
+            **confirmation.model_dump(),
+        )
+        entry.confirm(**stamp(payload, replace(context, occurred_at=now), season_id=season.season_id,
+                              organizer=season.organizer))
+        return self.save_once([entry], recorded(entry, "UnitConfirmed", **self._identity(entry)), idempotency)
+
+    def entry(self, season_id: str, entry_id: str) -> Entry:
+        try:
+            aggregate_id = UUID(entry_id)
+        except ValueError:
+            raise NotFound(f"entry {entry_id} of season {season_id}") from None
+        try:
+            entry: Entry = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"entry {entry_id} of season {season_id}") from None
+        if not isinstance(entry, Entry) or entry.season_id != season_id:
+            raise NotFound(f"entry {entry_id} of season {season_id}")
+        return entry
+
+    def _free_entry_id(self, season_id: str, form: EntryFormModel, current: UUID | None = None) -> UUID:
+        """The id a new entry with this natural key gets; refused while a live entry already has the key."""
+        for round_ in count():
+            candidate = entry_id_for(season_id, form, round_)
+            if candidate == current or candidate not in self.repository:
+                return candidate
+            existing: Entry = self.repository.get(candidate)
+            if existing.status is not EntryStatus.WITHDRAWN:
+                field = "team_name" if form.kind.value == "team" else "topic"
+                raise RuleViolation(
+                    field,
+                    "entry.duplicate",
+                    f"unit {form.credit_code} already submitted “{form.display_name}” as entry {candidate} in season "
+                    f"{season_id}; amend that entry instead",
+                    status_code=409,
+                )
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _identity(entry: Entry) -> dict[str, str]:
+        return {"season_id": entry.season_id, "entry_id": entry.entry_id, "credit_code": entry.credit_code}
+
+    # ------------------------------------------------------------ recommending units
+
+    def file_statistics(
+        self,
+        season: SeasonView,
+        recommender_id: str,
+        form: QcStatisticsForm | TeamStatisticsForm,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """统计表: the figures as counted, the rates derived by the platform with their formulas."""
+        if (previous := self.previous_result(idempotency)) is not None:
+            return previous | {"replayed": True}
+        now = self.clock()
+        season.check_window_open(Stage.RECOMMENDATION, now)
+        season.check_channel(context.channel)
+        if form.kind is not season.kind:
+            raise RuleViolation(
+                "kind", "stats.kind", f"season {season.season_id} takes the {season.kind.label} statistics table"
+            )
+        check_statistics(form)
+        season.check_recommender(recommender_id, "stats.recommender.registered")
+        fields = {
+            "season_id": season.season_id, "recommender_id": recommender_id, "kind": form.kind, "form": form,
+            "derived": derived_rates(form),
+        }
+        aggregate_id = statistics_id(season.season_id, recommender_id, form.period.key)
+        context = replace(context, occurred_at=now)
+        if aggregate_id in self.repository:
+            filing: StatisticsFiling = self.repository.get(aggregate_id)
+            filing.amend(**stamp(StatisticsAmended(**fields), context, season_id=season.season_id,
+                                 organizer=season.organizer))
+            event = "StatisticsAmended"
+        else:
+            filing = StatisticsFiling(**stamp(StatisticsFiled(**fields), context, season_id=season.season_id,
+                                              organizer=season.organizer))
+            event = "StatisticsFiled"
+        result = recorded(
+            filing, event, season_id=season.season_id, recommender_id=recommender_id, period=form.period.key
+        ) | {"derived": {name: item.model_dump(mode="json") for name, item in fields["derived"].items()}}
+        return self.save_once([filing], result, idempotency)
+
+    def file_work_summary(
+        self,
+        season: SeasonView,
+        recommender_id: str,
+        form: WorkSummaryForm,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """工作总结: three parts, at least 3000 characters."""
+        if (previous := self.previous_result(idempotency)) is not None:
+            return previous | {"replayed": True}
+        now = self.clock()
+        season.check_window_open(Stage.RECOMMENDATION, now)
+        season.check_channel(context.channel)
+        check_work_summary(form)
+        season.check_recommender(recommender_id, "stats.recommender.registered")
+        fields = {
+            "season_id": season.season_id, "recommender_id": recommender_id, "kind": season.kind, "form": form,
+            "characters": form.characters,
+        }
+        aggregate_id = work_summary_id(season.season_id, recommender_id, form.period.key)
+        context = replace(context, occurred_at=now)
+        if aggregate_id in self.repository:
+            filing: WorkSummaryFiling = self.repository.get(aggregate_id)
+            filing.amend(**stamp(WorkSummaryAmended(**fields), context, season_id=season.season_id,
+                                 organizer=season.organizer))
+            event = "WorkSummaryAmended"
+        else:
+            filing = WorkSummaryFiling(**stamp(WorkSummaryFiled(**fields), context, season_id=season.season_id,
+                                               organizer=season.organizer))
+            event = "WorkSummaryFiled"
+        result = recorded(
+            filing, event, season_id=season.season_id, recommender_id=recommender_id, period=form.period.key
+        ) | {"characters": form.characters}
+        return self.save_once([filing], result, idempotency)

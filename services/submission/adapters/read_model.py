@@ -1,13 +1,19 @@
-"""Submission's projection: the seasons and registered units it learns from registration.events."""
+"""Submission's projection: seasons and registered units (from registration.events), and its own
+entries, statistics tables and work summaries (from submission.events).
+
+Only the subset of MongoDB that FerretDB supports: finds, counts, indexes and version-guarded
+updates; no aggregation lookups, no transactions, no keys with dots or a leading $.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import Envelope
+from contracts.submitted import EntryStatus
 from infra.mongo import DocumentProjection, payload_fields, public
 
 
@@ -21,8 +27,73 @@ def _unit(_: Envelope, data: dict[str, Any]) -> dict[str, Any]:
     return {key: data.get(key) for key in keep}
 
 
+def _recommender(_: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    # Which recommending units a season has; their contacts stay with registration.
+    return {key: data.get(key) for key in ("season_id", "recommender_id", "name", "category")}
+
+
+def _actor(envelope: Envelope) -> dict[str, Any]:
+    return {
+        "actor": envelope.actor.model_dump(mode="json"),
+        "channel": envelope.channel.value,
+        "at": envelope.occurred_at,
+        "recorded_at": envelope.recorded_at,
+    }
+
+
+def _entry_form(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    form = data["form"]
+    summary = {
+        "season_id": data["season_id"],
+        "entry_id": data["entry_id"],
+        "organizer": envelope.organizer,
+        "kind": form["kind"],
+        "qc_type": form.get("qc_type"),
+        "credit_code": form["credit_code"],
+        "unit_name": form["unit_name"],
+        "recommender_id": form.get("recommender_id"),
+        "name": form.get("team_name") or form.get("group_name"),
+        "topic": form.get("topic"),
+        "team_type": form.get("team_type"),
+        "form": form,
+        "status": EntryStatus.SUBMITTED.value,
+        "status_label": EntryStatus.SUBMITTED.label,
+        "confirmation": None,
+    }
+    if envelope.type == "EntrySubmitted":
+        return summary | {"submitted": _actor(envelope), "submitted_at": envelope.occurred_at, "withdrawal": None}
+    return summary | {"last_amendment": _actor(envelope) | {"changed": data["changed"]}}
+
+
+def _withdrawn(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "status": EntryStatus.WITHDRAWN.value,
+        "status_label": EntryStatus.WITHDRAWN.label,
+        "withdrawal": _actor(envelope) | {"reason": data["reason"]},
+    }
+
+
+def _confirmed(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    keep = ("self_evaluation", "self_score", "opinion", "sealed_form", "sealed_on")
+    return {
+        "status": EntryStatus.CONFIRMED.value,
+        "status_label": EntryStatus.CONFIRMED.label,
+        "confirmation": _actor(envelope) | {key: data.get(key) for key in keep},
+    }
+
+
+def _filing(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    period = data["form"]["period"]
+    moment = "filed" if envelope.type.endswith("Filed") else "amended"
+    return data | {
+        "organizer": envelope.organizer,
+        "period": f"{period['first_month']}..{period['last_month']}",
+        moment: _actor(envelope),
+    }
+
+
 class SubmissionReadModel(DocumentProjection):
-    """Seasons with their windows and the units registered for them, never asked of registration directly."""
+    """Documents per season, registered unit, entry and filing, updated once per event version."""
 
     def __init__(self, database: AsyncDatabase) -> None:
         super().__init__(
@@ -32,17 +103,67 @@ class SubmissionReadModel(DocumentProjection):
                 "SeasonWindowChanged": ("seasons", _window_change),
                 "UnitRegistered": ("registered_units", _unit),
                 "UnitRegistrationAmended": ("registered_units", _unit),
+                "RecommenderRegistered": ("recommenders", _recommender),
+                "EntrySubmitted": ("entries", _entry_form),
+                "EntryAmended": ("entries", _entry_form),
+                "EntryWithdrawn": ("entries", _withdrawn),
+                "UnitConfirmed": ("entries", _confirmed),
+                "StatisticsFiled": ("statistics", _filing),
+                "StatisticsAmended": ("statistics", _filing),
+                "WorkSummaryFiled": ("work_summaries", _filing),
+                "WorkSummaryAmended": ("work_summaries", _filing),
             },
         )
         self.seasons = database["seasons"]
         self.units = database["registered_units"]
+        self.recommenders = database["recommenders"]
+        self.entries = database["entries"]
+        self.statistics = database["statistics"]
+        self.work_summaries = database["work_summaries"]
 
     async def create_indexes(self) -> None:
         await self.seasons.create_index([("season_id", ASCENDING)])
         await self.units.create_index([("season_id", ASCENDING), ("credit_code", ASCENDING)])
+        await self.recommenders.create_index([("season_id", ASCENDING), ("recommender_id", ASCENDING)])
+        await self.entries.create_index([("season_id", ASCENDING), ("status", ASCENDING)])
+        await self.entries.create_index([("season_id", ASCENDING), ("recommender_id", ASCENDING)])
+        await self.entries.create_index([("credit_code", ASCENDING), ("season_id", ASCENDING)])
+        await self.statistics.create_index([("season_id", ASCENDING), ("recommender_id", ASCENDING)])
+        await self.work_summaries.create_index([("season_id", ASCENDING), ("recommender_id", ASCENDING)])
 
     async def season(self, season_id: str) -> dict[str, Any] | None:
         return public(await self.seasons.find_one({"season_id": season_id}))
 
     async def unit(self, season_id: str, credit_code: str) -> dict[str, Any] | None:
         return public(await self.units.find_one({"season_id": season_id, "credit_code": credit_code}))
+
+    async def recommender(self, season_id: str, recommender_id: str) -> dict[str, Any] | None:
+        return public(await self.recommenders.find_one({"season_id": season_id, "recommender_id": recommender_id}))
+
+    async def recommender_ids(self, season_id: str) -> frozenset[str]:
+        cursor = self.recommenders.find({"season_id": season_id}, {"recommender_id": 1})
+        return frozenset([item["recommender_id"] async for item in cursor])
+
+    async def entry(self, query: dict[str, Any]) -> dict[str, Any] | None:
+        return public(await self.entries.find_one(query))
+
+    async def find_entries(self, query: dict[str, Any], *, skip: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        total = await self.entries.count_documents(query)
+        cursor = (
+            self.entries.find(query)
+            .sort([("submitted_at", ASCENDING), ("entry_id", ASCENDING)])
+            .skip(skip)
+            .limit(limit)
+        )
+        return total, [public(item) async for item in cursor]  # type: ignore[misc]
+
+    async def count_by_status(self, query: dict[str, Any]) -> dict[str, int]:
+        return {status.value: await self.entries.count_documents(query | {"status": status.value}) for status in EntryStatus}
+
+    async def filings(self, collection: str, season_id: str, recommender_id: str) -> list[dict[str, Any]]:
+        cursor = (
+            self.database[collection]
+            .find({"season_id": season_id, "recommender_id": recommender_id})
+            .sort("period", DESCENDING)
+        )
+        return [public(item) async for item in cursor]  # type: ignore[misc]

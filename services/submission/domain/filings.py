@@ -1,0 +1,80 @@
+"""What a recommending unit files per period: statistics tables and work summaries, and the rates
+the platform derives from the counts (never typed in)."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from contracts.identity import stable_uuid
+from contracts.submitted import RATE_FORMULAS, DerivedRate, QcStatisticsForm, TeamStatisticsForm
+
+PARTICIPATION_FORMULA = RATE_FORMULAS["participation_rate"]
+ACHIEVEMENT_FORMULA = RATE_FORMULAS["achievement_rate"]
+HUNDREDTH = Decimal("0.01")
+
+
+def rate(numerator: int, denominator: int, formula: str) -> DerivedRate:
+    value = None
+    if denominator:
+        value = (Decimal(numerator) * 100 / Decimal(denominator)).quantize(HUNDREDTH, rounding=ROUND_HALF_UP)
+    return DerivedRate(value=value, formula=formula, numerator=numerator, denominator=denominator)
+
+
+def derived_rates(form: QcStatisticsForm | TeamStatisticsForm) -> dict[str, DerivedRate]:
+    """The QC table's two rates; the team table has none."""
+    if not isinstance(form, QcStatisticsForm):
+        return {}
+    return {
+        "participation_rate": rate(form.participants, form.total_staff, PARTICIPATION_FORMULA),
+        "achievement_rate": rate(form.groups_with_results, form.registered_groups, ACHIEVEMENT_FORMULA),
+    }
+
+
+def statistics_id(season_id: str, recommender_id: str, period: str) -> UUID:
+    return stable_uuid("statistics", season_id, recommender_id, period)
+
+
+def work_summary_id(season_id: str, recommender_id: str, period: str) -> UUID:
+    return stable_uuid("work-summary", season_id, recommender_id, period)
+
+
+def _period(payload: dict[str, Any]) -> str:
+    # the period is part of the aggregate's identity and never changes shape
+    period = payload["form"]["period"]
+    return f"{period['first_month']}..{period['last_month']}"
+
+
+class StatisticsFiling(Aggregate):
+    """One recommending unit's statistics table for one period; filing it again amends it."""
+
+    @staticmethod
+    def create_id(payload: dict[str, Any], meta: dict[str, Any]) -> UUID:  # noqa: ARG004
+        return statistics_id(payload["season_id"], payload["recommender_id"], _period(payload))
+
+    @event("StatisticsFiled")
+    def __init__(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.form = payload["form"]
+
+    @event("StatisticsAmended")
+    def amend(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.form = payload["form"]
+
+
+class WorkSummaryFiling(Aggregate):
+    """One recommending unit's work summary for one period; filing it again amends it."""
+
+    @staticmethod
+    def create_id(payload: dict[str, Any], meta: dict[str, Any]) -> UUID:  # noqa: ARG004
+        return work_summary_id(payload["season_id"], payload["recommender_id"], _period(payload))
+
+    @event("WorkSummaryFiled")
+    def __init__(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.form = payload["form"]
+
+    @event("WorkSummaryAmended")
+    def amend(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.form = payload["form"]

@@ -1,0 +1,129 @@
+"""What submission knows of a season and of a registered unit: plain data from its own projection.
+
+The HTTP layer reads both from the read model (fed by registration.events) and hands them to the
+synchronous commands; submission never asks registration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError
+
+from contracts.codes import ActivityKind, Channel, Stage
+from contracts.common import Window
+from infra.errors import RuleViolation
+
+SHANGHAI = "Asia/Shanghai"
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(SHANGHAI)
+
+
+def shown(instant: datetime, zone: ZoneInfo) -> str:
+    """An instant as users read it in the season's time zone: minutes, and seconds only when they matter."""
+    local = instant.astimezone(zone)
+    return local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")
+
+
+@dataclass(frozen=True)
+class SeasonView:
+    season_id: str
+    organizer: str
+    kind: ActivityKind
+    windows: Mapping[str, Window] = field(default_factory=dict)
+    channels: frozenset[str] = frozenset()
+    time_zone: str = SHANGHAI
+    recommenders: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any], recommenders: frozenset[str] = frozenset()) -> "SeasonView":
+        windows: dict[str, Window] = {}
+        for stage, raw in (document.get("windows") or {}).items():
+            try:
+                windows[stage] = Window.model_validate(raw)
+            except ValidationError:
+                continue  # a window submission cannot read is treated as missing, and refuses with that
+        return cls(
+            season_id=document["season_id"],
+            organizer=document["organizer"],
+            kind=ActivityKind(document["kind"]),
+            windows=windows,
+            channels=frozenset(document.get("channels") or []),
+            time_zone=document.get("time_zone") or SHANGHAI,
+            recommenders=recommenders,
+        )
+
+    def check_window_open(self, stage: Stage, now: datetime, field: str = "season_id") -> None:
+        """Refuse an action outside the stage's window, naming the window and its instants.
+
+        The window is open from its opening instant up to and including its closing instant.
+        """
+        window = self.windows.get(stage.value)
+        if window is None:
+            raise RuleViolation(
+                field,
+                f"season.window.{stage.value}.missing",
+                f"season {self.season_id} has no {stage.label} ({stage.value}) window",
+                status_code=409,
+            )
+        if not window.contains(now):
+            zone = _zone(self.time_zone)
+            state = "has not opened yet" if now < window.opens_at else "is closed"
+            raise RuleViolation(
+                field,
+                f"season.window.{stage.value}",
+                f"the {stage.label} ({stage.value}) window of season {self.season_id} {state}: it runs from "
+                f"{shown(window.opens_at, zone)} to {shown(window.closes_at, zone)} {self.time_zone}"
+                f" (now {shown(now, zone)})",
+                status_code=409,
+            )
+
+    def check_channel(self, channel: Channel) -> None:
+        if self.channels and channel.value not in self.channels:
+            offered = ", ".join(f"{Channel(item).label}" for item in sorted(self.channels) if item in Channel._value2member_map_)
+            raise RuleViolation(
+                "channel",
+                "season.channel",
+                f"season {self.season_id} does not take part through {channel.label}; it offers: {offered}",
+                status_code=409,
+            )
+
+
+    def check_recommender(self, recommender_id: str, rule: str) -> None:
+        """The recommending unit is registered for the season (as registration's events told submission)."""
+        if recommender_id not in self.recommenders:
+            raise RuleViolation(
+                "recommender_id",
+                rule,
+                f"推荐单位 {recommender_id} is not a recommending unit of season {self.season_id} "
+                "(registered recommending units reach submission within seconds of their registration)",
+                status_code=409,
+            )
+
+
+@dataclass(frozen=True)
+class RegisteredUnit:
+    """A unit registered for the season, as registration's events told submission."""
+
+    credit_code: str
+    unit_name: str
+    short_name: str | None = None
+    recommender_id: str | None = None
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> "RegisteredUnit":
+        return cls(
+            credit_code=document["credit_code"],
+            unit_name=document["unit_name"],
+            short_name=document.get("short_name") or None,
+            recommender_id=document.get("recommender_id") or None,
+        )
