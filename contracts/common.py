@@ -2,18 +2,46 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from contracts.identity import Email, Mobile, Phone
 
 
+# Control characters (other than tab and line breaks) and unpaired surrogates are never part of
+# what a form holds, and some stores cannot keep them (PostgreSQL text refuses NUL).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def check_text(value: str, field: str | None = None) -> str:
+    if CONTROL_CHARACTERS.search(value):
+        raise PydanticCustomError(
+            "text.control_character",
+            "{field} contains a control character or broken character encoding; type or paste it again",
+            {"field": field or "the text"},
+        )
+    return value
+
+
 class Payload(BaseModel):
-    """Base of every payload: unknown fields are refused, so typos never pass silently."""
+    """Base of every payload: unknown fields are refused, so typos never pass silently; text is printable."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def printable_text(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            check_text(value, info.field_name)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, str):
+                    check_text(item, info.field_name)
+        return value
 
 
 class Window(Payload):

@@ -68,11 +68,11 @@ def _digits_of_phone(value: object) -> object:
     if not isinstance(value, str):
         return value
     compact = re.sub(r"[\s\-()（）]", "", value)
-    return re.sub(r"^(\+?86)(?=1\d{10}$)", "", compact)
+    return re.sub(r"^(\+?86)(?=1[0-9]{10}$)", "", compact)
 
 
 def validate_mobile(value: str) -> str:
-    if not re.fullmatch(r"1[3-9]\d{9}", value):
+    if not re.fullmatch(r"1[3-9][0-9]{9}", value):
         raise PydanticCustomError(
             "identity.mobile", "mobile must be a mainland number of 11 digits starting with 1 (e.g. 13912345678)"
         )
@@ -81,8 +81,8 @@ def validate_mobile(value: str) -> str:
 
 def validate_phone(value: str) -> str:
     """A mainland landline with its area code (e.g. 021-52588838) or a mobile."""
-    digits = value.replace("-", "")
-    if re.fullmatch(r"1[3-9]\d{9}", digits) or re.fullmatch(r"0\d{9,11}(\d{1,6})?", digits):
+    digits = re.sub(r"[\s\-()（）]", "", value)
+    if re.fullmatch(r"1[3-9][0-9]{9}", digits) or re.fullmatch(r"0[0-9]{9,11}([0-9]{1,6})?", digits):
         return value
     raise PydanticCustomError(
         "identity.phone", "phone must be a landline with its area code (e.g. 021-52588838) or a mobile number"
@@ -90,7 +90,7 @@ def validate_phone(value: str) -> str:
 
 
 def validate_postcode(value: str) -> str:
-    if not re.fullmatch(r"\d{6}", value):
+    if not re.fullmatch(r"[0-9]{6}", value):
         raise PydanticCustomError("identity.postcode", "邮编 (postcode) must be 6 digits, e.g. 200052")
     return value
 
@@ -106,7 +106,7 @@ def validate_region_code(value: str) -> str:
     code = value.strip().upper()
     if code == NATIONAL_ORGANIZER:
         return code
-    if not re.fullmatch(r"\d{6}", code):
+    if not re.fullmatch(r"[0-9]{6}", code):
         raise PydanticCustomError(
             "identity.region_code",
             "an organizer or region is a 6-digit GB/T 2260 code (e.g. 310000 上海市) or CAQ for 中国质量协会",

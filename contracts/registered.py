@@ -32,12 +32,13 @@ from contracts.registry import contract, upcaster
 
 FAMILY = "registered"
 
-SEASON_ID_PATTERN = r"^(\d{6}|CAQ)-\d{4}-(qc_group|team)$"
+SEASON_ID_PATTERN = r"^([0-9]{6}|CAQ)-[0-9]{4}-(qc_group|team)$"
 
 # Codes chosen by organizers (rubric criteria, grade bands, recommender ids): plain ASCII,
 # never a dot, so they are safe as document keys and in URLs.
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
-RecommenderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+RECOMMENDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+RecommenderId = Annotated[str, StringConstraints(pattern=RECOMMENDER_ID_PATTERN)]
 
 
 def _positive_points(value: int) -> int:

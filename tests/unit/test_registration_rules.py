@@ -442,6 +442,19 @@ def test_a_mobile_written_with_country_code_and_hyphens_is_kept_as_eleven_digits
     assert UnitRegistrationForm.model_validate(data).promoter.mobile == "13912345670"
 
 
+def test_identity_postcode_is_ascii_digits() -> None:
+    assert invalid(UnitRegistrationForm, demo_registration(0) | {"postcode": "２０００５２"}) == [("postcode", "identity.postcode")]
+
+
+def test_text_control_character() -> None:
+    assert invalid(UnitRegistrationForm, demo_registration(0) | {"address": "上海市\x00浦东新区"}) == [
+        ("address", "text.control_character")
+    ]
+    data = demo_registration(0)
+    data["promoter"] = data["promoter"] | {"name": "王\x1b伟"}
+    assert invalid(UnitRegistrationForm, data) == [("promoter.name", "text.control_character")]
+
+
 def test_identity_email() -> None:
     data = demo_registration(0)
     data["promoter"] = data["promoter"] | {"email": "qc0-at-example.com"}

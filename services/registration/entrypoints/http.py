@@ -27,6 +27,8 @@ from contracts.codes import (
 from contracts.common import Payload, Window
 from contracts.identity import RegionCode, season_key
 from contracts.registered import (
+    RECOMMENDER_ID_PATTERN,
+    SEASON_ID_PATTERN,
     GradeBand,
     JudgeForm,
     QuotaRule,
@@ -41,7 +43,10 @@ from infra.http import command_answer, command_context, found, idempotency_for
 from services.registration.adapters.read_model import RegistrationReadModel
 from services.registration.application import RegistrationApplication
 
-SeasonId = Annotated[str, Path(min_length=1, max_length=64)]
+SeasonId = Annotated[str, Path(pattern=SEASON_ID_PATTERN, description="e.g. 310000-2024-qc_group")]
+CreditCodePath = Annotated[str, Path(pattern=r"^\s*[0-9A-Za-z]{18}\s*$", description="统一社会信用代码")]
+RecommenderIdPath = Annotated[str, Path(pattern=RECOMMENDER_ID_PATTERN)]
+RecommenderIdQuery = Annotated[str | None, Query(pattern=RECOMMENDER_ID_PATTERN)]
 Skip = Annotated[int, Query(ge=0, le=1_000_000)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 STAFF = {Role.NATIONAL, Role.AUDITOR}
@@ -138,7 +143,7 @@ def build_router() -> APIRouter:
 
     @router.get("/seasons/{season_id}/registrations/{credit_code}", summary="A unit's registration")
     async def get_registration(
-        season_id: SeasonId, credit_code: Annotated[str, Path(max_length=64)], request: Request, actor: AuthenticatedActor
+        season_id: SeasonId, credit_code: CreditCodePath, request: Request, actor: AuthenticatedActor
     ) -> dict[str, Any]:
         registration = await _read_model(request).registration(season_id, credit_code.strip().upper())
         return _registration_for(actor, found(registration, f"registration of unit {credit_code} for season {season_id}"))
@@ -151,7 +156,7 @@ def build_router() -> APIRouter:
         unit_nature: UnitNature | None = None,
         key_domain: KeyDomain | None = None,
         key_industry: KeyIndustry | None = None,
-        recommender_id: Annotated[str | None, Query(max_length=64)] = None,
+        recommender_id: RecommenderIdQuery = None,
         member: bool | None = None,
         skip: Skip = 0,
         limit: Limit = 50,
@@ -168,7 +173,7 @@ def build_router() -> APIRouter:
 
     @router.get("/units/{credit_code}/registrations", summary="A unit's registrations across seasons")
     async def registrations_of_unit(
-        credit_code: Annotated[str, Path(max_length=64)],
+        credit_code: CreditCodePath,
         request: Request,
         actor: AuthenticatedActor,
         skip: Skip = 0,
@@ -199,7 +204,7 @@ def build_router() -> APIRouter:
     )
     async def raise_quota(
         season_id: SeasonId,
-        recommender_id: Annotated[str, Path(max_length=64)],
+        recommender_id: RecommenderIdPath,
         body: QuotaRaiseRequest,
         request: Request,
         actor: AuthenticatedActor,
@@ -236,7 +241,7 @@ def build_router() -> APIRouter:
     @router.get("/seasons/{season_id}/recommenders/{recommender_id}", summary="One recommending unit of a season")
     async def get_recommender(
         season_id: SeasonId,
-        recommender_id: Annotated[str, Path(max_length=64)],
+        recommender_id: RecommenderIdPath,
         request: Request,
         actor: AuthenticatedActor,
     ) -> dict[str, Any]:
@@ -277,7 +282,7 @@ def build_router() -> APIRouter:
         season_id: SeasonId,
         request: Request,
         actor: AuthenticatedActor,
-        recommender_id: Annotated[str | None, Query(max_length=64)] = None,
+        recommender_id: RecommenderIdQuery = None,
         skip: Skip = 0,
         limit: Limit = 100,
     ) -> dict[str, Any]:
