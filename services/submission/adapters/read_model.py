@@ -137,8 +137,9 @@ class SubmissionReadModel(DocumentProjection):
     async def unit(self, season_id: str, credit_code: str) -> dict[str, Any] | None:
         return public(await self.units.find_one({"season_id": season_id, "credit_code": credit_code}))
 
-    async def recommender(self, season_id: str, recommender_id: str) -> dict[str, Any] | None:
-        return public(await self.recommenders.find_one({"season_id": season_id, "recommender_id": recommender_id}))
+    async def recommenders_of(self, season_id: str) -> list[dict[str, Any]]:
+        cursor = self.recommenders.find({"season_id": season_id}).sort("recommender_id", ASCENDING)
+        return [public(item) async for item in cursor]  # type: ignore[misc]
 
     async def recommender_ids(self, season_id: str) -> frozenset[str]:
         cursor = self.recommenders.find({"season_id": season_id}, {"recommender_id": 1})

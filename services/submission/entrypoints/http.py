@@ -55,6 +55,11 @@ def build_router() -> APIRouter:
         unit = await _read_model(request).unit(season_id, credit_code.upper())
         return found(unit, f"unit {credit_code} registered for season {season_id}")
 
+    @router.get("/seasons/{season_id}/recommenders", summary="The season's recommending units, as submission knows them")
+    async def get_recommenders(season_id: str, request: Request, actor: AuthenticatedActor) -> dict[str, Any]:  # noqa: ARG001
+        items = await _read_model(request).recommenders_of(season_id)
+        return {"total": len(items), "items": items}
+
     # ------------------------------------------------------------ entries
 
     async def submit(season_id: str, body: EntryFormModel, request: Request, actor: Actor) -> JSONResponse:
