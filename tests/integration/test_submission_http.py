@@ -476,4 +476,8 @@ async def test_no_input_gives_a_500(services: Services) -> None:
         assert (await client.get(f"/seasons/{QC}/entries", params=query, headers=ORGANIZER)).status_code == 422
     assert (await client.get("/units/%E2%80%8B/entries", headers=ORGANIZER)).status_code == 200
     assert (await client.get(f"/seasons/{QC}/entries/not-an-id", headers=ORGANIZER)).status_code == 404
+    assert (await client.get(f"/seasons/{'x' * 500}/entries", headers=ORGANIZER)).status_code == 422
+    long_id = await client.post(f"/seasons/{QC}/entries/{'9' * 500}/withdrawal", json={"reason": "撤回"},
+                                headers=unit_token(0))
+    assert long_id.status_code == 422
     assert services.stored() == before

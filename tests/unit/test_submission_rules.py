@@ -659,3 +659,38 @@ def test_idempotency_for_statistics_and_confirmations() -> None:
     stats_key = IdempotencyKey.for_request("s-1", "pudong-staff", "/stats", {"y": 1})
     filed = app.file_statistics(QC_SEASON, "pudong", form, RECOMMENDER, stats_key)
     assert app.file_statistics(QC_SEASON, "pudong", form, RECOMMENDER, stats_key)["version"] == filed["version"] == 1
+
+
+# ---------------------------------------------------------------- the form's other boxes
+
+
+def test_entry_unit_nature_other_needs_its_text() -> None:
+    status, field, rule, _ = team_refusal(unit_nature="other")
+    assert (status, field, rule) == (422, "unit_nature_other", "entry.unit_nature_other.required")
+    assert submit_team(application(IN_TEAM_WINDOWS), unit_nature="other", unit_nature_other="股份合作制")["created"]
+
+
+def test_entry_key_industry_other_needs_its_text_and_only_then() -> None:
+    status, field, rule, _ = team_refusal(key_industries=["other"])
+    assert (status, field, rule) == (422, "key_industry_other", "entry.key_industry_other.required")
+    status, field, rule, _ = team_refusal(key_industry_other="医疗器械")
+    assert (status, field, rule) == (422, "key_industry_other", "entry.key_industry_other.without_other")
+
+
+def test_entry_key_industries_duplicate() -> None:
+    status, field, rule, _ = team_refusal(key_industries=["biomedicine", "biomedicine"])
+    assert (status, field, rule) == (422, "key_industries.1", "entry.key_industries.duplicate")
+
+
+def test_entry_key_industries_are_the_forms_codes() -> None:
+    status, field, rule, _ = refused(None, lambda: TeamExperienceForm.model_validate(team_form(key_industries=["钢铁"])))
+    assert (status, field, rule) == (422, "key_industries.0", "enum")
+
+
+def test_entry_kind_stays_when_amending() -> None:
+    app = application(IN_TEAM_WINDOWS)
+    entry_id = submit_team(app)["entry_id"]
+    qc = QcAchievementForm.model_validate(qc_form())
+    season = SeasonView(**{**TEAM_SEASON.__dict__, "kind": ActivityKind.QC_GROUP})
+    status, field, rule, _ = refused(app, lambda: app.amend_entry(season, registered(), entry_id, qc, as_unit()))
+    assert (status, field, rule) == (422, "kind", "entry.kind")

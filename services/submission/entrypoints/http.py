@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from contracts import Actor
@@ -33,6 +33,10 @@ from services.submission.application import SubmissionApplication
 from services.submission.domain.entry import EntryFormModel
 from services.submission.domain.season import RegisteredUnit, SeasonView
 
+SeasonId = Annotated[str, Path(min_length=1, max_length=64)]
+EntryId = Annotated[str, Path(min_length=1, max_length=64)]
+RecommenderPath = Annotated[str, Path(min_length=1, max_length=64)]
+CreditCodePath = Annotated[str, Path(min_length=1, max_length=64)]
 Skip = Annotated[int, Query(ge=0, le=1_000_000)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 FULL_VIEW = {Role.ORGANIZER, Role.NATIONAL, Role.AUDITOR}
@@ -45,24 +49,24 @@ def build_router() -> APIRouter:
     # ------------------------------------------------------------ what submission knows of registration
 
     @router.get("/seasons/{season_id}", summary="A season as submission knows it")
-    async def get_season(season_id: str, request: Request, actor: AuthenticatedActor) -> dict[str, Any]:  # noqa: ARG001
+    async def get_season(season_id: SeasonId, request: Request, actor: AuthenticatedActor) -> dict[str, Any]:  # noqa: ARG001
         return found(await _read_model(request).season(season_id), f"season {season_id}")
 
     @router.get("/seasons/{season_id}/units/{credit_code}", summary="A unit registered for the season")
     async def get_unit(
-        season_id: str, credit_code: str, request: Request, actor: AuthenticatedActor  # noqa: ARG001
+        season_id: SeasonId, credit_code: CreditCodePath, request: Request, actor: AuthenticatedActor  # noqa: ARG001
     ) -> dict[str, Any]:
         unit = await _read_model(request).unit(season_id, credit_code.upper())
         return found(unit, f"unit {credit_code} registered for season {season_id}")
 
     @router.get("/seasons/{season_id}/recommenders", summary="The season's recommending units, as submission knows them")
-    async def get_recommenders(season_id: str, request: Request, actor: AuthenticatedActor) -> dict[str, Any]:  # noqa: ARG001
+    async def get_recommenders(season_id: SeasonId, request: Request, actor: AuthenticatedActor) -> dict[str, Any]:  # noqa: ARG001
         items = await _read_model(request).recommenders_of(season_id)
         return {"total": len(items), "items": items}
 
     # ------------------------------------------------------------ entries
 
-    async def submit(season_id: str, body: EntryFormModel, request: Request, actor: Actor) -> JSONResponse:
+    async def submit(season_id: SeasonId, body: EntryFormModel, request: Request, actor: Actor) -> JSONResponse:
         season, channel = await _entry_scope(request, actor, season_id, body.credit_code, Channel.GROUP)
         unit = await _registered_unit(request, season_id, body.credit_code)
         result = await asyncio.to_thread(
@@ -72,7 +76,7 @@ def build_router() -> APIRouter:
         return command_answer(result)
 
     async def amend(
-        season_id: str, entry_id: str, body: EntryFormModel, request: Request, actor: Actor
+        season_id: SeasonId, entry_id: EntryId, body: EntryFormModel, request: Request, actor: Actor
     ) -> JSONResponse:
         season, channel = await _entry_scope(request, actor, season_id, body.credit_code, Channel.GROUP)
         unit = await _registered_unit(request, season_id, body.credit_code)
@@ -88,7 +92,7 @@ def build_router() -> APIRouter:
         summary="Submit a QC group achievement (质量管理小组成果, 班组通道)",
     )
     async def submit_qc_achievement(
-        season_id: str, body: QcAchievementForm, request: Request, actor: AuthenticatedActor
+        season_id: SeasonId, body: QcAchievementForm, request: Request, actor: AuthenticatedActor
     ) -> JSONResponse:
         return await submit(season_id, body, request, actor)
 
@@ -98,7 +102,7 @@ def build_router() -> APIRouter:
         summary="Submit a quality-trustworthy team's building experience (质量信得过班组申报表, 班组通道)",
     )
     async def submit_team_experience(
-        season_id: str, body: TeamExperienceForm, request: Request, actor: AuthenticatedActor
+        season_id: SeasonId, body: TeamExperienceForm, request: Request, actor: AuthenticatedActor
     ) -> JSONResponse:
         return await submit(season_id, body, request, actor)
 
@@ -107,7 +111,7 @@ def build_router() -> APIRouter:
         summary="Amend a QC group achievement: the whole form again, while the submission window is open",
     )
     async def amend_qc_achievement(
-        season_id: str, entry_id: str, body: QcAchievementForm, request: Request, actor: AuthenticatedActor
+        season_id: SeasonId, entry_id: EntryId, body: QcAchievementForm, request: Request, actor: AuthenticatedActor
     ) -> JSONResponse:
         return await amend(season_id, entry_id, body, request, actor)
 
@@ -116,7 +120,7 @@ def build_router() -> APIRouter:
         summary="Amend a team's experience: the whole form again, while the submission window is open",
     )
     async def amend_team_experience(
-        season_id: str, entry_id: str, body: TeamExperienceForm, request: Request, actor: AuthenticatedActor
+        season_id: SeasonId, entry_id: EntryId, body: TeamExperienceForm, request: Request, actor: AuthenticatedActor
     ) -> JSONResponse:
         return await amend(season_id, entry_id, body, request, actor)
 
@@ -125,7 +129,7 @@ def build_router() -> APIRouter:
         summary="Withdraw an entry (撤回), while the submission window is open",
     )
     async def withdraw_entry(
-        season_id: str, entry_id: str, body: Withdrawal, request: Request, actor: AuthenticatedActor
+        season_id: SeasonId, entry_id: EntryId, body: Withdrawal, request: Request, actor: AuthenticatedActor
     ) -> JSONResponse:
         season, channel = await _entry_scope(request, actor, season_id, None, Channel.GROUP)
         result = await asyncio.to_thread(
@@ -139,7 +143,7 @@ def build_router() -> APIRouter:
         summary="The unit's confirmation (单位通道): self-evaluation, 推荐意见 and the sealed form",
     )
     async def confirm_entry(
-        season_id: str, entry_id: str, body: Confirmation, request: Request, actor: AuthenticatedActor
+        season_id: SeasonId, entry_id: EntryId, body: Confirmation, request: Request, actor: AuthenticatedActor
     ) -> JSONResponse:
         season, channel = await _entry_scope(request, actor, season_id, None, Channel.UNIT)
         result = await asyncio.to_thread(
@@ -150,7 +154,7 @@ def build_router() -> APIRouter:
 
     @router.get("/seasons/{season_id}/entries", summary="A season's entries, filtered and paginated")
     async def season_entries(
-        season_id: str,
+        season_id: SeasonId,
         request: Request,
         actor: AuthenticatedActor,
         kind: ActivityKind | None = None,
@@ -170,14 +174,14 @@ def build_router() -> APIRouter:
         return await _page(request, actor, query, skip, limit)
 
     @router.get("/seasons/{season_id}/entries/{entry_id}", summary="One entry as projected")
-    async def get_entry(season_id: str, entry_id: str, request: Request, actor: AuthenticatedActor) -> dict[str, Any]:
+    async def get_entry(season_id: SeasonId, entry_id: EntryId, request: Request, actor: AuthenticatedActor) -> dict[str, Any]:
         query = {"season_id": season_id, "entry_id": entry_id} | _read_scope(actor)
         entry = found(await _read_model(request).entry(query), f"entry {entry_id} of season {season_id}")
         return _masked_for(actor, entry)
 
     @router.get("/units/{credit_code}/entries", summary="A unit's entries, of one season or all")
     async def unit_entries(
-        credit_code: str,
+        credit_code: CreditCodePath,
         request: Request,
         actor: AuthenticatedActor,
         season_id: str | None = None,
@@ -195,8 +199,8 @@ def build_router() -> APIRouter:
         summary="A recommending unit's inbox: its units' entries, by status",
     )
     async def recommender_inbox(
-        season_id: str,
-        recommender_id: str,
+        season_id: SeasonId,
+        recommender_id: RecommenderPath,
         request: Request,
         actor: AuthenticatedActor,
         kind: ActivityKind | None = None,
@@ -216,7 +220,7 @@ def build_router() -> APIRouter:
     # ------------------------------------------------------------ recommending units' filings
 
     async def file_statistics(
-        season_id: str, recommender_id: str, body: QcStatisticsForm | TeamStatisticsForm, request: Request, actor: Actor
+        season_id: SeasonId, recommender_id: RecommenderPath, body: QcStatisticsForm | TeamStatisticsForm, request: Request, actor: Actor
     ) -> JSONResponse:
         season, channel = await _filing_scope(request, actor, season_id, recommender_id)
         result = await asyncio.to_thread(
@@ -231,7 +235,7 @@ def build_router() -> APIRouter:
         summary="File the QC statistics table (质量管理小组活动统计表); the rates are derived, not typed in",
     )
     async def file_qc_statistics(
-        season_id: str, recommender_id: str, body: QcStatisticsForm, request: Request, actor: AuthenticatedActor
+        season_id: SeasonId, recommender_id: RecommenderPath, body: QcStatisticsForm, request: Request, actor: AuthenticatedActor
     ) -> JSONResponse:
         return await file_statistics(season_id, recommender_id, body, request, actor)
 
@@ -241,7 +245,7 @@ def build_router() -> APIRouter:
         summary="File the team statistics table (质量信得过班组建设活动成果统计表)",
     )
     async def file_team_statistics(
-        season_id: str, recommender_id: str, body: TeamStatisticsForm, request: Request, actor: AuthenticatedActor
+        season_id: SeasonId, recommender_id: RecommenderPath, body: TeamStatisticsForm, request: Request, actor: AuthenticatedActor
     ) -> JSONResponse:
         return await file_statistics(season_id, recommender_id, body, request, actor)
 
@@ -251,7 +255,7 @@ def build_router() -> APIRouter:
         summary="File the work summary (推进工作总结): three parts, at least 3000 characters",
     )
     async def file_work_summary(
-        season_id: str, recommender_id: str, body: WorkSummaryForm, request: Request, actor: AuthenticatedActor
+        season_id: SeasonId, recommender_id: RecommenderPath, body: WorkSummaryForm, request: Request, actor: AuthenticatedActor
     ) -> JSONResponse:
         season, channel = await _filing_scope(request, actor, season_id, recommender_id)
         result = await asyncio.to_thread(
@@ -262,7 +266,7 @@ def build_router() -> APIRouter:
 
     @router.get("/seasons/{season_id}/recommenders/{recommender_id}/statistics", summary="Filed statistics tables")
     async def get_statistics(
-        season_id: str, recommender_id: str, request: Request, actor: AuthenticatedActor
+        season_id: SeasonId, recommender_id: RecommenderPath, request: Request, actor: AuthenticatedActor
     ) -> dict[str, Any]:
         await _recommender_scope(request, actor, season_id, recommender_id)
         items = await _read_model(request).filings("statistics", season_id, recommender_id)
@@ -270,7 +274,7 @@ def build_router() -> APIRouter:
 
     @router.get("/seasons/{season_id}/recommenders/{recommender_id}/work-summaries", summary="Filed work summaries")
     async def get_work_summaries(
-        season_id: str, recommender_id: str, request: Request, actor: AuthenticatedActor
+        season_id: SeasonId, recommender_id: RecommenderPath, request: Request, actor: AuthenticatedActor
     ) -> dict[str, Any]:
         await _recommender_scope(request, actor, season_id, recommender_id)
         items = await _read_model(request).filings("work_summaries", season_id, recommender_id)
