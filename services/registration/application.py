@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from pydantic import ValidationError
 
 from contracts.codes import Channel, RecommenderCategory, Stage
 from contracts.common import Window
@@ -232,7 +233,12 @@ class RegistrationApplication(EventStoreApplication):
         merged = before.model_dump(mode="json")
         for key, value in changes.items():
             merged[key] = (merged[key] | value) if key == "per_type_max" else value
-        raised = QuotaRule.model_validate(merged)
+        try:
+            raised = QuotaRule.model_validate(merged)
+        except ValidationError as error:
+            problem = error.errors()[0]
+            field = ".".join(str(part) for part in problem["loc"])
+            raise RuleViolation(field or "quota", problem["type"], problem["msg"]) from None
         check_quota(raised, season.kind, field="quota")
         check_quota_raise(before, raised)
         payload = RecommenderQuotaRaised(
