@@ -15,6 +15,7 @@ from contracts.common import Window
 from contracts.identity import stable_uuid
 from contracts.registered import GradeBand, QuotaRule, Rubric, SeasonOpened
 from infra.errors import RuleViolation
+from infra.windows import check_window_open, shown
 from services.registration.domain.events import current
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -23,11 +24,6 @@ STAGE_ORDER = list(Stage)
 
 def season_aggregate_id(season_id: str) -> UUID:
     return stable_uuid("season", season_id)
-
-
-def local(instant: datetime) -> str:
-    """An instant as the forms show it: Asia/Shanghai, to the minute."""
-    return instant.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
 class Season(Aggregate):
@@ -70,20 +66,10 @@ class Season(Aggregate):
 
     def check_window_open(self, stage: Stage, now: datetime, field: str) -> None:
         """Refuse an action outside the stage's window, naming the window and its instants."""
-        window = self.window(stage)
-        if window is None:
-            raise RuleViolation(
-                field, f"season.window.{stage.value}.missing", f"{self.season_id} has no {stage.label} window"
-            )
-        if not window.contains(now):
-            state = "has not opened yet" if now < window.opens_at else "is closed"
-            raise RuleViolation(
-                field,
-                f"season.window.{stage.value}",
-                f"the {stage.label} window of season {self.season_id} {state}: "
-                f"it runs from {local(window.opens_at)} to {local(window.closes_at)} Asia/Shanghai",
-                status_code=409,
-            )
+        check_window_open(self.all_windows_by_code(), stage, now, season_id=self.season_id, field=field)
+
+    def all_windows_by_code(self) -> dict[str, Window]:
+        return {stage: Window.model_validate(raw) for stage, raw in self.windows.items()}
 
 
 # --- the rules of a season as the organizer opens it ------------------------------------------
@@ -113,7 +99,7 @@ def check_windows(windows: Mapping[Stage, Window], year: int, *, field: str = "w
                     f"{field}.{stage.value}.{edge}",
                     "season.windows.year",
                     f"the {stage.label} window of a {year} season must lie within {year - 1} to {year + 1}; "
-                    f"{edge} is {local(instant)} Asia/Shanghai",
+                    f"{edge} is {shown(instant)} Asia/Shanghai",
                 )
     present = [stage for stage in STAGE_ORDER if stage in windows]
     for position, later in enumerate(present):
@@ -123,15 +109,15 @@ def check_windows(windows: Mapping[Stage, Window], year: int, *, field: str = "w
                 raise RuleViolation(
                     f"{field}.{later.value}.opens_at",
                     "season.windows.order",
-                    f"the {later.label} ({later.value}) window may not open ({local(second.opens_at)}) before the "
-                    f"{earlier.label} ({earlier.value}) window opens ({local(first.opens_at)}), Asia/Shanghai",
+                    f"the {later.label} ({later.value}) window may not open ({shown(second.opens_at)}) before the "
+                    f"{earlier.label} ({earlier.value}) window opens ({shown(first.opens_at)}), Asia/Shanghai",
                 )
             if second.closes_at < first.closes_at:
                 raise RuleViolation(
                     f"{field}.{later.value}.closes_at",
                     "season.windows.order",
-                    f"the {later.label} ({later.value}) window may not close ({local(second.closes_at)}) before the "
-                    f"{earlier.label} ({earlier.value}) window closes ({local(first.closes_at)}), Asia/Shanghai",
+                    f"the {later.label} ({later.value}) window may not close ({shown(second.closes_at)}) before the "
+                    f"{earlier.label} ({earlier.value}) window closes ({shown(first.closes_at)}), Asia/Shanghai",
                 )
 
 

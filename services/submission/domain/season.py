@@ -10,28 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
 from contracts.codes import ActivityKind, Channel, Stage
 from contracts.common import Window
 from infra.errors import RuleViolation
-
-SHANGHAI = "Asia/Shanghai"
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(SHANGHAI)
+from infra.windows import SEASON_TIME_ZONE, check_window_open
 
 
-def shown(instant: datetime, zone: ZoneInfo) -> str:
-    """An instant as users read it in the season's time zone: minutes, and seconds only when they matter."""
-    local = instant.astimezone(zone)
-    return local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")
 
 
 @dataclass(frozen=True)
@@ -41,7 +28,7 @@ class SeasonView:
     kind: ActivityKind
     windows: Mapping[str, Window] = field(default_factory=dict)
     channels: frozenset[str] = frozenset()
-    time_zone: str = SHANGHAI
+    time_zone: str = SEASON_TIME_ZONE
     recommenders: frozenset[str] = frozenset()
 
     @classmethod
@@ -58,34 +45,13 @@ class SeasonView:
             kind=ActivityKind(document["kind"]),
             windows=windows,
             channels=frozenset(document.get("channels") or []),
-            time_zone=document.get("time_zone") or SHANGHAI,
+            time_zone=document.get("time_zone") or SEASON_TIME_ZONE,
             recommenders=recommenders,
         )
 
     def check_window_open(self, stage: Stage, now: datetime, field: str = "season_id") -> None:
-        """Refuse an action outside the stage's window, naming the window and its instants.
-
-        The window is open from its opening instant up to and including its closing instant.
-        """
-        window = self.windows.get(stage.value)
-        if window is None:
-            raise RuleViolation(
-                field,
-                f"season.window.{stage.value}.missing",
-                f"season {self.season_id} has no {stage.label} ({stage.value}) window",
-                status_code=409,
-            )
-        if not window.contains(now):
-            zone = _zone(self.time_zone)
-            state = "has not opened yet" if now < window.opens_at else "is closed"
-            raise RuleViolation(
-                field,
-                f"season.window.{stage.value}",
-                f"the {stage.label} ({stage.value}) window of season {self.season_id} {state}: it runs from "
-                f"{shown(window.opens_at, zone)} to {shown(window.closes_at, zone)} {self.time_zone}"
-                f" (now {shown(now, zone)})",
-                status_code=409,
-            )
+        """Refuse an action outside the stage's window, naming the window and its instants."""
+        check_window_open(self.windows, stage, now, season_id=self.season_id, field=field, time_zone=self.time_zone)
 
     def check_channel(self, channel: Channel) -> None:
         if self.channels and channel.value not in self.channels:
@@ -96,7 +62,6 @@ class SeasonView:
                 f"season {self.season_id} does not take part through {channel.label}; it offers: {offered}",
                 status_code=409,
             )
-
 
     def check_recommender(self, recommender_id: str, rule: str) -> None:
         """The recommending unit is registered for the season (as registration's events told submission)."""
