@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
@@ -23,6 +25,7 @@ from infra.settings import ServiceSettings
 
 
 Clock = Callable[[], datetime]
+CommandT = TypeVar("CommandT", bound=Callable[..., dict[str, Any]])
 
 
 def utc_now() -> datetime:
@@ -93,6 +96,21 @@ def recorded(aggregate: Aggregate, event: str, **identity: str) -> dict[str, Any
         "event": event,
         "created": aggregate.version == 1,
     }
+
+
+def idempotent(command: CommandT) -> CommandT:
+    """A command that, called again with the same Idempotency-Key, answers its first result without running."""
+    signature = inspect.signature(command)
+
+    @functools.wraps(command)
+    def run(self: "EventStoreApplication", *args: Any, **kwargs: Any) -> dict[str, Any]:
+        bound = signature.bind(self, *args, **kwargs)
+        previous = self.previous_result(bound.arguments.get("idempotency"))
+        if previous is not None:
+            return previous | {"replayed": True}
+        return command(self, *args, **kwargs)
+
+    return cast(CommandT, run)
 
 
 class EventStoreApplication(Application):

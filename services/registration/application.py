@@ -25,7 +25,7 @@ from contracts.registered import (
     UnitRegistrationForm,
 )
 from infra.errors import NotFound, RuleViolation
-from infra.eventstore import CommandContext, EventStoreApplication, recorded, stamp
+from infra.eventstore import CommandContext, EventStoreApplication, idempotent, recorded, stamp
 from infra.idempotency import IdempotencyKey
 from services.registration.domain.claims import Claim, claim_id
 from services.registration.domain.judge import Judge, judge_aggregate_id, judge_id_for
@@ -50,11 +50,10 @@ class RegistrationApplication(EventStoreApplication):
 
     # --- seasons ---------------------------------------------------------------------------
 
+    @idempotent
     def open_season(
         self, opened: SeasonOpened, context: CommandContext, idempotency: IdempotencyKey | None = None
     ) -> dict[str, Any]:
-        if (previous := self.previous_result(idempotency)) is not None:
-            return previous | {"replayed": True}
         expected = season_key(opened.organizer, opened.year, opened.kind.value)
         if opened.season_id != expected:
             raise RuleViolation("season_id", "season.id", f"season_id must be {expected}")
@@ -75,6 +74,7 @@ class RegistrationApplication(EventStoreApplication):
         except AggregateNotFoundError:
             raise NotFound(f"season {season_id}") from None
 
+    @idempotent
     def change_window(
         self,
         season_id: str,
@@ -85,8 +85,6 @@ class RegistrationApplication(EventStoreApplication):
         idempotency: IdempotencyKey | None = None,
     ) -> dict[str, Any]:
         """Open, move, extend or shorten one stage's window; the other windows' order still holds."""
-        if (previous := self.previous_result(idempotency)) is not None:
-            return previous | {"replayed": True}
         season = self.season(season_id)
         if season.window(stage) == window:
             return {
@@ -105,6 +103,7 @@ class RegistrationApplication(EventStoreApplication):
 
     # --- unit registrations ------------------------------------------------------------------
 
+    @idempotent
     def register_unit(
         self,
         season_id: str,
@@ -112,8 +111,6 @@ class RegistrationApplication(EventStoreApplication):
         context: CommandContext,
         idempotency: IdempotencyKey | None = None,
     ) -> dict[str, Any]:
-        if (previous := self.previous_result(idempotency)) is not None:
-            return previous | {"replayed": True}
         season = self.season(season_id)
         season.check_window_open(Stage.REGISTRATION, self.clock(), field="season_id")
         check_form(form)
@@ -162,6 +159,7 @@ class RegistrationApplication(EventStoreApplication):
         except AggregateNotFoundError:
             raise NotFound(f"recommending unit {recommender_id} of season {season_id}") from None
 
+    @idempotent
     def register_recommender(
         self,
         season_id: str,
@@ -169,8 +167,6 @@ class RegistrationApplication(EventStoreApplication):
         context: CommandContext,
         idempotency: IdempotencyKey | None = None,
     ) -> dict[str, Any]:
-        if (previous := self.previous_result(idempotency)) is not None:
-            return previous | {"replayed": True}
         season = self.season(season_id)
         check_recommender_form(form, season.organizer)
         recommender_id = form.recommender_id or derived_recommender_id(season_id, form.name)
@@ -215,6 +211,7 @@ class RegistrationApplication(EventStoreApplication):
         result = recorded(recommender, "RecommenderRegistered", season_id=season_id, recommender_id=recommender_id)
         return self.save_once([recommender, *claims], result, idempotency)
 
+    @idempotent
     def raise_recommender_quota(
         self,
         season_id: str,
@@ -225,8 +222,6 @@ class RegistrationApplication(EventStoreApplication):
         idempotency: IdempotencyKey | None = None,
     ) -> dict[str, Any]:
         """Grant one recommending unit a larger quota than the season's; `changes` are QuotaRule fields."""
-        if (previous := self.previous_result(idempotency)) is not None:
-            return previous | {"replayed": True}
         season = self.season(season_id)
         recommender = self.recommender(season_id, recommender_id)
         before = recommender.effective_quota(season.quota_rule)
@@ -250,6 +245,7 @@ class RegistrationApplication(EventStoreApplication):
 
     # --- judges ---------------------------------------------------------------------------------
 
+    @idempotent
     def register_judge(
         self,
         season_id: str,
@@ -257,8 +253,6 @@ class RegistrationApplication(EventStoreApplication):
         context: CommandContext,
         idempotency: IdempotencyKey | None = None,
     ) -> dict[str, Any]:
-        if (previous := self.previous_result(idempotency)) is not None:
-            return previous | {"replayed": True}
         season = self.season(season_id)
         if form.recommender_id is not None:
             try:

@@ -8,6 +8,7 @@ anything is stored, and a retried command with the same Idempotency-Key returns 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from itertools import count
 from typing import Any
 from uuid import UUID
@@ -32,7 +33,7 @@ from contracts.submitted import (
     WorkSummaryForm,
 )
 from infra.errors import NotFound, RuleViolation
-from infra.eventstore import CommandContext, EventStoreApplication, recorded, stamp
+from infra.eventstore import CommandContext, EventStoreApplication, idempotent, recorded, stamp
 from infra.idempotency import IdempotencyKey
 from services.submission.domain.entry import (
     Entry,
@@ -59,6 +60,7 @@ class SubmissionApplication(EventStoreApplication):
 
     # ------------------------------------------------------------ entries
 
+    @idempotent
     def submit_entry(
         self,
         season: SeasonView,
@@ -67,8 +69,6 @@ class SubmissionApplication(EventStoreApplication):
         context: CommandContext,
         idempotency: IdempotencyKey | None = None,
     ) -> dict[str, Any]:
-        if (previous := self.previous_result(idempotency)) is not None:
-            return previous | {"replayed": True}
         now = self.clock()
         season.check_window_open(Stage.SUBMISSION, now)
         season.check_channel(context.channel)
@@ -84,6 +84,7 @@ class SubmissionApplication(EventStoreApplication):
         result = recorded(entry, "EntrySubmitted", **self._identity(entry))
         return self.save_once([entry], result, idempotency)
 
+    @idempotent
     def amend_entry(
         self,
         season: SeasonView,
@@ -93,14 +94,7 @@ class SubmissionApplication(EventStoreApplication):
         context: CommandContext,
         idempotency: IdempotencyKey | None = None,
     ) -> dict[str, Any]:
-        if (previous := self.previous_result(idempotency)) is not None:
-            return previous | {"replayed": True}
-        entry = self.entry(season.season_id, entry_id)
-        entry.check_acting_unit(context)
-        now = self.clock()
-        season.check_window_open(Stage.SUBMISSION, now)
-        season.check_channel(context.channel)
-        entry.check_not_withdrawn()
+        entry, now = self._entry_open_to_change(season, entry_id, context)
         if form.kind is not entry.kind:
             raise RuleViolation("kind", "entry.kind", f"entry {entry_id} is a {entry.kind.label}; its kind stays")
         if form.credit_code != entry.credit_code:
@@ -122,6 +116,7 @@ class SubmissionApplication(EventStoreApplication):
         result = recorded(entry, "EntryAmended", **self._identity(entry)) | {"changed": changed}
         return self.save_once([entry], result, idempotency)
 
+    @idempotent
     def withdraw_entry(
         self,
         season: SeasonView,
@@ -130,14 +125,7 @@ class SubmissionApplication(EventStoreApplication):
         context: CommandContext,
         idempotency: IdempotencyKey | None = None,
     ) -> dict[str, Any]:
-        if (previous := self.previous_result(idempotency)) is not None:
-            return previous | {"replayed": True}
-        entry = self.entry(season.season_id, entry_id)
-        entry.check_acting_unit(context)
-        now = self.clock()
-        season.check_window_open(Stage.SUBMISSION, now)
-        season.check_channel(context.channel)
-        entry.check_not_withdrawn()
+        entry, now = self._entry_open_to_change(season, entry_id, context)
         payload = EntryWithdrawn(
             season_id=season.season_id, entry_id=entry.entry_id, credit_code=entry.credit_code, reason=withdrawal.reason
         )
@@ -145,6 +133,7 @@ class SubmissionApplication(EventStoreApplication):
                                organizer=season.organizer))
         return self.save_once([entry], recorded(entry, "EntryWithdrawn", **self._identity(entry)), idempotency)
 
+    @idempotent
     def confirm_entry(
         self,
         season: SeasonView,
@@ -154,14 +143,7 @@ class SubmissionApplication(EventStoreApplication):
         idempotency: IdempotencyKey | None = None,
     ) -> dict[str, Any]:
         """单位通道: the unit self-evaluates and confirms its entry with its seal; an event of its own."""
-        if (previous := self.previous_result(idempotency)) is not None:
-            return previous | {"replayed": True}
-        entry = self.entry(season.season_id, entry_id)
-        entry.check_acting_unit(context)
-        now = self.clock()
-        season.check_window_open(Stage.SUBMISSION, now)
-        season.check_channel(context.channel)
-        entry.check_not_withdrawn()
+        entry, now = self._entry_open_to_change(season, entry_id, context)
         if entry.status is EntryStatus.CONFIRMED:
             raise RuleViolation(
                 "entry_id",
@@ -176,6 +158,18 @@ class SubmissionApplication(EventStoreApplication):
         entry.confirm(**stamp(payload, replace(context, occurred_at=now), season_id=season.season_id,
                               organizer=season.organizer))
         return self.save_once([entry], recorded(entry, "UnitConfirmed", **self._identity(entry)), idempotency)
+
+    def _entry_open_to_change(
+        self, season: SeasonView, entry_id: str, context: CommandContext
+    ) -> tuple[Entry, datetime]:
+        """The entry, if its own unit acts, through an offered channel, within the submission window, and not withdrawn."""
+        entry = self.entry(season.season_id, entry_id)
+        entry.check_acting_unit(context)
+        now = self.clock()
+        season.check_window_open(Stage.SUBMISSION, now)
+        season.check_channel(context.channel)
+        entry.check_not_withdrawn()
+        return entry, now
 
     def entry(self, season_id: str, entry_id: str) -> Entry:
         try:
@@ -214,6 +208,7 @@ class SubmissionApplication(EventStoreApplication):
 
     # ------------------------------------------------------------ recommending units
 
+    @idempotent
     def file_statistics(
         self,
         season: SeasonView,
@@ -223,8 +218,6 @@ class SubmissionApplication(EventStoreApplication):
         idempotency: IdempotencyKey | None = None,
     ) -> dict[str, Any]:
         """统计表: the figures as counted, the rates derived by the platform with their formulas."""
-        if (previous := self.previous_result(idempotency)) is not None:
-            return previous | {"replayed": True}
         now = self.clock()
         season.check_window_open(Stage.RECOMMENDATION, now)
         season.check_channel(context.channel)
@@ -254,6 +247,7 @@ class SubmissionApplication(EventStoreApplication):
         ) | {"derived": {name: item.model_dump(mode="json") for name, item in fields["derived"].items()}}
         return self.save_once([filing], result, idempotency)
 
+    @idempotent
     def file_work_summary(
         self,
         season: SeasonView,
@@ -263,8 +257,6 @@ class SubmissionApplication(EventStoreApplication):
         idempotency: IdempotencyKey | None = None,
     ) -> dict[str, Any]:
         """工作总结: three parts, at least 3000 characters."""
-        if (previous := self.previous_result(idempotency)) is not None:
-            return previous | {"replayed": True}
         now = self.clock()
         season.check_window_open(Stage.RECOMMENDATION, now)
         season.check_channel(context.channel)
