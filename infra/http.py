@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -172,6 +173,15 @@ def command_answer(result: dict[str, Any]) -> JSONResponse:
         status_code=201 if created else 200,
         headers={"Idempotent-Replayed": "true"} if replayed else None,
     )
+
+
+async def execute(
+    request: Request, actor: Actor, channel: Channel, command: Callable[..., dict[str, Any]], *arguments: Any, body: BaseModel
+) -> JSONResponse:
+    """Run a synchronous command off the event loop with the request's context and Idempotency-Key, and answer it."""
+    context = command_context(request, actor, channel)
+    result = await asyncio.to_thread(command, *arguments, context, idempotency_for(request, actor, body))
+    return command_answer(result)
 
 
 def found(document: dict[str, Any] | None, what: str) -> dict[str, Any]:

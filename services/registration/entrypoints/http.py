@@ -39,7 +39,7 @@ from contracts.registered import (
 )
 from infra.auth import AuthenticatedActor, require_org, require_role
 from infra.errors import RuleViolation
-from infra.http import command_answer, command_context, found, idempotency_for
+from infra.http import command_answer, command_context, execute, found, idempotency_for
 from services.registration.adapters.read_model import RegistrationReadModel
 from services.registration.application import RegistrationApplication
 
@@ -135,11 +135,7 @@ def build_router() -> APIRouter:
         else:
             require_org(actor, _organizer_of(season_id), f"season {season_id}")
         channel = Channel.UNIT if actor.role is Role.UNIT else Channel.ORGANIZER
-        context = command_context(request, actor, channel)
-        result = await asyncio.to_thread(
-            _application(request).register_unit, season_id, body, context, idempotency_for(request, actor, body)
-        )
-        return command_answer(result)
+        return await execute(request, actor, channel, _application(request).register_unit, season_id, body, body=body)
 
     @router.get("/seasons/{season_id}/registrations/{credit_code}", summary="A unit's registration")
     async def get_registration(
@@ -192,11 +188,7 @@ def build_router() -> APIRouter:
         season_id: SeasonId, body: RecommenderForm, request: Request, actor: AuthenticatedActor
     ) -> JSONResponse:
         _require_season_organizer(actor, season_id)
-        context = command_context(request, actor, Channel.ORGANIZER)
-        result = await asyncio.to_thread(
-            _application(request).register_recommender, season_id, body, context, idempotency_for(request, actor, body)
-        )
-        return command_answer(result)
+        return await execute(request, actor, Channel.ORGANIZER, _application(request).register_recommender, season_id, body, body=body)
 
     @router.put(
         "/seasons/{season_id}/recommenders/{recommender_id}/quota",
@@ -271,11 +263,7 @@ def build_router() -> APIRouter:
         else:
             require_org(actor, _organizer_of(season_id), f"season {season_id}")
             channel = Channel.ORGANIZER
-        context = command_context(request, actor, channel)
-        result = await asyncio.to_thread(
-            _application(request).register_judge, season_id, body, context, idempotency_for(request, actor, body)
-        )
-        return command_answer(result)
+        return await execute(request, actor, channel, _application(request).register_judge, season_id, body, body=body)
 
     @router.get("/seasons/{season_id}/judges", summary="A season's judges; contacts masked unless the caller may see them")
     async def list_judges(

@@ -7,7 +7,6 @@ and handed to the synchronous commands as plain data; submission never calls reg
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
@@ -26,7 +25,7 @@ from contracts.submitted import (
     WorkSummaryForm,
 )
 from infra.auth import AuthenticatedActor, require_org, require_role
-from infra.http import command_answer, command_context, found, idempotency_for
+from infra.http import execute, found
 from infra.errors import NotFound
 from services.submission.adapters.read_model import SubmissionReadModel
 from services.submission.application import SubmissionApplication
@@ -69,22 +68,14 @@ def build_router() -> APIRouter:
     async def submit(season_id: SeasonId, body: EntryFormModel, request: Request, actor: Actor) -> JSONResponse:
         season, channel = await _entry_scope(request, actor, season_id, body.credit_code, Channel.GROUP)
         unit = await _registered_unit(request, season_id, body.credit_code)
-        result = await asyncio.to_thread(
-            _application(request).submit_entry, season, unit, body,
-            command_context(request, actor, channel), idempotency_for(request, actor, body),
-        )
-        return command_answer(result)
+        return await execute(request, actor, channel, _application(request).submit_entry, season, unit, body, body=body)
 
     async def amend(
         season_id: SeasonId, entry_id: EntryId, body: EntryFormModel, request: Request, actor: Actor
     ) -> JSONResponse:
         season, channel = await _entry_scope(request, actor, season_id, body.credit_code, Channel.GROUP)
         unit = await _registered_unit(request, season_id, body.credit_code)
-        result = await asyncio.to_thread(
-            _application(request).amend_entry, season, unit, entry_id, body,
-            command_context(request, actor, channel), idempotency_for(request, actor, body),
-        )
-        return command_answer(result)
+        return await execute(request, actor, channel, _application(request).amend_entry, season, unit, entry_id, body, body=body)
 
     @router.post(
         "/seasons/{season_id}/qc-achievements",
@@ -132,11 +123,7 @@ def build_router() -> APIRouter:
         season_id: SeasonId, entry_id: EntryId, body: Withdrawal, request: Request, actor: AuthenticatedActor
     ) -> JSONResponse:
         season, channel = await _entry_scope(request, actor, season_id, None, Channel.GROUP)
-        result = await asyncio.to_thread(
-            _application(request).withdraw_entry, season, entry_id, body,
-            command_context(request, actor, channel), idempotency_for(request, actor, body),
-        )
-        return command_answer(result)
+        return await execute(request, actor, channel, _application(request).withdraw_entry, season, entry_id, body, body=body)
 
     @router.post(
         "/seasons/{season_id}/entries/{entry_id}/confirmation",
@@ -146,11 +133,7 @@ def build_router() -> APIRouter:
         season_id: SeasonId, entry_id: EntryId, body: Confirmation, request: Request, actor: AuthenticatedActor
     ) -> JSONResponse:
         season, channel = await _entry_scope(request, actor, season_id, None, Channel.UNIT)
-        result = await asyncio.to_thread(
-            _application(request).confirm_entry, season, entry_id, body,
-            command_context(request, actor, channel), idempotency_for(request, actor, body),
-        )
-        return command_answer(result)
+        return await execute(request, actor, channel, _application(request).confirm_entry, season, entry_id, body, body=body)
 
     @router.get("/seasons/{season_id}/entries", summary="A season's entries, filtered and paginated")
     async def season_entries(
@@ -223,11 +206,7 @@ def build_router() -> APIRouter:
         season_id: SeasonId, recommender_id: RecommenderPath, body: QcStatisticsForm | TeamStatisticsForm, request: Request, actor: Actor
     ) -> JSONResponse:
         season, channel = await _filing_scope(request, actor, season_id, recommender_id)
-        result = await asyncio.to_thread(
-            _application(request).file_statistics, season, recommender_id, body,
-            command_context(request, actor, channel), idempotency_for(request, actor, body),
-        )
-        return command_answer(result)
+        return await execute(request, actor, channel, _application(request).file_statistics, season, recommender_id, body, body=body)
 
     @router.post(
         "/seasons/{season_id}/recommenders/{recommender_id}/qc-statistics",
@@ -258,11 +237,7 @@ def build_router() -> APIRouter:
         season_id: SeasonId, recommender_id: RecommenderPath, body: WorkSummaryForm, request: Request, actor: AuthenticatedActor
     ) -> JSONResponse:
         season, channel = await _filing_scope(request, actor, season_id, recommender_id)
-        result = await asyncio.to_thread(
-            _application(request).file_work_summary, season, recommender_id, body,
-            command_context(request, actor, channel), idempotency_for(request, actor, body),
-        )
-        return command_answer(result)
+        return await execute(request, actor, channel, _application(request).file_work_summary, season, recommender_id, body, body=body)
 
     @router.get("/seasons/{season_id}/recommenders/{recommender_id}/statistics", summary="Filed statistics tables")
     async def get_statistics(
