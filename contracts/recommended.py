@@ -1,4 +1,4 @@
-"""The `recommended` family: recommendations by recommending units and their revocation."""
+"""The `recommended` family: recommendations by recommending units, their revocation, and formal review."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from decimal import Decimal
 
 from pydantic import Field
 
+from contracts.codes import ActivityKind
 from contracts.common import Payload
+from contracts.identity import CreditCode
 from contracts.registry import contract
 
 FAMILY = "recommended"
@@ -38,3 +40,14 @@ class RecommendationRevoked(Payload):
     entry_id: str
     recommender_id: str
     reason: str = Field(min_length=2, max_length=500)
+
+
+@contract("FormalReviewPassed", family=FAMILY, version=1)
+class FormalReviewPassed(Payload):
+    """资料形式审查 passed: the entry goes on to the expert panel (judge assignment starts from this event)."""
+
+    season_id: str = Field(min_length=1, max_length=64)
+    entry_id: str = Field(min_length=1, max_length=64)
+    credit_code: CreditCode = Field(description="the entry's unit (conflicts of interest)")
+    recommender_id: str | None = Field(default=None, max_length=64, description="the recommending unit, if any")
+    kind: ActivityKind

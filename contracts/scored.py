@@ -1,4 +1,4 @@
-"""The `scored` family: judges' scores per stage and the resulting grade."""
+"""The `scored` family: which judges review an entry, their scores per stage, and the resulting grade."""
 
 from __future__ import annotations
 
@@ -6,10 +6,34 @@ from decimal import Decimal
 
 from pydantic import Field
 
+from contracts.codes import LabelledEnum
 from contracts.common import Payload
 from contracts.registry import contract
 
 FAMILY = "scored"
+
+
+class ReviewStage(LabelledEnum):
+    """The two scored stages at the organizer: material review by the expert panel, and the presentation contest."""
+
+    MATERIAL_REVIEW = "material_review", "文审"
+    PRESENTATION = "presentation", "发表赛"
+
+
+@contract("JudgesAssigned", family=FAMILY, version=1)
+class JudgesAssigned(Payload):
+    """The judges who review one entry in one stage; the source of truth for who may score it.
+
+    Recorded by the review service's `Assignment` aggregate (one per entry and stage), automatically
+    after `FormalReviewPassed` or by the secretariat by hand. A later assignment of the same entry and
+    stage replaces the earlier one.
+    """
+
+    season_id: str = Field(min_length=1, max_length=64)
+    entry_id: str = Field(min_length=1, max_length=64)
+    stage: ReviewStage
+    judge_ids: list[str] = Field(min_length=1, max_length=50)
+    assigned_by: str = Field(min_length=1, max_length=200, description="who assigned: an actor id, or the assigner")
 
 
 @contract("ScoreRecorded", family=FAMILY, version=1)
