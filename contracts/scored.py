@@ -36,6 +36,24 @@ class JudgesAssigned(Payload):
     assigned_by: str = Field(min_length=1, max_length=200, description="who assigned: an actor id, or the assigner")
 
 
+@contract("AssignmentBlocked", family=FAMILY, version=1)
+class AssignmentBlocked(Payload):
+    """An entry could not be given its judges for a stage: too few judges without a conflict of interest.
+
+    Recorded instead of `JudgesAssigned`, so the entry is never left without judges silently; the
+    secretariat registers more judges (the assignment is retried then) or assigns by hand.
+    """
+
+    season_id: str = Field(min_length=1, max_length=64)
+    entry_id: str = Field(min_length=1, max_length=64)
+    stage: ReviewStage
+    reason: str = Field(pattern=r"^[a-z][a-z0-9_.]{0,63}$", description="a rule id, e.g. assignment.not_enough_judges")
+    message: str = Field(min_length=2, max_length=1000)
+    judges_required: int = Field(ge=1, le=50)
+    judges_eligible: int = Field(ge=0)
+    judges_conflicted: int = Field(ge=0, description="judges of the entry's own work unit or its recommending unit's panel")
+
+
 @contract("ScoreRecorded", family=FAMILY, version=1)
 class ScoreRecorded(Payload):
     season_id: str
