@@ -29,6 +29,7 @@ from contracts.codes import (
 from contracts.common import Contact, ContactPerson, Payload, Window
 from contracts.identity import CreditCode, Email, Mobile, Postcode, RegionCode
 from contracts.registry import contract, upcaster
+from contracts.scored import ReviewStage
 
 FAMILY = "registered"
 
@@ -153,6 +154,11 @@ class SeasonOpened(Payload):
     quota: QuotaRule = Field(description="the kind's quota (default_quota) when not given")
     rubrics: list[Rubric] = Field(default_factory=list, max_length=20)
     grade_bands: list[GradeBand] = Field(default_factory=list, max_length=10)
+    stage_weights: dict[ReviewStage, Annotated[Decimal, Field(ge=0, le=100, decimal_places=4)]] = Field(
+        default_factory=dict,
+        description="成果等级: the relative weights of 文审 (material_review) and 发表赛 (presentation) in the combined "
+        "score, e.g. 0.4 and 0.6; left empty, the stages an entry was scored in count equally",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -1,10 +1,17 @@
-"""The `scored` family: which judges review an entry, their scores per stage, and the resulting grade."""
+"""The `scored` family: which judges review an entry, their scores per stage, and the resulting grade.
+
+Scores are exact decimals (at most 2 places); aggregates are rounded half up to 2 places, never
+through floats. The rules (maximum points, assignments, conflicts of interest, windows) are the
+review service's domain.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
 from contracts.codes import LabelledEnum
 from contracts.common import Payload
@@ -54,20 +61,83 @@ class AssignmentBlocked(Payload):
     judges_conflicted: int = Field(ge=0, description="judges of the entry's own work unit or its recommending unit's panel")
 
 
+def _points(value: Decimal) -> Decimal:
+    if not value.is_finite() or value < 0:
+        raise PydanticCustomError("score.criterion.negative", "points are a number from 0 up; {value} is not",
+                                  {"value": str(value)})
+    if value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise PydanticCustomError("score.precision", "points have at most 2 decimal places; {value} has more",
+                                  {"value": str(value)})
+    return value
+
+
+Points = Annotated[Decimal, AfterValidator(_points), Field(json_schema_extra={"minimum": 0})]
+CriterionCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+
+
+class ScoreSheet(Payload):
+    """One judge's scoring form (评分表) for one entry and stage: points per criterion of the season's rubric."""
+
+    criteria: dict[CriterionCode, Points] = Field(min_length=1, max_length=50, title="各评分项得分")
+    comment: str | None = Field(default=None, max_length=2000, title="评语")
+
+
+class ScoreFields(ScoreSheet):
+    season_id: str = Field(min_length=1, max_length=64)
+    entry_id: str = Field(min_length=1, max_length=64)
+    judge_id: str = Field(min_length=1, max_length=64)
+    stage: ReviewStage
+    rubric: str = Field(min_length=1, max_length=40, description="the rubric's code")
+    total: Points = Field(title="总分")
+
+
 @contract("ScoreRecorded", family=FAMILY, version=1)
-class ScoreRecorded(Payload):
-    season_id: str
-    entry_id: str
-    judge_id: str
-    stage: str = Field(pattern=r"^(material_review|presentation)$")
-    criteria: dict[str, Decimal]
-    total: Decimal = Field(ge=0)
-    reason: str | None = Field(default=None, max_length=500)
+class ScoreRecorded(ScoreFields):
+    """A judge's score for an entry in a stage: one per judge per stage."""
+
+
+@contract("ScoreRevised", family=FAMILY, version=1)
+class ScoreRevised(ScoreFields):
+    """The judge's score replaced, with the reason; the earlier score stays in the history."""
+
+    previous_total: Points
+    reason: str = Field(min_length=2, max_length=500, title="修改原因")
+
+
+class StageResult(Payload):
+    """How one stage's score was reached from the judges' totals."""
+
+    stage: ReviewStage
+    method: Literal["trimmed_mean", "mean"] = Field(
+        description="trimmed_mean: with 5 or more judges the highest and the lowest total are dropped"
+    )
+    totals: dict[str, Points] = Field(description="each counted judge's total")
+    dropped: list[str] = Field(default_factory=list, description="the judges whose totals were dropped")
+    score: Points = Field(description="the mean, rounded half up to 2 places")
 
 
 @contract("EntryGraded", family=FAMILY, version=1)
 class EntryGraded(Payload):
+    """成果等级: the stages' scores combined by the season's weights, and the grade band reached."""
+
     season_id: str
     entry_id: str
-    combined_score: Decimal = Field(ge=0)
-    grade: str = Field(min_length=1, max_length=20)
+    stages: list[StageResult] = Field(min_length=1)
+    weights: dict[ReviewStage, Decimal]
+    combined_score: Points
+    grade: str | None = Field(default=None, max_length=40, description="the band's code; none below every band")
+    grade_label: str | None = Field(default=None, max_length=50)
+
+
+@contract("EntryRegraded", family=FAMILY, version=1)
+class EntryRegraded(Payload):
+    """A compensating grade after an upheld objection during the public notice."""
+
+    season_id: str
+    entry_id: str
+    objection_id: str = Field(min_length=1, max_length=40)
+    previous_grade: str | None = None
+    grade: str = Field(min_length=1, max_length=40)
+    grade_label: str = Field(min_length=1, max_length=50)
+    combined_score: Points
+    reason: str = Field(min_length=2, max_length=1000)
