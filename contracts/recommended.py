@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
@@ -136,10 +136,18 @@ class FormalReviewPassed(Payload):
     kind: ActivityKind
 
 
+Reason = Annotated[str, Field(min_length=2, max_length=500)]
+
+
+class FormalReviewDecision(Payload):
+    """The organizer's 资料形式审查 of one entry: passed, or failed with its reasons."""
+
+    outcome: Literal["passed", "failed"] = Field(title="形式审查结论")
+    reasons: list[Reason] = Field(default_factory=list, max_length=20, title="不通过原因")
+
+
 class FormalReviewFailure(Payload):
-    reasons: list[Annotated[str, Field(min_length=2, max_length=500)]] = Field(
-        min_length=1, max_length=20, title="不通过原因"
-    )
+    reasons: list[Reason] = Field(min_length=1, max_length=20, title="不通过原因")
 
 
 @contract("FormalReviewFailed", family=FAMILY, version=1)

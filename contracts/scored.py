@@ -111,7 +111,7 @@ class StageResult(Payload):
     method: Literal["trimmed_mean", "mean"] = Field(
         description="trimmed_mean: with 5 or more judges the highest and the lowest total are dropped"
     )
-    totals: dict[str, Points] = Field(description="each counted judge's total")
+    totals: dict[str, Points] = Field(description="every scoring judge's total, the dropped ones included")
     dropped: list[str] = Field(default_factory=list, description="the judges whose totals were dropped")
     score: Points = Field(description="the mean, rounded half up to 2 places")
 
