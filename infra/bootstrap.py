@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from eventsourcing.persistence import PersistenceError
@@ -20,7 +20,7 @@ from infra.http import create_app
 from infra.kafka import EVENT_TOPICS, PublishBatch, build_broker, envelope_publisher
 from infra.metrics import ServiceMetrics
 from infra.mongo import build_client
-from infra.projection import Projection, ProjectionRunner
+from infra.projection import EventHandler, ProcessManagerRunner, Projection, ProjectionRunner
 from infra.readiness import Readiness, event_store_check, kafka_check, mongo_check
 from infra.relay import OutboxRelay
 from infra.relay_lease import lease_for
@@ -34,18 +34,53 @@ STORE_OPEN_ATTEMPTS = 20
 
 
 class ReadModel(Projection, Protocol):
+    database: AsyncDatabase
+
     async def create_indexes(self) -> None: ...
 
 
 @dataclass(frozen=True)
+class ProcessContext:
+    """What a process manager's handler is built from; it must not do I/O until it handles an event."""
+
+    settings: ServiceSettings
+    application: EventStoreApplication | None
+    database: AsyncDatabase
+    metrics: ServiceMetrics
+
+
+class ProcessHandler(EventHandler, Protocol):
+    async def start(self) -> None:
+        """Called before consuming starts (indexes, clients); may be retried."""
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ProcessDefinition:
+    """A process manager of a service: its own consumer group, reacting to events with commands."""
+
+    name: str
+    consumes: list[str]
+    build_handler: Callable[[ProcessContext], ProcessHandler]
+
+    def group(self, settings: ServiceSettings) -> str:
+        return settings.topic(f"{settings.service}.{self.name}")
+
+    def dead_letter_topic(self, settings: ServiceSettings) -> str:
+        return settings.topic(f"{settings.service}.{self.name}.dlq")
+
+
+@dataclass(frozen=True)
 class ServiceDefinition:
-    """What makes one service: its write model (if any), read model, consumed topics and routes."""
+    """What makes one service: its write model (if any), read model, consumed topics, routes and process managers."""
 
     name: str
     build_read_model: Callable[[AsyncDatabase], ReadModel]
     build_router: Callable[[], APIRouter]
     consumes: list[str]
     build_application: Callable[[ServiceSettings, Clock], EventStoreApplication] | None = None
+    processes: tuple[ProcessDefinition, ...] = field(default_factory=tuple)
 
 
 def open_event_store(
@@ -107,8 +142,12 @@ def build_messaging(
     settings: ServiceSettings,
     read_model: ReadModel,
     metrics: ServiceMetrics,
+    *,
+    application: EventStoreApplication | None = None,
+    handlers: list[ProcessHandler] | None = None,
 ) -> tuple[KafkaBroker, PublishBatch | None]:
-    """The service's broker with its projection subscriber and, for a write service, its topic's publisher."""
+    """The service's broker with its projection subscriber, a subscriber per process manager and, for a
+    write service, its topic's publisher. The process managers' handlers are appended to `handlers`."""
     broker = build_broker(settings)
     ProjectionRunner(
         broker,
@@ -119,6 +158,20 @@ def build_messaging(
         metrics=metrics,
         retry_backoff=settings.retry_backoff_seconds,
     )
+    for process in definition.processes:
+        handler = process.build_handler(ProcessContext(settings, application, read_model.database, metrics))
+        ProcessManagerRunner(
+            broker,
+            name=process.name,
+            group=process.group(settings),
+            topics=[settings.topic(name) for name in process.consumes],
+            handler=handler,
+            dead_letter_topic=process.dead_letter_topic(settings),
+            metrics=metrics,
+            retry_backoff=settings.retry_backoff_seconds,
+        )
+        if handlers is not None:
+            handlers.append(handler)
     publish = None
     if definition.build_application is not None:
         publish = envelope_publisher(broker, settings.own_topic, settings.service)
@@ -129,11 +182,16 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
     metrics = ServiceMetrics(settings.service)
     mongo = build_client(settings)
     read_model = definition.build_read_model(mongo[settings.database_name])
-    broker, publish = build_messaging(definition, settings, read_model, metrics)
+    application = open_event_store(definition, settings)
+    handlers: list[ProcessHandler] = []
+    broker, publish = build_messaging(
+        definition, settings, read_model, metrics, application=application, handlers=handlers
+    )
     checks = {"kafka": kafka_check(settings.kafka_bootstrap), "mongodb": mongo_check(mongo)}
     relay = None
     topics = [settings.topic(name) for name in [*definition.consumes, *EVENT_TOPICS]] + [settings.dead_letter_topic]
-    application = open_event_store(definition, settings)
+    for process in definition.processes:
+        topics += [settings.topic(name) for name in process.consumes] + [process.dead_letter_topic(settings)]
     if application is not None and publish is not None:
         checks["event_store"] = event_store_check(application)
         relay = OutboxRelay(
@@ -155,5 +213,14 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
         readiness=Readiness(checks),
         metrics=metrics,
         tokens=tokens_for(settings),
-        on_start=read_model.create_indexes,
+        on_start=_in_turn([read_model.create_indexes, *(handler.start for handler in handlers)]),
+        on_stop=_in_turn([handler.close for handler in handlers]),
     )
+
+
+def _in_turn(steps: list[Callable[[], Awaitable[None]]]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        for step in steps:
+            await step()
+
+    return run

@@ -173,5 +173,5 @@ class EventStoreApplication(Application):
         return result
 
     def history(self, aggregate_id: uuid.UUID) -> list[Envelope]:
-        """Every stored event of one aggregate, as envelopes, oldest first."""
-        return [to_envelope(item) for item in self.events.get(aggregate_id)]
+        """Every stored domain event of one aggregate, as envelopes, oldest first (bookkeeping events left out)."""
+        return [to_envelope(item) for item in self.events.get(aggregate_id) if hasattr(item, "meta")]

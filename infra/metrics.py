@@ -55,6 +55,24 @@ class ServiceMetrics:
             ["service", "topic", "outcome"],
             **labels,
         )
+        self.process_events = Counter(
+            "qcp_process_events_total",
+            "Events handled by process managers, by outcome (applied, duplicate)",
+            ["service", "process", "topic", "outcome"],
+            **labels,
+        )
+        self.process_lag = Gauge(
+            "qcp_process_lag_seconds",
+            "Seconds between an event being recorded and a process manager handling it",
+            ["service", "process", "topic"],
+            **labels,
+        )
+        self.process_consumer_lag = Gauge(
+            "qcp_process_consumer_lag_messages",
+            "Messages behind the partition's high watermark, for a process manager's consumer group",
+            ["service", "process", "topic", "partition"],
+            **labels,
+        )
         self.dead_letters = Counter(
             "qcp_dead_letters_total",
             "Messages sent to the dead-letter topic",

@@ -1,17 +1,25 @@
-"""Projection runner: consume envelopes, apply them idempotently, ack after the write, dead-letter what cannot be handled."""
+"""Event consumers: projections and process managers.
+
+One mechanism for both: consume envelopes, hand each to a handler, acknowledge after the handler's
+write, retry while a store is away, dead-letter what cannot be handled. A projection writes a read
+model; a process manager runs commands on the service's write model (e.g. review's judge assignment).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
 from aiokafka import TopicPartition
+from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import Consumer, KafkaMessage
+from prometheus_client import Counter, Gauge
 from pydantic import BaseModel, ValidationError
 from pymongo.errors import ConnectionFailure, PyMongoError
 
@@ -23,17 +31,66 @@ log = logging.getLogger(__name__)
 
 # Errors that say the infrastructure is away, not that the message is bad: the message
 # is not acknowledged, the partition is rewound to it, and it is tried again.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionFailure, OSError, TimeoutError)
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionFailure,
+    OSError,
+    TimeoutError,
+    OperationalError,
+    InterfaceError,
+)
+# Errors that say this message cannot be handled, now or later: it goes to the dead-letter topic.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (PyMongoError, PersistenceError, ValueError, KeyError, TypeError)
 
 
-class Projection(Protocol):
-    """A read model: applies one validated event; returns False when it had applied it before."""
+class NotReady(Exception):  # noqa: N818 - a state, not a failure
+    """Raised by a handler that cannot act on a message yet (something it needs is not in place):
+    the message is not acknowledged and is tried again after a back-off, like a store being away."""
+
+
+class EventHandler(Protocol):
+    """Handles one validated event; returns False when it had handled it before (or it is not its business)."""
 
     async def apply(self, envelope: Envelope, payload: BaseModel) -> bool: ...
 
 
-class ProjectionRunner:
-    """One consumer group reading some topics into one projection."""
+# A read model is an event handler whose writes are idempotent.
+Projection = EventHandler
+
+
+@dataclass(frozen=True)
+class ConsumerMeters:
+    """The metrics one kind of consumer reports; `labels` come first in every series (e.g. the service)."""
+
+    labels: tuple[str, ...]
+    events: Counter  # labels + (topic, outcome)
+    lag: Gauge  # labels + (topic,)
+    consumer_lag: Gauge  # labels + (topic, partition)
+    failure_reason: str  # the dead-letter reason when the handler refuses a message
+
+    @classmethod
+    def projection(cls, metrics: ServiceMetrics) -> ConsumerMeters:
+        return cls(
+            (metrics.service,), metrics.events_applied, metrics.projection_lag, metrics.consumer_lag, "unprojectable"
+        )
+
+    @classmethod
+    def process(cls, metrics: ServiceMetrics, process: str) -> ConsumerMeters:
+        return cls(
+            (metrics.service, process),
+            metrics.process_events,
+            metrics.process_lag,
+            metrics.process_consumer_lag,
+            "unprocessable",
+        )
+
+
+class EventConsumer:
+    """One consumer group reading some topics into one handler.
+
+    FastStream subscriber with `AckPolicy.NACK_ON_ERROR` and a raw-bytes decoder: the handler's
+    outcome decides, so a malformed body reaches `handle` and is dead-lettered, a handled message
+    is committed after the write, and an exception (store away, not ready) rewinds the partition.
+    """
 
     def __init__(
         self,
@@ -41,17 +98,21 @@ class ProjectionRunner:
         *,
         group: str,
         topics: list[str],
-        projection: Projection,
+        handler: EventHandler,
         dead_letter_topic: str,
         metrics: ServiceMetrics,
+        meters: ConsumerMeters,
         retry_backoff: float = 1.0,
+        title: str,
+        description: str,
     ) -> None:
         self.broker = broker
         self.group = group
         self.topics = topics
-        self.projection = projection
+        self.handler = handler
         self.dead_letter_topic = dead_letter_topic
         self.metrics = metrics
+        self.meters = meters
         self.retry_backoff = retry_backoff
         self.subscriber = broker.subscriber(
             *topics,
@@ -60,8 +121,8 @@ class ProjectionRunner:
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=_raw_body,
             max_poll_records=200,
-            title=f"{group}:projection",
-            description=f"{group} projection of {', '.join(topics)}",
+            title=title,
+            description=description,
         )
         self.subscriber(self.handle)
 
@@ -74,13 +135,17 @@ class ProjectionRunner:
             await self.dead_letter(message, "unreadable", error)
             return
         try:
-            applied = await self.projection.apply(envelope, payload)
-        except TRANSIENT_ERRORS as error:
-            log.warning("projection %s waiting for its store: %s", self.group, error)
+            applied = await self.handler.apply(envelope, payload)
+        except NotReady as error:
+            log.info("%s not ready for %s[%s]@%s: %s", self.group, raw.topic, raw.partition, raw.offset, error)
             await asyncio.sleep(self.retry_backoff)
             raise
-        except (PyMongoError, ValueError, KeyError, TypeError) as error:
-            await self.dead_letter(message, "unprojectable", error)
+        except TRANSIENT_ERRORS as error:
+            log.warning("%s waiting for its store: %s", self.group, error)
+            await asyncio.sleep(self.retry_backoff)
+            raise
+        except PERMANENT_ERRORS as error:
+            await self.dead_letter(message, self.meters.failure_reason, error)
             return
         self._observe(raw.topic, raw.partition, raw.offset, envelope, applied, consumer)
 
@@ -107,17 +172,77 @@ class ProjectionRunner:
     def _observe(
         self, topic: str, partition: int, offset: int, envelope: Envelope, applied: bool, consumer: object
     ) -> None:
-        service = self.metrics.service
+        labels = self.meters.labels
         outcome = "applied" if applied else "duplicate"
-        self.metrics.events_applied.labels(service, topic, outcome).inc()
-        self.metrics.projection_lag.labels(service, topic).set(
-            max(0.0, time.time() - envelope.recorded_at.timestamp())
-        )
+        self.meters.events.labels(*labels, topic, outcome).inc()
+        self.meters.lag.labels(*labels, topic).set(max(0.0, time.time() - envelope.recorded_at.timestamp()))
         highwater = consumer.highwater(TopicPartition(topic, partition))  # type: ignore[attr-defined]
         if highwater is not None:
-            self.metrics.consumer_lag.labels(service, topic, str(partition)).set(highwater - offset - 1)
+            self.meters.consumer_lag.labels(*labels, topic, str(partition)).set(highwater - offset - 1)
+
+
+class ProjectionRunner(EventConsumer):
+    """The service's consumer group reading its topics into its read model."""
+
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        *,
+        group: str,
+        topics: list[str],
+        projection: Projection,
+        dead_letter_topic: str,
+        metrics: ServiceMetrics,
+        retry_backoff: float = 1.0,
+    ) -> None:
+        super().__init__(
+            broker,
+            group=group,
+            topics=topics,
+            handler=projection,
+            dead_letter_topic=dead_letter_topic,
+            metrics=metrics,
+            meters=ConsumerMeters.projection(metrics),
+            retry_backoff=retry_backoff,
+            title=f"{group}:projection",
+            description=f"{group} projection of {', '.join(topics)}",
+        )
+        self.projection = projection
+
+
+class ProcessManagerRunner(EventConsumer):
+    """A consumer group of its own that reacts to events with commands (e.g. assigning judges).
+
+    Its handler must be idempotent like a projection's: a redelivered event finds its command
+    already recorded and changes nothing.
+    """
+
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        *,
+        name: str,
+        group: str,
+        topics: list[str],
+        handler: EventHandler,
+        dead_letter_topic: str,
+        metrics: ServiceMetrics,
+        retry_backoff: float = 1.0,
+    ) -> None:
+        super().__init__(
+            broker,
+            group=group,
+            topics=topics,
+            handler=handler,
+            dead_letter_topic=dead_letter_topic,
+            metrics=metrics,
+            meters=ConsumerMeters.process(metrics, name),
+            retry_backoff=retry_backoff,
+            title=f"{group}:process",
+            description=f"{group}: the {name} process manager, reacting to {', '.join(topics)}",
+        )
 
 
 async def _raw_body(message: KafkaMessage) -> bytes:
-    # Decoding is the runner's business: a malformed body must reach the handler to be dead-lettered.
+    # Decoding is the consumer's business: a malformed body must reach the handler to be dead-lettered.
     return message.body

@@ -1,4 +1,4 @@
-"""The worker process: the outbox relay and the projection consumers, with health and metrics over HTTP."""
+"""The worker process: the outbox relay, the projection consumer and process managers, with health and metrics over HTTP."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ class Worker:
         metrics: ServiceMetrics,
         tokens: TokenService,
         on_start: Callable[[], Awaitable[None]] | None = None,
+        on_stop: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
         self.broker = broker
@@ -42,6 +43,7 @@ class Worker:
         self.topics = topics
         self.metrics = metrics
         self.on_start = on_start
+        self.on_stop = on_stop
         self.consumers_problem: str | None = "not started yet"
         readiness.extra["consumers"] = lambda: self.consumers_problem
         if relay is not None:
@@ -89,6 +91,9 @@ class Worker:
                 await relay_task
             with contextlib.suppress(Exception):
                 await self.broker.stop()
+            if self.on_stop is not None:
+                with contextlib.suppress(Exception):
+                    await self.on_stop()
             if server is not None and server_task is not None:
                 server.should_exit = True
                 await server_task
