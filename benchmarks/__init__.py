@@ -1,0 +1,1 @@
+"""Benchmarks: separate commands (`qcp bench ...`) writing JSON reports to reports/, never pass/fail tests."""
