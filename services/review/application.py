@@ -1,9 +1,972 @@
-"""Review's write model: the event store that recommendations, scores and publications are recorded in."""
+"""Review's service layer: recommendations, formal review, scores, grades, approval, notice, publication.
+
+Synchronous (the `eventsourcing` application); the HTTP layer runs it off the event loop and hands it
+what review's projection knows of the season, the entry, the recommending unit and the judges. What
+review itself decided (recommendations, assignments, scores, grades) is read from its event store,
+so every rule sees the latest state. Every command checks its rules before anything is stored, and
+a retried command with the same Idempotency-Key returns the first result.
+"""
 
 from __future__ import annotations
 
-from infra.eventstore import EventStoreApplication
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+
+from contracts.codes import Channel, Role, Stage
+from contracts.published import (
+    Approval,
+    EntryPublished,
+    EntryResultWithdrawn,
+    GuidingUnitsApproved,
+    NationalRecommendation,
+    NationalRecommendationMade,
+    NoticeOpened,
+    Objection,
+    ObjectionDecision,
+    ObjectionFiled,
+    ObjectionResolved,
+    ResultsPublished,
+)
+from contracts.recommended import (
+    RECOMMENDATION_DECLARATION,
+    DirectAcceptance,
+    EntryAcceptedDirectly,
+    EntryRecommended,
+    FormalReviewDecision,
+    FormalReviewFailed,
+    FormalReviewPassed,
+    FormalReviewResubmitted,
+    RecommendationForm,
+    RecommendationRevoked,
+    Resubmission,
+    Revocation,
+)
+from contracts.scored import (
+    EntryGraded,
+    EntryRegraded,
+    JudgesAssigned,
+    ReviewStage,
+    ScoreRecorded,
+    ScoreRevised,
+    ScoreSheet,
+    StageResult,
+)
+from infra.errors import NotFound, RuleViolation
+from infra.eventstore import CommandContext, EventStoreApplication, idempotent, recorded, stamp
+from infra.idempotency import IdempotencyKey
+from infra.windows import SEASON_TIME_ZONE, shown
+from services.review.assignment.domain import Assignment, assignment_id
+from services.review.domain.entry_review import (
+    AWAITING_FORMAL_REVIEW,
+    PAST_FORMAL_REVIEW,
+    REVOCABLE,
+    EntryReview,
+    ReviewProgress,
+    entry_review_id,
+)
+from services.review.domain.quota import (
+    DIRECT_SLATE,
+    RecommenderSlate,
+    check_quota,
+    check_rank_unique,
+    counted_for_unit,
+    slate_id,
+)
+from services.review.domain.results import SeasonResults, certificate_no, season_results_id
+from services.review.domain.scoring import (
+    Score,
+    band_for,
+    check_assigned,
+    check_no_conflict,
+    check_sheet,
+    combined_score,
+    rubric_for,
+    score_id,
+    stage_result,
+    stage_weights,
+)
+from services.review.domain.views import EntryView, JudgeView, RecommenderView, SeasonView
 
 
 class ReviewApplication(EventStoreApplication):
-    """Recommendations, scores and results; its commands arrive with the review capability."""
+    """Recommendations, formal review, scores, grades and results, stored as events."""
+
+    # ------------------------------------------------------------ recommendation (推荐通道)
+
+    @idempotent
+    def recommend(
+        self,
+        season: SeasonView,
+        entry: EntryView,
+        recommender: RecommenderView,
+        unit_entries: Mapping[str, EntryView],
+        judges_by_certificate: Mapping[str, JudgeView],
+        form: RecommendationForm,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """A recommending unit recommends one of its units' entries with the 推荐表, within its quota."""
+        now = self.clock()
+        season.check_window_open(Stage.RECOMMENDATION, now)
+        season.check_channel(Channel.RECOMMENDER)
+        if recommender.direct:
+            raise RuleViolation(
+                "recommender_id",
+                "recommendation.direct_channel",
+                f"{recommender.name} is the direct channel: its entries are accepted by the organizer's secretariat "
+                "(经秘书处确认后直接申报), not recommended through 推荐通道",
+                status_code=409,
+            )
+        self._check_entry_recommendable(season, entry)
+        if entry.recommender_id != recommender.recommender_id:
+            raise RuleViolation(
+                "entry_id",
+                "recommendation.recommender.not_the_units",
+                f"entry {entry.entry_id} of unit {entry.credit_code} is recommended by "
+                f"{entry.recommender_id or 'no recommending unit (the direct channel)'}, not by {recommender.recommender_id}; "
+                "a recommending unit recommends its own units' entries only",
+                status_code=403,
+            )
+        check_declaration_and_dates(form, now, season)
+        certificates = check_recommendation_judges(form, judges_by_certificate, season.season_id)
+        review = self._review_to_recommend(season.season_id, entry.entry_id)
+        slate = self._slate(season.season_id, recommender.recommender_id)
+        check_quota(
+            recommender.effective_quota(season), recommender.quota is not None, entry,
+            counted_for_unit(slate, entry, unit_entries), recommender.name,
+        )
+        check_rank_unique(slate, entry.entry_id, form.rank)
+        payload = EntryRecommended(
+            **summary(entry), **form.model_dump(), recommender_id=recommender.recommender_id,
+            declaration_text=RECOMMENDATION_DECLARATION,
+        )
+        review.recommend(**self._stamp(payload, context, season, now))
+        slate = slate or RecommenderSlate(season.season_id, recommender.recommender_id)
+        slate.add(entry.entry_id, entry.credit_code, entry.qc_type.value if entry.qc_type else None, entry.team_type, form.rank)
+        result = recorded(review, "EntryRecommended", **identity(review)) | {
+            "created": True, "recommender_id": recommender.recommender_id, "judges": certificates,
+        }
+        return self.save_once([review, slate], result, idempotency)
+
+    @idempotent
+    def accept_directly(
+        self,
+        season: SeasonView,
+        entry: EntryView,
+        direct: RecommenderView | None,
+        unit_entries: Mapping[str, EntryView],
+        acceptance: DirectAcceptance,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """其他-市质协会员与质量推进部: the secretariat accepts an entry that no recommending unit recommends."""
+        now = self.clock()
+        season.check_window_open(Stage.RECOMMENDATION, now)
+        season.check_channel(Channel.DIRECT)
+        self._check_entry_recommendable(season, entry)
+        direct_id = direct.recommender_id if direct else None
+        if entry.recommender_id and entry.recommender_id != direct_id:
+            raise RuleViolation(
+                "entry_id",
+                "recommendation.direct.has_recommender",
+                f"entry {entry.entry_id} of unit {entry.credit_code} has the recommending unit {entry.recommender_id}: "
+                "it is recommended through 推荐通道; the secretariat accepts only entries of the direct channel",
+                status_code=409,
+            )
+        review = self._review_to_recommend(season.season_id, entry.entry_id)
+        key = direct_id or DIRECT_SLATE
+        slate = self._slate(season.season_id, key)
+        quota = direct.effective_quota(season) if direct else (season.quota)
+        assert quota is not None
+        check_quota(quota, bool(direct and direct.quota), entry, counted_for_unit(slate, entry, unit_entries),
+                    "the direct channel")
+        payload = EntryAcceptedDirectly(**summary(entry), **acceptance.model_dump(), recommender_id=direct_id)
+        review.accept_directly(**self._stamp(payload, context, season, now))
+        slate = slate or RecommenderSlate(season.season_id, key)
+        slate.add(entry.entry_id, entry.credit_code, entry.qc_type.value if entry.qc_type else None, entry.team_type, None)
+        result = recorded(review, "EntryAcceptedDirectly", **identity(review)) | {"created": True}
+        return self.save_once([review, slate], result, idempotency)
+
+    @idempotent
+    def revoke(
+        self,
+        season: SeasonView,
+        entry_id: str,
+        revocation: Revocation,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """Revoking a recommendation while the recommendation window is open frees its quota."""
+        now = self.clock()
+        season.check_window_open(Stage.RECOMMENDATION, now)
+        review = self.entry_review(season.season_id, entry_id)
+        self._check_recommendation_owner(review, context)
+        if review.progress in PAST_FORMAL_REVIEW:
+            raise RuleViolation(
+                "entry_id",
+                "recommendation.revoke.reviewed",
+                f"entry {entry_id} passed formal review and is with the expert panel ({review.progress.label}); "
+                "its recommendation is no longer revoked",
+                status_code=409,
+            )
+        review.check_progress(REVOCABLE, "entry_id", "recommendation.revoke.not_recommended",
+                              f"entry {entry_id} is not recommended at the moment")
+        slate = self._slate(season.season_id, review.slate_key)
+        payload = RecommendationRevoked(
+            season_id=season.season_id, entry_id=entry_id, recommender_id=review.recommender_id, reason=revocation.reason
+        )
+        review.revoke(**self._stamp(payload, context, season, now))
+        aggregates: list[Aggregate] = [review]
+        if slate is not None:
+            slate.remove(entry_id)
+            aggregates.append(slate)
+        return self.save_once(aggregates, recorded(review, "RecommendationRevoked", **identity(review)), idempotency)
+
+    def _check_entry_recommendable(self, season: SeasonView, entry: EntryView) -> None:
+        if entry.kind is not season.kind:
+            raise RuleViolation(
+                "entry_id", "recommendation.entry.kind",
+                f"season {season.season_id} reviews {season.kind.label} entries, not {entry.kind.label}",
+            )
+        if entry.withdrawn:
+            raise RuleViolation(
+                "entry_id",
+                "recommendation.entry.withdrawn",
+                f"entry {entry.entry_id} was withdrawn by its unit; a withdrawn entry is not recommended",
+                status_code=409,
+            )
+        if season.offers(Channel.UNIT) and entry.status.value != "confirmed":
+            raise RuleViolation(
+                "entry_id",
+                "recommendation.entry.unconfirmed",
+                f"entry {entry.entry_id} awaits its unit's confirmation through 单位通道 (自我评价 and the sealed "
+                "申报推荐意见); season " + season.season_id + " offers 单位通道, so the unit confirms before it is recommended",
+                status_code=409,
+            )
+
+    def _review_to_recommend(self, season_id: str, entry_id: str) -> EntryReview:
+        review = self._find_review(season_id, entry_id)
+        if review is None:
+            return EntryReview(season_id, entry_id)
+        if review.progress is not ReviewProgress.REVOKED:
+            raise RuleViolation(
+                "entry_id",
+                "recommendation.duplicate",
+                f"entry {entry_id} is already {review.progress.label if review.progress else 'recommended'}"
+                + (f" by {review.recommender_id}" if review.recommender_id else "")
+                + "; an entry is recommended once (revoke it first to change the recommendation)",
+                status_code=409,
+            )
+        return review
+
+    def _check_recommendation_owner(self, review: EntryReview, context: CommandContext) -> None:
+        """A recommending unit acts on its own recommendations; the secretariat on the ones it accepted directly."""
+        actor = context.actor
+        own = (
+            (actor.role is Role.RECOMMENDER and actor.org == review.recommender_id and not review.accepted_directly)
+            or (actor.role is Role.ORGANIZER and review.accepted_directly)
+        )
+        if not own:
+            by = "the secretariat (direct channel)" if review.accepted_directly else review.recommender_id
+            raise RuleViolation(
+                "entry_id",
+                "recommendation.owner",
+                f"entry {review.entry_id} was recommended by {by}; the {actor.role.value} {actor.org} does not act on it",
+                status_code=403,
+            )
+
+    # ------------------------------------------------------------ formal review (资料形式审查)
+
+    @idempotent
+    def decide_formal_review(
+        self,
+        season: SeasonView,
+        entry: EntryView,
+        decision: FormalReviewDecision,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """Passed: FormalReviewPassed (judges are assigned from it). Failed: FormalReviewFailed with its reasons."""
+        now = self.clock()
+        season.check_formal_review_period(now)
+        review = self.entry_review(season.season_id, entry.entry_id)
+        if review.progress is ReviewProgress.FORMAL_REVIEW_FAILED:
+            raise RuleViolation(
+                "entry_id",
+                "formal_review.awaiting_correction",
+                f"entry {entry.entry_id} failed formal review; it is reviewed again once corrected and resubmitted",
+                status_code=409,
+            )
+        if review.progress in PAST_FORMAL_REVIEW:
+            raise RuleViolation(
+                "entry_id",
+                "formal_review.decided",
+                f"entry {entry.entry_id} already passed formal review ({review.progress.label if review.progress else ''})",
+                status_code=409,
+            )
+        review.check_progress(AWAITING_FORMAL_REVIEW, "entry_id", "formal_review.not_recommended",
+                              f"entry {entry.entry_id} is not recommended, so it is not up for formal review")
+        if entry.withdrawn:
+            raise RuleViolation(
+                "entry_id", "formal_review.entry.withdrawn",
+                f"entry {entry.entry_id} was withdrawn by its unit", status_code=409,
+            )
+        if decision.outcome == "passed":
+            if decision.reasons:
+                raise RuleViolation("reasons", "formal_review.reasons.without_failure",
+                                    "reasons are given for a failed formal review only")
+            passed = FormalReviewPassed(
+                season_id=season.season_id, entry_id=entry.entry_id, credit_code=entry.credit_code,
+                recommender_id=review.recommender_id, kind=entry.kind,
+            )
+            review.pass_formal_review(**self._stamp(passed, context, season, now))
+            event = "FormalReviewPassed"
+        else:
+            if not decision.reasons:
+                raise RuleViolation("reasons", "formal_review.reasons.required",
+                                    "a failed formal review gives its reasons, so the entry can be corrected")
+            failed = FormalReviewFailed(
+                season_id=season.season_id, entry_id=entry.entry_id, credit_code=entry.credit_code,
+                recommender_id=review.recommender_id, reasons=decision.reasons, entry_version=entry.version,
+            )
+            review.fail_formal_review(**self._stamp(failed, context, season, now))
+            event = "FormalReviewFailed"
+        return self.save_once([review], recorded(review, event, **identity(review)), idempotency)
+
+    @idempotent
+    def resubmit(
+        self,
+        season: SeasonView,
+        entry: EntryView,
+        resubmission: Resubmission,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """A failed entry, corrected by its unit (EntryAmended), goes back to formal review."""
+        now = self.clock()
+        season.check_formal_review_period(now)
+        review = self.entry_review(season.season_id, entry.entry_id)
+        self._check_recommendation_owner(review, context)
+        review.check_progress((ReviewProgress.FORMAL_REVIEW_FAILED,), "entry_id", "formal_review.resubmit.not_failed",
+                              f"only an entry that failed formal review is resubmitted")
+        if review.failed_version is not None and entry.version <= review.failed_version:
+            raise RuleViolation(
+                "entry_id",
+                "formal_review.resubmit.not_corrected",
+                f"entry {entry.entry_id} has not been corrected since it failed formal review (version "
+                f"{review.failed_version}); its unit amends it (EntryAmended) first",
+                status_code=409,
+            )
+        if entry.withdrawn:
+            raise RuleViolation("entry_id", "formal_review.entry.withdrawn",
+                                f"entry {entry.entry_id} was withdrawn by its unit", status_code=409)
+        payload = FormalReviewResubmitted(
+            season_id=season.season_id, entry_id=entry.entry_id, entry_version=entry.version, note=resubmission.note
+        )
+        review.resubmit(**self._stamp(payload, context, season, now))
+        return self.save_once([review], recorded(review, "FormalReviewResubmitted", **identity(review)), idempotency)
+
+    # ------------------------------------------------------------ judges (JudgesAssigned, by hand)
+
+    @idempotent
+    def assign_judges(
+        self,
+        season: SeasonView,
+        entry: EntryView,
+        stage: ReviewStage,
+        judge_ids: list[str],
+        judges: Mapping[str, JudgeView],
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """The secretariat assigns (or replaces) an entry's judges for a stage by hand."""
+        now = self.clock()
+        season.check_formal_review_period(now)
+        review = self.entry_review(season.season_id, entry.entry_id)
+        review.check_progress((ReviewProgress.IN_REVIEW,), "entry_id", "assignment.entry.not_in_review",
+                              f"judges are assigned to entries that passed formal review and are not graded yet")
+        for position, judge_id in enumerate(judge_ids):
+            if judge_id in judge_ids[:position]:
+                raise RuleViolation(f"judge_ids.{position}", "assignment.judges.duplicate",
+                                    f"judge {judge_id} is listed twice")
+            judge = judges.get(judge_id)
+            if judge is None:
+                raise RuleViolation(
+                    f"judge_ids.{position}", "assignment.judge.unknown",
+                    f"{judge_id} is not a judge of season {season.season_id} (registered judges reach review within "
+                    "seconds of their registration)",
+                )
+            check_no_conflict(judge, entry, review.recommender_id, review.recommendation_certificates, "assignment")
+        aggregate_id = assignment_id(season.season_id, entry.entry_id, stage.value)
+        assignment: Assignment
+        if aggregate_id in self.repository:
+            assignment = self.repository.get(aggregate_id)
+            if list(assignment.judge_ids) == list(judge_ids):
+                raise RuleViolation("judge_ids", "assignment.unchanged",
+                                    f"these judges are already assigned to entry {entry.entry_id} for {stage.label}",
+                                    status_code=409)
+        else:
+            assignment = Assignment(season.season_id, entry.entry_id, stage.value, entry.credit_code,
+                                    review.recommender_id)
+        payload = JudgesAssigned(season_id=season.season_id, entry_id=entry.entry_id, stage=stage,
+                                 judge_ids=judge_ids, assigned_by=context.actor.id)
+        assignment.assign(**self._stamp(payload, context, season, now))
+        result = recorded(assignment, "JudgesAssigned", **identity(review)) | {"stage": stage.value,
+                                                                              "judge_ids": judge_ids}
+        return self.save_once([assignment], result, idempotency)
+
+    def assigned_judges(self, season_id: str, entry_id: str, stage: ReviewStage) -> frozenset[str] | None:
+        """Who may score the entry in the stage: the latest JudgesAssigned of its Assignment, or None."""
+        aggregate_id = assignment_id(season_id, entry_id, stage.value)
+        try:
+            assignment = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return frozenset(assignment.judge_ids) if assignment.judge_ids else None
+
+    # ------------------------------------------------------------ scores (评分)
+
+    @idempotent
+    def record_score(
+        self,
+        season: SeasonView,
+        entry: EntryView,
+        judge: JudgeView,
+        stage: ReviewStage,
+        sheet: ScoreSheet,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """One score per judge per stage, by the season's rubric."""
+        review, rubric_code, total, now = self._check_score(season, entry, judge, stage, sheet)
+        if score_id(season.season_id, entry.entry_id, stage, judge.judge_id) in self.repository:
+            raise RuleViolation(
+                "stage",
+                "score.duplicate",
+                f"judge {judge.judge_id} already scored entry {entry.entry_id} for {stage.label}; one score per judge "
+                "per stage: revise it, giving the reason",
+                status_code=409,
+            )
+        payload = ScoreRecorded(
+            season_id=season.season_id, entry_id=entry.entry_id, judge_id=judge.judge_id, stage=stage,
+            rubric=rubric_code, total=total, **sheet.model_dump(),
+        )
+        score = Score(**self._stamp(payload, context, season, now))
+        result = recorded(score, "ScoreRecorded", **identity(review)) | {
+            "judge_id": judge.judge_id, "stage": stage.value, "total": str(total),
+        }
+        return self.save_once([score], result, idempotency)
+
+    @idempotent
+    def revise_score(
+        self,
+        season: SeasonView,
+        entry: EntryView,
+        judge: JudgeView,
+        stage: ReviewStage,
+        sheet: ScoreSheet,
+        reason: str,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """A score revised is an event of its own, with its reason; the earlier score stays in the history."""
+        review, rubric_code, total, now = self._check_score(season, entry, judge, stage, sheet)
+        aggregate_id = score_id(season.season_id, entry.entry_id, stage, judge.judge_id)
+        if aggregate_id not in self.repository:
+            raise RuleViolation(
+                "stage", "score.revision.no_score",
+                f"judge {judge.judge_id} has not scored entry {entry.entry_id} for {stage.label} yet; record the score "
+                "first", status_code=409,
+            )
+        score: Score = self.repository.get(aggregate_id)
+        previous = score.total
+        if sheet.criteria == {code: Decimal(points) for code, points in score.criteria.items()}:
+            raise RuleViolation("criteria", "score.revision.unchanged",
+                                "the revision gives the same points for every criterion; nothing to revise")
+        payload = ScoreRevised(
+            season_id=season.season_id, entry_id=entry.entry_id, judge_id=judge.judge_id, stage=stage,
+            rubric=rubric_code, total=total, previous_total=previous, reason=reason, **sheet.model_dump(),
+        )
+        score.revise(**self._stamp(payload, context, season, now))
+        result = recorded(score, "ScoreRevised", **identity(review)) | {
+            "judge_id": judge.judge_id, "stage": stage.value, "total": str(total), "previous_total": str(previous),
+        }
+        return self.save_once([score], result, idempotency)
+
+    def _check_score(
+        self, season: SeasonView, entry: EntryView, judge: JudgeView, stage: ReviewStage, sheet: ScoreSheet
+    ) -> tuple[EntryReview, str, Decimal, datetime]:
+        now = self.clock()
+        season.check_window_open(Stage.REVIEW, now)
+        review = self.entry_review(season.season_id, entry.entry_id)
+        if review.progress in (ReviewProgress.GRADED, ReviewProgress.APPROVED, ReviewProgress.PUBLISHED,
+                               ReviewProgress.RESULT_WITHDRAWN):
+            raise RuleViolation(
+                "entry_id", "score.entry.graded",
+                f"entry {entry.entry_id} is already graded ({review.grade_label or review.grade or '—'}); its scores "
+                "are final (an objection during the notice leads to a regrade)",
+                status_code=409,
+            )
+        review.check_progress((ReviewProgress.IN_REVIEW,), "entry_id", "score.entry.not_in_review",
+                              "entries are scored after they pass formal review")
+        check_assigned(judge.judge_id, self.assigned_judges(season.season_id, entry.entry_id, stage),
+                       entry.entry_id, stage)
+        check_no_conflict(judge, entry, review.recommender_id, review.recommendation_certificates, "score.judge")
+        rubric = rubric_for(season, entry, stage)
+        total = check_sheet(rubric, sheet)
+        return review, rubric.code, total, now
+
+    def stage_totals(self, season_id: str, entry_id: str, stage: ReviewStage, judges: frozenset[str]) -> dict[str, Decimal]:
+        totals = {}
+        for judge_id in sorted(judges):
+            aggregate_id = score_id(season_id, entry_id, stage, judge_id)
+            if aggregate_id in self.repository:
+                totals[judge_id] = self.repository.get(aggregate_id).total
+        return totals
+
+    # ------------------------------------------------------------ grade (成果等级)
+
+    @idempotent
+    def grade(
+        self,
+        season: SeasonView,
+        entry_id: str,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """The stages' scores (trimmed mean from 5 judges), combined by the season's weights, and the band reached."""
+        now = self.clock()
+        review = self.entry_review(season.season_id, entry_id)
+        if review.progress in (ReviewProgress.GRADED, ReviewProgress.APPROVED, ReviewProgress.PUBLISHED):
+            raise RuleViolation("entry_id", "grade.already_graded",
+                                f"entry {entry_id} is already graded ({review.grade_label or '—'})", status_code=409)
+        review.check_progress((ReviewProgress.IN_REVIEW,), "entry_id", "grade.entry.not_in_review",
+                              "entries are graded after formal review and scoring")
+        if not season.grade_bands:
+            raise RuleViolation("season_id", "grade.bands.missing",
+                                f"season {season.season_id} has no grade bands (成果等级); the organizer adds them",
+                                status_code=409)
+        results: dict[ReviewStage, StageResult] = {}
+        for stage in ReviewStage:
+            assigned = self.assigned_judges(season.season_id, entry_id, stage)
+            if not assigned:
+                continue
+            totals = self.stage_totals(season.season_id, entry_id, stage, assigned)
+            missing = sorted(assigned - set(totals))
+            if missing:
+                raise RuleViolation(
+                    "entry_id", "grade.scores.incomplete",
+                    f"{stage.label} ({stage.value}) of entry {entry_id} still awaits the scores of "
+                    + ", ".join(missing) + f" ({len(totals)} of {len(assigned)} judges scored)",
+                    status_code=409,
+                )
+            results[stage] = stage_result(stage, totals)
+        if not results:
+            raise RuleViolation("entry_id", "grade.scores.missing",
+                                f"entry {entry_id} has no judges' scores to grade from", status_code=409)
+        weights = stage_weights(season, list(results))
+        unscored = [stage for stage in weights if stage not in results]
+        if unscored:
+            raise RuleViolation(
+                "entry_id", "grade.stage.unscored",
+                f"season {season.season_id} weighs {', '.join(f'{stage.label} ({stage.value})' for stage in unscored)} "
+                f"in the combined score, and entry {entry_id} has no scores there",
+                status_code=409,
+            )
+        combined = combined_score(results, weights)
+        band = band_for(season.grade_bands, combined)
+        payload = EntryGraded(
+            season_id=season.season_id, entry_id=entry_id, stages=[results[stage] for stage in weights],
+            weights=weights, combined_score=combined, grade=band.code if band else None,
+            grade_label=band.label if band else None,
+        )
+        review.record_grade(**self._stamp(payload, context, season, now))
+        result = recorded(review, "EntryGraded", **identity(review)) | {
+            "combined_score": str(combined), "grade": payload.grade, "grade_label": payload.grade_label,
+        }
+        return self.save_once([review], result, idempotency)
+
+    # ------------------------------------------------------------ approval, notice, objections
+
+    @idempotent
+    def approve(
+        self,
+        season: SeasonView,
+        approval: Approval,
+        graded: list[str],
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """指导单位审定: the guiding units approve the graded entries (all of them, or those named)."""
+        now = self.clock()
+        check_not_future(approval.approved_on, now, season, "approved_on", "approval.date.future")
+        named = approval.entry_ids is not None
+        reviews: list[EntryReview] = []
+        for position, entry_id in enumerate(approval.entry_ids if named else graded):
+            field = f"entry_ids.{position}" if named else "entry_ids"
+            review = self._find_review(season.season_id, entry_id)
+            if review is None:
+                raise NotFound(f"entry {entry_id} in review of season {season.season_id}")
+            if review.progress is not ReviewProgress.GRADED:
+                if named:
+                    review.check_progress((ReviewProgress.GRADED,), field, "approval.not_graded",
+                                          "the guiding units approve graded entries")
+                continue
+            if review.grade is None:
+                if named:
+                    raise RuleViolation(field, "approval.no_grade",
+                                        f"entry {entry_id} reached no grade band; it is not among the results")
+                continue
+            if any(item.entry_id == entry_id for item in reviews):
+                raise RuleViolation(field, "approval.duplicate", f"entry {entry_id} is listed twice")
+            reviews.append(review)
+        if not reviews:
+            raise RuleViolation("entry_ids", "approval.nothing_to_approve",
+                                f"season {season.season_id} has no graded entry awaiting approval", status_code=409)
+        for review in reviews:
+            payload = GuidingUnitsApproved(
+                season_id=season.season_id, entry_id=review.entry_id, grade=review.grade or "",
+                combined_score=Decimal(review.combined_score or "0"), guiding_units=approval.guiding_units,
+                approved_on=approval.approved_on, note=approval.note,
+            )
+            review.approve(**self._stamp(payload, context, season, now))
+        result = {"season_id": season.season_id, "event": "GuidingUnitsApproved",
+                  "entry_ids": [review.entry_id for review in reviews], "approved": len(reviews)}
+        return self.save_once(list(reviews), result, idempotency)
+
+    @idempotent
+    def open_notice(
+        self,
+        season: SeasonView,
+        approved: list[str],
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """面向社会公示: the approved entries are public for the season's notice window."""
+        now = self.clock()
+        season.check_window_open(Stage.NOTICE, now)
+        if season_results_id(season.season_id) in self.repository:
+            raise RuleViolation("season_id", "notice.already_opened",
+                                f"the notice of season {season.season_id} is already open", status_code=409)
+        entry_ids = [
+            entry_id for entry_id in approved
+            if (review := self._find_review(season.season_id, entry_id)) is not None
+            and review.progress is ReviewProgress.APPROVED
+        ]
+        if not entry_ids:
+            raise RuleViolation("season_id", "notice.no_entries",
+                                f"season {season.season_id} has no entries approved by the guiding units to put on notice",
+                                status_code=409)
+        window = season.windows[Stage.NOTICE.value]
+        payload = NoticeOpened(season_id=season.season_id, entry_ids=sorted(entry_ids), opens_at=now,
+                               closes_at=window.closes_at)
+        results = SeasonResults(**self._stamp(payload, context, season, now))
+        result = recorded(results, "NoticeOpened", season_id=season.season_id) | {
+            "entry_ids": payload.entry_ids, "closes_at": window.closes_at.isoformat(),
+        }
+        return self.save_once([results], result, idempotency)
+
+    @idempotent
+    def file_objection(
+        self,
+        season: SeasonView,
+        entry_id: str,
+        objection: Objection,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """异议: filed during the notice period against an entry on notice."""
+        now = self.clock()
+        season.check_window_open(Stage.NOTICE, now)
+        results = self._season_results(season.season_id)
+        if results is None or entry_id not in results.on_notice:
+            raise RuleViolation("entry_id", "objection.not_on_notice",
+                                f"entry {entry_id} is not on the public notice of season {season.season_id}",
+                                status_code=409)
+        review = self.entry_review(season.season_id, entry_id)
+        review.check_progress((ReviewProgress.APPROVED,), "entry_id", "objection.result_withdrawn",
+                              "objections are filed against results on notice")
+        objection_id = review.next_objection_id()
+        payload = ObjectionFiled(season_id=season.season_id, entry_id=entry_id, objection_id=objection_id,
+                                 **objection.model_dump())
+        review.file_objection(**self._stamp(payload, context, season, now))
+        result = recorded(review, "ObjectionFiled", **identity(review)) | {"objection_id": objection_id}
+        return self.save_once([review], result, idempotency)
+
+    @idempotent
+    def resolve_objection(
+        self,
+        season: SeasonView,
+        entry_id: str,
+        objection_id: str,
+        decision: ObjectionDecision,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """Dismissed, or upheld with a compensating event: EntryRegraded or EntryResultWithdrawn."""
+        now = self.clock()
+        review = self.entry_review(season.season_id, entry_id)
+        if objection_id not in review.objections:
+            raise NotFound(f"objection {objection_id} of entry {entry_id}")
+        if review.objections[objection_id]["status"] != "open":
+            raise RuleViolation("objection_id", "objection.resolved",
+                                f"objection {objection_id} is already resolved ({review.objections[objection_id]['status']})",
+                                status_code=409)
+        review.check_progress((ReviewProgress.APPROVED, ReviewProgress.RESULT_WITHDRAWN), "entry_id",
+                              "objection.published", "objections are resolved before the results are published")
+        if decision.outcome == "dismissed" and (decision.remedy or decision.grade or decision.combined_score is not None):
+            raise RuleViolation("remedy", "objection.remedy.without_upheld",
+                                "a dismissed objection changes nothing: give no remedy, grade or score")
+        if decision.outcome == "upheld" and decision.remedy is None:
+            raise RuleViolation("remedy", "objection.remedy.required",
+                                "an upheld objection names its remedy: regrade or withdraw")
+        regraded: EntryRegraded | None = None
+        if decision.remedy == "regrade":
+            if review.progress is not ReviewProgress.APPROVED:
+                raise RuleViolation("remedy", "objection.result_withdrawn",
+                                    f"the result of entry {entry_id} is withdrawn; it is not regraded", status_code=409)
+            regraded = self._regrade(season, review, objection_id, decision)
+        elif decision.remedy == "withdraw" and review.progress is ReviewProgress.RESULT_WITHDRAWN:
+            raise RuleViolation("remedy", "objection.result_withdrawn",
+                                f"the result of entry {entry_id} is already withdrawn", status_code=409)
+        elif decision.grade or decision.combined_score is not None:
+            raise RuleViolation("grade", "objection.grade.without_regrade", "a grade or score is given for a regrade only")
+        resolved = ObjectionResolved(season_id=season.season_id, entry_id=entry_id, objection_id=objection_id,
+                                     outcome=decision.outcome, finding=decision.finding, remedy=decision.remedy)
+        review.resolve_objection(**self._stamp(resolved, context, season, now))
+        events = ["ObjectionResolved"]
+        if regraded is not None:
+            review.regrade(**self._stamp(regraded, context, season, now))
+            events.append("EntryRegraded")
+        elif decision.remedy == "withdraw":
+            withdrawn = EntryResultWithdrawn(season_id=season.season_id, entry_id=entry_id, objection_id=objection_id,
+                                             reason=decision.finding)
+            review.withdraw_result(**self._stamp(withdrawn, context, season, now))
+            events.append("EntryResultWithdrawn")
+        result = recorded(review, events[-1], **identity(review)) | {
+            "objection_id": objection_id, "events": events, "grade": review.grade,
+            "progress": review.progress.value if review.progress else None,
+        }
+        return self.save_once([review], result, idempotency)
+
+    def _regrade(self, season: SeasonView, review: EntryReview, objection_id: str,
+                 decision: ObjectionDecision) -> EntryRegraded:
+        score = Decimal(review.combined_score or "0")
+        if decision.combined_score is not None:
+            score = decision.combined_score.quantize(Decimal("0.01"))
+            if score != decision.combined_score:
+                raise RuleViolation("combined_score", "score.precision", "a score has at most 2 decimal places")
+        band = season.band(decision.grade) if decision.grade else band_for(season.grade_bands, score)
+        if decision.grade and band is None:
+            raise RuleViolation(
+                "grade", "objection.grade.unknown",
+                f"{decision.grade} is not a grade of season {season.season_id}; its grades are "
+                + ", ".join(f"{item.code} ({item.label})" for item in season.grade_bands),
+            )
+        if band is None:
+            raise RuleViolation("combined_score", "objection.regrade.below_bands",
+                                f"{score} reaches no grade band; an upheld objection that leaves no grade withdraws the result")
+        if decision.grade and decision.combined_score is not None and band_for(season.grade_bands, score) != band:
+            raise RuleViolation(
+                "grade", "objection.regrade.band_mismatch",
+                f"a combined score of {score} falls in {getattr(band_for(season.grade_bands, score), 'label', 'no band')}, "
+                f"not {band.label}; give the grade or the score that decides it",
+            )
+        if band.code == review.grade and score == Decimal(review.combined_score or "0"):
+            raise RuleViolation("grade", "objection.regrade.unchanged",
+                                f"entry {review.entry_id} already has {band.label} with {score}; nothing to regrade")
+        return EntryRegraded(
+            season_id=season.season_id, entry_id=review.entry_id, objection_id=objection_id,
+            previous_grade=review.grade, grade=band.code, grade_label=band.label, combined_score=score,
+            reason=decision.finding,
+        )
+
+    # ------------------------------------------------------------ publication (发布) and the national level
+
+    @idempotent
+    def publish(
+        self,
+        season: SeasonView,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """After the notice period: the results on notice are published with certificate numbers, sequential per season."""
+        now = self.clock()
+        results = self._season_results(season.season_id)
+        if results is None:
+            raise RuleViolation("season_id", "publication.no_notice",
+                                f"season {season.season_id}'s results have not been on public notice (公示) yet",
+                                status_code=409)
+        window = season.windows.get(Stage.NOTICE.value)
+        closes_at = window.closes_at if window else results.notice_closes_at  # a notice window may be extended
+        if now <= closes_at:
+            raise RuleViolation(
+                "season_id", "publication.notice_open",
+                f"the public notice of season {season.season_id} runs until {shown(closes_at, season.time_zone)} "
+                f"{season.time_zone}; results are published after it (now {shown(now, season.time_zone)})",
+                status_code=409,
+            )
+        season.check_window_open(Stage.PUBLICATION, now)
+        reviews = [self.entry_review(season.season_id, entry_id) for entry_id in results.on_notice]
+        unresolved = [review.entry_id for review in reviews if review.open_objections]
+        if unresolved:
+            raise RuleViolation(
+                "season_id", "publication.objection_unresolved",
+                "objections to " + ", ".join(unresolved) + " are not resolved yet; every objection is resolved before "
+                "publication", status_code=409,
+            )
+        ready = [review for review in reviews if review.progress is ReviewProgress.APPROVED]
+        if not ready:
+            raise RuleViolation("season_id", "publication.nothing_to_publish",
+                                f"every result on notice of season {season.season_id} is published or withdrawn",
+                                status_code=409)
+        order = {band.code: position for position, band in enumerate(season.grade_bands)}
+        ready.sort(key=lambda review: (order.get(review.grade or "", len(order)),
+                                       -Decimal(review.combined_score or "0"), review.entry_id))
+        issued = []
+        for offset, review in enumerate(ready, start=results.certificates_issued + 1):
+            number = certificate_no(season.certificate_prefix, offset)
+            payload = EntryPublished(
+                season_id=season.season_id, entry_id=review.entry_id, unit_name=review.unit_name,
+                entry_name=review.entry_name, grade=review.grade or "", grade_label=review.grade_label or "",
+                combined_score=Decimal(review.combined_score or "0"), certificate_no=number,
+            )
+            review.publish(**self._stamp(payload, context, season, now))
+            issued.append({"entry_id": review.entry_id, "certificate_no": number, "grade": review.grade})
+        summary_payload = ResultsPublished(
+            season_id=season.season_id, certificates=len(issued),
+            first_certificate_no=issued[0]["certificate_no"], last_certificate_no=issued[-1]["certificate_no"],
+        )
+        results.published(**self._stamp(summary_payload, context, season, now))
+        result = {"season_id": season.season_id, "event": "ResultsPublished", "certificates": issued}
+        return self.save_once([*ready, results], result, idempotency)
+
+    @idempotent
+    def recommend_nationally(
+        self,
+        season: SeasonView,
+        entry_id: str,
+        recommendation: NationalRecommendation,
+        national_season: SeasonView | None,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """推荐全国: a published entry of the season's top grade, to the national association's season."""
+        now = self.clock()
+        _, year, kind = recommendation.national_season_id.split("-")
+        if kind != season.kind.value or int(year) != season.year:
+            raise RuleViolation(
+                "national_season_id", "national.season",
+                f"a {season.year} {season.kind.label} entry goes to the national season CAQ-{season.year}-{season.kind.value}, "
+                f"not {recommendation.national_season_id}",
+            )
+        if national_season is not None:
+            national_season.check_window_open(Stage.RECOMMENDATION, now, "national_season_id")
+        review = self.entry_review(season.season_id, entry_id)
+        review.check_progress((ReviewProgress.PUBLISHED,), "entry_id", "national.not_published",
+                              "an entry is recommended to the national level after its result is published")
+        if review.national_season_id:
+            raise RuleViolation("entry_id", "national.duplicate",
+                                f"entry {entry_id} is already recommended to {review.national_season_id}", status_code=409)
+        top = season.grade_bands[0] if season.grade_bands else None
+        if top is not None and review.grade != top.code:
+            raise RuleViolation(
+                "entry_id", "national.grade",
+                f"the best are recommended to the national level (好中选优): entries of {top.label}; entry {entry_id} "
+                f"has {review.grade_label or review.grade}",
+            )
+        payload = NationalRecommendationMade(
+            season_id=season.season_id, entry_id=entry_id, certificate_no=review.certificate_no or "",
+            grade=review.grade or "", **recommendation.model_dump(),
+        )
+        review.recommend_nationally(**self._stamp(payload, context, season, now))
+        return self.save_once([review], recorded(review, "NationalRecommendationMade", **identity(review)), idempotency)
+
+    # ------------------------------------------------------------ reading the write model
+
+    def entry_review(self, season_id: str, entry_id: str) -> EntryReview:
+        review = self._find_review(season_id, entry_id)
+        if review is None:
+            raise NotFound(f"entry {entry_id} in review of season {season_id} (it has not been recommended)")
+        return review
+
+    def _find_review(self, season_id: str, entry_id: str) -> EntryReview | None:
+        aggregate_id = entry_review_id(season_id, entry_id)
+        if aggregate_id not in self.repository:
+            return None
+        return self.repository.get(aggregate_id)
+
+    def _slate(self, season_id: str, key: str) -> RecommenderSlate | None:
+        aggregate_id = slate_id(season_id, key)
+        return self.repository.get(aggregate_id) if aggregate_id in self.repository else None
+
+    def _season_results(self, season_id: str) -> SeasonResults | None:
+        aggregate_id = season_results_id(season_id)
+        return self.repository.get(aggregate_id) if aggregate_id in self.repository else None
+
+    @staticmethod
+    def _stamp(payload: Any, context: CommandContext, season: SeasonView, now: datetime) -> dict[str, Any]:
+        return stamp(payload, replace(context, occurred_at=now), season_id=season.season_id, organizer=season.organizer)
+
+
+# ---------------------------------------------------------------- rules of the 推荐表
+
+
+def summary(entry: EntryView) -> dict[str, Any]:
+    return {
+        "season_id": entry.season_id, "entry_id": entry.entry_id, "credit_code": entry.credit_code,
+        "unit_name": entry.unit_name, "entry_name": entry.name, "kind": entry.kind, "qc_type": entry.qc_type,
+        "team_type": entry.team_type, "team_size": entry.team_size,
+    }
+
+
+def identity(review: EntryReview) -> dict[str, str]:
+    return {"season_id": review.season_id, "entry_id": review.entry_id}
+
+
+def check_not_future(day: date, now: datetime, season: SeasonView, field: str,
+                     rule: str = "recommendation.date.future") -> None:
+    try:
+        zone = ZoneInfo(season.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo(SEASON_TIME_ZONE)
+    today = now.astimezone(zone).date()
+    if day > today:
+        raise RuleViolation(field, rule,
+                            f"{field} {day.isoformat()} lies after today ({today.isoformat()}, {season.time_zone})")
+
+
+def check_declaration_and_dates(form: RecommendationForm, now: datetime, season: SeasonView) -> None:
+    if not form.declaration.accepted:
+        raise RuleViolation(
+            "declaration.accepted", "recommendation.declaration.accepted",
+            "the 推荐声明 is accepted and signed to recommend: " + RECOMMENDATION_DECLARATION,
+        )
+    check_not_future(form.declaration.signed_on, now, season, "declaration.signed_on")
+    check_not_future(form.filled_on, now, season, "filled_on")
+
+
+def check_recommendation_judges(
+    form: RecommendationForm, judges_by_certificate: Mapping[str, JudgeView], season_id: str
+) -> list[str]:
+    """评委: each judge on the 推荐表 is a judge of the season, by TGQ certificate number, named once."""
+    certificates: list[str] = []
+    for position, judge in enumerate(form.judges):
+        if judge.certificate_no in certificates:
+            raise RuleViolation(f"judges.{position}.certificate_no", "recommendation.judges.duplicate",
+                                f"the judge with TGQ certificate {judge.certificate_no} is listed twice")
+        if judge.certificate_no not in judges_by_certificate:
+            raise RuleViolation(
+                f"judges.{position}.certificate_no", "recommendation.judge.registered",
+                f"no judge with TGQ 评委证书号 {judge.certificate_no} is registered for season {season_id}; the "
+                "recommending unit registers its panel's judges first",
+            )
+        certificates.append(judge.certificate_no)
+    return certificates

@@ -1,0 +1,171 @@
+"""An entry's review at the organizer: from its recommendation to its publication, as one aggregate.
+
+Every step is an event of the entry's `EntryReview`, so an auditor reads the entry's whole review in
+one history: recommended (推荐通道) or accepted by the secretariat (direct channel), revoked, formal
+review (passed, failed with reasons, resubmitted after correction), graded, approved by the guiding
+units, objections during the notice and their resolution (a regrade or the result withdrawn),
+published with its certificate number, recommended to the national level.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from contracts.codes import LabelledEnum
+from contracts.identity import stable_uuid
+from infra.errors import RuleViolation
+
+
+class ReviewProgress(LabelledEnum):
+    """Where an entry stands in the organizer's review."""
+
+    RECOMMENDED = "recommended", "已推荐"
+    REVOKED = "revoked", "已撤销推荐"
+    FORMAL_REVIEW_FAILED = "formal_review_failed", "形式审查未通过"
+    RESUBMITTED = "resubmitted", "已更正，待形式审查"
+    IN_REVIEW = "in_review", "评审中"
+    GRADED = "graded", "已评定等级"
+    APPROVED = "approved", "指导单位已审定"
+    RESULT_WITHDRAWN = "result_withdrawn", "成果已撤销"
+    PUBLISHED = "published", "已发布"
+
+
+AWAITING_FORMAL_REVIEW = (ReviewProgress.RECOMMENDED, ReviewProgress.RESUBMITTED)
+REVOCABLE = (ReviewProgress.RECOMMENDED, ReviewProgress.FORMAL_REVIEW_FAILED, ReviewProgress.RESUBMITTED)
+PAST_FORMAL_REVIEW = (
+    ReviewProgress.IN_REVIEW, ReviewProgress.GRADED, ReviewProgress.APPROVED, ReviewProgress.RESULT_WITHDRAWN,
+    ReviewProgress.PUBLISHED,
+)
+
+
+def entry_review_id(season_id: str, entry_id: str) -> UUID:
+    return stable_uuid("entry-review", season_id, entry_id)
+
+
+class EntryReview(Aggregate):
+    """Opened (bookkeeping, not published) the first time an entry is recommended; every step after is an event."""
+
+    @staticmethod
+    def create_id(season_id: str, entry_id: str) -> UUID:
+        return entry_review_id(season_id, entry_id)
+
+    @event("ReviewOpened")
+    def __init__(self, season_id: str, entry_id: str) -> None:
+        self.season_id = season_id
+        self.entry_id = entry_id
+        self.progress: ReviewProgress | None = None
+        self.credit_code = ""
+        self.unit_name = ""
+        self.entry_name = ""
+        self.kind = ""
+        self.recommender_id: str | None = None
+        self.accepted_directly = False
+        self.slate_key = ""
+        self.recommendation_certificates: list[str] = []
+        self.failed_version: int | None = None
+        self.combined_score: str | None = None
+        self.grade: str | None = None
+        self.grade_label: str | None = None
+        self.objections: dict[str, dict[str, Any]] = {}
+        self.certificate_no: str | None = None
+        self.national_season_id: str | None = None
+
+    # ------------------------------------------------------------ recommendation
+
+    def _recommended(self, payload: dict[str, Any]) -> None:
+        self.progress = ReviewProgress.RECOMMENDED
+        self.credit_code = payload["credit_code"]
+        self.unit_name = payload["unit_name"]
+        self.entry_name = payload["entry_name"]
+        self.kind = payload["kind"]
+        self.recommender_id = payload.get("recommender_id")
+        self.slate_key = self.recommender_id or "direct"  # quota.DIRECT_SLATE
+        self.failed_version = None
+
+    @event("EntryRecommended")
+    def recommend(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self._recommended(payload)
+        self.accepted_directly = False
+        self.recommendation_certificates = [judge["certificate_no"] for judge in payload["judges"]]
+
+    @event("EntryAcceptedDirectly")
+    def accept_directly(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self._recommended(payload)
+        self.accepted_directly = True
+        self.recommendation_certificates = []
+
+    @event("RecommendationRevoked")
+    def revoke(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.progress = ReviewProgress.REVOKED
+
+    # ------------------------------------------------------------ formal review
+
+    @event("FormalReviewPassed")
+    def pass_formal_review(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.progress = ReviewProgress.IN_REVIEW
+
+    @event("FormalReviewFailed")
+    def fail_formal_review(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.progress = ReviewProgress.FORMAL_REVIEW_FAILED
+        self.failed_version = payload["entry_version"]
+
+    @event("FormalReviewResubmitted")
+    def resubmit(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.progress = ReviewProgress.RESUBMITTED
+
+    # ------------------------------------------------------------ grade and results
+
+    @event("EntryGraded")
+    def record_grade(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.progress = ReviewProgress.GRADED
+        self.combined_score = payload["combined_score"]
+        self.grade = payload.get("grade")
+        self.grade_label = payload.get("grade_label")
+
+    @event("GuidingUnitsApproved")
+    def approve(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.progress = ReviewProgress.APPROVED
+
+    @event("ObjectionFiled")
+    def file_objection(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.objections[payload["objection_id"]] = {"status": "open"}
+
+    @event("ObjectionResolved")
+    def resolve_objection(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.objections[payload["objection_id"]] = {"status": payload["outcome"], "remedy": payload.get("remedy")}
+
+    @event("EntryRegraded")
+    def regrade(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.combined_score = payload["combined_score"]
+        self.grade = payload["grade"]
+        self.grade_label = payload["grade_label"]
+
+    @event("EntryResultWithdrawn")
+    def withdraw_result(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.progress = ReviewProgress.RESULT_WITHDRAWN
+
+    @event("EntryPublished")
+    def publish(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.progress = ReviewProgress.PUBLISHED
+        self.certificate_no = payload["certificate_no"]
+
+    @event("NationalRecommendationMade")
+    def recommend_nationally(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.national_season_id = payload["national_season_id"]
+
+    # ------------------------------------------------------------ questions the rules ask
+
+    @property
+    def open_objections(self) -> list[str]:
+        return [key for key, item in self.objections.items() if item["status"] == "open"]
+
+    def next_objection_id(self) -> str:
+        return f"o{len(self.objections) + 1}"
+
+    def check_progress(self, allowed: tuple[ReviewProgress, ...], field: str, rule: str, message: str) -> None:
+        if self.progress not in allowed:
+            label = self.progress.label if self.progress else "—"
+            raise RuleViolation(field, rule, f"{message} (entry {self.entry_id} is {label})", status_code=409)

@@ -1,0 +1,202 @@
+"""Scores by the season's rubric, one per judge per stage, and the grade they lead to.
+
+- A judge scores an entry only if assigned to it for that stage (JudgesAssigned), never with a
+  conflict of interest (the entry's own work unit; the recommending unit's panel or the judges who
+  scored it on the 推荐表), only while the review window is open, and never above a criterion's
+  maximum points.
+- A stage's score is the mean of its judges' totals; with 5 or more judges the highest and the
+  lowest total are dropped first (trimmed mean). The combined score weights the stages as the season
+  says (`stage_weights`; equal weights when it says nothing). Rounded half up to 2 places, exact
+  decimals throughout.
+- The grade is the highest band (listed from the highest) whose minimum the combined score reaches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from contracts.codes import QcAchievementType, ReviewForm
+from contracts.identity import stable_uuid
+from contracts.registered import GradeBand, Rubric
+from contracts.scored import ReviewStage, ScoreSheet, StageResult
+from infra.errors import RuleViolation
+from services.review.domain.names import name_key
+from services.review.domain.views import EntryView, JudgeView, SeasonView
+
+HUNDREDTH = Decimal("0.01")
+TRIM_FROM = 5  # judges: with this many or more, the highest and the lowest total are dropped
+REVIEW_FORM_OF = {ReviewStage.MATERIAL_REVIEW: ReviewForm.MATERIAL, ReviewStage.PRESENTATION: ReviewForm.PRESENTATION}
+
+
+def score_id(season_id: str, entry_id: str, stage: ReviewStage | str, judge_id: str) -> UUID:
+    return stable_uuid("score", season_id, entry_id, ReviewStage(stage).value, judge_id)
+
+
+class Score(Aggregate):
+    """One judge's score of one entry in one stage; a revision replaces it, with its reason."""
+
+    @staticmethod
+    def create_id(payload: dict[str, Any], meta: dict[str, Any]) -> UUID:  # noqa: ARG004
+        return score_id(payload["season_id"], payload["entry_id"], payload["stage"], payload["judge_id"])
+
+    @event("ScoreRecorded")
+    def __init__(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.season_id: str = payload["season_id"]
+        self.entry_id: str = payload["entry_id"]
+        self.judge_id: str = payload["judge_id"]
+        self.stage: str = payload["stage"]
+        self.criteria: dict[str, str] = payload["criteria"]
+        self.total = Decimal(payload["total"])
+        self.revisions = 0
+
+    @event("ScoreRevised")
+    def revise(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.criteria = payload["criteria"]
+        self.total = Decimal(payload["total"])
+        self.revisions += 1
+
+
+def rounded(value: Decimal) -> Decimal:
+    return value.quantize(HUNDREDTH, rounding=ROUND_HALF_UP)
+
+
+# ---------------------------------------------------------------- rules of a score sheet
+
+
+def rubric_for(season: SeasonView, entry: EntryView, stage: ReviewStage) -> Rubric:
+    """The season's scoring form for this stage and the entry's 课题类型; one made for the stage beats a general one."""
+    form = REVIEW_FORM_OF[stage]
+
+    def fits(rubric: Rubric) -> bool:
+        types: list[QcAchievementType] = rubric.achievement_types
+        return rubric.review_form in (form, None) and (not types or entry.qc_type in types)
+
+    candidates = sorted((rubric for rubric in season.rubrics if fits(rubric)), key=lambda rubric: rubric.review_form is None)
+    if not candidates:
+        raise RuleViolation(
+            "stage",
+            "score.rubric.missing",
+            f"season {season.season_id} has no scoring form (评分表) for {stage.label} ({form.label})"
+            + (f" of {entry.qc_type.label} entries" if entry.qc_type else "")
+            + "; the organizer adds its rubrics to the season",
+            status_code=409,
+        )
+    return candidates[0]
+
+
+def check_sheet(rubric: Rubric, sheet: ScoreSheet) -> Decimal:
+    """Every criterion of the rubric scored, none unknown, none above its maximum; the total."""
+    maxima = {criterion.code: criterion for criterion in rubric.criteria}
+    for code in sheet.criteria:
+        if code not in maxima:
+            raise RuleViolation(
+                f"criteria.{code}",
+                "score.criterion.unknown",
+                f"the scoring form {rubric.label} has no criterion {code}; its criteria are " + ", ".join(maxima),
+            )
+    missing = [code for code in maxima if code not in sheet.criteria]
+    if missing:
+        raise RuleViolation(
+            f"criteria.{missing[0]}",
+            "score.criteria.incomplete",
+            f"every criterion of {rubric.label} is scored; missing: "
+            + ", ".join(f"{code} ({maxima[code].label})" for code in missing),
+        )
+    for code, points in sheet.criteria.items():
+        criterion = maxima[code]
+        if points > criterion.max_points:
+            raise RuleViolation(
+                f"criteria.{code}",
+                "score.criterion.above_max",
+                f"{criterion.label} ({code}) is scored out of {criterion.max_points} points; {points} is above its maximum",
+            )
+    return sum(sheet.criteria.values(), Decimal(0))
+
+
+def check_assigned(judge_id: str, assigned: frozenset[str] | None, entry_id: str, stage: ReviewStage) -> None:
+    if assigned is None or judge_id not in assigned:
+        whom = "no judges are assigned yet" if not assigned else f"its judges are {', '.join(sorted(assigned))}"
+        raise RuleViolation(
+            "judge_id",
+            "score.judge.not_assigned",
+            f"judge {judge_id} is not assigned to entry {entry_id} for {stage.label} ({stage.value}); {whom}",
+            status_code=403,
+        )
+
+
+def conflict_of(
+    judge: JudgeView, entry: EntryView, recommender_id: str | None, recommendation_certificates: list[str]
+) -> tuple[str, str] | None:
+    """The conflict of interest that keeps the judge off the entry, as (rule suffix, explanation), or None."""
+    if judge.work_unit_credit_code and judge.work_unit_credit_code.upper() == entry.credit_code.upper():
+        return "own_work_unit", f"the judge's work unit is the entry's unit ({entry.credit_code})"
+    if name_key(judge.work_unit) and name_key(judge.work_unit) in {name_key(name) for name in entry.unit_names}:
+        return "own_work_unit", f"the judge works at {judge.work_unit}, the entry's unit"
+    if judge.recommender_id and recommender_id and judge.recommender_id == recommender_id:
+        return "recommender_panel", f"the judge sits on the panel of {recommender_id}, which recommended the entry"
+    if judge.certificate_no and judge.certificate_no in recommendation_certificates:
+        return "recommender_panel", "the judge scored the entry for its recommending unit (named on the 推荐表)"
+    return None
+
+
+def check_no_conflict(
+    judge: JudgeView, entry: EntryView, recommender_id: str | None, certificates: list[str], prefix: str
+) -> None:
+    conflict = conflict_of(judge, entry, recommender_id, certificates)
+    if conflict:
+        suffix, why = conflict
+        raise RuleViolation(
+            "judge_id",
+            f"{prefix}.conflict.{suffix}",
+            f"judge {judge.judge_id} ({judge.name}) has a conflict of interest with entry {entry.entry_id}: {why}; "
+            "a judge never scores an entry of his or her own work unit or recommending unit",
+            status_code=409,
+        )
+
+
+# ---------------------------------------------------------------- aggregation and grade
+
+
+def stage_result(stage: ReviewStage, totals: Mapping[str, Decimal]) -> StageResult:
+    """The stage's score: trimmed mean with 5 or more judges (highest and lowest dropped), plain mean below."""
+    ordered = sorted(totals.items(), key=lambda item: (item[1], item[0]))
+    dropped: list[str] = []
+    counted = ordered
+    method = "mean"
+    if len(ordered) >= TRIM_FROM:
+        dropped = [ordered[0][0], ordered[-1][0]]
+        counted = ordered[1:-1]
+        method = "trimmed_mean"
+    mean = sum((value for _, value in counted), Decimal(0)) / Decimal(len(counted))
+    return StageResult(stage=stage, method=method, totals=dict(totals), dropped=dropped, score=rounded(mean))
+
+
+def stage_weights(season: SeasonView, scored: list[ReviewStage]) -> dict[ReviewStage, Decimal]:
+    """The season's weights for the stages that count, or equal weights for the stages scored."""
+    if not season.stage_weights:
+        return {stage: Decimal(1) for stage in scored}
+    weights = {ReviewStage(stage): weight for stage, weight in season.stage_weights.items() if weight > 0}
+    if not weights:
+        raise RuleViolation(
+            "season_id",
+            "grade.weights.zero",
+            f"season {season.season_id} weighs every stage 0; the combined score needs a positive weight",
+            status_code=409,
+        )
+    return weights
+
+
+def combined_score(results: Mapping[ReviewStage, StageResult], weights: Mapping[ReviewStage, Decimal]) -> Decimal:
+    total_weight = sum(weights.values(), Decimal(0))
+    weighted = sum((results[stage].score * weight for stage, weight in weights.items()), Decimal(0))
+    return rounded(weighted / total_weight)
+
+
+def band_for(bands: tuple[GradeBand, ...], score: Decimal) -> GradeBand | None:
+    """The highest band whose minimum the score reaches (bands are listed from the highest)."""
+    return next((band for band in bands if score >= band.min_score), None)
