@@ -255,15 +255,19 @@ class ReviewServices:
 
 
 @asynccontextmanager
-async def running_review(stack: StackConfig, root: Path, calendar: Calendar) -> AsyncIterator[ReviewServices]:
-    """Registration's, submission's and review's APIs (injected clock) and workers, in one fresh namespace."""
+async def running_review(
+    stack: StackConfig, root: Path, calendar: Calendar, *, assignment_worker: bool = False
+) -> AsyncIterator[ReviewServices]:
+    """Registration's, submission's and review's APIs (injected clock) and workers, in one fresh namespace;
+    the review worker runs the assignment process manager only when asked."""
     namespace = new_namespace()
     apis, workers, settings = {}, [], {}
     stop = asyncio.Event()
     for service in ("registration", "submission", "review"):
         settings[service] = isolated_settings(stack, service, root / service, namespace)
         apis[service] = build_api(definition(service), settings[service], clock=calendar)
-        workers.append(asyncio.create_task(build_worker(without_processes(service), settings[service]).run(stop)))
+        worker_definition = definition(service) if assignment_worker else without_processes(service)
+        workers.append(asyncio.create_task(build_worker(worker_definition, settings[service]).run(stop)))
     clients = {
         service: httpx.AsyncClient(transport=httpx.ASGITransport(app=apis[service]), base_url=f"http://{service}",
                                    timeout=30)
@@ -599,3 +603,35 @@ async def test_no_input_gives_a_500(services: ReviewServices) -> None:
     assert (await services.review.get(f"/seasons/{'x' * 500}/entries", headers=ORGANIZER)).status_code == 422
     assert (await services.review.post(f"/seasons/{QC}/entries/{'9' * 500}/grade", headers=ORGANIZER)).status_code == 422
     assert services.stored() == before
+
+
+# ---------------------------------------------------------------- with the assignment worker
+
+
+async def test_the_assignment_worker_assigns_from_formal_review_passed_and_its_judges_score(
+    stack, tmp_path_factory
+) -> None:
+    """The contract between review's two parts: FormalReviewPassed → the worker's JudgesAssigned → the
+    scoring rule reads that assignment (and refuses a judge the worker did not choose)."""
+    calendar = Calendar(NOW)
+    async with running_review(stack, tmp_path_factory.mktemp("review-worker"), calendar,
+                              assignment_worker=True) as running:
+        await set_up_season(running)
+        entry_id = await running.submit(1, topic="降低冷库能耗", qc_type="problem_solving")
+        path = f"/seasons/{QC}/entries/{entry_id}"
+        await running.ok(f"{path}/recommendation", recommendation_form(1, ["TGQ-2026-0008"]), PUDONG)
+        await running.ok(f"{path}/formal-review", {"outcome": "passed"})
+        scores = await running.until(f"{path}/scores", lambda page: any(
+            item["stage"] == "material_review" and item["status"] == "assigned" for item in page["assignments"]))
+        (assignment,) = [item for item in scores["assignments"] if item["stage"] == "material_review"]
+        assert assignment["assigned_by"] != "staff-1" and len(assignment["judge_ids"]) == 5
+        chosen = set(assignment["judge_ids"])
+        assert running.judge(7) not in chosen, "pudong's panel judge is never chosen for pudong's entry"
+        index = {running.judge(number): number for number in range(9)}
+        calendar.now = REVIEW_OPEN
+        first = sorted(chosen)[0]
+        scored = await running.post(f"{path}/scores", material(80), running.judge_token(index[first]))
+        assert scored.status_code == 201, scored.text
+        outsider = next(number for number in range(7) if running.judge(number) not in chosen)
+        refused = await running.post(f"{path}/scores", material(80), running.judge_token(outsider))
+        assert problem(refused) == (403, "judge_id", "score.judge.not_assigned")
