@@ -1,4 +1,4 @@
-"""The project's command line: stack, serve, run, demo, token, contracts, test."""
+"""The project's command line: stack, serve, run, demo, token, contracts, bench, test."""
 
 from __future__ import annotations
 
@@ -99,6 +99,31 @@ def contracts_export() -> None:
 
     written = write_all()
     click.echo("\n".join(str(path) for path in written) or "contract files already up to date")
+
+
+@cli.group()
+def bench() -> None:
+    """Benchmarks on the local stack: JSON reports in reports/, never pass/fail."""
+
+
+@bench.command("review")
+@click.option("--workers", default="1,2,4", show_default=True, help="worker counts to measure, comma-separated")
+@click.option("--events", type=int, default=10_000, show_default=True, help="scores in the backlog")
+@click.option("--judges-per-entry", type=int, default=5, show_default=True)
+@click.option("--partitions", type=int, default=8, show_default=True, help="partitions of the namespaced topics")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True)
+def bench_review(workers: str, events: int, judges_per_entry: int, partitions: int, output: Path) -> None:
+    """Review workers draining a backlog of ScoreRecorded: events/s and lag for each worker count."""
+    import asyncio
+
+    from benchmarks.review import run_review_benchmark
+
+    counts = [int(item) for item in workers.split(",") if item.strip()]
+    path = asyncio.run(run_review_benchmark(
+        workers=counts, events=events, judges_per_entry=judges_per_entry, partitions=partitions, output_dir=output,
+        echo=click.echo,
+    ))
+    click.echo(f"report: {path}")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})

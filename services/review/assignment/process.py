@@ -20,7 +20,8 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from typing import Any, cast
+from collections.abc import Callable
+from typing import cast
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
@@ -125,7 +126,11 @@ class AssignmentRecorder:
         return self._save(assignment)
 
     def assign_blocked(
-        self, aggregate_id: UUID, choice_for: Any, context: CommandContext, organizer: str | None
+        self,
+        aggregate_id: UUID,
+        choice_for: Callable[[Assignment], tuple[EntryToAssign, Choice]],
+        context: CommandContext,
+        organizer: str | None,
     ) -> tuple[list[Envelope], bool]:
         """Assign a blocked assignment if `choice_for(entry)` now finds enough judges."""
         assignment: Assignment = self.app.repository.get(aggregate_id)

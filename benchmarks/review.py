@@ -1,0 +1,266 @@
+"""Review throughput with 1, 2, 4 … workers on a backlog of judges' scores; a JSON report, never a pass/fail test.
+
+For each worker count, in a namespace of its own (topics, consumer groups, MongoDB database,
+PostgreSQL event store):
+1. a season and its judges go to registration.events; `events / k` entries are assigned k judges
+   each in the read model (the judges' queues the scores land in);
+2. the backlog: `events` ScoreRecorded envelopes on review.events, produced before any worker runs;
+3. N review workers start (`qcp serve worker --service review`, as separate processes);
+4. the clock stops when every consumer group of review (its projection and its process managers)
+   has committed every partition of review.events up to its end;
+5. events per second, and the lag of each score from `recorded_at` to the moment the worker applied
+   it to the judge's queue (`_applied_at` in `judge_queue`), p50/p95/max.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from benchmarks.review_backlog import JudgeSpec, judges_assigned, produce, score_recorded, shanghai_season
+from contracts import parse_payload
+from infra.kafka import EVENT_TOPICS, ensure_topics
+from infra.mongo import build_client
+from infra.settings import ServiceSettings
+from qcp.stack import StackConfig, create_database
+from services.review.assignment.read_model import AssignmentReadModel
+from services.review.bootstrap import definition
+
+SEASON = "310000-2024-qc_group"
+STAGE = "material_review"
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on: the stack (Kafka, PostgreSQL, FerretDB) runs on the same machine."""
+    model = next(
+        (line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines() if line.startswith("model name")),
+        platform.processor() or "unknown",
+    )
+    memory = next((line.split()[1] for line in _read("/proc/meminfo").splitlines() if line.startswith("MemTotal")), None)
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(int(memory) / 1024 / 1024, 1) if memory else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "note": "Kafka (single node, KRaft), PostgreSQL and FerretDB 1.x share the machine with the workers",
+    }
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 3)
+
+
+class Run:
+    """One worker count in a namespace of its own."""
+
+    def __init__(self, config: StackConfig, workers: int, events: int, judges_per_entry: int, partitions: int,
+                 log_dir: Path) -> None:
+        self.config = config
+        self.workers = workers
+        self.events = events
+        self.k = judges_per_entry
+        self.partitions = partitions
+        self.log_dir = log_dir
+        namespace = f"b{uuid.uuid4().hex[:10]}."
+        self.settings = ServiceSettings(
+            service="review", kafka_bootstrap=config.kafka_bootstrap, mongo_url=config.mongo_url,
+            mongo_db_prefix=namespace.replace(".", "_"), event_store="postgres", postgres_port=config.postgres_port,
+            postgres_db=f"{namespace.replace('.', '_')}review", topic_prefix=namespace, topic_partitions=partitions,
+        )
+        self.groups = [self.settings.consumer_group] + [
+            process.group(self.settings) for process in definition().processes
+        ]
+        self.review_topic = self.settings.topic("review.events")
+
+    def environment(self) -> dict[str, str]:
+        s = self.settings
+        return {
+            "QCP_KAFKA_BOOTSTRAP": s.kafka_bootstrap, "QCP_MONGO_URL": s.mongo_url,
+            "QCP_MONGO_DB_PREFIX": s.mongo_db_prefix, "QCP_EVENT_STORE": "postgres",
+            "QCP_POSTGRES_PORT": str(s.postgres_port), "QCP_POSTGRES_DB": str(s.postgres_db),
+            "QCP_TOPIC_PREFIX": s.topic_prefix, "QCP_TOPIC_PARTITIONS": str(s.topic_partitions),
+            "QCP_ASSIGNMENT_JUDGES_PER_ENTRY": json.dumps({STAGE: self.k}), "QCP_LOG_LEVEL": "WARNING",
+        }
+
+    async def prepare(self) -> None:
+        create_database(self.config, str(self.settings.postgres_db))
+        topics = [self.settings.topic(name) for name in EVENT_TOPICS]
+        await ensure_topics(self.settings, topics)
+        season = shanghai_season(SEASON, units=100, recommenders=5)
+        season.judges = [JudgeSpec(f"j{index:02d}", f"上海市质量评审中心第{index}分中心") for index in range(30)]
+        await produce(self.settings.kafka_bootstrap, self.settings.topic("registration.events"),
+                      season.registration_events())
+        entries = self.events // self.k
+        judge_ids = [spec.judge_id for spec in season.judges]
+        assignments = {
+            f"e{index:05d}": [judge_ids[(index * self.k + offset) % len(judge_ids)] for offset in range(self.k)]
+            for index in range(entries)
+        }
+        mongo = build_client(self.settings)
+        read_model = AssignmentReadModel(mongo[self.settings.database_name])
+        await read_model.create_indexes()
+        semaphore = asyncio.Semaphore(4)
+
+        async def assign(entry_id: str, judges: list[str]) -> None:
+            item = judges_assigned(SEASON, entry_id, judges)
+            async with semaphore:
+                await read_model.apply(item, parse_payload(item.type, item.schema_version, item.payload))
+
+        await asyncio.gather(*(assign(entry_id, judges) for entry_id, judges in assignments.items()))
+        await mongo.close()
+        scores = [
+            score_recorded(SEASON, entry_id, judge, index)
+            for index, (entry_id, judges) in enumerate(assignments.items())
+            for judge in judges
+        ]
+        await produce(self.settings.kafka_bootstrap, self.review_topic, scores)
+
+    async def measure(self) -> dict[str, Any]:
+        env = os.environ | self.environment()
+        started = time.monotonic()
+        started_at = datetime.now(UTC)
+        processes = [
+            subprocess.Popen(  # noqa: S603 - our own CLI
+                [sys.executable, "-m", "qcp.cli", "serve", "worker", "--service", "review"],
+                env=env, stdout=(self.log_dir / f"worker-{self.workers}-{index}.log").open("ab"),
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+            for index in range(self.workers)
+        ]
+        drained: dict[str, float] = {}
+        try:
+            while len(drained) < len(self.groups):
+                for group in self.groups:
+                    if group not in drained and await self._caught_up(group):
+                        drained[group] = round(time.monotonic() - started, 2)
+                if time.monotonic() - started > 900:
+                    raise TimeoutError(f"not drained after 900 s: {drained}")
+                for process in processes:
+                    if process.poll() is not None:
+                        raise RuntimeError(f"a worker exited with {process.returncode}; see {self.log_dir}")
+                await asyncio.sleep(0.25)
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGTERM)
+            for process in processes:
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+        seconds = max(drained.values())
+        return {"started_at": started_at.isoformat(), "drained_seconds_by_group": drained, "seconds": seconds,
+                **await self._lags(seconds, started_at)}
+
+    async def _lags(self, seconds: float, started_at: datetime) -> dict[str, Any]:
+        mongo = build_client(self.settings)
+        try:
+            queue = mongo[self.settings.database_name]["judge_queue"]
+            rows = [doc async for doc in queue.find({"status": "scored"}, {"_applied_at": 1, "scored_at": 1})]
+        finally:
+            await mongo.close()
+        lags = [(row["_applied_at"] - row["scored_at"]).total_seconds() for row in rows]
+        applied = sorted(row["_applied_at"] for row in rows)
+        window = (applied[-1] - applied[0]).total_seconds() if len(applied) > 1 else None
+        return {
+            "scores_applied": len(rows),
+            "events_per_second": round(self.events / seconds, 1),
+            "events_per_second_while_applying": round(len(rows) / window, 1) if window else None,
+            "first_applied_after_seconds": round((applied[0] - started_at).total_seconds(), 2) if rows else None,
+            "lag_seconds": {"p50": percentile(lags, 0.50), "p95": percentile(lags, 0.95), "max": percentile(lags, 1.0)},
+        }
+
+    async def _caught_up(self, group: str) -> bool:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None)
+        await admin.start()
+        await consumer.start()
+        try:
+            committed = await admin.list_consumer_group_offsets(group)
+            partitions = [TopicPartition(self.review_topic, index) for index in range(self.partitions)]
+            ends = await consumer.end_offsets(partitions)
+            return all((committed[tp].offset if tp in committed else 0) >= ends[tp] for tp in partitions)
+        finally:
+            await consumer.stop()
+            await admin.close()
+
+    async def clean_up(self) -> None:
+        mongo = build_client(self.settings)
+        try:
+            await mongo.drop_database(self.settings.database_name)
+        finally:
+            await mongo.close()
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            mine = [name for name in await admin.list_topics() if name.startswith(self.settings.topic_prefix)]
+            if mine:
+                await admin.delete_topics(mine)
+        finally:
+            await admin.close()
+        with psycopg.connect(self.config.postgres_dsn_for("postgres"), autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{self.settings.postgres_db}" WITH (FORCE)')
+
+
+async def run_review_benchmark(
+    *, workers: list[int], events: int, judges_per_entry: int, partitions: int, output_dir: Path,
+    config: StackConfig | None = None, echo: Any = print,
+) -> Path:
+    config = config or StackConfig()
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="qcp-bench-") as logs:
+        for count in workers:
+            run = Run(config, count, events, judges_per_entry, partitions, Path(logs))
+            echo(f"{count} worker(s): preparing {events} scores in {run.settings.topic_prefix}")
+            await run.prepare()
+            try:
+                echo(f"{count} worker(s): measuring")
+                result = await run.measure()
+            finally:
+                await run.clean_up()
+            runs.append({"workers": count} | result)
+            echo(f"{count} worker(s): {result['events_per_second']} events/s, lag p50 {result['lag_seconds']['p50']} s")
+    report = {
+        "benchmark": "review",
+        "measured_at": datetime.now(UTC).isoformat(),
+        "machine": machine(),
+        "parameters": {
+            "events": events, "event_type": "ScoreRecorded", "judges_per_entry": judges_per_entry,
+            "entries": events // judges_per_entry, "partitions": partitions, "topic": "review.events",
+            "consumer_groups": ["review (projection)", "review.assignment (judges' queues)"],
+            "event_store": "postgres",
+            "clock": "from starting the workers until every review consumer group committed the end of review.events",
+            "lag": "recorded_at (produced just before the workers start) → applied to judge_queue; includes the backlog's wait",
+        },
+        "runs": runs,
+    }
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path = output_dir / f"bench-review-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path
