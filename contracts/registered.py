@@ -159,6 +159,10 @@ class SeasonOpened(Payload):
         description="成果等级: the relative weights of 文审 (material_review) and 发表赛 (presentation) in the combined "
         "score, e.g. 0.4 and 0.6; left empty, the stages an entry was scored in count equally",
     )
+    judges_per_entry: dict[ReviewStage, Annotated[int, Field(ge=1, le=15)]] = Field(
+        default_factory=dict,
+        description="how many judges score each entry per stage; left out, the platform's default (5) applies",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -618,3 +618,15 @@ def test_a_judge_of_a_recommenders_panel(app: RegistrationApplication) -> None:
     app.register_recommender(QC, recommender(recommender_id="xuhui"), SECRETARIAT)
     result = app.register_judge(QC, judge(recommender_id="xuhui"), SECRETARIAT)
     assert result["event"] == "JudgeRegistered"
+
+
+def test_season_stage_weights_all_zero_is_refused() -> None:
+    from decimal import Decimal
+
+    from services.registration.domain.season import check_stage_weights
+
+    with pytest.raises(RuleViolation) as refusal:
+        check_stage_weights({"material_review": Decimal("0"), "presentation": Decimal("0")})
+    assert refusal.value.rule == "season.stage_weights.all_zero"
+    check_stage_weights({"material_review": Decimal("0.4"), "presentation": Decimal("0.6")})
+    check_stage_weights({})

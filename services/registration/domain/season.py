@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -82,6 +83,7 @@ def check_season(opened: SeasonOpened) -> None:
     check_quota(opened.quota, opened.kind, field="quota")
     check_rubrics(opened.rubrics, opened.kind)
     check_grade_bands(opened.grade_bands)
+    check_stage_weights(opened.stage_weights)
 
 
 def check_windows(windows: Mapping[Stage, Window], year: int, *, field: str = "windows") -> None:
@@ -200,6 +202,16 @@ def check_rubrics(rubrics: list[Rubric], kind: ActivityKind | str) -> None:
                     f"the scoring forms {clash} and {rubric.code} both score the same entries in the same review form",
                 )
             covered[(review_form, achievement_type)] = rubric.code
+
+
+def check_stage_weights(weights: Mapping[str, Decimal]) -> None:
+    """Weights given must leave some stage counting: all zero would make every combined score zero."""
+    if weights and not any(weight > 0 for weight in weights.values()):
+        raise RuleViolation(
+            "stage_weights",
+            "season.stage_weights.all_zero",
+            "at least one review stage needs a weight above zero in the combined score (成果等级)",
+        )
 
 
 def check_grade_bands(bands: list[GradeBand]) -> None:

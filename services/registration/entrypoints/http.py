@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, status
@@ -37,6 +38,7 @@ from contracts.registered import (
     SeasonOpened,
     UnitRegistrationForm,
 )
+from contracts.scored import ReviewStage
 from infra.auth import AuthenticatedActor, require_org, require_role
 from infra.errors import RuleViolation
 from infra.http import command_answer, command_context, execute, found, idempotency_for
@@ -65,6 +67,12 @@ class OpenSeasonRequest(Payload):
     quota: QuotaRule | None = Field(default=None, description="the kind's quota from the notices when left out")
     rubrics: list[Rubric] = Field(default_factory=list, max_length=20)
     grade_bands: list[GradeBand] = Field(default_factory=list, max_length=10)
+    stage_weights: dict[ReviewStage, Annotated[Decimal, Field(ge=0, le=100, decimal_places=4)]] = Field(
+        default_factory=dict, description="weights of 文审 and 发表赛 in the combined score, e.g. 0.4 and 0.6"
+    )
+    judges_per_entry: dict[ReviewStage, Annotated[int, Field(ge=1, le=15)]] = Field(
+        default_factory=dict, description="judges per entry and stage; the platform's default (5) where left out"
+    )
 
 
 class WindowChangeRequest(Window):
