@@ -16,6 +16,8 @@ bounds between figures, windows, registrations) are the submission service's dom
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import re
 from datetime import date
 from decimal import Decimal
@@ -180,12 +182,14 @@ class EntryForm(Payload):
         description="the recommending unit the unit registered with; taken from the registration when left out",
     )
 
+    @abstractmethod
     def natural_key(self) -> tuple[str, ...]:
-        raise NotImplementedError
+        """What makes two entries of one season the same entry."""
 
     @property
+    @abstractmethod
     def display_name(self) -> str:
-        raise NotImplementedError
+        """The group's or team's name as printed on certificates."""
 
 
 # ---------------------------------------------------------------- QC group achievement
