@@ -6,9 +6,9 @@ import functools
 import inspect
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
@@ -65,6 +65,21 @@ def stamp(
             "organizer": organizer,
         },
     }
+
+
+class InSeason(Protocol):
+    """Anything a command acts on within a season: it knows the season and its organizer."""
+
+    @property
+    def season_id(self) -> str: ...
+
+    @property
+    def organizer(self) -> str: ...
+
+
+def stamp_in_season(payload: BaseModel, context: CommandContext, season: InSeason, now: datetime) -> dict[str, Any]:
+    """`stamp` for a command in a season, occurring at `now`: the instant its windows were checked against."""
+    return stamp(payload, replace(context, occurred_at=now), season_id=season.season_id, organizer=season.organizer)
 
 
 def to_envelope(domain_event: DomainEventProtocol[Any]) -> Envelope:

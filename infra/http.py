@@ -7,17 +7,17 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 from eventsourcing.persistence import IntegrityError, OperationalError
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from pymongo.errors import ConnectionFailure
 
 from contracts import Actor
-from contracts.codes import Channel
+from contracts.codes import Channel, Role
 from infra.auth import TokenService
 from infra.eventstore import CommandContext
 from infra.idempotency import MAX_KEY_LENGTH, IdempotencyKey
@@ -28,6 +28,12 @@ from infra.readiness import Readiness
 log = logging.getLogger(__name__)
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+# Path and query parameters the services share: bounded, so no input reaches the store unchecked.
+PathId = Annotated[str, Path(min_length=1, max_length=64)]
+Skip = Annotated[int, Query(ge=0, le=1_000_000)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+FULL_VIEW = frozenset({Role.ORGANIZER, Role.NATIONAL, Role.AUDITOR})
 
 
 def create_app(

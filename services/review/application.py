@@ -10,7 +10,6 @@ a retried command with the same Idempotency-Key returns the first result.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -59,7 +58,7 @@ from contracts.scored import (
     StageResult,
 )
 from infra.errors import NotFound, RuleViolation
-from infra.eventstore import CommandContext, EventStoreApplication, idempotent, recorded, stamp
+from infra.eventstore import CommandContext, EventStoreApplication, idempotent, recorded, stamp_in_season
 from infra.idempotency import IdempotencyKey
 from infra.windows import SEASON_TIME_ZONE, shown
 from services.review.assignment.domain import Assignment, assignment_id
@@ -147,7 +146,7 @@ class ReviewApplication(EventStoreApplication):
             **summary(entry), **form.model_dump(), recommender_id=recommender.recommender_id,
             declaration_text=RECOMMENDATION_DECLARATION,
         )
-        review.recommend(**self._stamp(payload, context, season, now))
+        review.recommend(**stamp_in_season(payload, context, season, now))
         slate = slate or RecommenderSlate(season.season_id, recommender.recommender_id)
         slate.add(entry.entry_id, entry.credit_code, entry.qc_type.value if entry.qc_type else None, entry.team_type, form.rank)
         result = recorded(review, "EntryRecommended", **identity(review)) | {
@@ -188,7 +187,7 @@ class ReviewApplication(EventStoreApplication):
         check_quota(quota, bool(direct and direct.quota), entry, counted_for_unit(slate, entry, unit_entries),
                     "the direct channel")
         payload = EntryAcceptedDirectly(**summary(entry), **acceptance.model_dump(), recommender_id=direct_id)
-        review.accept_directly(**self._stamp(payload, context, season, now))
+        review.accept_directly(**stamp_in_season(payload, context, season, now))
         slate = slate or RecommenderSlate(season.season_id, key)
         slate.add(entry.entry_id, entry.credit_code, entry.qc_type.value if entry.qc_type else None, entry.team_type, None)
         result = recorded(review, "EntryAcceptedDirectly", **identity(review)) | {"created": True}
@@ -222,7 +221,7 @@ class ReviewApplication(EventStoreApplication):
         payload = RecommendationRevoked(
             season_id=season.season_id, entry_id=entry_id, recommender_id=review.recommender_id, reason=revocation.reason
         )
-        review.revoke(**self._stamp(payload, context, season, now))
+        review.revoke(**stamp_in_season(payload, context, season, now))
         aggregates: list[Aggregate] = [review]
         if slate is not None:
             slate.remove(entry_id)
@@ -326,7 +325,7 @@ class ReviewApplication(EventStoreApplication):
                 season_id=season.season_id, entry_id=entry.entry_id, credit_code=entry.credit_code,
                 recommender_id=review.recommender_id, kind=entry.kind,
             )
-            review.pass_formal_review(**self._stamp(passed, context, season, now))
+            review.pass_formal_review(**stamp_in_season(passed, context, season, now))
             event = "FormalReviewPassed"
         else:
             if not decision.reasons:
@@ -336,7 +335,7 @@ class ReviewApplication(EventStoreApplication):
                 season_id=season.season_id, entry_id=entry.entry_id, credit_code=entry.credit_code,
                 recommender_id=review.recommender_id, reasons=decision.reasons, entry_version=entry.version,
             )
-            review.fail_formal_review(**self._stamp(failed, context, season, now))
+            review.fail_formal_review(**stamp_in_season(failed, context, season, now))
             event = "FormalReviewFailed"
         return self.save_once([review], recorded(review, event, **identity(review)), idempotency)
 
@@ -355,7 +354,7 @@ class ReviewApplication(EventStoreApplication):
         review = self.entry_review(season.season_id, entry.entry_id)
         self._check_recommendation_owner(review, context)
         review.check_progress((ReviewProgress.FORMAL_REVIEW_FAILED,), "entry_id", "formal_review.resubmit.not_failed",
-                              f"only an entry that failed formal review is resubmitted")
+                              "only an entry that failed formal review is resubmitted")
         if review.failed_version is not None and entry.version <= review.failed_version:
             raise RuleViolation(
                 "entry_id",
@@ -370,7 +369,7 @@ class ReviewApplication(EventStoreApplication):
         payload = FormalReviewResubmitted(
             season_id=season.season_id, entry_id=entry.entry_id, entry_version=entry.version, note=resubmission.note
         )
-        review.resubmit(**self._stamp(payload, context, season, now))
+        review.resubmit(**stamp_in_season(payload, context, season, now))
         return self.save_once([review], recorded(review, "FormalReviewResubmitted", **identity(review)), idempotency)
 
     # ------------------------------------------------------------ judges (JudgesAssigned, by hand)
@@ -391,7 +390,7 @@ class ReviewApplication(EventStoreApplication):
         season.check_formal_review_period(now)
         review = self.entry_review(season.season_id, entry.entry_id)
         review.check_progress((ReviewProgress.IN_REVIEW,), "entry_id", "assignment.entry.not_in_review",
-                              f"judges are assigned to entries that passed formal review and are not graded yet")
+                              "judges are assigned to entries that passed formal review and are not graded yet")
         for position, judge_id in enumerate(judge_ids):
             if judge_id in judge_ids[:position]:
                 raise RuleViolation(f"judge_ids.{position}", "assignment.judges.duplicate",
@@ -417,7 +416,7 @@ class ReviewApplication(EventStoreApplication):
                                     review.recommender_id)
         payload = JudgesAssigned(season_id=season.season_id, entry_id=entry.entry_id, stage=stage,
                                  judge_ids=judge_ids, assigned_by=context.actor.id)
-        assignment.assign(**self._stamp(payload, context, season, now))
+        assignment.assign(**stamp_in_season(payload, context, season, now))
         result = recorded(assignment, "JudgesAssigned", **identity(review)) | {"stage": stage.value,
                                                                               "judge_ids": judge_ids}
         return self.save_once([assignment], result, idempotency)
@@ -458,7 +457,7 @@ class ReviewApplication(EventStoreApplication):
             season_id=season.season_id, entry_id=entry.entry_id, judge_id=judge.judge_id, stage=stage,
             rubric=rubric_code, total=total, **sheet.model_dump(),
         )
-        score = Score(**self._stamp(payload, context, season, now))
+        score = Score(**stamp_in_season(payload, context, season, now))
         result = recorded(score, "ScoreRecorded", **identity(review)) | {
             "judge_id": judge.judge_id, "stage": stage.value, "total": str(total),
         }
@@ -494,7 +493,7 @@ class ReviewApplication(EventStoreApplication):
             season_id=season.season_id, entry_id=entry.entry_id, judge_id=judge.judge_id, stage=stage,
             rubric=rubric_code, total=total, previous_total=previous, reason=reason, **sheet.model_dump(),
         )
-        score.revise(**self._stamp(payload, context, season, now))
+        score.revise(**stamp_in_season(payload, context, season, now))
         result = recorded(score, "ScoreRevised", **identity(review)) | {
             "judge_id": judge.judge_id, "stage": stage.value, "total": str(total), "previous_total": str(previous),
         }
@@ -587,7 +586,7 @@ class ReviewApplication(EventStoreApplication):
             weights=weights, combined_score=combined, grade=band.code if band else None,
             grade_label=band.label if band else None,
         )
-        review.record_grade(**self._stamp(payload, context, season, now))
+        review.record_grade(**stamp_in_season(payload, context, season, now))
         result = recorded(review, "EntryGraded", **identity(review)) | {
             "combined_score": str(combined), "grade": payload.grade, "grade_label": payload.grade_label,
         }
@@ -636,7 +635,7 @@ class ReviewApplication(EventStoreApplication):
                 combined_score=Decimal(review.combined_score or "0"), guiding_units=approval.guiding_units,
                 approved_on=approval.approved_on, note=approval.note,
             )
-            review.approve(**self._stamp(payload, context, season, now))
+            review.approve(**stamp_in_season(payload, context, season, now))
         result = {"season_id": season.season_id, "event": "GuidingUnitsApproved",
                   "entry_ids": [review.entry_id for review in reviews], "approved": len(reviews)}
         return self.save_once(list(reviews), result, idempotency)
@@ -667,7 +666,7 @@ class ReviewApplication(EventStoreApplication):
         window = season.windows[Stage.NOTICE.value]
         payload = NoticeOpened(season_id=season.season_id, entry_ids=sorted(entry_ids), opens_at=now,
                                closes_at=window.closes_at)
-        results = SeasonResults(**self._stamp(payload, context, season, now))
+        results = SeasonResults(**stamp_in_season(payload, context, season, now))
         result = recorded(results, "NoticeOpened", season_id=season.season_id) | {
             "entry_ids": payload.entry_ids, "closes_at": window.closes_at.isoformat(),
         }
@@ -696,7 +695,7 @@ class ReviewApplication(EventStoreApplication):
         objection_id = review.next_objection_id()
         payload = ObjectionFiled(season_id=season.season_id, entry_id=entry_id, objection_id=objection_id,
                                  **objection.model_dump())
-        review.file_objection(**self._stamp(payload, context, season, now))
+        review.file_objection(**stamp_in_season(payload, context, season, now))
         result = recorded(review, "ObjectionFiled", **identity(review)) | {"objection_id": objection_id}
         return self.save_once([review], result, idempotency)
 
@@ -740,15 +739,15 @@ class ReviewApplication(EventStoreApplication):
             raise RuleViolation("grade", "objection.grade.without_regrade", "a grade or score is given for a regrade only")
         resolved = ObjectionResolved(season_id=season.season_id, entry_id=entry_id, objection_id=objection_id,
                                      outcome=decision.outcome, finding=decision.finding, remedy=decision.remedy)
-        review.resolve_objection(**self._stamp(resolved, context, season, now))
+        review.resolve_objection(**stamp_in_season(resolved, context, season, now))
         events = ["ObjectionResolved"]
         if regraded is not None:
-            review.regrade(**self._stamp(regraded, context, season, now))
+            review.regrade(**stamp_in_season(regraded, context, season, now))
             events.append("EntryRegraded")
         elif decision.remedy == "withdraw":
             withdrawn = EntryResultWithdrawn(season_id=season.season_id, entry_id=entry_id, objection_id=objection_id,
                                              reason=decision.finding)
-            review.withdraw_result(**self._stamp(withdrawn, context, season, now))
+            review.withdraw_result(**stamp_in_season(withdrawn, context, season, now))
             events.append("EntryResultWithdrawn")
         result = recorded(review, events[-1], **identity(review)) | {
             "objection_id": objection_id, "events": events, "grade": review.grade,
@@ -838,13 +837,13 @@ class ReviewApplication(EventStoreApplication):
                 entry_name=review.entry_name, grade=review.grade or "", grade_label=review.grade_label or "",
                 combined_score=Decimal(review.combined_score or "0"), certificate_no=number,
             )
-            review.publish(**self._stamp(payload, context, season, now))
+            review.publish(**stamp_in_season(payload, context, season, now))
             issued.append({"entry_id": review.entry_id, "certificate_no": number, "grade": review.grade})
         summary_payload = ResultsPublished(
             season_id=season.season_id, certificates=len(issued),
             first_certificate_no=issued[0]["certificate_no"], last_certificate_no=issued[-1]["certificate_no"],
         )
-        results.published(**self._stamp(summary_payload, context, season, now))
+        results.published(**stamp_in_season(summary_payload, context, season, now))
         result = {"season_id": season.season_id, "event": "ResultsPublished", "certificates": issued}
         return self.save_once([*ready, results], result, idempotency)
 
@@ -886,7 +885,7 @@ class ReviewApplication(EventStoreApplication):
             season_id=season.season_id, entry_id=entry_id, certificate_no=review.certificate_no or "",
             grade=review.grade or "", **recommendation.model_dump(),
         )
-        review.recommend_nationally(**self._stamp(payload, context, season, now))
+        review.recommend_nationally(**stamp_in_season(payload, context, season, now))
         return self.save_once([review], recorded(review, "NationalRecommendationMade", **identity(review)), idempotency)
 
     # ------------------------------------------------------------ reading the write model
@@ -910,10 +909,6 @@ class ReviewApplication(EventStoreApplication):
     def _season_results(self, season_id: str) -> SeasonResults | None:
         aggregate_id = season_results_id(season_id)
         return self.repository.get(aggregate_id) if aggregate_id in self.repository else None
-
-    @staticmethod
-    def _stamp(payload: Any, context: CommandContext, season: SeasonView, now: datetime) -> dict[str, Any]:
-        return stamp(payload, replace(context, occurred_at=now), season_id=season.season_id, organizer=season.organizer)
 
 
 # ---------------------------------------------------------------- rules of the 推荐表

@@ -7,13 +7,13 @@ anything is stored, and a retried command with the same Idempotency-Key returns 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from itertools import count
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from pydantic import BaseModel
 
 from contracts.codes import Stage
 from contracts.submitted import (
@@ -33,7 +33,7 @@ from contracts.submitted import (
     WorkSummaryForm,
 )
 from infra.errors import NotFound, RuleViolation
-from infra.eventstore import CommandContext, EventStoreApplication, idempotent, recorded, stamp
+from infra.eventstore import CommandContext, EventStoreApplication, idempotent, recorded, stamp_in_season
 from infra.idempotency import IdempotencyKey
 from services.submission.domain.entry import (
     Entry,
@@ -79,8 +79,7 @@ class SubmissionApplication(EventStoreApplication):
         form = with_registered_recommender(form, registered)
         entry_id = self._free_entry_id(season.season_id, form)
         payload = EntrySubmitted(season_id=season.season_id, entry_id=str(entry_id), form=form)
-        entry = Entry(**stamp(payload, replace(context, occurred_at=now), season_id=season.season_id,
-                              organizer=season.organizer))
+        entry = Entry(**stamp_in_season(payload, context, season, now))
         result = recorded(entry, "EntrySubmitted", **self._identity(entry))
         return self.save_once([entry], result, idempotency)
 
@@ -111,8 +110,7 @@ class SubmissionApplication(EventStoreApplication):
             raise RuleViolation("body", "entry.unchanged", f"the amendment changes nothing in entry {entry_id}")
         self._free_entry_id(season.season_id, form, current=entry.id)
         payload = EntryAmended(season_id=season.season_id, entry_id=entry.entry_id, form=form, changed=changed)
-        entry.amend(**stamp(payload, replace(context, occurred_at=now), season_id=season.season_id,
-                            organizer=season.organizer))
+        entry.amend(**stamp_in_season(payload, context, season, now))
         result = recorded(entry, "EntryAmended", **self._identity(entry)) | {"changed": changed}
         return self.save_once([entry], result, idempotency)
 
@@ -129,8 +127,7 @@ class SubmissionApplication(EventStoreApplication):
         payload = EntryWithdrawn(
             season_id=season.season_id, entry_id=entry.entry_id, credit_code=entry.credit_code, reason=withdrawal.reason
         )
-        entry.withdraw(**stamp(payload, replace(context, occurred_at=now), season_id=season.season_id,
-                               organizer=season.organizer))
+        entry.withdraw(**stamp_in_season(payload, context, season, now))
         return self.save_once([entry], recorded(entry, "EntryWithdrawn", **self._identity(entry)), idempotency)
 
     @idempotent
@@ -155,9 +152,25 @@ class SubmissionApplication(EventStoreApplication):
             season_id=season.season_id, entry_id=entry.entry_id, credit_code=entry.credit_code,
             **confirmation.model_dump(),
         )
-        entry.confirm(**stamp(payload, replace(context, occurred_at=now), season_id=season.season_id,
-                              organizer=season.organizer))
+        entry.confirm(**stamp_in_season(payload, context, season, now))
         return self.save_once([entry], recorded(entry, "UnitConfirmed", **self._identity(entry)), idempotency)
+
+    def _file_or_amend(
+        self,
+        aggregate_id: UUID,
+        filing_class: type[StatisticsFiling] | type[WorkSummaryFiling],
+        filed: BaseModel,
+        amended: BaseModel,
+        context: CommandContext,
+        season: SeasonView,
+        now: datetime,
+    ) -> tuple[StatisticsFiling | WorkSummaryFiling, str]:
+        """A recommending unit files once per period; filing the same period again amends it."""
+        if aggregate_id in self.repository:
+            filing = self.repository.get(aggregate_id)
+            filing.amend(**stamp_in_season(amended, context, season, now))
+            return filing, type(amended).__name__
+        return filing_class(**stamp_in_season(filed, context, season, now)), type(filed).__name__
 
     def _entry_open_to_change(
         self, season: SeasonView, entry_id: str, context: CommandContext
@@ -231,17 +244,10 @@ class SubmissionApplication(EventStoreApplication):
             "season_id": season.season_id, "recommender_id": recommender_id, "kind": form.kind, "form": form,
             "derived": derived_rates(form),
         }
-        aggregate_id = statistics_id(season.season_id, recommender_id, form.period.key)
-        context = replace(context, occurred_at=now)
-        if aggregate_id in self.repository:
-            filing: StatisticsFiling = self.repository.get(aggregate_id)
-            filing.amend(**stamp(StatisticsAmended(**fields), context, season_id=season.season_id,
-                                 organizer=season.organizer))
-            event = "StatisticsAmended"
-        else:
-            filing = StatisticsFiling(**stamp(StatisticsFiled(**fields), context, season_id=season.season_id,
-                                              organizer=season.organizer))
-            event = "StatisticsFiled"
+        filing, event = self._file_or_amend(
+            statistics_id(season.season_id, recommender_id, form.period.key),
+            StatisticsFiling, StatisticsFiled(**fields), StatisticsAmended(**fields), context, season, now,
+        )
         result = recorded(
             filing, event, season_id=season.season_id, recommender_id=recommender_id, period=form.period.key
         ) | {"derived": {name: item.model_dump(mode="json") for name, item in fields["derived"].items()}}
@@ -266,17 +272,10 @@ class SubmissionApplication(EventStoreApplication):
             "season_id": season.season_id, "recommender_id": recommender_id, "kind": season.kind, "form": form,
             "characters": form.characters,
         }
-        aggregate_id = work_summary_id(season.season_id, recommender_id, form.period.key)
-        context = replace(context, occurred_at=now)
-        if aggregate_id in self.repository:
-            filing: WorkSummaryFiling = self.repository.get(aggregate_id)
-            filing.amend(**stamp(WorkSummaryAmended(**fields), context, season_id=season.season_id,
-                                 organizer=season.organizer))
-            event = "WorkSummaryAmended"
-        else:
-            filing = WorkSummaryFiling(**stamp(WorkSummaryFiled(**fields), context, season_id=season.season_id,
-                                               organizer=season.organizer))
-            event = "WorkSummaryFiled"
+        filing, event = self._file_or_amend(
+            work_summary_id(season.season_id, recommender_id, form.period.key),
+            WorkSummaryFiling, WorkSummaryFiled(**fields), WorkSummaryAmended(**fields), context, season, now,
+        )
         result = recorded(
             filing, event, season_id=season.season_id, recommender_id=recommender_id, period=form.period.key
         ) | {"characters": form.characters}

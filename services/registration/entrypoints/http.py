@@ -41,7 +41,7 @@ from contracts.registered import (
 from contracts.scored import ReviewStage
 from infra.auth import AuthenticatedActor, require_org, require_role
 from infra.errors import RuleViolation
-from infra.http import command_answer, command_context, execute, found, idempotency_for
+from infra.http import Limit, Skip, command_answer, command_context, execute, found, idempotency_for
 from services.registration.adapters.read_model import RegistrationReadModel
 from services.registration.application import RegistrationApplication
 
@@ -49,8 +49,6 @@ SeasonId = Annotated[str, Path(pattern=SEASON_ID_PATTERN, description="e.g. 3100
 CreditCodePath = Annotated[str, Path(pattern=r"^\s*[0-9A-Za-z]{18}\s*$", description="统一社会信用代码")]
 RecommenderIdPath = Annotated[str, Path(pattern=RECOMMENDER_ID_PATTERN)]
 RecommenderIdQuery = Annotated[str | None, Query(pattern=RECOMMENDER_ID_PATTERN)]
-Skip = Annotated[int, Query(ge=0, le=1_000_000)]
-Limit = Annotated[int, Query(ge=1, le=500)]
 STAFF = {Role.NATIONAL, Role.AUDITOR}
 
 

@@ -27,6 +27,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts.identity import stable_uuid
 from contracts.scored import AssignmentBlocked, JudgesAssigned, ReviewStage
+from services.review.domain.names import name_key
 
 DEFAULT_JUDGES_PER_ENTRY: dict[str, int] = {ReviewStage.MATERIAL_REVIEW.value: 5, ReviewStage.PRESENTATION.value: 5}
 
@@ -38,15 +39,6 @@ NOT_ENOUGH_JUDGES = "assignment.not_enough_judges"
 def assignment_id(season_id: str, entry_id: str, stage: str) -> UUID:
     """The Assignment aggregate's id: one per entry and stage of a season."""
     return stable_uuid("assignment", season_id, entry_id, ReviewStage(stage).value)
-
-
-def name_key(name: str | None) -> str:
-    """Two spellings of one unit name (spaces, full-width brackets and letters) are the same name."""
-    if not name:
-        return ""
-    text = "".join(name.split())
-    text = text.translate({code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)})  # full-width → ASCII
-    return text.upper()
 
 
 @dataclass(frozen=True)

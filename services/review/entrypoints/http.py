@@ -25,20 +25,17 @@ from contracts.recommended import DirectAcceptance, FormalReviewDecision, Recomm
 from contracts.scored import ReviewStage, ScoreSheet
 from infra.auth import AuthenticatedActor, require_org, require_role
 from infra.errors import NotFound, RuleViolation
-from infra.http import execute, found
+from infra.http import FULL_VIEW, Limit, PathId, Skip, execute, found
 from services.review.adapters.read_model import ReviewReadModel
 from services.review.application import ReviewApplication
 from services.review.domain.entry_review import ReviewProgress
 from services.review.domain.views import EntryView, JudgeView, RecommenderView, SeasonView
 
-SeasonId = Annotated[str, Path(min_length=1, max_length=64)]
-EntryId = Annotated[str, Path(min_length=1, max_length=64)]
-RecommenderPath = Annotated[str, Path(min_length=1, max_length=64)]
-JudgePath = Annotated[str, Path(min_length=1, max_length=64)]
+SeasonId = PathId
+EntryId = PathId
+RecommenderPath = PathId
+JudgePath = PathId
 ObjectionPath = Annotated[str, Path(min_length=1, max_length=40)]
-Skip = Annotated[int, Query(ge=0, le=1_000_000)]
-Limit = Annotated[int, Query(ge=1, le=500)]
-FULL_VIEW = {Role.ORGANIZER, Role.NATIONAL, Role.AUDITOR}
 PERSONAL_KEYS = {"mobile", "email", "phone", "contact"}
 ACTIVE = {ReviewProgress.RECOMMENDED.value, ReviewProgress.FORMAL_REVIEW_FAILED.value, ReviewProgress.RESUBMITTED.value,
           ReviewProgress.IN_REVIEW.value, ReviewProgress.GRADED.value, ReviewProgress.APPROVED.value,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from contracts import Actor
@@ -25,20 +25,17 @@ from contracts.submitted import (
     WorkSummaryForm,
 )
 from infra.auth import AuthenticatedActor, require_org, require_role
-from infra.http import execute, found
+from infra.http import FULL_VIEW, Limit, PathId, Skip, execute, found
 from infra.errors import NotFound
 from services.submission.adapters.read_model import SubmissionReadModel
 from services.submission.application import SubmissionApplication
 from services.submission.domain.entry import EntryFormModel
 from services.submission.domain.season import RegisteredUnit, SeasonView
 
-SeasonId = Annotated[str, Path(min_length=1, max_length=64)]
-EntryId = Annotated[str, Path(min_length=1, max_length=64)]
-RecommenderPath = Annotated[str, Path(min_length=1, max_length=64)]
-CreditCodePath = Annotated[str, Path(min_length=1, max_length=64)]
-Skip = Annotated[int, Query(ge=0, le=1_000_000)]
-Limit = Annotated[int, Query(ge=1, le=500)]
-FULL_VIEW = {Role.ORGANIZER, Role.NATIONAL, Role.AUDITOR}
+SeasonId = PathId
+EntryId = PathId
+RecommenderPath = PathId
+CreditCodePath = PathId
 PERSONAL_KEYS = {"mobile", "email", "phone"}
 
 
