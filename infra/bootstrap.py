@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from pymongo.asynchronous.database import AsyncDatabase
 
+from infra.audit_http import build_digest_router, event_store_digests
 from infra.auth import TokenService
 from infra.eventstore import Clock, EventStoreApplication, utc_now
 from infra.http import create_app
@@ -122,7 +123,8 @@ def build_api(definition: ServiceDefinition, settings: ServiceSettings, *, clock
 
     return create_app(
         service=settings.service,
-        routers=[definition.build_router()],
+        # Every service with an event store answers the audit digest routes (tamper evidence).
+        routers=[definition.build_router(), *([build_digest_router(event_store_digests)] if application else [])],
         tokens=tokens_for(settings),
         metrics=metrics,
         readiness=Readiness(checks),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -45,6 +46,20 @@ PERMANENT_ERRORS: tuple[type[BaseException], ...] = (PyMongoError, PersistenceEr
 class NotReady(Exception):  # noqa: N818 - a state, not a failure
     """Raised by a handler that cannot act on a message yet (something it needs is not in place):
     the message is not acknowledged and is tried again after a back-off, like a store being away."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where the message being handled came from, and its bytes as received (for handlers that keep them, e.g. a journal)."""
+
+    topic: str
+    partition: int
+    offset: int
+    body: bytes
+
+
+# Set for the duration of each handler call, so the handler protocol stays (envelope, payload).
+current_delivery: ContextVar[Delivery | None] = ContextVar("current_delivery", default=None)
 
 
 class EventHandler(Protocol):
@@ -134,6 +149,7 @@ class EventConsumer:
         except (ValidationError, ContractError, ValueError) as error:
             await self.dead_letter(message, "unreadable", error)
             return
+        current_delivery.set(Delivery(raw.topic, raw.partition, raw.offset, message.body))
         try:
             applied = await self.handler.apply(envelope, payload)
         except NotReady as error:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from qcp.audit_cli import audit
 from qcp.services import SERVICES
 from qcp.stack.cli import stack
 
@@ -19,6 +20,7 @@ def cli() -> None:
 
 
 cli.add_command(stack)
+cli.add_command(audit)
 
 
 @cli.group()

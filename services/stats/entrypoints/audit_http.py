@@ -1,0 +1,61 @@
+"""Stats' audit API: an entry's history across the services, its state as of an instant, and the digest routes
+computed from the journal (the same routes the write services answer from their event stores)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import AwareDatetime
+
+from contracts import Actor
+from infra.audit_http import AUDIT_ROLES, DigestSource, build_digest_router, require_audit_scope
+from infra.auth import AuthenticatedActor, require_role
+from infra.http import PathId
+from services.stats.audit.history import history_item, recorded_order
+from services.stats.audit.journal import Journal, JournalDigests
+from services.stats.audit.state import entry_state
+
+AsOf = Annotated[
+    AwareDatetime,
+    Query(description="an instant with its offset, e.g. 2026-03-01T10:00:00+08:00 or 2026-03-01T02:00:00Z"),
+]
+
+
+def journal_of(request: Request) -> Journal:
+    return Journal(request.app.state.read_model.database)
+
+
+def journal_digests(request: Request) -> DigestSource:
+    return JournalDigests(journal_of(request))
+
+
+async def _entry_events(request: Request, actor: Actor, entry_id: str) -> list[tuple[Any, dict[str, Any]]]:
+    require_role(actor, *AUDIT_ROLES)
+    events = await journal_of(request).of_entry(entry_id)
+    if not events:
+        raise HTTPException(404, detail=f"entry {entry_id} is not known to stats")
+    require_audit_scope(actor, [envelope for envelope, _ in events])
+    return sorted(events, key=lambda item: recorded_order(item[0]))
+
+
+def build_audit_router() -> APIRouter:
+    router = APIRouter(tags=["audit"])
+    router.include_router(build_digest_router(journal_digests))
+
+    @router.get("/audit/entries/{entry_id}/history", summary="Every event of an entry across the services, as recorded")
+    async def history(entry_id: PathId, request: Request, actor: AuthenticatedActor) -> dict[str, Any]:
+        events = await _entry_events(request, actor, entry_id)
+        return {
+            "entry_id": entry_id,
+            "events": [history_item(envelope, delivery) for envelope, delivery in events],
+            "total": len(events),
+            "aggregates": sorted({str(envelope.aggregate_id) for envelope, _ in events}),
+        }
+
+    @router.get("/audit/entries/{entry_id}/state", summary="The entry as the platform knew it at an instant (as_of)")
+    async def state(entry_id: PathId, as_of: AsOf, request: Request, actor: AuthenticatedActor) -> dict[str, Any]:
+        events = await _entry_events(request, actor, entry_id)
+        return entry_state(entry_id, [envelope for envelope, _ in events], as_of)
+
+    return router
