@@ -21,10 +21,12 @@ import httpx
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
+from contracts import parse_payload
 from infra.bootstrap import build_api, build_worker
+from infra.kafka import decode
 from qcp.audit_cli import DigestClient, run_check
 from qcp.services import definition
-from services.stats.audit.journal import journal_collection
+from services.stats.audit.journal import Journal, JournalProcess, journal_collection
 from tests.harness import eventually, isolated_settings, read_topic
 from tests.integration.test_review_http import (
     AUDITOR,
@@ -278,3 +280,16 @@ async def test_unknown_things_answer_404_naming_them_and_bad_input_422(audited: 
     assert answer.status_code in (403, 404)
     answer = await audited.services.review.get("/audit/aggregates/not-a-uuid/digests", headers=AUDITOR)
     assert answer.status_code == 422 and answer.json()["errors"]
+
+
+async def test_a_redelivered_envelope_changes_nothing_in_the_journal(audited: AuditedSeason) -> None:
+    journal = Journal(audited.stats_api.state.read_model.database)
+    document = await eventually(lambda: journal.collection.find_one({"service": "registration"}), timeout=60)
+    assert document["topic"] == audited.settings.topic("registration.events") and document["offset"] >= 0
+    before = await journal.collection.count_documents({})
+    envelope = decode(document["raw"].encode())
+    process = JournalProcess(journal, audited.settings.topic_prefix)
+    redelivered = await process.apply(envelope, parse_payload(envelope.type, envelope.schema_version, envelope.payload))
+    assert redelivered is False
+    assert await journal.collection.count_documents({}) == before
+    assert await journal.collection.find_one({"_id": document["_id"]}) == document
