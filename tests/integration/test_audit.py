@@ -1,7 +1,8 @@
 """Audit on the real stack: an entry through submission and review, stats' journal filled from Kafka, its
 history, its state as of several instants, digest chains that agree; then one stored event changed in stats'
 journal and one in review's event store, and the check names exactly those events; a malformed message goes
-to stats.journal.dlq while the journal keeps flowing; unknown things answer 404 naming what was asked.
+to stats.journal.dlq while the journal keeps flowing; a redelivery changes nothing; unknown things answer 404
+naming what was asked.
 
 Registration, submission and review run in-process as in test_review_http; stats' API and worker (with its
 journal process) run beside them in the same namespace.
