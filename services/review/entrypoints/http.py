@@ -27,6 +27,7 @@ from infra.auth import AuthenticatedActor, require_org, require_role
 from infra.errors import NotFound, RuleViolation
 from infra.http import FULL_VIEW, Limit, PathId, Skip, execute, found
 from services.review.adapters.read_model import ReviewReadModel
+from services.review.entrypoints.feed_http import build_feed_router
 from services.review.application import ReviewApplication
 from services.review.domain.entry_review import ReviewProgress
 from services.review.domain.views import EntryView, JudgeView, RecommenderView, SeasonView
@@ -62,6 +63,7 @@ class AssignmentForm(Payload):
 
 def build_router() -> APIRouter:
     router = APIRouter(tags=["review"])
+    router.include_router(build_feed_router())
 
     # ------------------------------------------------------------ what review knows of a season
 
