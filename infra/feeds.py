@@ -435,9 +435,13 @@ class FeedIntake:
 
     def receive(
         self, lines: Sequence[FeedLine], *, province: str, batch_id: str, content_sha256: str, actor: Actor,
-        trace_id: str,
+        trace_id: str, with_keys: bool = False,
     ) -> dict[str, Any]:
-        """Take the batch and answer its report; refused (409) if this batch id named other content before."""
+        """Take the batch and answer its report; refused (409) if this batch id named other content before.
+
+        `with_keys` adds which records are now stored (accepted here or before), for a caller that waits
+        until the next service has learnt of them.
+        """
         batch_key = batch_aggregate_id(self.service, province, batch_id)
         earlier = self._get(batch_key)
         if earlier is not None and earlier.content_sha256 != content_sha256:
@@ -462,6 +466,13 @@ class FeedIntake:
         report.check()
         answer = {"service": self.service, "province": province, "batch_id": batch_id, "records": len(lines)}
         answer |= report.as_dict()
+        if with_keys:
+            answer["stored"] = sorted({
+                f"{line.record.record_type}/{line.record.external_id}" for line in lines
+                if line.record is not None and line.record.record_type in self.handlers
+                and (ledger := self._get(ledger_id(self.service, province, line.record.record_type,
+                                                   line.record.external_id))) is not None and ledger.accepted
+            })
         if earlier is None:
             self._record_batch(answer, report, content_sha256, actor, trace_id)
         return answer | {"repeated": earlier is not None}
@@ -678,6 +689,7 @@ def feed_router(service: str, prepare: Prepare) -> APIRouter:
         request: Request,
         actor: AuthenticatedActor,
         batch_id: Annotated[str | None, Query(min_length=1, max_length=128, pattern=r"^[0-9A-Za-z][0-9A-Za-z_.:-]*$")] = None,
+        keys: Annotated[bool, Query(description="list the records now stored, as record_type/external_id")] = False,
     ) -> JSONResponse:
         province = province_of(actor)
         text = unpacked(await request.body(), request.headers.get("content-encoding"))
@@ -691,7 +703,7 @@ def feed_router(service: str, prepare: Prepare) -> APIRouter:
         try:
             report = await asyncio.to_thread(
                 intake.receive, lines, province=province, batch_id=given or content_batch_id(text),
-                content_sha256=digest, actor=actor, trace_id=trace,
+                content_sha256=digest, actor=actor, trace_id=trace, with_keys=keys,
             )
         except BatchInterrupted as interrupted:
             return JSONResponse(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from qcp.feed_cli import feed
 from qcp.services import SERVICES
 from qcp.stack.cli import stack
 
@@ -19,6 +20,7 @@ def cli() -> None:
 
 
 cli.add_command(stack)
+cli.add_command(feed)
 
 
 @cli.group()

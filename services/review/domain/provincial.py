@@ -31,13 +31,11 @@ def provincial_result_id(season_id: str, entry_id: str) -> UUID:
 
 
 class ProvincialRecord(Aggregate):
-    """One province's record about one entry; a higher version amends it."""
-
-    external_id: str
+    """One province's record about one entry (`external_id` is the province's id of it); a higher version amends it."""
 
     def check_same_record(self, external_id: str, what: str) -> None:
         """An entry has one provincial record of each kind: another record id for it is refused."""
-        if self.external_id != external_id:
+        if self.external_id != external_id:  # type: ignore[attr-defined]
             raise RuleViolation(
                 "external_id", f"feed.{what}.duplicate",
                 f"the entry already has the province's {what} {self.external_id}; send a higher version of that "

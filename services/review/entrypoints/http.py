@@ -536,6 +536,8 @@ async def _read_scope(request: Request, actor: Actor, season_id: str) -> dict[st
         return {}
     if actor.role in {Role.NATIONAL, Role.AUDITOR}:
         return {}
+    if actor.role is Role.FEED:  # a province's platform reads its own entries (what its feed brought)
+        return {"organizer": actor.org}
     raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"role {actor.role.value} may not read entries in review; "
                         "a judge reads his or her queue")
 
