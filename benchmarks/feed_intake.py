@@ -102,7 +102,10 @@ class Run:
         await broker.start()
         relay = OutboxRelay(application, self.settings.own_topic, publish, ServiceMetrics("registration"),
                             batch_size=self.settings.relay_batch_size, poll_interval=0.05)
+        while await relay.publish_pending():  # the season's events are out before the clock starts
+            pass
         position_before = await relay.position()
+        events_before = await self._events_on_topic()
         stop = asyncio.Event()
         relay_task = asyncio.create_task(relay.run(stop))
         token = tokens_for(self.settings).mint(f"feed-{PROVINCE}", "feed", PROVINCE)
@@ -126,7 +129,7 @@ class Run:
             await relay_task
             await client.aclose()
             await broker.stop()
-        events = await self._events_on_topic()
+        events = await self._events_on_topic() - events_before
         await api.state.mongo.close()
         application.close()
         return {

@@ -45,9 +45,12 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.postgres import PostgresAggregateRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from psycopg.sql import SQL, Identifier
 from pymongo import ASCENDING
 
 from contracts import Actor, Source
@@ -283,16 +286,20 @@ class FeedLedger(Aggregate):
     """The versions of one province record seen by one service: bookkeeping, not published."""
 
     @staticmethod
-    def create_id(service: str, province: str, record_type: str, external_id: str) -> UUID:
+    def create_id(service: str, province: str, record_type: str, external_id: str,  # noqa: PLR0913
+                  first_accepted: int | None, batch_id: str) -> UUID:  # noqa: ARG004
         return ledger_id(service, province, record_type, external_id)
 
     @event("Opened")
-    def __init__(self, service: str, province: str, record_type: str, external_id: str) -> None:
+    def __init__(  # noqa: PLR0913
+        self, service: str, province: str, record_type: str, external_id: str, first_accepted: int | None, batch_id: str
+    ) -> None:
+        """Opened with the first accepted version (one event for the common case), or empty for a refused one."""
         self.service = service
         self.province = province
         self.record_type = record_type
         self.external_id = external_id
-        self.accepted: dict[int, str] = {}
+        self.accepted: dict[int, str] = {first_accepted: batch_id} if first_accepted is not None else {}
         self.unresolved: list[str] = []
 
     @property
@@ -356,6 +363,13 @@ class Work:
         self.loaded: dict[UUID, Aggregate | None] = {}
         self.changed: dict[UUID, Aggregate] = {}
 
+    def prefetch(self, aggregate_ids: Sequence[UUID]) -> None:
+        """Learn in bulk which of these aggregates are not stored yet, so a new batch costs no lookup per record."""
+        wanted = [item for item in dict.fromkeys(aggregate_ids) if item not in self.loaded]
+        stored = stored_among(self.application, wanted)
+        if stored is not None:
+            self.loaded |= {item: None for item in wanted if item not in stored}
+
     def get(self, aggregate_id: UUID) -> Any:
         """The aggregate as this chunk left it, or None."""
         if aggregate_id not in self.loaded:
@@ -373,6 +387,29 @@ class Work:
     def save(self) -> None:
         if self.changed:
             self.application.save(*self.changed.values())
+
+
+def stored_among(application: EventStoreApplication, aggregate_ids: Sequence[UUID]) -> set[UUID] | None:
+    """Which of these aggregates have stored events, in one query per 500 ids; None where the store cannot say."""
+    recorder = application.recorder
+    found: set[UUID] = set()
+    for start in range(0, len(aggregate_ids), 500):
+        part = list(aggregate_ids[start:start + 500])
+        if isinstance(recorder, PostgresAggregateRecorder):
+            statement = SQL("SELECT DISTINCT originator_id FROM {schema}.{table} WHERE originator_id = ANY(%s)").format(
+                schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+            with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
+                cursor.execute(statement, [part])
+                found |= {UUID(str(row["originator_id"])) for row in cursor.fetchall()}
+        elif isinstance(recorder, SQLiteAggregateRecorder):
+            marks = ",".join("?" * len(part))
+            with recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} "  # noqa: S608
+                               f"WHERE originator_id IN ({marks})", [item.hex for item in part])
+                found |= {UUID(str(row[0])) for row in cursor.fetchall()}
+        else:
+            return None
+    return found
 
 
 RecordHandler = Callable[[FeedRecord, Work, CommandContext], Aggregate]
@@ -431,6 +468,8 @@ class FeedIntake:
     service: str
     handlers: Mapping[str, RecordHandler]
     elsewhere: Mapping[str, str] = field(default_factory=lambda: RECORD_TYPES)
+    # record type → the ids of the domain aggregates a record may touch, looked up in bulk per chunk
+    touches: Mapping[str, Callable[[FeedRecord], Sequence[UUID]]] = field(default_factory=dict)
     chunk_size: int = CHUNK_SIZE
 
     def receive(
@@ -483,6 +522,12 @@ class FeedIntake:
         """One transaction; a collision with a concurrent post of the same records reads again and redoes it."""
         for attempt in range(CHUNK_ATTEMPTS):
             work = Work(self.application)
+            work.prefetch([
+                aggregate_id for line in chunk if line.record is not None for aggregate_id in (
+                    ledger_id(self.service, province, line.record.record_type, line.record.external_id),
+                    *self._touched(line.record),
+                )
+            ])
             report = Report()
             for line in chunk:
                 outcome = self._take_line(line, work, province, batch_id, actor, trace_id)
@@ -494,6 +539,13 @@ class FeedIntake:
                 if attempt == CHUNK_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
+
+    def _touched(self, record: FeedRecord) -> Sequence[UUID]:
+        touches = self.touches.get(record.record_type)
+        try:
+            return touches(record) if touches else ()
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return ()  # an unreadable record is refused by its handler; the bulk lookup just skips it
 
     def _take_line(
         self, line: FeedLine, work: Work, province: str, batch_id: str, actor: Actor, trace_id: str
@@ -528,12 +580,15 @@ class FeedIntake:
             reasons = reasons_of(error)
         except RuleViolation as violation:
             reasons = [reason_of(violation)]
-        ledger = ledger or FeedLedger(self.service, province, record.record_type, record.external_id)
         if reasons:
+            ledger = ledger or FeedLedger(self.service, province, record.record_type, record.external_id, None, batch_id)
             self._quarantine(line, work, province, batch_id, reasons, context, ledger=ledger)
             return "quarantined"
-        self._resolve(ledger, work, record, batch_id, context)
-        ledger.accept(record.version, batch_id)
+        if ledger is None:
+            ledger = FeedLedger(self.service, province, record.record_type, record.external_id, record.version, batch_id)
+        else:
+            self._resolve(ledger, work, record, batch_id, context)
+            ledger.accept(record.version, batch_id)
         work.add(ledger)
         return "amendments" if amendment else "accepted"
 

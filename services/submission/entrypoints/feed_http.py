@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, Request
 
-from infra.feeds import FeedIntake, FeedLine, feed_router
+from infra.feeds import FeedIntake, FeedLine, feed_aggregate_id, feed_router
 from services.submission.adapters.read_model import SubmissionReadModel
 from services.submission.domain.season import RegisteredUnit, SeasonView
 
@@ -33,7 +33,8 @@ async def _intake(request: Request, lines: Sequence[FeedLine]) -> FeedIntake:
             units[(document["season_id"], document["credit_code"])] = RegisteredUnit.from_document(document)
     application = request.app.state.application
     handler = functools.partial(application.take_feed_entry, seasons, units)
-    return FeedIntake(application, "submission", {"entry": handler})
+    return FeedIntake(application, "submission", {"entry": handler}, touches={
+        "entry": lambda record: [feed_aggregate_id("entry", record.province, record.external_id)]})
 
 
 def build_feed_router() -> APIRouter:
