@@ -19,17 +19,15 @@ import asyncio
 import gzip
 import json
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from benchmarks.review import machine
+from benchmarks.review import namespace_settings, remove_namespace, write_report
 from contracts import Actor
 from contracts.codes import Channel, Role
 from contracts.identity import credit_code_check_character
@@ -38,9 +36,7 @@ from infra.bootstrap import build_api, tokens_for
 from infra.eventstore import CommandContext
 from infra.kafka import build_broker, ensure_topics, envelope_publisher
 from infra.metrics import ServiceMetrics
-from infra.mongo import build_client
 from infra.relay import OutboxRelay
-from infra.settings import ServiceSettings
 from qcp.demo import demo_registration, demo_season
 from qcp.stack import StackConfig, create_database
 from services.registration.bootstrap import definition
@@ -76,13 +72,8 @@ class Run:
     def __init__(self, config: StackConfig, records: int, relay_batch_size: int) -> None:
         self.config = config
         self.records = records
-        namespace = f"b{uuid.uuid4().hex[:10]}."
-        self.settings = ServiceSettings(
-            service="registration", kafka_bootstrap=config.kafka_bootstrap, mongo_url=config.mongo_url,
-            mongo_db_prefix=namespace.replace(".", "_"), event_store="postgres", postgres_port=config.postgres_port,
-            postgres_db=f"{namespace.replace('.', '_')}registration", topic_prefix=namespace,
-            relay_batch_size=relay_batch_size, log_level="WARNING",
-        )
+        self.settings = namespace_settings(config, "registration", relay_batch_size=relay_batch_size,
+                                           log_level="WARNING")
 
     async def measure(self, echo: Any) -> dict[str, Any]:
         create_database(self.config, str(self.settings.postgres_db))
@@ -148,37 +139,19 @@ class Run:
         }
 
     async def _events_on_topic(self) -> int:
+        """The sum of the topic's end offsets: every event published to it."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
         consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None)
+        await admin.start()
         await consumer.start()
         try:
-            partitions = [TopicPartition(self.settings.own_topic, number)
-                          for number in sorted(await _partitions(consumer, self.settings.own_topic))]
-            ends = await consumer.end_offsets(partitions)
+            (description,) = await admin.describe_topics([self.settings.own_topic])
+            ends = await consumer.end_offsets([TopicPartition(self.settings.own_topic, item["partition"])
+                                               for item in description["partitions"]])
             return sum(ends.values())
         finally:
             await consumer.stop()
-
-    async def clean_up(self) -> None:
-        mongo = build_client(self.settings)
-        try:
-            await mongo.drop_database(self.settings.database_name)
-        finally:
-            await mongo.close()
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
-        await admin.start()
-        try:
-            mine = [name for name in await admin.list_topics() if name.startswith(self.settings.topic_prefix)]
-            if mine:
-                await admin.delete_topics(mine)
-        finally:
             await admin.close()
-        with psycopg.connect(self.config.postgres_dsn_for("postgres"), autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{self.settings.postgres_db}" WITH (FORCE)')
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()  # noqa: SLF001
-    return consumer.partitions_for_topic(topic) or set()
 
 
 async def run_feed_benchmark(
@@ -189,20 +162,13 @@ async def run_feed_benchmark(
     try:
         result = await run.measure(echo)
     finally:
-        await run.clean_up()
+        await remove_namespace(run.config, run.settings)
     echo(f"{result['records_per_second']} records/s end to end ({result['seconds']['end_to_end']} s)")
-    report = {
-        "benchmark": "feed-intake",
-        "measured_at": datetime.now(UTC).isoformat(),
-        "machine": machine(),
+    return write_report(output_dir, "feed-intake", {
         "parameters": {
             "records": records, "record_type": "registration", "service": "registration", "event_store": "postgres",
             "chunk_size": 500, "relay_batch_size": relay_batch_size, "api": "in-process (httpx ASGI transport)",
             "clock": "from sending the batch until the relay recorded the last stored event as published on Kafka",
         },
         "result": result,
-    }
-    output_dir.mkdir(parents=True, exist_ok=True)
-    path = output_dir / f"bench-feed-intake-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return path
+    })

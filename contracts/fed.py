@@ -42,13 +42,18 @@ class RecordCounts(Payload):
     quarantined: int = Field(ge=0)
 
 
-@contract("FeedRecordQuarantined", family=FAMILY, version=1)
-class FeedRecordQuarantined(Payload):
-    """A record (or a line that is not one) refused with every reason, kept with its raw text."""
+class _OfABatch(Payload):
+    """Which service recorded it, for which province, from which batch."""
 
     service: str
     province: str
     batch_id: str
+
+
+@contract("FeedRecordQuarantined", family=FAMILY, version=1)
+class FeedRecordQuarantined(_OfABatch):
+    """A record (or a line that is not one) refused with every reason, kept with its raw text."""
+
     line: int = Field(ge=1)
     record_type: str | None = None
     external_id: str | None = None
@@ -59,24 +64,18 @@ class FeedRecordQuarantined(Payload):
 
 
 @contract("FeedQuarantineResolved", family=FAMILY, version=1)
-class FeedQuarantineResolved(Payload):
-    """A quarantined record was sent again (same or higher version) and accepted."""
+class FeedQuarantineResolved(_OfABatch):
+    """A quarantined record was sent again (same or higher version) and accepted; `batch_id` is the accepting batch."""
 
-    service: str
-    province: str
     record_type: str
     external_id: str
-    batch_id: str = Field(description="the batch that carried the accepted record")
     accepted_version: int = Field(ge=1)
 
 
 @contract("FeedBatchReported", family=FAMILY, version=1)
-class FeedBatchReported(Payload):
+class FeedBatchReported(_OfABatch):
     """What one batch brought to one service, per record type; recorded when the batch was complete."""
 
-    service: str
-    province: str
-    batch_id: str
     content_sha256: str
     records: int = Field(ge=0)
     by_type: dict[str, RecordCounts]

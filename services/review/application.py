@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from eventsourcing.application import AggregateNotFoundError
@@ -110,6 +110,9 @@ from services.review.domain.scoring import (
     stage_weights,
 )
 from services.review.domain.views import EntryView, JudgeView, RecommenderView, SeasonView
+
+
+FormT = TypeVar("FormT", ProvincialRecommendationForm, ProvincialResultForm)
 
 
 class ReviewApplication(EventStoreApplication):
@@ -915,9 +918,7 @@ class ReviewApplication(EventStoreApplication):
         context: CommandContext,
     ) -> ProvincialRecord:
         """The province's recommendation of its entry: recorded once per entry, amended by higher versions."""
-        season = feed_season(seasons, record)
-        form = ProvincialRecommendationForm.model_validate(record.data)
-        entry = check_entry(entries.get(str(feed_aggregate_id("entry", record.province, form.entry))), form.entry, season)
+        season, form, entry = feed_subject(seasons, entries, record, ProvincialRecommendationForm)
         check_not_future(form.recommended_on, self.clock(), season, "data.recommended_on",
                          "feed.recommendation.date.future")
         fields = form.model_dump() | {"recommender_id": entry.recommender_id}
@@ -932,9 +933,7 @@ class ReviewApplication(EventStoreApplication):
         context: CommandContext,
     ) -> ProvincialRecord:
         """The province's published result of its entry: a band of the season with a score in it, after its recommendation."""
-        season = feed_season(seasons, record)
-        form = ProvincialResultForm.model_validate(record.data)
-        entry = check_entry(entries.get(str(feed_aggregate_id("entry", record.province, form.entry))), form.entry, season)
+        season, form, entry = feed_subject(seasons, entries, record, ProvincialResultForm)
         label = grade_label(season, form)
         check_not_future(form.published_on, self.clock(), season, "data.published_on", "feed.result.date.future")
         if work.get(provincial_recommendation_id(season.season_id, entry.entry_id)) is None:
@@ -1048,11 +1047,16 @@ def check_recommendation_judges(
     return certificates
 
 
-def feed_season(seasons: Mapping[str, SeasonView], record: FeedRecord) -> SeasonView:
+def feed_subject(
+    seasons: Mapping[str, SeasonView], entries: Mapping[str, EntryView], record: FeedRecord, model: type[FormT]
+) -> tuple[SeasonView, FormT, EntryView]:
+    """A provincial record's season, form and entry (named by the province's external id), each known to review."""
     season = seasons.get(record.season)
     if season is None:
         raise RuleViolation(
             "season", "feed.season.unknown",
             f"season {record.season} is not known to review; the organizer opens it at the national platform",
         )
-    return season
+    form = model.model_validate(record.data)
+    entry_id = str(feed_aggregate_id("entry", record.province, form.entry))
+    return season, form, check_entry(entries.get(entry_id), form.entry, season)
