@@ -287,19 +287,22 @@ class FeedLedger(Aggregate):
 
     @staticmethod
     def create_id(service: str, province: str, record_type: str, external_id: str,  # noqa: PLR0913
-                  first_accepted: int | None, batch_id: str) -> UUID:  # noqa: ARG004
+                  first_accepted: int | None, batch_id: str, subject: str | None) -> UUID:  # noqa: ARG004
         return ledger_id(service, province, record_type, external_id)
 
     @event("Opened")
     def __init__(  # noqa: PLR0913
-        self, service: str, province: str, record_type: str, external_id: str, first_accepted: int | None, batch_id: str
+        self, service: str, province: str, record_type: str, external_id: str, first_accepted: int | None,
+        batch_id: str, subject: str | None,
     ) -> None:
-        """Opened with the first accepted version (one event for the common case), or empty for a refused one."""
+        """Opened with the first accepted version and the aggregate it became (one event for the common case),
+        or empty for a refused one."""
         self.service = service
         self.province = province
         self.record_type = record_type
         self.external_id = external_id
         self.accepted: dict[int, str] = {first_accepted: batch_id} if first_accepted is not None else {}
+        self.subject = subject
         self.unresolved: list[str] = []
 
     @property
@@ -307,8 +310,9 @@ class FeedLedger(Aggregate):
         return max(self.accepted, default=0)
 
     @event("VersionAccepted")
-    def accept(self, version: int, batch_id: str) -> None:
+    def accept(self, version: int, batch_id: str, subject: str) -> None:
         self.accepted[version] = batch_id
+        self.subject = subject
         self.unresolved = []
 
     @event("VersionQuarantined")
@@ -574,23 +578,40 @@ class FeedIntake:
         if ledger is not None and record.version < ledger.latest:
             return "stale"
         amendment = ledger is not None and bool(ledger.accepted)
+        subject: Aggregate | None = None
         try:
-            self.handlers[record.record_type](record, work, context)
+            if amendment and ledger is not None:
+                self._check_same_subject(record, ledger)
+            subject = self.handlers[record.record_type](record, work, context)
         except ValidationError as error:
             reasons = reasons_of(error)
         except RuleViolation as violation:
             reasons = [reason_of(violation)]
         if reasons:
-            ledger = ledger or FeedLedger(self.service, province, record.record_type, record.external_id, None, batch_id)
+            ledger = ledger or FeedLedger(self.service, province, record.record_type, record.external_id, None, batch_id,
+                                          None)
             self._quarantine(line, work, province, batch_id, reasons, context, ledger=ledger)
             return "quarantined"
+        assert subject is not None, "a handler returns the aggregate a record became"
         if ledger is None:
-            ledger = FeedLedger(self.service, province, record.record_type, record.external_id, record.version, batch_id)
+            ledger = FeedLedger(self.service, province, record.record_type, record.external_id, record.version, batch_id,
+                                str(subject.id))
         else:
             self._resolve(ledger, work, record, batch_id, context)
-            ledger.accept(record.version, batch_id)
+            ledger.accept(record.version, batch_id, str(subject.id))
         work.add(ledger)
         return "amendments" if amendment else "accepted"
+
+    def _check_same_subject(self, record: FeedRecord, ledger: FeedLedger) -> None:
+        """A higher version amends what the record became; one that names another unit or entry is refused."""
+        touched = self._touched(record)
+        if ledger.subject and touched and str(touched[0]) != ledger.subject:
+            raise RuleViolation(
+                "external_id", "feed.record.identity_changed",
+                f"version {record.version} of {record.record_type} {record.external_id} names another "
+                f"{'unit' if record.record_type == 'registration' else 'entry'} than its earlier versions; "
+                "a record keeps what it is about: send the other one under an external id of its own",
+            )
 
     def _header_problems(self, record: FeedRecord, province: str) -> list[Reason]:
         if record.province != province:

@@ -152,10 +152,10 @@ class Things(EventStoreApplication):
         name = feed_record.data.get("name")
         if not name:
             raise RuleViolation("data.name", "thing.name.required", "a thing has a name")
-        thing_id = stable_uuid("thing", feed_record.external_id)
-        thing: Thing | None = work.get(thing_id)
+        key = feed_record.data.get("key", feed_record.external_id)
+        thing: Thing | None = work.get(stable_uuid("thing", key))
         if thing is None:
-            thing = Thing(external_id=feed_record.external_id, name=name)
+            thing = Thing(external_id=key, name=name)
         else:
             thing.rename(name=name)
         work.add(thing)
@@ -165,7 +165,8 @@ class Things(EventStoreApplication):
 @pytest.fixture
 def intake(tmp_path) -> FeedIntake:
     application = Things(ServiceSettings(service="registration", event_store="memory", sqlite_dir=tmp_path))
-    return FeedIntake(application, "registration", {"thing": application.take})
+    return FeedIntake(application, "registration", {"thing": application.take}, touches={
+        "thing": lambda item: [stable_uuid("thing", item.data.get("key", item.external_id))]})
 
 
 def post(intake: FeedIntake, text: bytes, batch_id: str = "b1") -> dict[str, Any]:
@@ -211,3 +212,11 @@ def _quarantine_ids(intake: FeedIntake) -> list[Any]:
     notifications = intake.application.recorder.select_notifications(start=1, limit=1000)
     resolved = [intake.application.mapper.to_domain_event(item) for item in notifications]
     return [item.originator_id for item in resolved if type(item).__name__ == "FeedQuarantineResolved"]
+
+
+def test_a_higher_version_that_names_something_else_is_refused(intake: FeedIntake) -> None:
+    post(intake, ndjson(record("A")))
+    changed = post(intake, ndjson(record("A", 2, data={"name": "乙", "key": "other"})), batch_id="b2")
+    assert changed["total"]["quarantined"] == 1
+    same = post(intake, ndjson(record("A", 2, data={"name": "乙"})), batch_id="b3")
+    assert same["total"]["amendments"] == 1

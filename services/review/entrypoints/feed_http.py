@@ -11,8 +11,9 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, Request
 
-from infra.feeds import FeedIntake, FeedLine, feed_aggregate_id, feed_router
+from infra.feeds import FeedIntake, FeedLine, FeedRecord, feed_aggregate_id, feed_router
 from services.review.adapters.read_model import ReviewReadModel
+from services.review.domain.provincial import provincial_recommendation_id, provincial_result_id
 from services.review.domain.views import EntryView, SeasonView
 
 RECORD_TYPES = ("recommendation", "result")
@@ -39,7 +40,14 @@ async def _intake(request: Request, lines: Sequence[FeedLine]) -> FeedIntake:
         "recommendation": functools.partial(application.take_feed_recommendation, seasons, entries),
         "result": functools.partial(application.take_feed_result, seasons, entries),
     }
-    return FeedIntake(application, "review", handlers)
+    return FeedIntake(application, "review", handlers, touches={
+        "recommendation": lambda record: [provincial_recommendation_id(record.season, _entry_of(record))],
+        "result": lambda record: [provincial_result_id(record.season, _entry_of(record))],
+    })
+
+
+def _entry_of(record: FeedRecord) -> str:
+    return str(feed_aggregate_id("entry", record.province, str(record.data["entry"])))
 
 
 def build_feed_router() -> APIRouter:
