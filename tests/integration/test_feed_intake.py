@@ -170,6 +170,11 @@ async def test_the_three_example_feeds_go_end_to_end(platform: ReviewServices) -
     results = await eventually(lambda: _events(platform, "review", "ProvincialResultRecorded", 5))
     assert {item["payload"]["grade_label"] for item in results} >= {"标杆级", "一等成果"}
 
+    # Each service recorded each batch's report once it was complete.
+    batch = reports["tibet-2026.ndjson.gz"]["batch_id"]
+    recorded = await eventually(lambda: _batch_report(platform, f"{batch}-registration", TIBET))
+    assert recorded["records"] == 5 and recorded["by_type"]["registration"]["quarantined"] == 1
+
     # Posting the same feed again changes nothing and answers the same totals, now as duplicates.
     before = stored(platform)
     again = await post_feed(read_feed(EXAMPLES / "shanghai-2026.ndjson"), clients(platform), feed_token(SHANGHAI),
@@ -179,6 +184,12 @@ async def test_the_three_example_feeds_go_end_to_end(platform: ReviewServices) -
     assert again["total"]["quarantined"] == first["quarantined"]
     assert stored(platform) == before, "posting the same feed again stored something"
     assert all(answer["repeated"] for answer in again["by_service"].values())
+
+
+async def _batch_report(platform: ReviewServices, batch_id: str, province: str) -> dict[str, Any] | None:
+    answer = await platform.registration.get(f"/feeds/batches/{batch_id}", params={"province": province},
+                                             headers=feed_headers(province))
+    return answer.json() if answer.status_code == 200 else None
 
 
 async def _events(platform: ReviewServices, service: str, type_: str, at_least: int) -> list[dict[str, Any]] | None:
