@@ -18,6 +18,7 @@ from infra.errors import RuleViolation
 from infra.eventstore import CommandContext, EventStoreApplication
 from infra.feeds import (
     MAX_RECORDS,
+    BatchInterrupted,
     BatchRefused,
     FeedIntake,
     FeedRecord,
@@ -220,3 +221,25 @@ def test_a_higher_version_that_names_something_else_is_refused(intake: FeedIntak
     assert changed["total"]["quarantined"] == 1
     same = post(intake, ndjson(record("A", 2, data={"name": "乙"})), batch_id="b3")
     assert same["total"]["amendments"] == 1
+
+
+def test_a_batch_that_stops_midway_says_what_was_stored_and_posting_it_again_completes_it(intake: FeedIntake) -> None:
+    intake.chunk_size = 2
+    text = ndjson(*[record(f"R{index}") for index in range(5)])
+    working = intake.handlers["thing"]
+
+    def store_goes_away_at_r3(feed_record: FeedRecord, work: Work, context: CommandContext) -> Any:
+        if feed_record.external_id == "R3":
+            raise ConnectionError("the event store went away")
+        return working(feed_record, work, context)
+
+    intake.handlers = {"thing": store_goes_away_at_r3}
+    with pytest.raises(BatchInterrupted) as interrupted:
+        post(intake, text)
+    assert interrupted.value.stored_records == 2, "the first chunk (R0, R1) was stored, the second not at all"
+    assert interrupted.value.report["total"]["accepted"] == 2
+    intake.handlers = {"thing": working}
+    completed = post(intake, text)
+    assert completed["total"] | {} == {"in": 5, "accepted": 3, "amendments": 0, "duplicates": 2, "stale": 0,
+                                       "quarantined": 0}
+    assert not completed["repeated"], "the report is recorded once the batch is complete"
