@@ -31,15 +31,13 @@ direct input and returns the domain aggregate it created or amended.
 from __future__ import annotations
 
 import asyncio
-import gzip
 import hashlib
 import json
 import re
 import zlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -828,11 +826,3 @@ def feed_router(service: str, prepare: Prepare) -> APIRouter:
 
     return router
 
-
-def gzip_lines(lines: Sequence[str]) -> bytes:
-    """An NDJSON batch, gzipped (examples, the CLI, tests)."""
-    return gzip.compress(("\n".join(lines) + "\n").encode("utf-8"))
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
