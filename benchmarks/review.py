@@ -87,12 +87,7 @@ class Run:
         self.k = judges_per_entry
         self.partitions = partitions
         self.log_dir = log_dir
-        namespace = f"b{uuid.uuid4().hex[:10]}."
-        self.settings = ServiceSettings(
-            service="review", kafka_bootstrap=config.kafka_bootstrap, mongo_url=config.mongo_url,
-            mongo_db_prefix=namespace.replace(".", "_"), event_store="postgres", postgres_port=config.postgres_port,
-            postgres_db=f"{namespace.replace('.', '_')}review", topic_prefix=namespace, topic_partitions=partitions,
-        )
+        self.settings = namespace_settings(config, "review", topic_partitions=partitions)
         self.groups = [self.settings.consumer_group] + [
             process.group(self.settings) for process in definition().processes
         ]
@@ -211,21 +206,36 @@ class Run:
             await admin.close()
 
     async def clean_up(self) -> None:
-        mongo = build_client(self.settings)
-        try:
-            await mongo.drop_database(self.settings.database_name)
-        finally:
-            await mongo.close()
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
-        await admin.start()
-        try:
-            mine = [name for name in await admin.list_topics() if name.startswith(self.settings.topic_prefix)]
-            if mine:
-                await admin.delete_topics(mine)
-        finally:
-            await admin.close()
-        with psycopg.connect(self.config.postgres_dsn_for("postgres"), autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{self.settings.postgres_db}" WITH (FORCE)')
+        await remove_namespace(self.config, self.settings)
+
+
+def namespace_settings(config: StackConfig, service: str, **overrides: Any) -> ServiceSettings:
+    """A service's settings in a fresh namespace of the stack: topics, MongoDB database, PostgreSQL event store."""
+    namespace = f"b{uuid.uuid4().hex[:10]}."
+    return ServiceSettings(
+        service=service, kafka_bootstrap=config.kafka_bootstrap, mongo_url=config.mongo_url,
+        mongo_db_prefix=namespace.replace(".", "_"), event_store="postgres", postgres_port=config.postgres_port,
+        postgres_db=f"{namespace.replace('.', '_')}{service}", topic_prefix=namespace, **overrides,
+    )
+
+
+async def remove_namespace(config: StackConfig, settings: ServiceSettings) -> None:
+    """Drop what a benchmark run made: its MongoDB database, its topics and its PostgreSQL event store."""
+    mongo = build_client(settings)
+    try:
+        await mongo.drop_database(settings.database_name)
+    finally:
+        await mongo.close()
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        mine = [name for name in await admin.list_topics() if name.startswith(settings.topic_prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+    with psycopg.connect(config.postgres_dsn_for("postgres"), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{settings.postgres_db}" WITH (FORCE)')
 
 
 async def run_review_benchmark(
@@ -246,10 +256,7 @@ async def run_review_benchmark(
                 await run.clean_up()
             runs.append({"workers": count} | result)
             echo(f"{count} worker(s): {result['events_per_second']} events/s, lag p50 {result['lag_seconds']['p50']} s")
-    report = {
-        "benchmark": "review",
-        "measured_at": datetime.now(UTC).isoformat(),
-        "machine": machine(),
+    return write_report(output_dir, "review", {
         "parameters": {
             "events": events, "event_type": "ScoreRecorded", "judges_per_entry": judges_per_entry,
             "entries": events // judges_per_entry, "partitions": partitions, "topic": "review.events",
@@ -259,8 +266,13 @@ async def run_review_benchmark(
             "lag": "recorded_at (produced just before the workers start) → applied to judge_queue; includes the backlog's wait",
         },
         "runs": runs,
-    }
+    })
+
+
+def write_report(output_dir: Path, benchmark: str, body: dict[str, Any]) -> Path:
+    """reports/bench-<benchmark>-<UTC timestamp>.json: what was measured, when, on which machine."""
+    report = {"benchmark": benchmark, "measured_at": datetime.now(UTC).isoformat(), "machine": machine()} | body
     output_dir.mkdir(parents=True, exist_ok=True)
-    path = output_dir / f"bench-review-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path = output_dir / f"bench-{benchmark}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return path

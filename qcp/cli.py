@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from qcp.audit_cli import audit
+from qcp.feed_cli import feed
 from qcp.services import SERVICES
 from qcp.stack.cli import stack
 
@@ -21,6 +22,7 @@ def cli() -> None:
 
 cli.add_command(stack)
 cli.add_command(audit)
+cli.add_command(feed)
 
 
 @cli.group()
@@ -62,13 +64,16 @@ def run(demo: bool, base_port: int) -> None:
 
 @cli.command("demo")
 @click.option("--registration-url", default="http://127.0.0.1:8101", show_default=True)
-def demo_command(registration_url: str) -> None:
-    """Load the demo season into running services."""
+@click.option("--submission-url", default="http://127.0.0.1:8102", show_default=True)
+@click.option("--review-url", default="http://127.0.0.1:8103", show_default=True)
+def demo_command(registration_url: str, submission_url: str, review_url: str) -> None:
+    """Load the demo season and the example provincial feeds into running services."""
     from infra.bootstrap import tokens_for
     from qcp.demo import load_demo
     from qcp.services import settings_for
 
-    click.echo(load_demo(registration_url, tokens_for(settings_for("registration"))))
+    urls = {"registration": registration_url, "submission": submission_url, "review": review_url}
+    click.echo(load_demo(registration_url, tokens_for(settings_for("registration")), feed_urls=urls))
 
 
 @cli.group()
@@ -125,6 +130,21 @@ def bench_review(workers: str, events: int, judges_per_entry: int, partitions: i
         workers=counts, events=events, judges_per_entry=judges_per_entry, partitions=partitions, output_dir=output,
         echo=click.echo,
     ))
+    click.echo(f"report: {path}")
+
+
+@bench.command("feed-intake")
+@click.option("--records", type=int, default=50_000, show_default=True, help="records in the one batch")
+@click.option("--relay-batch-size", type=int, default=2_000, show_default=True)
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True)
+def bench_feed_intake(records: int, relay_batch_size: int, output: Path) -> None:
+    """One province's batch through registration's feed endpoint until its events are on Kafka: records/s."""
+    import asyncio
+
+    from benchmarks.feed_intake import run_feed_benchmark
+
+    path = asyncio.run(run_feed_benchmark(records=records, relay_batch_size=relay_batch_size, output_dir=output,
+                                          echo=click.echo))
     click.echo(f"report: {path}")
 
 

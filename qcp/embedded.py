@@ -35,8 +35,10 @@ def run_platform(*, demo: bool, base_port: int) -> None:
         platform.wait_until_ready()
         click.echo(f"platform ready in {time.monotonic() - started:.0f}s")
         if demo:
-            loaded = load_demo(platform.url("registration"), tokens_for(settings_for("registration")))
+            urls = {service: platform.url(service) for service in ("registration", "submission", "review")}
+            loaded = load_demo(urls["registration"], tokens_for(settings_for("registration")), feed_urls=urls)
             click.echo(f"demo season {loaded['season_id']} loaded with {loaded['units']} registered units")
+            click.echo(f"example feeds loaded: {loaded['feeds']}")
         for service in SERVICES:
             click.echo(f"  {service:<13} {platform.url(service)}/docs   worker {platform.worker_url(service)}/metrics")
         click.echo(f"logs in {platform.log_dir}; tokens: qcp token mint --role organizer --org 310000 --sub me")

@@ -26,6 +26,7 @@ from contracts.registered import (
 )
 from infra.errors import NotFound, RuleViolation
 from infra.eventstore import CommandContext, EventStoreApplication, idempotent, recorded, stamp
+from infra.feeds import FeedRecord, Work
 from infra.idempotency import IdempotencyKey
 from services.registration.domain.claims import Claim, claim_id
 from services.registration.domain.judge import Judge, judge_aggregate_id, judge_id_for
@@ -113,24 +114,45 @@ class RegistrationApplication(EventStoreApplication):
     ) -> dict[str, Any]:
         season = self.season(season_id)
         season.check_window_open(Stage.REGISTRATION, self.clock(), field="season_id")
+        registration_id = unit_registration_id(season_id, form.credit_code)
+        existing = self.repository.get(registration_id) if self._exists(registration_id) else None
+        registration, event = self._registered(season, form, context, existing)
+        result = recorded(registration, event, season_id=season_id, credit_code=form.credit_code)
+        return self.save_once([registration], result, idempotency)
+
+    def take_feed_registration(self, record: FeedRecord, work: Work, context: CommandContext) -> UnitRegistration:
+        """A province's registration record: the 报名表's rules, as a registration through the platform.
+
+        The province applied its own windows when the unit registered there; the national platform takes
+        the fact as recorded, so the registration window is not checked here.
+        """
+        form = UnitRegistrationForm.model_validate(record.data)
+        season: Season | None = work.get(season_aggregate_id(record.season))
+        if season is None:
+            raise RuleViolation(
+                "season", "feed.season.unknown",
+                f"season {record.season} is not open at the national platform; the organizer opens it first",
+            )
+        existing = work.get(unit_registration_id(record.season, form.credit_code))
+        registration, _ = self._registered(season, form, context, existing)
+        work.add(registration)
+        return registration
+
+    def _registered(
+        self, season: Season, form: UnitRegistrationForm, context: CommandContext, existing: UnitRegistration | None
+    ) -> tuple[UnitRegistration, str]:
+        """The registration, new or amended (registering again amends), after every rule of the 报名表."""
         check_form(form)
         if form.recommender_id is not None:
             self._check_chosen_recommender(season, form)
         fields = form.model_dump()
-        registration_id = unit_registration_id(season_id, form.credit_code)
-        if not self._exists(registration_id):
-            payload = UnitRegistered(season_id=season_id, **fields)
-            registration = UnitRegistration(
-                **stamp(payload, context, season_id=season_id, organizer=season.organizer)
-            )
-            event = "UnitRegistered"
-        else:
-            registration = self.repository.get(registration_id)
-            amended = UnitRegistrationAmended(season_id=season_id, **fields)
-            registration.amend(**stamp(amended, context, season_id=season_id, organizer=season.organizer))
-            event = "UnitRegistrationAmended"
-        result = recorded(registration, event, season_id=season_id, credit_code=form.credit_code)
-        return self.save_once([registration], result, idempotency)
+        stamped = {"season_id": season.season_id, "organizer": season.organizer}
+        if existing is None:
+            payload = UnitRegistered(season_id=season.season_id, **fields)
+            return UnitRegistration(**stamp(payload, context, **stamped)), "UnitRegistered"
+        amended = UnitRegistrationAmended(season_id=season.season_id, **fields)
+        existing.amend(**stamp(amended, context, **stamped))
+        return existing, "UnitRegistrationAmended"
 
     def _check_chosen_recommender(self, season: Season, form: UnitRegistrationForm) -> None:
         assert form.recommender_id is not None

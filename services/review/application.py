@@ -12,13 +12,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
 from contracts.codes import Channel, Role, Stage
+from contracts.fed import (
+    ProvincialRecommendationAmended,
+    ProvincialRecommendationForm,
+    ProvincialRecommendationRecorded,
+    ProvincialResultAmended,
+    ProvincialResultForm,
+    ProvincialResultRecorded,
+)
 from contracts.published import (
     Approval,
     EntryPublished,
@@ -58,7 +66,8 @@ from contracts.scored import (
     StageResult,
 )
 from infra.errors import NotFound, RuleViolation
-from infra.eventstore import CommandContext, EventStoreApplication, idempotent, recorded, stamp_in_season
+from infra.eventstore import CommandContext, EventStoreApplication, idempotent, recorded, stamp, stamp_in_season
+from infra.feeds import FeedRecord, Work, feed_aggregate_id
 from infra.idempotency import IdempotencyKey
 from infra.windows import SEASON_TIME_ZONE, shown
 from services.review.assignment.domain import Assignment, assignment_id
@@ -69,6 +78,15 @@ from services.review.domain.entry_review import (
     EntryReview,
     ReviewProgress,
     entry_review_id,
+)
+from services.review.domain.provincial import (
+    ProvincialRecommendation,
+    ProvincialRecord,
+    ProvincialResult,
+    check_entry,
+    grade_label,
+    provincial_recommendation_id,
+    provincial_result_id,
 )
 from services.review.domain.quota import (
     DIRECT_SLATE,
@@ -92,6 +110,9 @@ from services.review.domain.scoring import (
     stage_weights,
 )
 from services.review.domain.views import EntryView, JudgeView, RecommenderView, SeasonView
+
+
+FormT = TypeVar("FormT", ProvincialRecommendationForm, ProvincialResultForm)
 
 
 class ReviewApplication(EventStoreApplication):
@@ -890,6 +911,65 @@ class ReviewApplication(EventStoreApplication):
 
     # ------------------------------------------------------------ reading the write model
 
+    # ------------------------------------------------------------ a province's feed (provincial facts)
+
+    def take_feed_recommendation(
+        self, seasons: Mapping[str, SeasonView], entries: Mapping[str, EntryView], record: FeedRecord, work: Work,
+        context: CommandContext,
+    ) -> ProvincialRecord:
+        """The province's recommendation of its entry: recorded once per entry, amended by higher versions."""
+        season, form, entry = feed_subject(seasons, entries, record, ProvincialRecommendationForm)
+        check_not_future(form.recommended_on, self.clock(), season, "data.recommended_on",
+                         "feed.recommendation.date.future")
+        fields = form.model_dump() | {"recommender_id": entry.recommender_id}
+        return self._provincial(
+            work, record, context, season, entry, provincial_recommendation_id(season.season_id, entry.entry_id),
+            ProvincialRecommendation, ProvincialRecommendationRecorded(**self._provincial_keys(record, entry), **fields),
+            ProvincialRecommendationAmended(**self._provincial_keys(record, entry), **fields), "recommendation",
+        )
+
+    def take_feed_result(
+        self, seasons: Mapping[str, SeasonView], entries: Mapping[str, EntryView], record: FeedRecord, work: Work,
+        context: CommandContext,
+    ) -> ProvincialRecord:
+        """The province's published result of its entry: a band of the season with a score in it, after its recommendation."""
+        season, form, entry = feed_subject(seasons, entries, record, ProvincialResultForm)
+        label = grade_label(season, form)
+        check_not_future(form.published_on, self.clock(), season, "data.published_on", "feed.result.date.future")
+        if work.get(provincial_recommendation_id(season.season_id, entry.entry_id)) is None:
+            raise RuleViolation(
+                "data.entry", "feed.result.not_recommended",
+                f"entry {form.entry} has no recommendation from the province (yet): send its recommendation record "
+                "first, then this result again",
+            )
+        fields = form.model_dump() | {"grade_label": label}
+        return self._provincial(
+            work, record, context, season, entry, provincial_result_id(season.season_id, entry.entry_id),
+            ProvincialResult, ProvincialResultRecorded(**self._provincial_keys(record, entry), **fields),
+            ProvincialResultAmended(**self._provincial_keys(record, entry), **fields), "result",
+        )
+
+    @staticmethod
+    def _provincial_keys(record: FeedRecord, entry: EntryView) -> dict[str, str]:
+        return {"season_id": entry.season_id, "entry_id": entry.entry_id, "province": record.province,
+                "credit_code": entry.credit_code}
+
+    @staticmethod
+    def _provincial(
+        work: Work, record: FeedRecord, context: CommandContext, season: SeasonView, entry: EntryView,  # noqa: ARG004
+        aggregate_id: Any, kind: type[ProvincialRecord], recorded_payload: Any, amended_payload: Any, what: str,
+    ) -> ProvincialRecord:
+        existing: ProvincialRecord | None = work.get(aggregate_id)
+        where = {"season_id": season.season_id, "organizer": season.organizer}
+        if existing is None:
+            aggregate = kind(**stamp(recorded_payload, context, **where))
+        else:
+            existing.check_same_record(record.external_id, what)
+            existing.amend(**stamp(amended_payload, context, **where))  # type: ignore[attr-defined]
+            aggregate = existing
+        work.add(aggregate)
+        return aggregate
+
     def entry_review(self, season_id: str, entry_id: str) -> EntryReview:
         review = self._find_review(season_id, entry_id)
         if review is None:
@@ -965,3 +1045,18 @@ def check_recommendation_judges(
             )
         certificates.append(judge.certificate_no)
     return certificates
+
+
+def feed_subject(
+    seasons: Mapping[str, SeasonView], entries: Mapping[str, EntryView], record: FeedRecord, model: type[FormT]
+) -> tuple[SeasonView, FormT, EntryView]:
+    """A provincial record's season, form and entry (named by the province's external id), each known to review."""
+    season = seasons.get(record.season)
+    if season is None:
+        raise RuleViolation(
+            "season", "feed.season.unknown",
+            f"season {record.season} is not known to review; the organizer opens it at the national platform",
+        )
+    form = model.model_validate(record.data)
+    entry_id = str(feed_aggregate_id("entry", record.province, form.entry))
+    return season, form, check_entry(entries.get(entry_id), form.entry, season)

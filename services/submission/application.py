@@ -7,6 +7,7 @@ anything is stored, and a retried command with the same Idempotency-Key returns 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from itertools import count
 from typing import Any
@@ -15,16 +16,18 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from pydantic import BaseModel
 
-from contracts.codes import Stage
+from contracts.codes import ActivityKind, Stage
 from contracts.submitted import (
     Confirmation,
     EntryAmended,
     EntryStatus,
     EntrySubmitted,
     EntryWithdrawn,
+    QcAchievementForm,
     QcStatisticsForm,
     StatisticsAmended,
     StatisticsFiled,
+    TeamExperienceForm,
     TeamStatisticsForm,
     UnitConfirmed,
     Withdrawal,
@@ -33,7 +36,8 @@ from contracts.submitted import (
     WorkSummaryForm,
 )
 from infra.errors import NotFound, RuleViolation
-from infra.eventstore import CommandContext, EventStoreApplication, idempotent, recorded, stamp_in_season
+from infra.eventstore import CommandContext, EventStoreApplication, idempotent, recorded, stamp, stamp_in_season
+from infra.feeds import FeedRecord, Work, feed_aggregate_id
 from infra.idempotency import IdempotencyKey
 from services.submission.domain.entry import (
     Entry,
@@ -73,10 +77,7 @@ class SubmissionApplication(EventStoreApplication):
         season.check_window_open(Stage.SUBMISSION, now)
         season.check_channel(context.channel)
         check_kind(season, form)
-        check_entry_form(form)
-        registered = check_registered_unit(season, unit, form)
-        check_attachment_names(form, registered)
-        form = with_registered_recommender(form, registered)
+        form = self._checked(season, unit, form)
         entry_id = self._free_entry_id(season.season_id, form)
         payload = EntrySubmitted(season_id=season.season_id, entry_id=str(entry_id), form=form)
         entry = Entry(**stamp_in_season(payload, context, season, now))
@@ -94,18 +95,7 @@ class SubmissionApplication(EventStoreApplication):
         idempotency: IdempotencyKey | None = None,
     ) -> dict[str, Any]:
         entry, now = self._entry_open_to_change(season, entry_id, context)
-        if form.kind is not entry.kind:
-            raise RuleViolation("kind", "entry.kind", f"entry {entry_id} is a {entry.kind.label}; its kind stays")
-        if form.credit_code != entry.credit_code:
-            raise RuleViolation(
-                "credit_code", "entry.unit.fixed", f"entry {entry_id} belongs to unit {entry.credit_code}; that stays"
-            )
-        check_entry_form(form)
-        registered = check_registered_unit(season, unit, form)
-        check_attachment_names(form, registered)
-        form = with_registered_recommender(form, registered)
-        new = form.model_dump(mode="json")
-        changed = sorted(key for key in set(new) | set(entry.form) if new.get(key) != entry.form.get(key))
+        form, changed = self._amendment(season, unit, entry, form)
         if not changed:
             raise RuleViolation("body", "entry.unchanged", f"the amendment changes nothing in entry {entry_id}")
         self._free_entry_id(season.season_id, form, current=entry.id)
@@ -113,6 +103,72 @@ class SubmissionApplication(EventStoreApplication):
         entry.amend(**stamp_in_season(payload, context, season, now))
         result = recorded(entry, "EntryAmended", **self._identity(entry)) | {"changed": changed}
         return self.save_once([entry], result, idempotency)
+
+    def take_feed_entry(
+        self,
+        seasons: Mapping[str, SeasonView],
+        units: Mapping[tuple[str, str], RegisteredUnit],
+        record: FeedRecord,
+        work: Work,
+        context: CommandContext,
+    ) -> Entry:
+        """A province's entry record, by the rules of the form it is (the season's kind) as if submitted here.
+
+        Its id follows from the province and its external id, so later records name it by that id; a higher
+        version amends it (a version that changes nothing is taken without an event). The province applied
+        its own windows and channels; the unit must be registered for the season at the national platform.
+        """
+        season = seasons.get(record.season)
+        if season is None:
+            raise RuleViolation(
+                "season", "feed.season.unknown",
+                f"season {record.season} is not known to submission; the organizer opens it at the national platform",
+            )
+        model = QcAchievementForm if season.kind is ActivityKind.QC_GROUP else TeamExperienceForm
+        form = model.model_validate(record.data)
+        unit = units.get((season.season_id, form.credit_code))
+        if unit is None:
+            raise RuleViolation(
+                "credit_code", "feed.unit.unknown",
+                f"unit {form.credit_code} is not registered for season {season.season_id} at the national platform "
+                "(yet): send its registration record first, then this record again",
+            )
+        entry_id = feed_aggregate_id("entry", record.province, record.external_id)
+        entry: Entry | None = work.get(entry_id)
+        if entry is None:
+            form = self._checked(season, unit, form)
+            payload = EntrySubmitted(season_id=season.season_id, entry_id=str(entry_id), form=form)
+            entry = Entry(**stamp(payload, context, season_id=season.season_id, organizer=season.organizer))
+        else:
+            entry.check_not_withdrawn()
+            form, changed = self._amendment(season, unit, entry, form)
+            if changed:
+                payload = EntryAmended(season_id=season.season_id, entry_id=entry.entry_id, form=form, changed=changed)
+                entry.amend(**stamp(payload, context, season_id=season.season_id, organizer=season.organizer))
+        work.add(entry)
+        return entry
+
+    def _checked(self, season: SeasonView, unit: RegisteredUnit | None, form: EntryFormModel) -> EntryFormModel:
+        """The form after the rules of the form and of the registered unit, with the unit's recommending unit."""
+        check_entry_form(form)
+        registered = check_registered_unit(season, unit, form)
+        check_attachment_names(form, registered)
+        return with_registered_recommender(form, registered)
+
+    def _amendment(
+        self, season: SeasonView, unit: RegisteredUnit | None, entry: Entry, form: EntryFormModel
+    ) -> tuple[EntryFormModel, list[str]]:
+        """The amended form after every rule, and which of its fields changed; kind and unit stay."""
+        if form.kind is not entry.kind:
+            raise RuleViolation("kind", "entry.kind", f"entry {entry.entry_id} is a {entry.kind.label}; its kind stays")
+        if form.credit_code != entry.credit_code:
+            raise RuleViolation(
+                "credit_code", "entry.unit.fixed",
+                f"entry {entry.entry_id} belongs to unit {entry.credit_code}; that stays",
+            )
+        form = self._checked(season, unit, form)
+        new = form.model_dump(mode="json")
+        return form, sorted(key for key in set(new) | set(entry.form) if new.get(key) != entry.form.get(key))
 
     @idempotent
     def withdraw_entry(

@@ -9,12 +9,12 @@ from contracts import ContractError, Envelope, families, latest_version, parse_p
 from contracts.envelope import event_id_for
 from qcp.demo import demo_registration
 
-FIVE_FAMILIES = {"registered", "submitted", "recommended", "scored", "published"}
+FAMILIES = {"registered", "submitted", "recommended", "scored", "published", "fed"}
 
 
-def test_the_five_families_are_there() -> None:
-    assert set(families()) == FIVE_FAMILIES
-    assert all(families()[name] for name in FIVE_FAMILIES)
+def test_the_six_families_are_there() -> None:
+    assert set(families()) == FAMILIES
+    assert all(families()[name] for name in FAMILIES)
 
 
 def test_a_version_one_unit_registration_upcasts_to_the_current_model() -> None:

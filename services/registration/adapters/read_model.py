@@ -24,6 +24,7 @@ from contracts.codes import (
     UnitNature,
 )
 from contracts.identity import region_label
+from infra.feeds import FEED_ROUTES, create_feed_indexes
 from infra.mongo import DocumentProjection, public
 
 
@@ -124,6 +125,7 @@ class RegistrationReadModel(DocumentProjection):
                 "RecommenderRegistered": ("recommenders", _recommender),
                 "RecommenderQuotaRaised": ("recommenders", _quota_raise),
                 "JudgeRegistered": ("judges", _judge),
+                **FEED_ROUTES,
             },
         )
         self.seasons = database["seasons"]
@@ -132,6 +134,7 @@ class RegistrationReadModel(DocumentProjection):
         self.judges = database["judges"]
 
     async def create_indexes(self) -> None:
+        await create_feed_indexes(self.database)
         await self.seasons.create_index([("season_id", ASCENDING)])
         await self.registrations.create_index([("season_id", ASCENDING), ("credit_code", ASCENDING)])
         await self.registrations.create_index([("credit_code", ASCENDING), ("season_id", ASCENDING)])

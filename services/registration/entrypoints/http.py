@@ -43,6 +43,7 @@ from infra.auth import AuthenticatedActor, require_org, require_role
 from infra.errors import RuleViolation
 from infra.http import Limit, Skip, command_answer, command_context, execute, found, idempotency_for
 from services.registration.adapters.read_model import RegistrationReadModel
+from services.registration.entrypoints.feed_http import build_feed_router
 from services.registration.application import RegistrationApplication
 
 SeasonId = Annotated[str, Path(pattern=SEASON_ID_PATTERN, description="e.g. 310000-2024-qc_group")]
@@ -89,6 +90,7 @@ class QuotaRaiseRequest(Payload):
 
 def build_router() -> APIRouter:
     router = APIRouter(tags=["registration"])
+    router.include_router(build_feed_router())
 
     # --- seasons ---------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import Envelope
 from contracts.submitted import EntryStatus
+from infra.feeds import FEED_ROUTES, create_feed_indexes
 from infra.mongo import DocumentProjection, payload_fields, public
 from services.review.domain.entry_review import ReviewProgress
 
@@ -246,6 +247,7 @@ class ReviewReadModel(DocumentProjection):
                 "AssignmentBlocked": ("assignments", _assignment),
                 "NoticeOpened": ("season_results", _notice),
                 "ResultsPublished": ("season_results", _results_published),
+                **FEED_ROUTES,
             },
         )
         self.seasons = database["seasons"]
@@ -259,6 +261,7 @@ class ReviewReadModel(DocumentProjection):
         self.season_results = database["season_results"]
 
     async def create_indexes(self) -> None:
+        await create_feed_indexes(self.database)
         await self.seasons.create_index([("season_id", ASCENDING)])
         await self.units.create_index([("season_id", ASCENDING), ("credit_code", ASCENDING)])
         await self.recommenders.create_index([("season_id", ASCENDING), ("recommender_id", ASCENDING)])

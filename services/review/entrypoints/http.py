@@ -27,6 +27,7 @@ from infra.auth import AuthenticatedActor, require_org, require_role
 from infra.errors import NotFound, RuleViolation
 from infra.http import FULL_VIEW, Limit, PathId, Skip, execute, found
 from services.review.adapters.read_model import ReviewReadModel
+from services.review.entrypoints.feed_http import build_feed_router
 from services.review.application import ReviewApplication
 from services.review.domain.entry_review import ReviewProgress
 from services.review.domain.views import EntryView, JudgeView, RecommenderView, SeasonView
@@ -62,6 +63,7 @@ class AssignmentForm(Payload):
 
 def build_router() -> APIRouter:
     router = APIRouter(tags=["review"])
+    router.include_router(build_feed_router())
 
     # ------------------------------------------------------------ what review knows of a season
 
@@ -534,6 +536,8 @@ async def _read_scope(request: Request, actor: Actor, season_id: str) -> dict[st
         return {}
     if actor.role in {Role.NATIONAL, Role.AUDITOR}:
         return {}
+    if actor.role is Role.FEED:  # a province's platform reads its own entries (what its feed brought)
+        return {"organizer": actor.org}
     raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"role {actor.role.value} may not read entries in review; "
                         "a judge reads his or her queue")
 

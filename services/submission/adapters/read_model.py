@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import Envelope
 from contracts.submitted import EntryStatus
+from infra.feeds import FEED_ROUTES, create_feed_indexes
 from infra.mongo import DocumentProjection, payload_fields, public
 
 
@@ -112,6 +113,7 @@ class SubmissionReadModel(DocumentProjection):
                 "StatisticsAmended": ("statistics", _filing),
                 "WorkSummaryFiled": ("work_summaries", _filing),
                 "WorkSummaryAmended": ("work_summaries", _filing),
+                **FEED_ROUTES,
             },
         )
         self.seasons = database["seasons"]
@@ -122,6 +124,7 @@ class SubmissionReadModel(DocumentProjection):
         self.work_summaries = database["work_summaries"]
 
     async def create_indexes(self) -> None:
+        await create_feed_indexes(self.database)
         await self.seasons.create_index([("season_id", ASCENDING)])
         await self.units.create_index([("season_id", ASCENDING), ("credit_code", ASCENDING)])
         await self.recommenders.create_index([("season_id", ASCENDING), ("recommender_id", ASCENDING)])

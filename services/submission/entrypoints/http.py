@@ -28,6 +28,7 @@ from infra.auth import AuthenticatedActor, require_org, require_role
 from infra.http import FULL_VIEW, Limit, PathId, Skip, execute, found
 from infra.errors import NotFound
 from services.submission.adapters.read_model import SubmissionReadModel
+from services.submission.entrypoints.feed_http import build_feed_router
 from services.submission.application import SubmissionApplication
 from services.submission.domain.entry import EntryFormModel
 from services.submission.domain.season import RegisteredUnit, SeasonView
@@ -41,6 +42,7 @@ PERSONAL_KEYS = {"mobile", "email", "phone"}
 
 def build_router() -> APIRouter:
     router = APIRouter(tags=["submission"])
+    router.include_router(build_feed_router())
 
     # ------------------------------------------------------------ what submission knows of registration
 

@@ -1,0 +1,41 @@
+"""Submission's part of provincial feed intake: `entry` records become entries (QC achievements or team experiences).
+
+What the rules need of registration (the seasons, the registered units) is read from submission's
+projection once per batch, in bulk, and handed to the synchronous intake as plain data.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+from fastapi import APIRouter, Request
+
+from infra.feeds import FeedIntake, FeedLine, feed_aggregate_id, feed_router
+from services.submission.adapters.read_model import SubmissionReadModel
+from services.submission.domain.season import RegisteredUnit, SeasonView
+
+
+async def _intake(request: Request, lines: Sequence[FeedLine]) -> FeedIntake:
+    read_model: SubmissionReadModel = request.app.state.read_model
+    records = [line.record for line in lines if line.record is not None and line.record.record_type == "entry"]
+    season_ids = sorted({record.season for record in records})
+    credit_codes = sorted({str(record.data.get("credit_code", "")).strip().upper() for record in records})
+    seasons = {}
+    for season_id in season_ids:
+        document = await read_model.season(season_id)
+        if document is not None:
+            seasons[season_id] = SeasonView.from_document(document, await read_model.recommender_ids(season_id))
+    units = {}
+    if seasons and credit_codes:
+        cursor = read_model.units.find({"season_id": {"$in": list(seasons)}, "credit_code": {"$in": credit_codes}})
+        async for document in cursor:
+            units[(document["season_id"], document["credit_code"])] = RegisteredUnit.from_document(document)
+    application = request.app.state.application
+    handler = functools.partial(application.take_feed_entry, seasons, units)
+    return FeedIntake(application, "submission", {"entry": handler}, touches={
+        "entry": lambda record: [feed_aggregate_id("entry", record.province, record.external_id)]})
+
+
+def build_feed_router() -> APIRouter:
+    return feed_router("submission", _intake)
