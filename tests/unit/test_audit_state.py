@@ -157,3 +157,27 @@ def test_a_history_item_shows_who_when_through_which_channel_and_from_where() ->
 def test_which_entries_an_event_concerns() -> None:
     assert entry_ids_of(STORY[0]) == [ENTRY]
     assert entry_ids_of(STORY[13]) == sorted([ENTRY, "other"])
+
+
+def test_a_provinces_recommendation_and_result_from_its_feed_show_with_their_provenance() -> None:
+    fed = {"system": "feed", "province": "370000", "external_id": "SD-G1", "version": 1, "batch_id": "b1"}
+    recommended = event("ProvincialRecommendationRecorded", 30,
+                        about(province="370000", credit_code="x", recommender_name="山东省质量协会", rank=1,
+                              opinion="推荐参加全国发表", recommended_on="2026-08-01"),
+                        role="feed", channel="feed", source=fed | {"external_id": "SD-R1"})
+    result = event("ProvincialResultRecorded", 40,
+                   about(province="370000", credit_code="x", grade="excellent", grade_label="优秀级", score="88.50",
+                         certificate_no="SD2026QC001", published_on="2026-09-01"),
+                   role="feed", channel="feed", source=fed)
+    amended = event("ProvincialResultAmended", 50,
+                    about(province="370000", credit_code="x", grade="benchmark", grade_label="标杆级", score="92.00",
+                          certificate_no="SD2026QC001", published_on="2026-09-01"),
+                    role="feed", channel="feed", source=fed | {"version": 2})
+    story = [STORY[0], recommended, result, amended]
+    before_amendment = entry_state(ENTRY, story, T0 + timedelta(minutes=45))["state"]
+    assert before_amendment["provincial_recommendation"]["recommender_name"] == "山东省质量协会"
+    assert before_amendment["provincial_result"]["grade"] == "excellent"
+    latest = entry_state(ENTRY, story, T0 + timedelta(hours=1))["state"]["provincial_result"]
+    assert (latest["grade"], latest["score"]) == ("benchmark", "92.00")
+    assert latest["source"] == fed | {"version": 2}
+    assert latest["actor"]["role"] == "feed"

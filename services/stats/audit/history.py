@@ -48,6 +48,13 @@ EVENT_LABELS = {
     "EntryPublished": "成果发布",
     "ResultsPublished": "结果发布",
     "NationalRecommendationMade": "推荐全国",
+    "ProvincialRecommendationRecorded": "省级推荐（数据接口）",
+    "ProvincialRecommendationAmended": "省级推荐修改（数据接口）",
+    "ProvincialResultRecorded": "省级评审结果（数据接口）",
+    "ProvincialResultAmended": "省级评审结果修改（数据接口）",
+    "FeedRecordQuarantined": "数据接口记录隔离",
+    "FeedQuarantineResolved": "隔离记录已更正",
+    "FeedBatchReported": "数据接口批次报告",
 }
 
 

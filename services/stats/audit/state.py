@@ -34,6 +34,8 @@ def new_state() -> State:
         "result_withdrawn": None,
         "publication": None,
         "national_recommendation": None,
+        "provincial_recommendation": None,
+        "provincial_result": None,
     }
 
 
@@ -190,6 +192,24 @@ def _national(state: State, event: Envelope) -> None:
     state["national_recommendation"] = {key: event.payload.get(key) for key in keep} | _by(event)
 
 
+def _provincial(key: str, keep: tuple[str, ...]) -> Fold:
+    """A province's fact received through its feed: the latest version replaces the earlier one."""
+
+    def fold(state: State, event: Envelope) -> None:
+        state[key] = {name: event.payload.get(name) for name in keep} | {
+            "source": event.source.model_dump(mode="json")
+        } | _by(event)
+
+    return fold
+
+
+_provincial_recommendation = _provincial(
+    "provincial_recommendation", ("province", "recommender_name", "rank", "opinion", "recommended_on")
+)
+_provincial_result = _provincial(
+    "provincial_result", ("province", "grade", "grade_label", "score", "certificate_no", "published_on")
+)
+
 FOLDS: dict[str, Fold] = {
     "EntrySubmitted": _submitted,
     "EntryAmended": _amended,
@@ -214,6 +234,10 @@ FOLDS: dict[str, Fold] = {
     "EntryResultWithdrawn": _result_withdrawn,
     "EntryPublished": _published,
     "NationalRecommendationMade": _national,
+    "ProvincialRecommendationRecorded": _provincial_recommendation,
+    "ProvincialRecommendationAmended": _provincial_recommendation,
+    "ProvincialResultRecorded": _provincial_result,
+    "ProvincialResultAmended": _provincial_result,
 }
 
 
