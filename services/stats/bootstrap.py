@@ -1,11 +1,11 @@
-"""Stats' composition root: no write model, projections of every topic, report routes."""
+"""Stats' composition root: no write model; the worker keeps the live state of every topic, the API reads reports."""
 
 from __future__ import annotations
 
 from infra.bootstrap import ServiceDefinition
 from services.stats.adapters.read_model import StatsReadModel
 from services.stats.entrypoints.http import build_router
-from services.stats.entrypoints.messaging import CONSUMED_TOPICS
+from services.stats.entrypoints.messaging import CONSUMED_TOPICS, StatsWorkerModel
 
 
 def definition() -> ServiceDefinition:
@@ -14,4 +14,5 @@ def definition() -> ServiceDefinition:
         build_read_model=StatsReadModel,
         build_router=build_router,
         consumes=CONSUMED_TOPICS,
+        build_worker_model=StatsWorkerModel,
     )

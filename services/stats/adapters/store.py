@@ -1,0 +1,145 @@
+"""Stats' MongoDB: records and report documents per generation, the pointer to the active generation,
+and the rebuild requests with their progress.
+
+One writer per document: the stats worker writes records, reports, the pointer and rebuild progress;
+the API only reads them (and inserts a rebuild request, a document of its own).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, ReplaceOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from services.stats.domain.records import Record
+
+POINTER = "active"
+FIRST_GENERATION = "g0"
+
+
+def records_collection(generation: str) -> str:
+    return f"records_{generation}"
+
+
+def reports_collection(generation: str) -> str:
+    return f"reports_{generation}"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StatsStore:
+    """Generations of records and reports; the pointer document names the one the API reads."""
+
+    def __init__(self, database: AsyncDatabase) -> None:
+        self.database = database
+        self.generations = database["generations"]
+        self.rebuilds = database["rebuilds"]
+
+    # ---------------------------------------------------------------- generations
+
+    async def active_generation(self) -> str:
+        pointer = await self.generations.find_one({"_id": POINTER})
+        return pointer["generation"] if pointer else FIRST_GENERATION
+
+    async def ensure_pointer(self) -> str:
+        try:
+            await self.generations.insert_one({"_id": POINTER, "generation": FIRST_GENERATION, "switched_at": now()})
+        except DuplicateKeyError:
+            pass
+        return await self.active_generation()
+
+    async def switch(self, generation: str, rebuild_id: str | None = None) -> None:
+        """One single-document update: readers see the old generation or the new one, never a mixture."""
+        await self.generations.update_one(
+            {"_id": POINTER}, {"$set": {"generation": generation, "switched_at": now(), "rebuild_id": rebuild_id}},
+            upsert=True,
+        )
+
+    async def drop_generation(self, generation: str) -> None:
+        await self.database.drop_collection(records_collection(generation))
+        await self.database.drop_collection(reports_collection(generation))
+
+    # ---------------------------------------------------------------- records
+
+    async def load_records(self, generation: str) -> list[Record]:
+        return [record async for record in self.database[records_collection(generation)].find({})]
+
+    async def save_record(self, generation: str, record: Record) -> bool:
+        """The record if it is newer than the stored one (the aggregate's version guards it), once."""
+        fields = {key: value for key, value in record.items() if key != "_id"}
+        try:
+            result = await self.database[records_collection(generation)].update_one(
+                {"_id": record["_id"], "v": {"$lt": record["v"]}}, {"$set": fields}, upsert=True
+            )
+        except DuplicateKeyError:
+            return False
+        return result.modified_count == 1 or result.upserted_id is not None
+
+    async def insert_records(self, generation: str, records: Iterable[Record], batch_size: int = 5_000) -> int:
+        """A fresh generation's records in large batches (nobody else writes them yet)."""
+        collection = self.database[records_collection(generation)]
+        batch: list[Record] = []
+        written = 0
+        for record in records:
+            batch.append(record)
+            if len(batch) >= batch_size:
+                await collection.insert_many(batch, ordered=False)
+                written += len(batch)
+                batch = []
+        if batch:
+            await collection.insert_many(batch, ordered=False)
+            written += len(batch)
+        return written
+
+    async def replace_records(self, generation: str, records: list[Record]) -> None:
+        if records:
+            await self.database[records_collection(generation)].bulk_write(
+                [ReplaceOne({"_id": record["_id"]}, record, upsert=True) for record in records], ordered=False
+            )
+
+    # ---------------------------------------------------------------- reports
+
+    async def save_reports(self, generation: str, reports: dict[str, dict[str, Any]], batch_size: int = 200) -> None:
+        collection = self.database[reports_collection(generation)]
+        items = list(reports.items())
+        for start in range(0, len(items), batch_size):
+            await collection.bulk_write(
+                [ReplaceOne({"_id": key}, {"_id": key, "report": value}, upsert=True)
+                 for key, value in items[start:start + batch_size]],
+                ordered=False,
+            )
+
+    async def report(self, key: str) -> dict[str, Any] | None:
+        generation = await self.active_generation()
+        document = await self.database[reports_collection(generation)].find_one({"_id": key})
+        return None if document is None else document["report"]
+
+    # ---------------------------------------------------------------- rebuilds
+
+    async def request_rebuild(self, requested_by: str) -> dict[str, Any]:
+        document = {
+            "_id": uuid.uuid4().hex[:12], "status": "requested", "phase": "requested", "requested_by": requested_by,
+            "requested_at": now(),
+        }
+        await self.rebuilds.insert_one(document)
+        return document
+
+    async def next_rebuild(self) -> dict[str, Any] | None:
+        cursor = self.rebuilds.find({"status": "requested"}).sort("requested_at", ASCENDING).limit(1)
+        return next(iter([item async for item in cursor]), None)
+
+    async def update_rebuild(self, rebuild_id: str, fields: dict[str, Any]) -> None:
+        await self.rebuilds.update_one({"_id": rebuild_id}, {"$set": fields | {"updated_at": now()}})
+
+    async def rebuild(self, rebuild_id: str) -> dict[str, Any] | None:
+        return await self.rebuilds.find_one({"_id": rebuild_id})
+
+    async def create_indexes(self) -> None:
+        await self.rebuilds.create_index([("status", ASCENDING), ("requested_at", ASCENDING)])
