@@ -165,12 +165,12 @@ def _header(message: ConsumerRecord, name: str) -> str | None:
 def parse_quickly(value: bytes | None) -> tuple[Header, Payload] | None:
     """What the reducer reads of a message the live consumer accepted: no model validation."""
     try:
-        data = json.loads(value) if value else None
+        data = json.loads(value.decode()) if value else None
         return Header(
             data["aggregate_id"], int(data["aggregate_version"]), data["type"], int(data["schema_version"]),
             data.get("season_id"), data.get("organizer"),
         ), data["payload"]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
 
 
@@ -274,10 +274,12 @@ class Rebuilder:
             await self.store.update_rebuild(rebuild_id, fields)
 
         started = time.monotonic()
-        await progress({"status": "running", "phase": "starting", "generation": generation})
+        await progress({"status": "running", "phase": "reading dead letters", "generation": generation})
         dead_lettered = await self._dead_lettered()
+        await progress({"phase": "opening the topics"})
         async with TopicReader(self.settings.bootstrap, self.settings.topics) as reader:
             partitions = list(await reader.end_offsets())
+            await progress({"phase": "reading the live group's offsets"})
             validate_from = await committed_offsets(self.settings.bootstrap, self.settings.live_group, partitions)
             folder, ends = await self.read_all(reader, progress, validate_from=validate_from,
                                                dead_lettered=dead_lettered)

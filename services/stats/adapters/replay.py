@@ -41,7 +41,8 @@ class TopicReader:
             for partition in sorted(await self._partitions_of(topic)):
                 partitions.append(TopicPartition(topic, partition))
         self.partitions = partitions
-        self.consumer.assign(partitions)
+        if partitions:
+            self.consumer.assign(partitions)
         return self
 
     async def _partitions_of(self, topic: str) -> set[int]:
@@ -69,6 +70,8 @@ class TopicReader:
         """Batches of messages from `start` (inclusive) to `end` (exclusive) per partition."""
         assert self.consumer is not None
         pending = {tp for tp in end if start.get(tp, 0) < end[tp]}
+        if not pending:
+            return  # nothing to read; an empty assignment is never made (aiokafka may then wait on stop)
         # a new assignment: earlier pauses are forgotten, every partition starts where asked
         self.consumer.assign(sorted(pending, key=lambda tp: (tp.topic, tp.partition)))
         for tp in pending:

@@ -7,7 +7,9 @@ the API only reads them (and inserts a rebuild request, a document of its own).
 
 from __future__ import annotations
 
+import json
 import uuid
+import zlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +21,8 @@ from pymongo.errors import DuplicateKeyError
 from services.stats.domain.records import Record
 
 POINTER = "active"
+SNAPSHOT_PREFIX = "snapshot:"
+SNAPSHOT_FIELD = "records"
 FIRST_GENERATION = "g0"
 
 
@@ -69,7 +73,19 @@ class StatsStore:
     # ---------------------------------------------------------------- records
 
     async def load_records(self, generation: str) -> list[Record]:
-        return [record async for record in self.database[records_collection(generation)].find({})]
+        """The generation's records: its snapshot chunks, overridden by records stored one by one since."""
+        records: dict[str, Record] = {}
+        singles: list[Record] = []
+        async for document in self.database[records_collection(generation)].find({}):
+            if SNAPSHOT_FIELD in document:
+                for record in json.loads(zlib.decompress(document[SNAPSHOT_FIELD])):
+                    records[record["_id"]] = record
+            else:
+                singles.append(document)
+        for record in singles:
+            if record["_id"] not in records or records[record["_id"]]["v"] <= record["v"]:
+                records[record["_id"]] = record
+        return list(records.values())
 
     async def save_record(self, generation: str, record: Record) -> bool:
         """The record if it is newer than the stored one (the aggregate's version guards it), once."""
@@ -82,21 +98,36 @@ class StatsStore:
             return False
         return result.modified_count == 1 or result.upserted_id is not None
 
-    async def insert_records(self, generation: str, records: Iterable[Record], batch_size: int = 5_000) -> int:
-        """A fresh generation's records in large batches (nobody else writes them yet)."""
+    async def insert_records(self, generation: str, records: Iterable[Record], *, part: int = 0,
+                             chunk_size: int = 20_000) -> int:
+        """A fresh generation's records as snapshot chunks (compressed JSON, `chunk_size` records each),
+        inserted in batches: far fewer and smaller documents than one per record. The live path then
+        stores records one by one, which override the snapshot's when loaded."""
         collection = self.database[records_collection(generation)]
-        batch: list[Record] = []
+        batch: list[dict[str, Any]] = []
+        chunk: list[Record] = []
         written = 0
+
+        def close_chunk() -> None:
+            batch.append({"_id": f"{SNAPSHOT_PREFIX}{part}:{written + len(batch)}",
+                          SNAPSHOT_FIELD: zlib.compress(json.dumps(chunk, separators=(",", ":")).encode(), 1)})
+
+        count = 0
         for record in records:
-            batch.append(record)
-            if len(batch) >= batch_size:
-                await collection.insert_many(batch, ordered=False)
-                written += len(batch)
-                batch = []
+            chunk.append(record)
+            count += 1
+            if len(chunk) >= chunk_size:
+                close_chunk()
+                chunk = []
+                if len(batch) >= 10:
+                    await collection.insert_many(batch, ordered=False)
+                    written += len(batch)
+                    batch = []
+        if chunk:
+            close_chunk()
         if batch:
             await collection.insert_many(batch, ordered=False)
-            written += len(batch)
-        return written
+        return count
 
     async def replace_records(self, generation: str, records: list[Record]) -> None:
         if records:

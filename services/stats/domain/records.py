@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from contracts.registry import registered_types
+from contracts.registry import EventContract, registered_types
 
 Record = dict[str, Any]
 Payload = dict[str, Any]
@@ -258,9 +259,14 @@ def relevant(event_type: str) -> bool:
     return event_type in FOLDS
 
 
+@cache
+def _contract(event_type: str) -> EventContract:
+    return registered_types()[event_type]
+
+
 def upcast(event_type: str, schema_version: int, payload: Payload) -> Payload:
     """A payload of an older schema version in the current version's shape, by the contracts' upcasters."""
-    contract = registered_types()[event_type]
+    contract = _contract(event_type)
     if schema_version >= contract.version:
         return payload
     data = dict(payload)

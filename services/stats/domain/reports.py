@@ -107,6 +107,7 @@ class SeasonRecords:
     noticed: set[str] = field(default_factory=set)
     certificates: int = 0
     organizer: str | None = None
+    _recommended_by: dict[str, list[Record]] | None = None
 
     @classmethod
     def of(cls, records: Iterable[Record]) -> SeasonRecords:
@@ -151,6 +152,17 @@ class SeasonRecords:
 
     def recommender_name(self, recommender_id: str | None) -> str | None:
         return (self.recommenders.get(recommender_id or "") or {}).get("name")
+
+    def recommended_by(self) -> dict[str, list[Record]]:
+        """The reviews with a recommendation, per recommending unit, in entry order (computed once)."""
+        if self._recommended_by is None:
+            grouped: dict[str, list[Record]] = {}
+            for entry_id in sorted(self.reviews):
+                review = self.reviews[entry_id]
+                if review.get("recommendation"):
+                    grouped.setdefault(review["recommendation"].get("recommender_id"), []).append(review)
+            self._recommended_by = grouped
+        return self._recommended_by
 
     def latest_statistics(self) -> dict[str, Record]:
         """Per recommending unit, its filing of the latest period (earlier periods are history)."""
@@ -237,7 +249,7 @@ def grade_distribution(season: SeasonRecords) -> list[dict[str, Any]]:
     order = {band["code"]: index for index, band in enumerate(bands)}
     labels = {band["code"]: band["label"] for band in bands}
     counts: Counter = Counter()
-    for review in season.reviews.values():
+    for _, review in sorted(season.reviews.items()):
         grade = review.get("grade")
         if grade is not None and not review.get("result_withdrawn"):
             counts[grade.get("grade")] += 1
@@ -336,7 +348,8 @@ def season_statistics(season: SeasonRecords, season_id: str) -> Report:
             "review_forms": filing.get("review_forms") or [],
             "exchange": filing.get("exchange"),
         } | table_of(filing_figures(filing), filing["kind"]))
-    summaries = {item["recommender_id"]: item for item in season.work_summaries}
+    by_period = sorted(season.work_summaries, key=lambda item: (item["period"]["last_month"], item["period"]["first_month"]))
+    summaries = {item["recommender_id"]: item for item in by_period}
     return {
         "season_id": season_id,
         "organizer": season.season.get("organizer"),
@@ -359,10 +372,9 @@ def season_statistics(season: SeasonRecords, season_id: str) -> Report:
 def recommendation_summary(season: SeasonRecords, season_id: str, recommender_id: str) -> Report:
     rows, judges = [], {}
     filler: dict[str, Any] = {}
-    for review in season.reviews.values():
-        item = review.get("recommendation")
-        if not item or item.get("recommender_id") != recommender_id:
-            continue
+    # in entry order, so that which of two equal judges or fillers is shown never depends on the fold order
+    for review in season.recommended_by().get(recommender_id, []):
+        item = review["recommendation"]
         for judge in item.get("judges") or []:
             judges[judge["certificate_no"]] = judge
         if item.get("filled_on") and item["filled_on"] >= filler.get("filled_on", ""):

@@ -44,11 +44,17 @@ class StatsWorkerModel:
     async def apply(self, envelope: Envelope, payload: BaseModel) -> bool:
         return await self.live.apply(envelope, payload)
 
-    async def close(self) -> None:
+    async def close(self, grace_seconds: float = 5.0) -> None:
+        """Stop the background tasks: the materialiser finishes its round; a rebuild in progress is abandoned
+        (its generation is never switched to, and a later rebuild starts afresh)."""
         self.stop.set()
-        for task in self.tasks:
-            with contextlib.suppress(Exception):
-                await task
+        if self.tasks:
+            _, pending = await asyncio.wait(self.tasks, timeout=grace_seconds)
+            for task in pending:
+                task.cancel()
+            for task in self.tasks:
+                with contextlib.suppress(BaseException):
+                    await task
 
 
 def rebuild_settings(settings: ServiceSettings) -> RebuildSettings:
