@@ -126,33 +126,39 @@ class Folder:
     counts: FoldCounts = field(default_factory=FoldCounts)
 
     def fold_batch(self, messages: list[ConsumerRecord]) -> None:
+        """Messages of one partition (as `getmany` returns them), in offset order."""
+        if not messages:
+            return
+        first = messages[0]
+        validate_from = self.validate_from.get(TopicPartition(first.topic, first.partition), 1 << 62)
+        skip = {offset for topic, partition, offset in self.dead_lettered
+                if topic == first.topic and partition == first.partition}
         for message in messages:
-            self.fold_message(message)
+            self.fold_message(message, message.offset >= validate_from, message.offset in skip)
 
-    def fold_message(self, message: ConsumerRecord) -> None:
-        self.counts.read += 1
-        if (message.topic, message.partition, message.offset) in self.dead_lettered:
-            self.counts.dead_lettered += 1
+    def fold_message(self, message: ConsumerRecord, validate: bool, dead_lettered: bool) -> None:
+        counts = self.counts
+        counts.read += 1
+        if dead_lettered:
+            counts.dead_lettered += 1
             return
         event_type = _header(message, "type")
         if event_type is not None and not relevant(event_type):
-            self.counts.skipped += 1
+            counts.skipped += 1
             return
-        validate = message.offset >= self.validate_from.get(TopicPartition(message.topic, message.partition), 1 << 62)
         parsed = parse_fully(message.value) if validate else parse_quickly(message.value)
         if parsed is None:
-            self.counts.malformed += 1
+            counts.malformed += 1
             return
-        header, payload = parsed
         try:
-            applied = self.state.apply(header, payload) is not None
+            applied = self.state.apply(*parsed) is not None
         except (KeyError, TypeError, ValueError, AttributeError):
-            self.counts.malformed += 1
+            counts.malformed += 1
             return
         if applied:
-            self.counts.applied += 1
+            counts.applied += 1
         else:
-            self.counts.skipped += 1
+            counts.skipped += 1
 
 
 def _header(message: ConsumerRecord, name: str) -> str | None:
