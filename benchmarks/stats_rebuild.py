@@ -47,7 +47,7 @@ PROVINCES = ["310000", "370000", "540000", "320000", "330000"]
 
 def plans_for(events: int) -> list[SeasonPlan]:
     """A season per province, big enough together for `events` envelopes."""
-    per_season = -(-events // len(PROVINCES))
+    per_season = -(-events // len(PROVINCES)) * 21 // 20  # the per-entry estimate is rough: a margin
     plans = []
     for number, organizer in enumerate(PROVINCES):
         plan = SeasonPlan(season_no=100 + number, organizer=organizer, recommenders=40, units_per_recommender=1,
@@ -120,19 +120,23 @@ def fold_partitions(settings: ServiceSettings, share: int, shares: int) -> tuple
     snapshot chunks of the fresh generation; the records go back to the parent for the reports."""
 
     async def fold() -> tuple[list[dict], dict]:
+        started = time.monotonic()
         async with TopicReader(settings.kafka_bootstrap, topics(settings)) as reader:
             begins, ends = await reader.begin_offsets(), await reader.end_offsets()
             mine = sorted(ends, key=lambda tp: (tp.topic, tp.partition))[share::shares]
             folder = Folder(StatsState())
             async for batch in reader.read({tp: begins[tp] for tp in mine}, {tp: ends[tp] for tp in mine}):
                 folder.fold_batch(batch)
+        folded = time.monotonic()
         records = list(folder.state.records.values())
         mongo = build_client(settings)
         try:
             await StatsStore(mongo[settings.database_name]).insert_records(GENERATION, records, part=share)
         finally:
             await mongo.close()
-        return records, folder.counts.__dict__
+        timings = {f"process_{share}_fold_seconds": round(folded - started, 3),
+                   f"process_{share}_snapshot_seconds": round(time.monotonic() - folded, 3)}
+        return records, folder.counts.__dict__ | timings
 
     return asyncio.run(fold())
 
@@ -173,17 +177,19 @@ async def rebuild(settings: ServiceSettings, processes: int) -> dict[str, Any]:
 
 async def _fold_in_processes(settings: ServiceSettings, processes: int) -> tuple[StatsState, dict[str, int]]:
     loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
         parts = await asyncio.gather(*(
             loop.run_in_executor(pool, fold_partitions, settings, share, processes) for share in range(processes)
         ))
+    received = time.monotonic()
     state = StatsState()
-    counts: dict[str, int] = {}
+    counts: dict[str, Any] = {}
     for records, part_counts in parts:
         for record in records:
             state.put(record)
         for key, value in part_counts.items():
             counts[key] = counts.get(key, 0) + value
+    counts["merge_seconds"] = round(time.monotonic() - received, 3)
     return state, counts
 
 

@@ -7,6 +7,7 @@ the API only reads them (and inserts a rebuild request, a document of its own).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 import zlib
@@ -137,15 +138,16 @@ class StatsStore:
 
     # ---------------------------------------------------------------- reports
 
-    async def save_reports(self, generation: str, reports: dict[str, dict[str, Any]], batch_size: int = 200) -> None:
+    async def save_reports(self, generation: str, reports: dict[str, dict[str, Any]], batch_size: int = 50) -> None:
         collection = self.database[reports_collection(generation)]
         items = list(reports.items())
-        for start in range(0, len(items), batch_size):
-            await collection.bulk_write(
-                [ReplaceOne({"_id": key}, {"_id": key, "report": value}, upsert=True)
-                 for key, value in items[start:start + batch_size]],
-                ordered=False,
-            )
+        batches = [
+            [ReplaceOne({"_id": key}, {"_id": key, "report": value}, upsert=True) for key, value in items[start:start + batch_size]]
+            for start in range(0, len(items), batch_size)
+        ]
+        # a few batches at once: each report document has one writer, the batches are disjoint
+        for start in range(0, len(batches), 4):
+            await asyncio.gather(*(collection.bulk_write(batch, ordered=False) for batch in batches[start:start + 4]))
 
     async def report(self, key: str) -> dict[str, Any] | None:
         generation = await self.active_generation()
