@@ -77,14 +77,41 @@ def store_of(request: Request) -> StatsStore:
     return request.app.state.read_model.store
 
 
-def build_router() -> APIRouter:  # noqa: C901 - one route per report, each short
+SEASON_REPORTS = {
+    "overview": "Season overview: registrations, entries, quotas, progress, grades",
+    "judge-workload": "Judge workload: assigned, scored and to score per stage",
+}
+NATIONAL_REPORTS = {
+    "overview": "National view: per province (organizer) and kind, the totals",
+    "statistics": "National 统计表: the provinces' tables summed, rates re-derived from the sums",
+}
+
+
+def add_season_report(router: APIRouter, name: str, summary: str) -> None:
+    @router.get(f"/seasons/{{season_id}}/{name}", summary=summary, name=f"season_{name}")
+    async def season_report_route(season_id: PathId, request: Request, actor: AuthenticatedActor,  # noqa: ARG001
+                                  format: FormatQuery = None) -> Response:  # noqa: A002
+        report = await season_report(store_of(request), season_id, name)
+        return answer(report, wanted_format(request, format), name, f"{season_id}-{name}")
+
+
+def add_national_report(router: APIRouter, name: str, summary: str) -> None:
+    @router.get(f"/national/{{year}}/{name}", summary=summary, name=f"national_{name}")
+    async def national_report_route(year: Year, request: Request, actor: AuthenticatedActor,  # noqa: ARG001
+                                    format: FormatQuery = None) -> Response:  # noqa: A002
+        report = await store_of(request).report(f"national/{year}/{name}")
+        if report is None:
+            raise UnknownToStats(f"a province's season of {year}")
+        return answer(report, wanted_format(request, format), f"national-{name}", f"national-{year}-{name}")
+
+
+def build_router() -> APIRouter:
     router = APIRouter(tags=["stats"])
 
-    @router.get("/seasons/{season_id}/overview", summary="Season overview: registrations, entries, quotas, progress, grades")
-    async def overview(season_id: PathId, request: Request, actor: AuthenticatedActor,  # noqa: ARG001
-                       format: FormatQuery = None) -> Response:  # noqa: A002
-        report = await season_report(store_of(request), season_id, "overview")
-        return answer(report, wanted_format(request, format), "overview", f"{season_id}-overview")
+    for name, summary in SEASON_REPORTS.items():
+        add_season_report(router, name, summary)
+    for name, summary in NATIONAL_REPORTS.items():
+        add_national_report(router, name, summary)
 
     @router.get("/seasons/{season_id}/statistics",
                 summary="统计表: per recommending unit and the organizer's total, with the derived rates")
@@ -116,25 +143,6 @@ def build_router() -> APIRouter:  # noqa: C901 - one route per report, each shor
         return answer(report, wanted_format(request, format), "recommendation-summary",
                       f"{season_id}-{recommender}-recommendation-summary")
 
-    @router.get("/seasons/{season_id}/judge-workload", summary="Judge workload: assigned, scored and to score per stage")
-    async def judge_workload(season_id: PathId, request: Request, actor: AuthenticatedActor,  # noqa: ARG001
-                             format: FormatQuery = None) -> Response:  # noqa: A002
-        report = await season_report(store_of(request), season_id, "judge-workload")
-        return answer(report, wanted_format(request, format), "judge-workload", f"{season_id}-judge-workload")
-
-    @router.get("/national/{year}/overview", summary="National view: per province (organizer) and kind, the totals")
-    async def national_overview(year: Year, request: Request, actor: AuthenticatedActor,  # noqa: ARG001
-                                format: FormatQuery = None) -> Response:  # noqa: A002
-        report = await national_report(store_of(request), year, "overview")
-        return answer(report, wanted_format(request, format), "national-overview", f"national-{year}-overview")
-
-    @router.get("/national/{year}/statistics",
-                summary="National 统计表: the provinces' tables summed, rates re-derived from the sums")
-    async def national_statistics(year: Year, request: Request, actor: AuthenticatedActor,  # noqa: ARG001
-                                  format: FormatQuery = None) -> Response:  # noqa: A002
-        report = await national_report(store_of(request), year, "statistics")
-        return answer(report, wanted_format(request, format), "national-statistics", f"national-{year}-statistics")
-
     @router.post("/rebuilds", status_code=202, summary="Rebuild every report from offset 0 and switch over if equal")
     async def request_rebuild(request: Request, actor: AuthenticatedActor) -> dict[str, Any]:
         require_role(actor, *REBUILDERS)
@@ -149,13 +157,6 @@ def build_router() -> APIRouter:  # noqa: C901 - one route per report, each shor
         return rebuild_view(document)
 
     return router
-
-
-async def national_report(store: StatsStore, year: int, name: str) -> Report:
-    report = await store.report(f"national/{year}/{name}")
-    if report is None:
-        raise UnknownToStats(f"a province's season of {year}")
-    return report
 
 
 def rebuild_view(document: dict[str, Any]) -> dict[str, Any]:
