@@ -174,5 +174,13 @@ class StatsStore:
     async def rebuild(self, rebuild_id: str) -> dict[str, Any] | None:
         return await self.rebuilds.find_one({"_id": rebuild_id})
 
+    async def interrupted_rebuilds(self) -> list[str]:
+        """Rebuilds a stopped worker left running: marked failed (their generation never became active)."""
+        found = [item["_id"] async for item in self.rebuilds.find({"status": "running"})]
+        for rebuild_id in found:
+            await self.update_rebuild(rebuild_id, {"status": "failed", "phase": "done",
+                                                   "error": "the worker stopped during the rebuild; request another"})
+        return found
+
     async def create_indexes(self) -> None:
         await self.rebuilds.create_index([("status", ASCENDING), ("requested_at", ASCENDING)])

@@ -35,6 +35,8 @@ class StatsWorkerModel:
         """The worker's start hook (retried until it succeeds): indexes, the state loaded, the background tasks."""
         await self.store.create_indexes()
         if not self.live.started:
+            for rebuild_id in await self.store.interrupted_rebuilds():
+                await self.store.drop_generation(f"r{rebuild_id}")
             await self.live.start()
             self.tasks = [
                 asyncio.create_task(self.live.run_materialiser(self.stop)),
