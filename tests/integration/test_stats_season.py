@@ -15,6 +15,7 @@ import pytest_asyncio
 
 from infra.bootstrap import build_api, build_worker
 from qcp.services import definition
+from services.stats.adapters.store import REPORT_FIELD, unpacked
 from tests.harness import eventually, isolated_settings
 from tests.integration.test_review_http import NOW, QC, AUDITOR, ORGANIZER, Calendar, ReviewServices, running_review, set_up_season
 from tests.integration.test_review_season_scenario import test_a_season_from_recommendation_to_publication as drive_season
@@ -85,7 +86,7 @@ async def test_the_live_reports_say_what_happened_in_the_season(season: SeasonWi
 
 async def test_a_rebuild_equals_every_live_report_and_switches_over(season: SeasonWithStats) -> None:
     reports = season.database[f"reports_{(await season.database['generations'].find_one({'_id': 'active'}))['generation']}"]
-    before = {item["_id"]: item["report"] async for item in reports.find({})}
+    before = {item["_id"]: unpacked(item[REPORT_FIELD]) async for item in reports.find({})}
     assert len(before) >= 6
     started = await season.stats.post("/rebuilds", headers=AUDITOR)
     assert started.status_code == 202, started.text
@@ -108,5 +109,5 @@ async def test_a_rebuild_equals_every_live_report_and_switches_over(season: Seas
     assert set(answered) == {200}, "the live reports answered during the rebuild"
     pointer = await season.database["generations"].find_one({"_id": "active"})
     assert pointer["generation"] == f"r{rebuild_id}" and pointer["rebuild_id"] == rebuild_id
-    after = {item["_id"]: item["report"] async for item in season.database[f"reports_r{rebuild_id}"].find({})}
+    after = {item["_id"]: unpacked(item[REPORT_FIELD]) async for item in season.database[f"reports_r{rebuild_id}"].find({})}
     assert after == before, "every rebuilt report equals the live one"

@@ -24,6 +24,16 @@ from services.stats.domain.records import Record
 POINTER = "active"
 SNAPSHOT_PREFIX = "snapshot:"
 SNAPSHOT_FIELD = "records"
+REPORT_FIELD = "report_json_z"
+
+
+def packed(value: Any) -> bytes:
+    """JSON, compressed: a report is only ever read whole, and a rebuild writes every one of them at once."""
+    return zlib.compress(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(), 1)
+
+
+def unpacked(value: bytes) -> Any:
+    return json.loads(zlib.decompress(value))
 FIRST_GENERATION = "g0"
 
 
@@ -79,7 +89,7 @@ class StatsStore:
         singles: list[Record] = []
         async for document in self.database[records_collection(generation)].find({}):
             if SNAPSHOT_FIELD in document:
-                for record in json.loads(zlib.decompress(document[SNAPSHOT_FIELD])):
+                for record in unpacked(document[SNAPSHOT_FIELD]):
                     records[record["_id"]] = record
             else:
                 singles.append(document)
@@ -110,8 +120,7 @@ class StatsStore:
         written = 0
 
         def close_chunk() -> None:
-            batch.append({"_id": f"{SNAPSHOT_PREFIX}{part}:{written + len(batch)}",
-                          SNAPSHOT_FIELD: zlib.compress(json.dumps(chunk, separators=(",", ":")).encode(), 1)})
+            batch.append({"_id": f"{SNAPSHOT_PREFIX}{part}:{written + len(batch)}", SNAPSHOT_FIELD: packed(chunk)})
 
         count = 0
         for record in records:
@@ -142,7 +151,8 @@ class StatsStore:
         collection = self.database[reports_collection(generation)]
         items = list(reports.items())
         batches = [
-            [ReplaceOne({"_id": key}, {"_id": key, "report": value}, upsert=True) for key, value in items[start:start + batch_size]]
+            [ReplaceOne({"_id": key}, {"_id": key, REPORT_FIELD: packed(value)}, upsert=True)
+             for key, value in items[start:start + batch_size]]
             for start in range(0, len(items), batch_size)
         ]
         # a few batches at once: each report document has one writer, the batches are disjoint
@@ -152,7 +162,7 @@ class StatsStore:
     async def report(self, key: str) -> dict[str, Any] | None:
         generation = await self.active_generation()
         document = await self.database[reports_collection(generation)].find_one({"_id": key})
-        return None if document is None else document["report"]
+        return None if document is None else unpacked(document[REPORT_FIELD])
 
     # ---------------------------------------------------------------- rebuilds
 
