@@ -115,30 +115,30 @@ async def raw_consume(settings: ServiceSettings) -> dict[str, Any]:
     return {"events": count, "seconds": round(seconds, 3), "events_per_second": round(count / seconds)}
 
 
-def fold_partitions(settings: ServiceSettings, share: int, shares: int) -> tuple[list[dict], dict]:
-    """A child process's part of the rebuild: its share of the partitions folded, its records written as
-    snapshot chunks of the fresh generation; the records go back to the parent for the reports."""
+async def fold_share(settings: ServiceSettings, share: int, shares: int) -> tuple[list[dict], dict]:
+    """One share of the partitions folded, its records written as snapshot chunks of the fresh generation."""
+    started = time.monotonic()
+    async with TopicReader(settings.kafka_bootstrap, topics(settings)) as reader:
+        begins, ends = await reader.begin_offsets(), await reader.end_offsets()
+        mine = sorted(ends, key=lambda tp: (tp.topic, tp.partition))[share::shares]
+        folder = Folder(StatsState())
+        async for batch in reader.read({tp: begins[tp] for tp in mine}, {tp: ends[tp] for tp in mine}):
+            folder.fold_batch(batch)
+    folded = time.monotonic()
+    records = list(folder.state.records.values())
+    mongo = build_client(settings)
+    try:
+        await StatsStore(mongo[settings.database_name]).insert_records(GENERATION, records, part=share)
+    finally:
+        await mongo.close()
+    timings = {f"share_{share}_fold_seconds": round(folded - started, 3),
+               f"share_{share}_snapshot_seconds": round(time.monotonic() - folded, 3)}
+    return records, folder.counts.__dict__ | timings
 
-    async def fold() -> tuple[list[dict], dict]:
-        started = time.monotonic()
-        async with TopicReader(settings.kafka_bootstrap, topics(settings)) as reader:
-            begins, ends = await reader.begin_offsets(), await reader.end_offsets()
-            mine = sorted(ends, key=lambda tp: (tp.topic, tp.partition))[share::shares]
-            folder = Folder(StatsState())
-            async for batch in reader.read({tp: begins[tp] for tp in mine}, {tp: ends[tp] for tp in mine}):
-                folder.fold_batch(batch)
-        folded = time.monotonic()
-        records = list(folder.state.records.values())
-        mongo = build_client(settings)
-        try:
-            await StatsStore(mongo[settings.database_name]).insert_records(GENERATION, records, part=share)
-        finally:
-            await mongo.close()
-        timings = {f"process_{share}_fold_seconds": round(folded - started, 3),
-                   f"process_{share}_snapshot_seconds": round(time.monotonic() - folded, 3)}
-        return records, folder.counts.__dict__ | timings
 
-    return asyncio.run(fold())
+def fold_partitions(settings: ServiceSettings, share: int, shares: int) -> dict:
+    """A child process's share: only its counts come back; the parent reads its snapshot chunks."""
+    return asyncio.run(fold_share(settings, share, shares))[1]
 
 
 async def rebuild(settings: ServiceSettings, processes: int) -> dict[str, Any]:
@@ -176,19 +176,26 @@ async def rebuild(settings: ServiceSettings, processes: int) -> dict[str, Any]:
 
 
 async def _fold_in_processes(settings: ServiceSettings, processes: int) -> tuple[StatsState, dict[str, int]]:
+    """Share 0 folded here, the others in child processes at the same time; their records merged here."""
     loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
-        parts = await asyncio.gather(*(
-            loop.run_in_executor(pool, fold_partitions, settings, share, processes) for share in range(processes)
-        ))
+    with ProcessPoolExecutor(processes - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+        children = [loop.run_in_executor(pool, fold_partitions, settings, share, processes) for share in range(1, processes)]
+        records, counts = await fold_share(settings, 0, processes)
+        children_counts = await asyncio.gather(*children)
     received = time.monotonic()
     state = StatsState()
-    counts: dict[str, Any] = {}
-    for records, part_counts in parts:
-        for record in records:
-            state.put(record)
-        for key, value in part_counts.items():
-            counts[key] = counts.get(key, 0) + value
+    for record in records:
+        state.put(record)
+    mongo = build_client(settings)
+    try:
+        store = StatsStore(mongo[settings.database_name])
+        for share, part_counts in enumerate(children_counts, start=1):
+            for record in await store.load_snapshot_part(GENERATION, share):
+                state.put(record)
+            for key, value in part_counts.items():
+                counts[key] = counts.get(key, 0) + value
+    finally:
+        await mongo.close()
     counts["merge_seconds"] = round(time.monotonic() - received, 3)
     return state, counts
 

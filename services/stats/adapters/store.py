@@ -98,6 +98,14 @@ class StatsStore:
                 records[record["_id"]] = record
         return list(records.values())
 
+    async def load_snapshot_part(self, generation: str, part: int) -> list[Record]:
+        """The records of one part's snapshot chunks (written by `insert_records(..., part=part)`)."""
+        prefix = f"{SNAPSHOT_PREFIX}{part}:"
+        records: list[Record] = []
+        async for document in self.database[records_collection(generation)].find({"_id": {"$regex": f"^{prefix}"}}):
+            records.extend(unpacked(document[SNAPSHOT_FIELD]))
+        return records
+
     async def save_record(self, generation: str, record: Record) -> bool:
         """The record if it is newer than the stored one (the aggregate's version guards it), once."""
         fields = {key: value for key, value in record.items() if key != "_id"}
