@@ -326,7 +326,7 @@ class Rebuilder:
         previous = self.live.generation
         folder.state.changed_seasons.clear()
         self.live.state, self.live.generation = folder.state, generation
-        await self.store.drop_generation(previous)
+        await self.store.drop_generations_except({generation, previous})
         return {"status": "switched", "phase": "done", "switched": True, "differences": [],
                 "reports_compared": len(live_reports), "previous_generation": previous}
 

@@ -77,6 +77,14 @@ class StatsStore:
             upsert=True,
         )
 
+    async def drop_generations_except(self, keep: set[str]) -> None:
+        """Every generation but those kept (the active one and the one before, which a request begun
+        just before a switch may still be reading)."""
+        for name in await self.database.list_collection_names():
+            kind, _, generation = name.partition("_")
+            if kind in ("records", "reports") and generation and generation not in keep:
+                await self.database.drop_collection(name)
+
     async def drop_generation(self, generation: str) -> None:
         await self.database.drop_collection(records_collection(generation))
         await self.database.drop_collection(reports_collection(generation))
