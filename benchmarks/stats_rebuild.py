@@ -35,7 +35,7 @@ from infra.settings import ServiceSettings
 from qcp.stack import StackConfig
 from services.stats.adapters.replay import TopicReader
 from services.stats.adapters.store import StatsStore
-from services.stats.application import Folder, RebuildSettings, Rebuilder
+from services.stats.application import Folder, RebuildSettings, Rebuilder, collection_paused
 from services.stats.domain.records import StatsState
 from services.stats.domain.reports import reports_for
 from services.stats.entrypoints.messaging import CONSUMED_TOPICS
@@ -122,13 +122,15 @@ async def fold_share(settings: ServiceSettings, share: int, shares: int) -> tupl
         begins, ends = await reader.begin_offsets(), await reader.end_offsets()
         mine = sorted(ends, key=lambda tp: (tp.topic, tp.partition))[share::shares]
         folder = Folder(StatsState())
-        async for batch in reader.read({tp: begins[tp] for tp in mine}, {tp: ends[tp] for tp in mine}):
-            folder.fold_batch(batch)
+        with collection_paused():
+            async for batch in reader.read({tp: begins[tp] for tp in mine}, {tp: ends[tp] for tp in mine}):
+                folder.fold_batch(batch)
     folded = time.monotonic()
     records = list(folder.state.records.values())
     mongo = build_client(settings)
     try:
-        await StatsStore(mongo[settings.database_name]).insert_records(GENERATION, records, part=share)
+        with collection_paused():
+            await StatsStore(mongo[settings.database_name]).insert_records(GENERATION, records, part=share)
     finally:
         await mongo.close()
     timings = {f"share_{share}_fold_seconds": round(folded - started, 3),
@@ -159,7 +161,8 @@ async def rebuild(settings: ServiceSettings, processes: int) -> dict[str, Any]:
         else:
             state, counts = await _fold_in_processes(settings, processes)
             folded = time.monotonic()
-            await store.save_reports(GENERATION, reports_for(state.seasons))
+            with collection_paused():
+                await store.save_reports(GENERATION, reports_for(state.seasons))
         written = time.monotonic()
         records = len(await store.load_records(GENERATION))
         await store.drop_generation(GENERATION)
@@ -184,16 +187,17 @@ async def _fold_in_processes(settings: ServiceSettings, processes: int) -> tuple
         children_counts = await asyncio.gather(*children)
     received = time.monotonic()
     state = StatsState()
-    for record in records:
-        state.put(record)
     mongo = build_client(settings)
     try:
         store = StatsStore(mongo[settings.database_name])
-        for share, part_counts in enumerate(children_counts, start=1):
-            for record in await store.load_snapshot_part(GENERATION, share):
+        with collection_paused():
+            for record in records:
                 state.put(record)
-            for key, value in part_counts.items():
-                counts[key] = counts.get(key, 0) + value
+            for share, part_counts in enumerate(children_counts, start=1):
+                for record in await store.load_snapshot_part(GENERATION, share):
+                    state.put(record)
+                for key, value in part_counts.items():
+                    counts[key] = counts.get(key, 0) + value
     finally:
         await mongo.close()
     counts["merge_seconds"] = round(time.monotonic() - received, 3)
