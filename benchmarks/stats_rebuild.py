@@ -34,10 +34,9 @@ from infra.mongo import build_client
 from infra.settings import ServiceSettings
 from qcp.stack import StackConfig
 from services.stats.adapters.replay import TopicReader
-from services.stats.adapters.store import StatsStore
-from services.stats.application import Folder, RebuildSettings, Rebuilder, collection_paused
+from services.stats.adapters.store import StatsStore, snapshot_chunks, unpacked
+from services.stats.application import Folder, RebuildSettings, Rebuilder, collection_paused, write_every_report
 from services.stats.domain.records import StatsState
-from services.stats.domain.reports import reports_for
 from services.stats.entrypoints.messaging import CONSUMED_TOPICS
 
 Echo = Callable[[str], None]
@@ -115,8 +114,9 @@ async def raw_consume(settings: ServiceSettings) -> dict[str, Any]:
     return {"events": count, "seconds": round(seconds, 3), "events_per_second": round(count / seconds)}
 
 
-async def fold_share(settings: ServiceSettings, share: int, shares: int) -> tuple[list[dict], dict]:
-    """One share of the partitions folded, its records written as snapshot chunks of the fresh generation."""
+async def fold_share(settings: ServiceSettings, share: int, shares: int, *, write: bool = True
+                     ) -> tuple[StatsState, list[bytes], dict]:
+    """One share of the partitions folded into snapshot chunks, written to the fresh generation if asked."""
     started = time.monotonic()
     async with TopicReader(settings.kafka_bootstrap, topics(settings)) as reader:
         begins, ends = await reader.begin_offsets(), await reader.end_offsets()
@@ -127,20 +127,24 @@ async def fold_share(settings: ServiceSettings, share: int, shares: int) -> tupl
                 folder.fold_batch(batch)
     folded = time.monotonic()
     records = list(folder.state.records.values())
-    mongo = build_client(settings)
-    try:
-        with collection_paused():
-            await StatsStore(mongo[settings.database_name]).insert_records(GENERATION, records, part=share)
-    finally:
-        await mongo.close()
+    with collection_paused():
+        chunks = snapshot_chunks(records)
+    if write:
+        mongo = build_client(settings)
+        try:
+            await StatsStore(mongo[settings.database_name]).insert_snapshot(GENERATION, chunks, part=share)
+        finally:
+            await mongo.close()
     timings = {f"share_{share}_fold_seconds": round(folded - started, 3),
                f"share_{share}_snapshot_seconds": round(time.monotonic() - folded, 3)}
-    return records, folder.counts.__dict__ | timings
+    return folder.state, chunks, folder.counts.__dict__ | timings
 
 
-def fold_partitions(settings: ServiceSettings, share: int, shares: int) -> dict:
-    """A child process's share: only its counts come back; the parent reads its snapshot chunks."""
-    return asyncio.run(fold_share(settings, share, shares))[1]
+def fold_partitions(settings: ServiceSettings, share: int, shares: int) -> tuple[list[bytes], dict]:
+    """A child process's share: its snapshot chunks (compressed, cheap to send; the parent writes them)
+    and counts come back."""
+    _, chunks, counts = asyncio.run(fold_share(settings, share, shares, write=False))
+    return chunks, counts
 
 
 async def rebuild(settings: ServiceSettings, processes: int) -> dict[str, Any]:
@@ -159,10 +163,9 @@ async def rebuild(settings: ServiceSettings, processes: int) -> dict[str, Any]:
             folded = time.monotonic()
             await rebuilder.write(GENERATION, state, with_reports=True)
         else:
-            state, counts = await _fold_in_processes(settings, processes)
+            state, counts = await _fold_in_processes(settings, store, processes)
             folded = time.monotonic()
-            with collection_paused():
-                await store.save_reports(GENERATION, reports_for(state.seasons))
+            await write_every_report(store, GENERATION, state)
         written = time.monotonic()
         records = len(await store.load_records(GENERATION))
         await store.drop_generation(GENERATION)
@@ -178,28 +181,28 @@ async def rebuild(settings: ServiceSettings, processes: int) -> dict[str, Any]:
     }
 
 
-async def _fold_in_processes(settings: ServiceSettings, processes: int) -> tuple[StatsState, dict[str, int]]:
+async def _fold_in_processes(settings: ServiceSettings, store: StatsStore, processes: int
+                             ) -> tuple[StatsState, dict[str, int]]:
     """Share 0 folded here, the others in child processes at the same time; their records merged here."""
     loop = asyncio.get_running_loop()
     with ProcessPoolExecutor(processes - 1, mp_context=multiprocessing.get_context("fork")) as pool:
         children = [loop.run_in_executor(pool, fold_partitions, settings, share, processes) for share in range(1, processes)]
-        records, counts = await fold_share(settings, 0, processes)
-        children_counts = await asyncio.gather(*children)
+        state, own_chunks, counts = await fold_share(settings, 0, processes, write=False)
+        # the snapshots go to MongoDB while the other shares' records are merged
+        writing = [asyncio.create_task(store.insert_snapshot(GENERATION, own_chunks, part=0))]
+        finished = await asyncio.gather(*children)
     received = time.monotonic()
-    state = StatsState()
-    mongo = build_client(settings)
-    try:
-        store = StatsStore(mongo[settings.database_name])
-        with collection_paused():
-            for record in records:
-                state.put(record)
-            for share, part_counts in enumerate(children_counts, start=1):
-                for record in await store.load_snapshot_part(GENERATION, share):
+    writing += [asyncio.create_task(store.insert_snapshot(GENERATION, chunks, part=share))
+                for share, (chunks, _) in enumerate(finished, start=1)]
+    with collection_paused():
+        for chunks, part_counts in finished:
+            for chunk in chunks:
+                for record in unpacked(chunk):
                     state.put(record)
-                for key, value in part_counts.items():
-                    counts[key] = counts.get(key, 0) + value
-    finally:
-        await mongo.close()
+                await asyncio.sleep(0)
+            for key, value in part_counts.items():
+                counts[key] = counts.get(key, 0) + value
+        await asyncio.gather(*writing)
     counts["merge_seconds"] = round(time.monotonic() - received, 3)
     return state, counts
 

@@ -32,7 +32,7 @@ from infra.kafka import decode
 from services.stats.adapters.replay import Positions, TopicReader, committed_offsets
 from services.stats.adapters.store import StatsStore
 from services.stats.domain.records import Header, Payload, StatsState, fold, relevant
-from services.stats.domain.reports import Report, reports_for
+from services.stats.domain.reports import Report, reports_for, reports_in_parts
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +204,17 @@ def parse_fully(value: bytes | None) -> tuple[Header, Payload] | None:
     return header_of(envelope), envelope.payload
 
 
+async def write_every_report(store: StatsStore, generation: str, state: StatsState) -> None:
+    """Every report of a state, one season's documents written while the next season's are computed."""
+    writing = []
+    with collection_paused():
+        for part in reports_in_parts(state.seasons):
+            writing.append(asyncio.create_task(store.save_reports(generation, part)))
+            await asyncio.sleep(0)
+        await asyncio.gather(*writing)
+    state.changed_seasons.clear()
+
+
 def differences(live: dict[str, Report], rebuilt: dict[str, Report]) -> list[dict[str, Any]]:
     """Where two sets of reports differ: report, path and both values (normalised JSON)."""
     found: list[dict[str, Any]] = []
@@ -283,8 +294,7 @@ class Rebuilder:
             written = await self.store.insert_records(generation, state.records.values())
             state.changed_records.clear()
             if with_reports:
-                await self.store.save_reports(generation, reports_for(state.seasons))
-                state.changed_seasons.clear()
+                await write_every_report(self.store, generation, state)
         return written
 
     async def run(self, rebuild_id: str) -> dict[str, Any]:

@@ -34,6 +34,10 @@ def packed(value: Any) -> bytes:
 
 def unpacked(value: bytes) -> Any:
     return json.loads(zlib.decompress(value))
+
+
+def snapshot_chunks(records: list[Record], chunk_size: int = 20_000) -> list[bytes]:
+    return [packed(records[start:start + chunk_size]) for start in range(0, len(records), chunk_size)]
 FIRST_GENERATION = "g0"
 
 
@@ -125,35 +129,19 @@ class StatsStore:
             return False
         return result.modified_count == 1 or result.upserted_id is not None
 
-    async def insert_records(self, generation: str, records: Iterable[Record], *, part: int = 0,
-                             chunk_size: int = 20_000) -> int:
-        """A fresh generation's records as snapshot chunks (compressed JSON, `chunk_size` records each),
-        inserted in batches: far fewer and smaller documents than one per record. The live path then
-        stores records one by one, which override the snapshot's when loaded."""
+    async def insert_records(self, generation: str, records: Iterable[Record], *, part: int = 0) -> int:
+        """A fresh generation's records as snapshot chunks (compressed JSON, far fewer and smaller documents
+        than one per record). The live path then stores records one by one, which override the snapshot's
+        when loaded."""
+        records = list(records)
+        await self.insert_snapshot(generation, snapshot_chunks(records), part=part)
+        return len(records)
+
+    async def insert_snapshot(self, generation: str, chunks: list[bytes], *, part: int = 0) -> None:
         collection = self.database[records_collection(generation)]
-        batch: list[dict[str, Any]] = []
-        chunk: list[Record] = []
-        written = 0
-
-        def close_chunk() -> None:
-            batch.append({"_id": f"{SNAPSHOT_PREFIX}{part}:{written + len(batch)}", SNAPSHOT_FIELD: packed(chunk)})
-
-        count = 0
-        for record in records:
-            chunk.append(record)
-            count += 1
-            if len(chunk) >= chunk_size:
-                close_chunk()
-                chunk = []
-                if len(batch) >= 10:
-                    await collection.insert_many(batch, ordered=False)
-                    written += len(batch)
-                    batch = []
-        if chunk:
-            close_chunk()
-        if batch:
-            await collection.insert_many(batch, ordered=False)
-        return count
+        documents = [{"_id": f"{SNAPSHOT_PREFIX}{part}:{index}", SNAPSHOT_FIELD: chunk} for index, chunk in enumerate(chunks)]
+        for start in range(0, len(documents), 10):
+            await collection.insert_many(documents[start:start + 10], ordered=False)
 
     async def replace_records(self, generation: str, records: list[Record]) -> None:
         if records:

@@ -9,7 +9,7 @@ with the same formulas and rounding as a single filing's (contracts.submitted.de
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -583,19 +583,45 @@ def season_ids_by_year(seasons: dict[str, SeasonRecords]) -> dict[str, dict[str,
 def reports_for(records_by_season: dict[str, dict[str, Record]], changed: Iterable[str] | None = None) -> dict[str, Report]:
     """The report documents, by id, of the seasons given (every season when None) and of the national years
     they roll up into; a rebuild compares every one of them."""
-    wanted = set(records_by_season) if changed is None else set(changed) & set(records_by_season)
+    if changed is None:
+        reports: dict[str, Report] = {}
+        for part in reports_in_parts(records_by_season):
+            reports.update(part)
+        return reports
+    wanted = set(changed) & set(records_by_season)
     seasons = {season_id: SeasonRecords.of(records_by_season[season_id].values()) for season_id in sorted(wanted)}
-    reports: dict[str, Report] = {}
+    reports = {}
     for season_id, season in seasons.items():
-        if season.known:
-            reports.update({f"season/{season_id}/{name}": report for name, report in season_reports(season, season_id).items()})
+        reports.update(_season_documents(season, season_id))
     years = {national_key(season) for season in seasons.values()} - {None}
     if years:
-        everyone = seasons if changed is None else {
+        everyone = {
             season_id: seasons.get(season_id) or SeasonRecords.of(records.values())
             for season_id, records in records_by_season.items()
         }
-        for year, of_year in season_ids_by_year(everyone).items():
-            if year in years:
-                reports.update({f"national/{year}/{name}": report for name, report in national_reports(year, of_year).items()})
+        reports.update(_national_documents(everyone, years))
+    return reports
+
+
+def reports_in_parts(records_by_season: dict[str, dict[str, Record]]) -> Iterator[dict[str, Report]]:
+    """Every report document, a season's at a time and the national ones last, so that a rebuild can
+    write one part while it computes the next."""
+    seasons: dict[str, SeasonRecords] = {}
+    for season_id in sorted(records_by_season):
+        seasons[season_id] = SeasonRecords.of(records_by_season[season_id].values())
+        yield _season_documents(seasons[season_id], season_id)
+    yield _national_documents(seasons, None)
+
+
+def _season_documents(season: SeasonRecords, season_id: str) -> dict[str, Report]:
+    if not season.known:
+        return {}
+    return {f"season/{season_id}/{name}": report for name, report in season_reports(season, season_id).items()}
+
+
+def _national_documents(seasons: dict[str, SeasonRecords], years: set[str] | None) -> dict[str, Report]:
+    reports: dict[str, Report] = {}
+    for year, of_year in season_ids_by_year(seasons).items():
+        if years is None or year in years:
+            reports.update({f"national/{year}/{name}": report for name, report in national_reports(year, of_year).items()})
     return reports
