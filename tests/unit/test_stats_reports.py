@@ -144,3 +144,47 @@ def test_csv_has_a_bom_and_xlsx_the_seeds_headers() -> None:
         report = reports.get(key or f"season/{PLAN.season_id}/{name}") or reports.get(f"national/2026/{name[9:]}")
         if report is not None:
             load_workbook(io.BytesIO(to_xlsx(layout(report))))
+
+
+def later(envelope: dict, type_: str, payload: dict, version_step: int = 1) -> dict:
+    """The next event of the same aggregate."""
+    return envelope | {"type": type_, "schema_version": 1, "aggregate_version": envelope["aggregate_version"] + version_step,
+                       "payload": payload}
+
+
+def test_amendments_withdrawals_quota_raises_and_regrades_change_what_the_reports_say() -> None:
+    envelopes = events(PLAN)
+    by_type: dict[str, list[dict]] = {}
+    for envelope in envelopes:
+        by_type.setdefault(envelope["type"], []).append(envelope)
+    confirmed = by_type["UnitConfirmed"][0]
+    withdrawn = later(confirmed, "EntryWithdrawn", {"season_id": PLAN.season_id, "entry_id": confirmed["payload"]["entry_id"],
+                                                    "credit_code": confirmed["payload"]["credit_code"], "reason": "撤回申报"})
+    recommender = by_type["RecommenderRegistered"][0]
+    raised = later(recommender, "RecommenderQuotaRaised", {
+        "season_id": PLAN.season_id, "recommender_id": "r000", "reason": "推荐成果较多",
+        "quota": {"per_unit_min": 0, "per_unit_max": 3, "per_type_max": {}, "distinct_team_types": False},
+        "previous": {"per_unit_min": 0, "per_unit_max": 2, "per_type_max": {}, "distinct_team_types": False}})
+    filed = by_type["StatisticsFiled"][0]
+    amended = later(filed, "StatisticsAmended", filed["payload"] | {
+        "form": filed["payload"]["form"] | {"participants": 0, "total_staff": 0}})
+    published = next(item for item in by_type["EntryPublished"] if item["payload"]["grade"] != "advancing")
+    regraded = later(published, "EntryRegraded", {
+        "season_id": PLAN.season_id, "entry_id": published["payload"]["entry_id"], "objection_id": "o1",
+        "previous_grade": published["payload"]["grade"], "grade": "advancing", "grade_label": "推进级",
+        "combined_score": "75.00", "reason": "异议成立，等级调整"})
+    changed = envelopes + [withdrawn, raised, amended, regraded]
+    for item in (withdrawn, raised, amended, regraded):
+        parse_payload(item["type"], item["schema_version"], item["payload"])
+    before = reports_for(fold_all(envelopes).seasons)
+    after = reports_for(fold_all(changed).seasons)
+    overview_before, overview = before[f"season/{PLAN.season_id}/overview"], after[f"season/{PLAN.season_id}/overview"]
+    assert overview["entries"] == overview_before["entries"] - 1
+    assert {row["stage"]: row["count"] for row in overview["review_progress"]}["withdrawn"] == 1
+    quota = next(row for row in overview["recommenders"] if row["recommender_id"] == "r000")
+    assert (quota["quota"], quota["quota_raised"], quota["remaining"]) == (6, True, 2)
+    grades = {row["grade"]: row["count"] for row in overview["grades"]}
+    assert grades.get("advancing", 0) == {row["grade"]: row["count"] for row in overview_before["grades"]}.get("advancing", 0) + 1
+    table = next(row for row in after[f"season/{PLAN.season_id}/statistics"]["recommenders"] if row["recommender_id"] == "r000")
+    assert table["figures"]["participants"] == 0 and table["rates"]["participation_rate"]["value"] is None, \
+        "a zero denominator gives no rate"
