@@ -97,6 +97,10 @@ async def all_reports_equal_expected(stats: RunningStats) -> None:
     expected = stats.expected()
     for key, report in expected.items():
         _, scope, name = key.split("/", 2)
+        if name.startswith("entries/"):
+            for entry_id, line in report["entries"].items():
+                assert await stats.report(f"/seasons/{scope}/entries/{entry_id}", lambda page, line=line: page == line)
+            continue
         params = {}
         if key.startswith("national/"):
             path = f"/national/{scope}/{name}"
@@ -120,6 +124,13 @@ async def test_live_reports_equal_the_pure_reports_of_the_same_events(stats: Run
     await all_reports_equal_expected(stats)
     national = await stats.report("/national/2026/overview", lambda page: page["total"]["provinces"] == 2)
     assert [row["organizer"] for row in national["provinces"]] == ["310000", "370000"]
+
+
+async def test_an_entrys_line_in_the_reports(stats: RunningStats) -> None:
+    line = await stats.report(f"/seasons/{SHANGHAI.season_id}/entries/e0000000", lambda page: page["certificate_no"])
+    assert (line["recommender_id"], line["channel"], line["formal_review"]) == ("r000", "recommended", "passed")
+    assert line["stages"]["material_review"] == {"judges": 5, "scored": 5, "blocked": None}
+    assert {item["stage"] for item in line["progress"]} >= {"confirmed", "graded", "published"}
 
 
 async def test_csv_and_xlsx_with_chinese_headers(stats: RunningStats) -> None:
@@ -149,6 +160,8 @@ async def test_unknown_things_are_404s_naming_them(stats: RunningStats) -> None:
          f"a statistics table of recommending unit nobody in season {SHANGHAI.season_id} is not known to stats"),
         ("/national/2001/statistics", {}, "a province's season of 2001 is not known to stats"),
         ("/rebuilds/doesnotexist", {}, "rebuild doesnotexist is not known to stats"),
+        (f"/seasons/{SHANGHAI.season_id}/entries/nothing", {}, f"entry nothing in season {SHANGHAI.season_id} is not known to stats"),
+        ("/seasons/310000-1999-qc_group/entries/e1", {}, "season 310000-1999-qc_group is not known to stats"),
     ):
         answer = await stats.get(path, **params)
         assert (answer.status_code, answer.json()["detail"]) == (404, detail)

@@ -8,6 +8,7 @@ with the same formulas and rounding as a single filing's (contracts.submitted.de
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -552,6 +553,53 @@ def national_statistics(year: str, seasons: dict[str, SeasonRecords]) -> Report:
     return {"year": int(year), "tables": tables}
 
 
+# ---------------------------------------------------------------- entries
+
+
+ENTRY_BUCKETS = 16
+
+
+def entry_bucket(entry_id: str) -> int:
+    """Which of a season's entry documents holds an entry: a stable hash, so a request reads one small document."""
+    return zlib.crc32(entry_id.encode()) % ENTRY_BUCKETS
+
+
+def entry_lines(season: SeasonRecords, season_id: str) -> dict[int, Report]:
+    """Each entry's line in the reports (who, which recommending unit, how far, its scores and grade), in
+    ENTRY_BUCKETS documents; every bucket is written, empty or not."""
+    buckets: dict[int, Report] = {index: {"season_id": season_id, "entries": {}} for index in range(ENTRY_BUCKETS)}
+    for entry_id in sorted(set(season.entries) | set(season.reviews)):
+        entry = season.entries.get(entry_id) or {}
+        review = season.reviews.get(entry_id) or {}
+        recommendation = review.get("recommendation") or {}
+        reached = entry_progress(season, entry_id)
+        stages = {}
+        for stage in STAGES:
+            assignment = season.assignments.get((entry_id, stage))
+            scored = season.scores.get((entry_id, stage), {})
+            stages[stage] = {"judges": len(assignment["judge_ids"]) if assignment else 0, "scored": len(scored),
+                             "blocked": (assignment or {}).get("blocked")}
+        buckets[entry_bucket(entry_id)]["entries"][entry_id] = {
+            "entry_id": entry_id,
+            "kind": entry.get("kind") or recommendation.get("kind"),
+            "type": entry.get("type") or recommendation.get("qc_type") or recommendation.get("team_type"),
+            "unit_name": entry.get("unit_name") or recommendation.get("unit_name"),
+            "credit_code": entry.get("credit_code") or recommendation.get("credit_code"),
+            "name": entry.get("name") or recommendation.get("entry_name"),
+            "recommender_id": recommendation.get("recommender_id") or entry.get("recommender_id"),
+            "channel": recommendation.get("channel"),
+            "status": entry.get("status"),
+            "progress": [{"stage": code, "label": label} for code, label in PROGRESS if code in reached],
+            "formal_review": review.get("formal_review"),
+            "stages": stages,
+            "grade": review.get("grade"),
+            "objections": review.get("objections") or {},
+            "certificate_no": review.get("certificate_no"),
+            "national": review.get("national"),
+        }
+    return buckets
+
+
 # ---------------------------------------------------------------- all of them
 
 
@@ -562,6 +610,8 @@ def season_reports(season: SeasonRecords, season_id: str) -> dict[str, Report]:
         "statistics": season_statistics(season, season_id),
         "judge-workload": judge_workload(season, season_id),
     }
+    for bucket, lines in entry_lines(season, season_id).items():
+        reports[f"entries/{bucket}"] = lines
     for recommender_id in recommenders_with_summaries(season):
         reports[f"recommendation-summary/{recommender_id}"] = recommendation_summary(season, season_id, recommender_id)
     return reports

@@ -18,7 +18,7 @@ from infra.errors import NotFound
 from infra.http import PathId
 from services.stats.adapters.export import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, to_csv, to_xlsx
 from services.stats.adapters.store import StatsStore
-from services.stats.domain.reports import Report
+from services.stats.domain.reports import Report, entry_bucket
 from services.stats.domain.tables import LAYOUTS, Sheet, statistics_sheets
 
 REBUILDERS = (Role.ORGANIZER, Role.AUDITOR)
@@ -142,6 +142,15 @@ def build_router() -> APIRouter:
                                 status_code=status.HTTP_403_FORBIDDEN)
         return answer(report, wanted_format(request, format), "recommendation-summary",
                       f"{season_id}-{recommender}-recommendation-summary")
+
+    @router.get("/seasons/{season_id}/entries/{entry_id}",
+                summary="An entry's line in the reports: unit, recommending unit, progress, scores per stage, grade")
+    async def entry(season_id: PathId, entry_id: PathId, request: Request,
+                    actor: AuthenticatedActor) -> dict[str, Any]:  # noqa: ARG001
+        lines = await season_report(store_of(request), season_id, f"entries/{entry_bucket(entry_id)}")
+        if entry_id not in lines["entries"]:
+            raise UnknownToStats(f"entry {entry_id} in season {season_id}")
+        return lines["entries"][entry_id]
 
     @router.post("/rebuilds", status_code=202, summary="Rebuild every report from offset 0 and switch over if equal")
     async def request_rebuild(request: Request, actor: AuthenticatedActor) -> dict[str, Any]:
