@@ -130,7 +130,7 @@ async def test_an_entrys_line_in_the_reports(stats: RunningStats) -> None:
     line = await stats.report(f"/seasons/{SHANGHAI.season_id}/entries/e0000000", lambda page: page["certificate_no"])
     assert (line["recommender_id"], line["channel"], line["formal_review"]) == ("r000", "recommended", "passed")
     assert line["stages"]["material_review"] == {"judges": 5, "scored": 5, "blocked": None}
-    assert {item["stage"] for item in line["progress"]} >= {"confirmed", "graded", "published"}
+    assert set(line["progress"]) >= {"confirmed", "graded", "published"}
 
 
 async def test_csv_and_xlsx_with_chinese_headers(stats: RunningStats) -> None:

@@ -109,6 +109,7 @@ class SeasonRecords:
     certificates: int = 0
     organizer: str | None = None
     _recommended_by: dict[str, list[Record]] | None = None
+    progress: dict[str, set[str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, records: Iterable[Record]) -> SeasonRecords:
@@ -181,7 +182,14 @@ def _counted(counter: Counter, enum: Any) -> list[dict[str, Any]]:
 
 
 def entry_progress(season: SeasonRecords, entry_id: str) -> set[str]:
-    """The progress stages an entry has reached."""
+    """The progress stages an entry has reached (worked out once per entry and season)."""
+    known = season.progress.get(entry_id)
+    if known is None:
+        known = season.progress[entry_id] = _progress(season, entry_id)
+    return known
+
+
+def _progress(season: SeasonRecords, entry_id: str) -> set[str]:
     reached: set[str] = set()
     entry = season.entries.get(entry_id)
     if entry is not None:
@@ -589,7 +597,7 @@ def entry_lines(season: SeasonRecords, season_id: str) -> dict[int, Report]:
             "recommender_id": recommendation.get("recommender_id") or entry.get("recommender_id"),
             "channel": recommendation.get("channel"),
             "status": entry.get("status"),
-            "progress": [{"stage": code, "label": label} for code, label in PROGRESS if code in reached],
+            "progress": [code for code, _ in PROGRESS if code in reached],
             "formal_review": review.get("formal_review"),
             "stages": stages,
             "grade": review.get("grade"),
