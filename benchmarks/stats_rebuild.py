@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from benchmarks.review import machine
 from benchmarks.stats_events import SeasonPlan, events_per_entry, season_events
@@ -97,6 +98,15 @@ async def topic_size(settings: ServiceSettings) -> int:
     async with TopicReader(settings.kafka_bootstrap, topics(settings)) as reader:
         ends, begins = await reader.end_offsets(), await reader.begin_offsets()
     return sum(ends[tp] - begins[tp] for tp in ends)
+
+
+async def delete_topics(settings: ServiceSettings) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(topics(settings))
+    finally:
+        await admin.close()
 
 
 def topics(settings: ServiceSettings) -> list[str]:
@@ -212,7 +222,7 @@ async def _ignore(_: dict[str, Any]) -> None:
 
 
 async def run_benchmark(*, events: int, partitions: int, processes: list[int], namespace: str | None, output_dir: Path,
-                        echo: Echo) -> Path:
+                        echo: Echo, keep: bool = False) -> Path:
     config = StackConfig()
     namespace = namespace or f"s{uuid.uuid4().hex[:10]}."
     settings = settings_for(config, namespace, partitions)
@@ -260,6 +270,9 @@ async def run_benchmark(*, events: int, partitions: int, processes: list[int], n
         "ratio_of": f"the fastest rebuild ({best['processes']} process(es)) / raw consume",
         "target_ratio": 0.5,
     }
+    if not keep:
+        await delete_topics(settings)
+        echo(f"deleted the topics of {namespace} (--keep keeps them for another run)")
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / f"bench-stats-rebuild-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

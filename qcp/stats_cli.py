@@ -76,9 +76,11 @@ def summary(view: dict[str, Any]) -> str:
 @click.option("--partitions", type=int, default=6, show_default=True, help="partitions of each namespaced topic")
 @click.option("--processes", default="1,2", show_default=True,
               help="fold process counts to measure, comma-separated (partitions split between them)")
-@click.option("--namespace", default=None, help="reuse the topics of an earlier run (printed by it)")
+@click.option("--namespace", default=None, help="reuse the topics of an earlier run (kept with --keep)")
+@click.option("--keep/--no-keep", default=False, show_default=True, help="keep the topics for another run")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True)
-def bench_stats_rebuild(events: int, partitions: int, processes: str, namespace: str | None, output: Path) -> None:
+def bench_stats_rebuild(events: int, partitions: int, processes: str, namespace: str | None, keep: bool,
+                        output: Path) -> None:
     """Stats' rebuild throughput against the raw aiokafka consume rate of the same topics, and their ratio."""
     import asyncio
 
@@ -86,5 +88,5 @@ def bench_stats_rebuild(events: int, partitions: int, processes: str, namespace:
 
     counts = [int(item) for item in processes.split(",") if item.strip()]
     path = asyncio.run(run_benchmark(events=events, partitions=partitions, processes=counts, namespace=namespace,
-                                     output_dir=output, echo=click.echo))
+                                     output_dir=output, echo=click.echo, keep=keep))
     click.echo(f"report: {path}")
