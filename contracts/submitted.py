@@ -20,7 +20,7 @@ from abc import abstractmethod
 
 import re
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -521,6 +521,31 @@ class DerivedRate(Payload):
     formula: str
     numerator: int
     denominator: int
+
+
+# Each derived rate of the QC table: its numerator's and denominator's figures. Submission derives them
+# from one filing, stats from the figures summed over recommending units, organizers and provinces.
+RATE_FIGURES = {
+    "participation_rate": ("participants", "total_staff"),
+    "achievement_rate": ("groups_with_results", "registered_groups"),
+}
+HUNDREDTH = Decimal("0.01")
+
+
+def rate(numerator: int, denominator: int, formula: str) -> DerivedRate:
+    """numerator / denominator × 100 %, 2 places, half up; no value when the denominator is 0."""
+    value = None
+    if denominator:
+        value = (Decimal(numerator) * 100 / Decimal(denominator)).quantize(HUNDREDTH, rounding=ROUND_HALF_UP)
+    return DerivedRate(value=value, formula=formula, numerator=numerator, denominator=denominator)
+
+
+def derived_rates_of(figures: dict[str, Any]) -> dict[str, DerivedRate]:
+    """The QC table's rates from its figures (one filing's, or sums of several)."""
+    return {
+        name: rate(int(figures.get(numerator) or 0), int(figures.get(denominator) or 0), RATE_FORMULAS[name])
+        for name, (numerator, denominator) in RATE_FIGURES.items()
+    }
 
 
 @contract("StatisticsFiled", family=FAMILY, version=1)

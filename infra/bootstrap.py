@@ -50,6 +50,12 @@ class ProcessContext:
     metrics: ServiceMetrics
 
 
+class WorkerModel(ReadModel, Protocol):
+    """A worker's own read model (stats: its live state), closed when the worker stops."""
+
+    async def close(self) -> None: ...
+
+
 class ProcessHandler(EventHandler, Protocol):
     async def start(self) -> None:
         """Called before consuming starts (indexes, clients); may be retried."""
@@ -82,6 +88,8 @@ class ServiceDefinition:
     consumes: list[str]
     build_application: Callable[[ServiceSettings, Clock], EventStoreApplication] | None = None
     processes: tuple[ProcessDefinition, ...] = field(default_factory=tuple)
+    # The worker's read model when it differs from the API's (it needs the settings, has a close)
+    build_worker_model: Callable[[AsyncDatabase, ServiceSettings], WorkerModel] | None = None
 
 
 def open_event_store(
@@ -183,7 +191,14 @@ def build_messaging(
 def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Worker:
     metrics = ServiceMetrics(settings.service)
     mongo = build_client(settings)
-    read_model = definition.build_read_model(mongo[settings.database_name])
+    database = mongo[settings.database_name]
+    read_model: ReadModel
+    closing: list[Callable[[], Awaitable[None]]] = []
+    if definition.build_worker_model is not None:
+        worker_model = definition.build_worker_model(database, settings)
+        read_model, closing = worker_model, [worker_model.close]
+    else:
+        read_model = definition.build_read_model(database)
     application = open_event_store(definition, settings)
     handlers: list[ProcessHandler] = []
     broker, publish = build_messaging(
@@ -216,7 +231,7 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
         metrics=metrics,
         tokens=tokens_for(settings),
         on_start=_in_turn([read_model.create_indexes, *(handler.start for handler in handlers)]),
-        on_stop=_in_turn([handler.close for handler in handlers]),
+        on_stop=_in_turn([*(handler.close for handler in handlers), *closing]),
     )
 
 

@@ -171,6 +171,12 @@ def test(pytest_args: tuple[str, ...]) -> None:
     sys.exit(result.returncode)
 
 
+from qcp.stats_cli import bench_stats_rebuild, stats  # noqa: E402 - stats' commands, kept in their own module
+
+cli.add_command(stats)
+bench.add_command(bench_stats_rebuild)
+
+
 def main() -> None:
     cli()
 

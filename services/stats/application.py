@@ -1,29 +1,389 @@
-"""Stats' service layer: reports assembled from its projections."""
+"""Stats' service layer: the live state kept from every topic, report documents materialised from it,
+and the rebuild that replays every topic from offset 0 into a fresh generation and switches over.
+
+Live path: each event is folded into a copy of its record, the record is stored (version-guarded)
+before the offset is committed, then it replaces the in-memory one. Report documents of the seasons
+that changed are written at most about once a second, so the reports trail the consumer by ~1 s.
+
+Rebuild: the same reducer folds every topic from offset 0 into a fresh state while the live path
+goes on; the fresh records are written to a new generation; then the live path is held (its lock),
+both states are brought to the topics' current ends, every report of both is compared, and only if
+they are equal is the pointer switched (one document) and the live path continued on the new generation.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import copy
+import gc
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.codes import KeyDomain, UnitNature
-from services.stats.adapters.read_model import StatsReadModel
+from aiokafka import ConsumerRecord, TopicPartition
+from pydantic import BaseModel, ValidationError
+
+from contracts import ContractError, Envelope, parse_payload
+from infra.kafka import decode
+from services.stats.adapters.replay import Positions, TopicReader, committed_offsets
+from services.stats.adapters.store import StatsStore
+from services.stats.domain.records import Header, Payload, StatsState, fold, relevant
+from services.stats.domain.reports import Report, reports_for, reports_in_parts
+
+log = logging.getLogger(__name__)
+
+MAX_DIFFERENCES = 50
 
 
-async def season_overview(read_model: StatsReadModel, season_id: str) -> dict[str, Any] | None:
-    """Registrations of a season, in all and by unit nature and key domain, with the Chinese labels."""
-    season = await read_model.season(season_id)
-    if season is None:
+def header_of(envelope: Envelope) -> Header:
+    return Header(
+        str(envelope.aggregate_id), envelope.aggregate_version, envelope.type, envelope.schema_version,
+        envelope.season_id, envelope.organizer,
+    )
+
+
+class LiveStats:
+    """The worker's state of every record, applied event by event, and its report documents."""
+
+    def __init__(self, store: StatsStore, *, materialise_interval: float = 1.0) -> None:
+        self.store = store
+        self.state = StatsState()
+        self.generation = ""
+        self.lock = asyncio.Lock()
+        self.materialise_interval = materialise_interval
+        self.started = False
+
+    async def start(self) -> None:
+        """Load the active generation's records; every season's reports are written again soon after."""
+        self.generation = await self.store.ensure_pointer()
+        self.state = StatsState.of(await self.store.load_records(self.generation))
+        self.state.changed_seasons = set(self.state.seasons)
+        self.started = True
+
+    async def apply(self, envelope: Envelope, _: BaseModel) -> bool:
+        async with self.lock:
+            return await self.apply_unlocked(header_of(envelope), envelope.payload)
+
+    async def apply_unlocked(self, header: Header, payload: Payload) -> bool:
+        existing = self.state.records.get(header.aggregate_id)
+        # a copy: if storing fails, the message is retried and must find the record as it was
+        candidate = fold(copy.deepcopy(existing) if existing is not None else None, header, payload)
+        if candidate is None:
+            return False
+        await self.store.save_record(self.generation, candidate)
+        self.state.put(candidate)
+        self.state.changed_records.discard(candidate["_id"])
+        return True
+
+    async def materialise(self) -> int:
+        """Write the report documents of the seasons changed since the last time; how many were written."""
+        async with self.lock:
+            changed = self.state.take_changed_seasons()
+            if not changed:
+                return 0
+            try:
+                reports = reports_for(self.state.seasons, changed)
+                await self.store.save_reports(self.generation, reports)
+            except BaseException:
+                self.state.changed_seasons |= changed
+                raise
+            return len(reports)
+
+    async def run_materialiser(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.materialise_interval)
+            try:
+                await self.materialise()
+            except Exception as error:  # noqa: BLE001 - the store may be away; the seasons stay marked
+                log.warning("stats reports not written yet: %s", error)
+
+
+@dataclass
+class FoldCounts:
+    read: int = 0
+    applied: int = 0
+    skipped: int = 0
+    malformed: int = 0
+    dead_lettered: int = 0
+
+
+@dataclass
+class Folder:
+    """Folds raw messages into a state: a cheap header check, then only what the reducer reads.
+
+    Messages the live consumer dead-lettered (known from the dead-letter topic) are skipped; from the
+    positions the live group had not yet committed on, messages are validated in full as the live
+    consumer validates them, so both take the same messages.
+    """
+
+    state: StatsState
+    dead_lettered: set[tuple[str, int, int]] = field(default_factory=set)
+    validate_from: Positions = field(default_factory=dict)
+    counts: FoldCounts = field(default_factory=FoldCounts)
+
+    def fold_batch(self, messages: list[ConsumerRecord]) -> None:
+        """Messages of one partition (as `getmany` returns them), in offset order."""
+        if not messages:
+            return
+        first = messages[0]
+        validate_from = self.validate_from.get(TopicPartition(first.topic, first.partition), 1 << 62)
+        skip = {offset for topic, partition, offset in self.dead_lettered
+                if topic == first.topic and partition == first.partition}
+        for message in messages:
+            self.fold_message(message, message.offset >= validate_from, message.offset in skip)
+
+    def fold_message(self, message: ConsumerRecord, validate: bool, dead_lettered: bool) -> None:
+        counts = self.counts
+        counts.read += 1
+        if dead_lettered:
+            counts.dead_lettered += 1
+            return
+        event_type = _header(message, "type")
+        if event_type is not None and not relevant(event_type):
+            counts.skipped += 1
+            return
+        parsed = parse_fully(message.value) if validate else parse_quickly(message.value)
+        if parsed is None:
+            counts.malformed += 1
+            return
+        try:
+            applied = self.state.apply(*parsed) is not None
+        except (KeyError, TypeError, ValueError, AttributeError):
+            counts.malformed += 1
+            return
+        if applied:
+            counts.applied += 1
+        else:
+            counts.skipped += 1
+
+
+@contextlib.contextmanager
+def collection_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused while millions of small records are created (none of them
+    cyclic): its full passes over an ever larger heap would otherwise cost a good part of the fold."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _header(message: ConsumerRecord, name: str) -> str | None:
+    for key, value in message.headers or ():
+        if key == name:
+            return value.decode() if isinstance(value, bytes) else value
+    return None
+
+
+def parse_quickly(value: bytes | None) -> tuple[Header, Payload] | None:
+    """What the reducer reads of a message the live consumer accepted: no model validation."""
+    try:
+        data = json.loads(value.decode()) if value else None
+        return Header(
+            data["aggregate_id"], int(data["aggregate_version"]), data["type"], int(data["schema_version"]),
+            data.get("season_id"), data.get("organizer"),
+        ), data["payload"]
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
-    by_nature = await read_model.count_registrations_by(season_id, "unit_nature")
-    by_domain = await read_model.count_registrations_by(season_id, "key_domain")
-    return {
-        "season_id": season_id,
-        "title": season.get("title"),
-        "organizer": season.get("organizer"),
-        "registrations": sum(by_nature.values()),
-        "registrations_by_unit_nature": [
-            {"code": code, "label": UnitNature(code).label, "count": count} for code, count in sorted(by_nature.items())
-        ],
-        "registrations_by_key_domain": [
-            {"code": code, "label": KeyDomain(code).label, "count": count} for code, count in sorted(by_domain.items())
-        ],
-    }
+
+
+def parse_fully(value: bytes | None) -> tuple[Header, Payload] | None:
+    """A message validated as the live consumer validates it; None for one it dead-letters."""
+    try:
+        envelope = decode(value or b"")
+        parse_payload(envelope.type, envelope.schema_version, envelope.payload)
+    except (ValidationError, ContractError, ValueError):
+        return None
+    return header_of(envelope), envelope.payload
+
+
+async def write_every_report(store: StatsStore, generation: str, state: StatsState) -> None:
+    """Every report of a state, one season's documents written while the next season's are computed."""
+    writing = []
+    with collection_paused():
+        for part in reports_in_parts(state.seasons):
+            writing.append(asyncio.create_task(store.save_reports(generation, part)))
+            await asyncio.sleep(0)
+        await asyncio.gather(*writing)
+    state.changed_seasons.clear()
+
+
+def differences(live: dict[str, Report], rebuilt: dict[str, Report]) -> list[dict[str, Any]]:
+    """Where two sets of reports differ: report, path and both values (normalised JSON)."""
+    found: list[dict[str, Any]] = []
+
+    def walk(report: str, path: str, left: Any, right: Any) -> None:
+        if len(found) >= MAX_DIFFERENCES or left == right:
+            return
+        if isinstance(left, dict) and isinstance(right, dict):
+            for key in sorted(set(left) | set(right)):
+                walk(report, f"{path}/{key}", left.get(key), right.get(key))
+        elif isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
+            for index, (one, other) in enumerate(zip(left, right, strict=True)):
+                walk(report, f"{path}/{index}", one, other)
+        else:
+            found.append({"report": report, "path": path or "/", "live": left, "rebuilt": right})
+
+    normal_live, normal_rebuilt = _normalised(live), _normalised(rebuilt)
+    for key in sorted(set(normal_live) | set(normal_rebuilt)):
+        walk(key, "", normal_live.get(key), normal_rebuilt.get(key))
+    return found
+
+
+def _normalised(reports: dict[str, Report]) -> dict[str, Any]:
+    return json.loads(json.dumps(reports, sort_keys=True, default=str))
+
+
+ProgressCallback = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class RebuildSettings:
+    bootstrap: str
+    topics: list[str]
+    live_group: str
+    dead_letter_topic: str
+    progress_interval: float = 1.0
+
+
+class Rebuilder:
+    """Replays every topic from offset 0 into a fresh generation; switches when it equals the live reports."""
+
+    def __init__(self, store: StatsStore, settings: RebuildSettings, live: LiveStats | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.live = live
+
+    async def read_all(self, reader: TopicReader, progress: ProgressCallback, *, validate_from: Positions | None = None,
+                       dead_lettered: set[tuple[str, int, int]] | None = None) -> tuple[Folder, Positions]:
+        """Fold every message up to the topics' current ends into a fresh state."""
+        begins, ends = await reader.begin_offsets(), await reader.end_offsets()
+        folder = Folder(StatsState(), dead_lettered or set(), validate_from or {})
+        total = sum(ends[tp] - begins[tp] for tp in ends)
+        started = last = time.monotonic()
+        await progress({"phase": "reading", "events_total": total, "events_read": 0})
+        with collection_paused():
+            async for batch in reader.read(begins, ends):
+                folder.fold_batch(batch)
+                if time.monotonic() - last >= self.settings.progress_interval:
+                    last = time.monotonic()
+                    await progress(self._reading(folder, total, started))
+        await progress(self._reading(folder, total, started))
+        return folder, ends
+
+    @staticmethod
+    def _reading(folder: Folder, total: int, started: float) -> dict[str, Any]:
+        elapsed = max(time.monotonic() - started, 1e-9)
+        return {
+            "phase": "reading", "events_total": total, "events_read": folder.counts.read,
+            "events_per_second": round(folder.counts.read / elapsed), "seconds": round(elapsed, 3),
+            "counts": folder.counts.__dict__,
+        }
+
+    async def write(self, generation: str, state: StatsState, *, with_reports: bool) -> int:
+        """The fresh generation's records (and every report, if asked), in large batches."""
+        with collection_paused():
+            await self.store.drop_generation(generation)
+            written = await self.store.insert_records(generation, state.records.values())
+            state.changed_records.clear()
+            if with_reports:
+                await write_every_report(self.store, generation, state)
+        return written
+
+    async def run(self, rebuild_id: str) -> dict[str, Any]:
+        """One requested rebuild, its progress and outcome kept in its document."""
+        assert self.live is not None
+        generation = f"r{rebuild_id}"
+
+        async def progress(fields: dict[str, Any]) -> None:
+            await self.store.update_rebuild(rebuild_id, fields)
+
+        started = time.monotonic()
+        await progress({"status": "running", "phase": "reading dead letters", "generation": generation})
+        dead_lettered = await self._dead_lettered()
+        await progress({"phase": "opening the topics"})
+        async with TopicReader(self.settings.bootstrap, self.settings.topics) as reader:
+            partitions = list(await reader.end_offsets())
+            await progress({"phase": "reading the live group's offsets"})
+            validate_from = await committed_offsets(self.settings.bootstrap, self.settings.live_group, partitions)
+            folder, ends = await self.read_all(reader, progress, validate_from=validate_from,
+                                               dead_lettered=dead_lettered)
+            await progress({"phase": "writing", "records": len(folder.state.records)})
+            await self.write(generation, folder.state, with_reports=False)
+            await progress({"phase": "comparing"})
+            async with self.live.lock:
+                outcome = await self._compare_and_switch(reader, folder, ends, generation, rebuild_id)
+        outcome |= {"seconds": round(time.monotonic() - started, 3), "counts": folder.counts.__dict__}
+        await progress(outcome)
+        return outcome
+
+    async def _compare_and_switch(self, reader: TopicReader, folder: Folder, ends: Positions, generation: str,
+                                  rebuild_id: str) -> dict[str, Any]:
+        """With the live path held: both states to the topics' current ends, every report compared, switched if equal."""
+        assert self.live is not None
+        now_ends = await reader.end_offsets()
+        committed = await committed_offsets(self.settings.bootstrap, self.settings.live_group, list(now_ends))
+        folder.validate_from = {tp: 0 for tp in now_ends}
+        async for batch in reader.read(ends, now_ends):
+            folder.fold_batch(batch)
+        # the live group may not have reached the ends yet; applying again what it applied changes nothing
+        async for batch in reader.read(committed, now_ends):
+            for message in batch:
+                parsed = parse_fully(message.value)
+                if parsed is not None and relevant(parsed[0].type):
+                    await self.live.apply_unlocked(*parsed)
+        live_reports = reports_for(self.live.state.seasons)
+        rebuilt_reports = reports_for(folder.state.seasons)
+        found = differences(live_reports, rebuilt_reports)
+        if found:
+            await self.store.drop_generation(generation)
+            return {"status": "differs", "phase": "done", "switched": False, "differences": found,
+                    "reports_compared": len(live_reports)}
+        await self.store.replace_records(generation, folder.state.take_changed_records())
+        await self.store.save_reports(generation, rebuilt_reports)
+        await self.store.switch(generation, rebuild_id)
+        previous = self.live.generation
+        folder.state.changed_seasons.clear()
+        self.live.state, self.live.generation = folder.state, generation
+        await self.store.drop_generations_except({generation, previous})
+        return {"status": "switched", "phase": "done", "switched": True, "differences": [],
+                "reports_compared": len(live_reports), "previous_generation": previous}
+
+    async def _dead_lettered(self) -> set[tuple[str, int, int]]:
+        """The positions the live consumer group sent to the dead-letter topic."""
+        found: set[tuple[str, int, int]] = set()
+        async with TopicReader(self.settings.bootstrap, [self.settings.dead_letter_topic]) as reader:
+            async for batch in reader.read(await reader.begin_offsets(), await reader.end_offsets()):
+                for message in batch:
+                    if _header(message, "consumer_group") == self.settings.live_group:
+                        found.add((_header(message, "original_topic") or "", int(_header(message, "original_partition") or -1),
+                                   int(_header(message, "original_offset") or -1)))
+        return found
+
+    async def run_requests(self, stop: asyncio.Event, interval: float = 0.5) -> None:
+        """Picks up requested rebuilds one at a time until stopped."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            try:
+                request = await self.store.next_rebuild()
+                if request is not None and not stop.is_set():
+                    await self._run_logged(request["_id"])
+            except Exception as error:  # noqa: BLE001 - the store may be away; asked again later
+                log.warning("stats rebuild requests not read: %s", error)
+
+    async def _run_logged(self, rebuild_id: str) -> None:
+        try:
+            outcome = await self.run(rebuild_id)
+            log.info("rebuild %s: %s", rebuild_id, outcome["status"])
+        except Exception as error:
+            log.exception("rebuild %s failed", rebuild_id)
+            await self.store.update_rebuild(rebuild_id, {"status": "failed", "phase": "done",
+                                                         "error": f"{type(error).__name__}: {error}"})

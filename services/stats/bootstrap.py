@@ -1,4 +1,4 @@
-"""Stats' composition root: no write model, projections of every topic, report routes."""
+"""Stats' composition root: no write model; the worker keeps the live state of every topic, the API reads reports."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from infra.bootstrap import ServiceDefinition
 from services.stats.adapters.read_model import StatsReadModel
 from services.stats.audit.journal import journal_process
 from services.stats.entrypoints.http import build_router
-from services.stats.entrypoints.messaging import CONSUMED_TOPICS
+from services.stats.entrypoints.messaging import CONSUMED_TOPICS, StatsWorkerModel
 
 
 def definition() -> ServiceDefinition:
@@ -16,4 +16,5 @@ def definition() -> ServiceDefinition:
         build_router=build_router,
         consumes=CONSUMED_TOPICS,
         processes=(journal_process(),),
+        build_worker_model=StatsWorkerModel,
     )

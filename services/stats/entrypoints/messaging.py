@@ -1,3 +1,68 @@
-"""Stats' messaging: every producing service's topic."""
+"""Stats' messaging: every producing service's topic into the live state, with the report
+materialiser and the rebuild runner alongside in the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from pydantic import BaseModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts import Envelope
+from infra.settings import ServiceSettings
+from services.stats.adapters.store import StatsStore
+from services.stats.application import LiveStats, RebuildSettings, Rebuilder
 
 CONSUMED_TOPICS = ["registration.events", "submission.events", "review.events"]
+
+
+class StatsWorkerModel:
+    """The worker's handler of every event: the live state, its report documents and the rebuilds.
+
+    One worker holds the whole state (every partition): stats runs a single worker replica.
+    """
+
+    def __init__(self, database: AsyncDatabase, settings: ServiceSettings, *, materialise_interval: float = 1.0) -> None:
+        self.database = database
+        self.store = StatsStore(database)
+        self.live = LiveStats(self.store, materialise_interval=materialise_interval)
+        self.rebuilder = Rebuilder(self.store, rebuild_settings(settings), self.live)
+        self.stop = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def create_indexes(self) -> None:
+        """The worker's start hook (retried until it succeeds): indexes, the state loaded, the background tasks."""
+        await self.store.create_indexes()
+        if not self.live.started:
+            for rebuild_id in await self.store.interrupted_rebuilds():
+                await self.store.drop_generation(f"r{rebuild_id}")
+            await self.live.start()
+            self.tasks = [
+                asyncio.create_task(self.live.run_materialiser(self.stop)),
+                asyncio.create_task(self.rebuilder.run_requests(self.stop)),
+            ]
+
+    async def apply(self, envelope: Envelope, payload: BaseModel) -> bool:
+        return await self.live.apply(envelope, payload)
+
+    async def close(self, grace_seconds: float = 5.0) -> None:
+        """Stop the background tasks: the materialiser finishes its round; a rebuild in progress is abandoned
+        (its generation is never switched to, and a later rebuild starts afresh)."""
+        self.stop.set()
+        if self.tasks:
+            _, pending = await asyncio.wait(self.tasks, timeout=grace_seconds)
+            for task in pending:
+                task.cancel()
+            for task in self.tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+
+
+def rebuild_settings(settings: ServiceSettings) -> RebuildSettings:
+    return RebuildSettings(
+        bootstrap=settings.kafka_bootstrap,
+        topics=[settings.topic(name) for name in CONSUMED_TOPICS],
+        live_group=settings.consumer_group,
+        dead_letter_topic=settings.dead_letter_topic,
+    )

@@ -3,35 +3,20 @@ the platform derives from the counts (never typed in)."""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from contracts.identity import stable_uuid
-from contracts.submitted import RATE_FORMULAS, DerivedRate, QcStatisticsForm, TeamStatisticsForm
-
-PARTICIPATION_FORMULA = RATE_FORMULAS["participation_rate"]
-ACHIEVEMENT_FORMULA = RATE_FORMULAS["achievement_rate"]
-HUNDREDTH = Decimal("0.01")
-
-
-def rate(numerator: int, denominator: int, formula: str) -> DerivedRate:
-    value = None
-    if denominator:
-        value = (Decimal(numerator) * 100 / Decimal(denominator)).quantize(HUNDREDTH, rounding=ROUND_HALF_UP)
-    return DerivedRate(value=value, formula=formula, numerator=numerator, denominator=denominator)
+from contracts.submitted import DerivedRate, QcStatisticsForm, TeamStatisticsForm, derived_rates_of
 
 
 def derived_rates(form: QcStatisticsForm | TeamStatisticsForm) -> dict[str, DerivedRate]:
     """The QC table's two rates; the team table has none."""
     if not isinstance(form, QcStatisticsForm):
         return {}
-    return {
-        "participation_rate": rate(form.participants, form.total_staff, PARTICIPATION_FORMULA),
-        "achievement_rate": rate(form.groups_with_results, form.registered_groups, ACHIEVEMENT_FORMULA),
-    }
+    return derived_rates_of(form.model_dump())
 
 
 def statistics_id(season_id: str, recommender_id: str, period: str) -> UUID:

@@ -1,0 +1,288 @@
+"""Stats' rebuild throughput against the raw aiokafka consume rate of the same topics; a JSON report.
+
+1. ≥ `events` realistic envelopes of a few big seasons (benchmarks/stats_events.py: registrations,
+   entries, statistics tables, recommendations, assignments, 5 scores per entry and stage, grades,
+   approvals, publication) are produced into a fresh namespace's three topics (pre-encoded bytes,
+   batched producer), or the topics of an earlier run are reused (`--namespace`);
+2. in the same run: (a) a raw aiokafka consumer reads every message of those topics (manually assigned
+   partitions, `getmany`, the rebuild's fetch settings) and only counts them; (b) the rebuild: the same
+   reader, the reducer folding every message into a fresh state, then the fresh generation's records and
+   every report written to MongoDB. With `--processes` > 1 the partitions are folded in that many
+   processes (aggregates never share a record, so the partial states merge without conflict) and merged;
+3. events per second of both, and the ratio rebuild / raw (target ≥ 0.5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from benchmarks.review import machine
+from benchmarks.stats_events import SeasonPlan, events_per_entry, season_events
+from infra.kafka import ensure_topics
+from infra.mongo import build_client
+from infra.settings import ServiceSettings
+from qcp.stack import StackConfig
+from services.stats.adapters.replay import TopicReader
+from services.stats.adapters.store import StatsStore, snapshot_chunks, unpacked
+from services.stats.application import Folder, RebuildSettings, Rebuilder, collection_paused, write_every_report
+from services.stats.domain.records import StatsState
+from services.stats.entrypoints.messaging import CONSUMED_TOPICS
+
+Echo = Callable[[str], None]
+GENERATION = "bench"
+PROVINCES = ["310000", "370000", "540000", "320000", "330000"]
+
+
+def plans_for(events: int) -> list[SeasonPlan]:
+    """A season per province, big enough together for `events` envelopes."""
+    per_season = -(-events // len(PROVINCES)) * 21 // 20  # the per-entry estimate is rough: a margin
+    plans = []
+    for number, organizer in enumerate(PROVINCES):
+        plan = SeasonPlan(season_no=100 + number, organizer=organizer, recommenders=40, units_per_recommender=1,
+                          entries_per_unit=2, judges=200, province_feed=organizer != "310000")
+        entries = -(-per_season // events_per_entry(plan))
+        plan.units_per_recommender = -(-entries // (plan.recommenders * plan.entries_per_unit))
+        plans.append(plan)
+    return plans
+
+
+def settings_for(config: StackConfig, namespace: str, partitions: int) -> ServiceSettings:
+    return ServiceSettings(
+        service="stats", kafka_bootstrap=config.kafka_bootstrap, mongo_url=config.mongo_url,
+        mongo_db_prefix=namespace.replace(".", "_"), event_store="none", topic_prefix=namespace,
+        topic_partitions=partitions,
+    )
+
+
+async def produce(settings: ServiceSettings, plans: list[SeasonPlan], echo: Echo) -> int:
+    """Every season's envelopes, pre-encoded, through one batching producer; how many were produced."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=20, max_batch_size=512 * 1024,
+                                acks=1, max_request_size=8 * 1024 * 1024)
+    await producer.start()
+    produced = 0
+    started = time.monotonic()
+    try:
+        pending = []
+        for plan in plans:
+            for topic, envelope in season_events(plan):
+                value = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+                headers = [("content-type", b"application/json"), ("event_id", envelope["event_id"].encode()),
+                           ("type", envelope["type"].encode()), ("schema_version", str(envelope["schema_version"]).encode())]
+                pending.append(await producer.send(settings.topic(topic), value, key=envelope["aggregate_id"].encode(),
+                                                   headers=headers))
+                produced += 1
+                if len(pending) >= 20_000:
+                    await asyncio.gather(*pending)
+                    pending = []
+                    if produced % 200_000 == 0:
+                        echo(f"  produced {produced} ({produced / (time.monotonic() - started):.0f}/s)")
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return produced
+
+
+async def topic_size(settings: ServiceSettings) -> int:
+    async with TopicReader(settings.kafka_bootstrap, topics(settings)) as reader:
+        ends, begins = await reader.end_offsets(), await reader.begin_offsets()
+    return sum(ends[tp] - begins[tp] for tp in ends)
+
+
+async def delete_topics(settings: ServiceSettings) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(topics(settings))
+    finally:
+        await admin.close()
+
+
+def topics(settings: ServiceSettings) -> list[str]:
+    return [settings.topic(name) for name in CONSUMED_TOPICS]
+
+
+async def raw_consume(settings: ServiceSettings) -> dict[str, Any]:
+    """(a) Every message of the topics read and counted, nothing else."""
+    started = time.monotonic()
+    count = 0
+    async with TopicReader(settings.kafka_bootstrap, topics(settings)) as reader:
+        async for batch in reader.read(await reader.begin_offsets(), await reader.end_offsets()):
+            count += len(batch)
+    seconds = time.monotonic() - started
+    return {"events": count, "seconds": round(seconds, 3), "events_per_second": round(count / seconds)}
+
+
+async def fold_share(settings: ServiceSettings, share: int, shares: int, *, write: bool = True
+                     ) -> tuple[StatsState, list[bytes], dict]:
+    """One share of the partitions folded into snapshot chunks, written to the fresh generation if asked."""
+    started = time.monotonic()
+    async with TopicReader(settings.kafka_bootstrap, topics(settings)) as reader:
+        begins, ends = await reader.begin_offsets(), await reader.end_offsets()
+        mine = sorted(ends, key=lambda tp: (tp.topic, tp.partition))[share::shares]
+        folder = Folder(StatsState())
+        with collection_paused():
+            async for batch in reader.read({tp: begins[tp] for tp in mine}, {tp: ends[tp] for tp in mine}):
+                folder.fold_batch(batch)
+    folded = time.monotonic()
+    records = list(folder.state.records.values())
+    with collection_paused():
+        chunks = snapshot_chunks(records)
+    if write:
+        mongo = build_client(settings)
+        try:
+            await StatsStore(mongo[settings.database_name]).insert_snapshot(GENERATION, chunks, part=share)
+        finally:
+            await mongo.close()
+    timings = {f"share_{share}_fold_seconds": round(folded - started, 3),
+               f"share_{share}_snapshot_seconds": round(time.monotonic() - folded, 3)}
+    return folder.state, chunks, folder.counts.__dict__ | timings
+
+
+def fold_partitions(settings: ServiceSettings, share: int, shares: int) -> tuple[list[bytes], dict]:
+    """A child process's share: its snapshot chunks (compressed, cheap to send; the parent writes them)
+    and counts come back."""
+    _, chunks, counts = asyncio.run(fold_share(settings, share, shares, write=False))
+    return chunks, counts
+
+
+async def rebuild(settings: ServiceSettings, processes: int) -> dict[str, Any]:
+    """(b) The rebuild: every message folded by the reducer, the fresh generation's records and reports written."""
+    mongo = build_client(settings)
+    store = StatsStore(mongo[settings.database_name])
+    rebuilder = Rebuilder(store, RebuildSettings(settings.kafka_bootstrap, topics(settings), settings.consumer_group,
+                                                 settings.dead_letter_topic))
+    await store.drop_generation(GENERATION)
+    started = time.monotonic()
+    try:
+        if processes <= 1:
+            async with TopicReader(settings.kafka_bootstrap, topics(settings)) as reader:
+                folder, _ = await rebuilder.read_all(reader, _ignore)
+            state, counts = folder.state, folder.counts.__dict__
+            folded = time.monotonic()
+            await rebuilder.write(GENERATION, state, with_reports=True)
+        else:
+            state, counts = await _fold_in_processes(settings, store, processes)
+            folded = time.monotonic()
+            await write_every_report(store, GENERATION, state)
+        written = time.monotonic()
+        records = len(await store.load_records(GENERATION))
+        await store.drop_generation(GENERATION)
+    finally:
+        await mongo.close()
+    events = counts["read"]
+    return {
+        "events": events, "seconds": round(written - started, 3), "events_per_second": round(events / (written - started)),
+        "fold_seconds": round(folded - started, 3), "write_seconds": round(written - folded, 3),
+        "records": records, "counts": counts, "processes": processes,
+        "clock": "fold (read + reduce; with processes > 1 also their snapshot writes and the records' transfer) "
+                 "then the remaining writes (records and/or every report)",
+    }
+
+
+async def _fold_in_processes(settings: ServiceSettings, store: StatsStore, processes: int
+                             ) -> tuple[StatsState, dict[str, int]]:
+    """Share 0 folded here, the others in child processes at the same time; their records merged here."""
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(processes - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+        children = [loop.run_in_executor(pool, fold_partitions, settings, share, processes) for share in range(1, processes)]
+        state, own_chunks, counts = await fold_share(settings, 0, processes, write=False)
+        # the snapshots go to MongoDB while the other shares' records are merged
+        writing = [asyncio.create_task(store.insert_snapshot(GENERATION, own_chunks, part=0))]
+        finished = await asyncio.gather(*children)
+    received = time.monotonic()
+    writing += [asyncio.create_task(store.insert_snapshot(GENERATION, chunks, part=share))
+                for share, (chunks, _) in enumerate(finished, start=1)]
+    with collection_paused():
+        for chunks, part_counts in finished:
+            for chunk in chunks:
+                for record in unpacked(chunk):
+                    state.put(record)
+                await asyncio.sleep(0)
+            for key, value in part_counts.items():
+                counts[key] = counts.get(key, 0) + value
+        await asyncio.gather(*writing)
+    counts["merge_seconds"] = round(time.monotonic() - received, 3)
+    return state, counts
+
+
+async def _ignore(_: dict[str, Any]) -> None:
+    return None
+
+
+async def run_benchmark(*, events: int, partitions: int, processes: list[int], namespace: str | None, output_dir: Path,
+                        echo: Echo, keep: bool = False) -> Path:
+    config = StackConfig()
+    namespace = namespace or f"s{uuid.uuid4().hex[:10]}."
+    settings = settings_for(config, namespace, partitions)
+    await ensure_topics(settings, topics(settings))
+    plans = plans_for(events)
+    present = await topic_size(settings)
+    if present >= events:
+        echo(f"reusing {present} envelopes in {namespace}")
+    else:
+        echo(f"producing ≥{events} envelopes into {namespace} ({len(plans)} seasons, {partitions} partitions per topic)")
+        started = time.monotonic()
+        present = await produce(settings, plans, echo)
+        echo(f"  {present} produced in {time.monotonic() - started:.1f} s")
+    echo("(a) raw aiokafka consume")
+    raw = await raw_consume(settings)
+    echo(f"  {raw['events']} events in {raw['seconds']} s: {raw['events_per_second']} events/s")
+    rebuilds = []
+    for count in processes:
+        echo(f"(b) rebuild ({count} fold process(es))")
+        rebuilt = await rebuild(settings, count)
+        rebuilt["ratio"] = round(rebuilt["events_per_second"] / raw["events_per_second"], 3)
+        echo(f"  {rebuilt['events']} events in {rebuilt['seconds']} s: {rebuilt['events_per_second']} events/s "
+             f"(fold {rebuilt['fold_seconds']} s, write {rebuilt['write_seconds']} s); ratio {rebuilt['ratio']}")
+        rebuilds.append(rebuilt)
+    best = max(rebuilds, key=lambda item: item["events_per_second"])
+    ratio = best["ratio"]
+    echo(f"ratio rebuild / raw: {ratio} with {best['processes']} process(es) (target ≥ 0.5)")
+    report = {
+        "benchmark": "stats-rebuild",
+        "measured_at": datetime.now(UTC).isoformat(),
+        "machine": machine() | {"load": _load()},
+        "parameters": {
+            "events": present, "namespace": namespace, "partitions_per_topic": partitions, "topics": topics(settings),
+            "seasons": [{"season_id": plan.season_id, "recommenders": plan.recommenders,
+                         "units": plan.recommenders * plan.units_per_recommender,
+                         "entries": plan.recommenders * plan.units_per_recommender * plan.entries_per_unit,
+                         "judges_per_entry_and_stage": plan.judges_per_entry} for plan in plans],
+            "raw": "aiokafka consumer, no group, manually assigned partitions, getmany, messages counted only",
+            "rebuild": "same reader; header check, JSON decode, reducer fold; then insert_many of the fresh "
+                       "generation's records and every report document into MongoDB (FerretDB)",
+        },
+        "raw_consume": raw,
+        "rebuilds": rebuilds,
+        "ratio": ratio,
+        "ratio_of": f"the fastest rebuild ({best['processes']} process(es)) / raw consume",
+        "target_ratio": 0.5,
+    }
+    if not keep:
+        await delete_topics(settings)
+        echo(f"deleted the topics of {namespace} (--keep keeps them for another run)")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path = output_dir / f"bench-stats-rebuild-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _load() -> str | None:
+    try:
+        return Path("/proc/loadavg").read_text().strip()
+    except OSError:
+        return None
+
+

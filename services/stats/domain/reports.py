@@ -1,0 +1,685 @@
+"""Stats' reports: pure functions of the records, joined across aggregates only here.
+
+Every report is plain JSON (numbers of money and rates as decimal strings), with its lists sorted by
+stable keys, so the same records give the same report whatever order the events were folded in.
+Sums are exact decimals; rates are re-derived from summed numerators and denominators (never averaged)
+with the same formulas and rounding as a single filing's (contracts.submitted.derived_rates_of).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from contracts.codes import ActivityKind, KeyDomain, KeyIndustry, QcAchievementType, UnitNature
+from contracts.scored import ReviewStage
+from contracts.submitted import derived_rates_of
+from services.stats.domain.records import Record, is_province
+
+Report = dict[str, Any]
+STAGES = [stage.value for stage in ReviewStage]
+NO_GRADE = "未达等级"
+
+# 统计表 items as the seeds print them (Shandong 附件2 for QC groups, Shanghai 附件6 for teams): key, 统计项目, 单位.
+# Counts are whole numbers (个) where the Shandong table asks for 万个.
+QC_ITEMS = [
+    ("registered_groups_cumulative", "历年来已登记注册QC小组累计数", "个"),
+    ("registered_groups", "本年度已登记注册QC小组数", "个"),
+    ("participants", "参加QC小组人数", "人"),
+    ("total_staff", "职工总数", "人"),
+    ("participation_rate", "本年度QC小组普及率=参加QC小组人数/职工总数×100%", "百分数"),
+    ("active_groups", "本年度坚持活动的QC小组数", "个"),
+    ("economic_benefit_cumulative", "历年来累计QC小组创可计算的经济效益", "万元"),
+    ("economic_benefit", "本年度QC小组创可计算的经济效益", "万元"),
+    ("groups_with_results", "取得成果小组数", "个"),
+    ("achievement_rate", "本年度QC小组成果率=取得成果小组数/QC小组注册数×100%", "百分数"),
+    ("funding", "本年度企业对QC小组活动经费投入（培训、交流、书籍等费用）", "万元"),
+    ("rewards", "本年度企业对QC小组活动奖励费用", "万元"),
+    ("training_sessions", "参加省、市、行业质协组织的培训/交流次数", "次"),
+    ("training_participants", "参加省、市、行业质协组织的培训/交流人数", "个"),
+]
+TEAM_ITEMS = [
+    ("enterprises", "本年度开展质量信得过班组企业数", "个"),
+    ("teams", "本年度开展质量信得过班组数", "个"),
+    ("teams_cumulative", "历年质量信得过班组累计数", "个"),
+    ("participating_staff", "本年度参与质量信得过班组活动员工数", "人次"),
+    ("teams_recommended", "本年度推荐质量信得过班组数", "个"),
+    ("funding", "本年度对质量信得过班组活动经费投入（培训、交流、规范化等）", "万元"),
+    ("rewards", "本年度对质量信得过班组活动奖励费用", "万元"),
+    ("caq_certified_judges", "取得中国质协评委证书人数", "人"),
+    ("meetings", "组织发表会的推荐单位数", "个"),
+    ("meeting_registered_teams", "发表会报名班组数", "个"),
+    ("meeting_presented_teams", "发表班组数", "个"),
+    ("meeting_attendees", "发表会参会人数", "人"),
+]
+ITEMS = {ActivityKind.QC_GROUP.value: QC_ITEMS, ActivityKind.TEAM.value: TEAM_ITEMS}
+PROGRESS = [
+    ("submitted", "已申报"),
+    ("confirmed", "单位已确认"),
+    ("withdrawn", "已撤回"),
+    ("recommended", "已推荐/直接申报"),
+    ("formal_review_passed", "形式审查通过"),
+    ("formal_review_failed", "形式审查未通过"),
+    ("material_review_assigned", "文审已分配评委"),
+    ("material_review_scored", "文审评分完成"),
+    ("presentation_assigned", "发表赛已分配评委"),
+    ("presentation_scored", "发表赛评分完成"),
+    ("assignment_blocked", "评委分配受阻"),
+    ("graded", "已评定等级"),
+    ("approved", "指导单位已审定"),
+    ("on_notice", "已公示"),
+    ("objections_open", "异议待处理"),
+    ("result_withdrawn", "成果已撤销"),
+    ("published", "已发布"),
+    ("national", "已推荐全国"),
+]
+
+
+def _label(enum: Any, code: str | None) -> str | None:
+    try:
+        return enum(code).label
+    except ValueError:
+        return code
+
+
+def type_label(kind: str | None, code: str | None) -> str | None:
+    return _label(QcAchievementType, code) if kind == ActivityKind.QC_GROUP.value else code
+
+
+@dataclass
+class SeasonRecords:
+    """A season's records sorted out by what they hold; the joins the reports need."""
+
+    season: Record = field(default_factory=dict)
+    registrations: list[Record] = field(default_factory=list)
+    recommenders: dict[str, Record] = field(default_factory=dict)
+    quota_raised: dict[str, Record] = field(default_factory=dict)
+    judges: dict[str, Record] = field(default_factory=dict)
+    entries: dict[str, Record] = field(default_factory=dict)
+    reviews: dict[str, Record] = field(default_factory=dict)
+    assignments: dict[tuple[str, str], Record] = field(default_factory=dict)
+    scores: dict[tuple[str, str], dict[str, Record]] = field(default_factory=dict)
+    statistics: list[Record] = field(default_factory=list)
+    work_summaries: list[Record] = field(default_factory=list)
+    noticed: set[str] = field(default_factory=set)
+    certificates: int = 0
+    organizer: str | None = None
+    _recommended_by: dict[str, list[Record]] | None = None
+    progress: dict[str, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, records: Iterable[Record]) -> SeasonRecords:
+        season = cls()
+        for record in records:
+            season.organizer = season.organizer or record.get("organizer")
+            if "season" in record:
+                season.season = record["season"]
+            if "registration" in record:
+                season.registrations.append(record["registration"])
+            if "recommender" in record:
+                season.recommenders[record["recommender"]["recommender_id"]] = record["recommender"]
+            season.quota_raised.update(record.get("quota_raised") or {})
+            if "judge" in record:
+                season.judges[record["judge"]["judge_id"]] = record["judge"]
+            if "entry" in record:
+                season.entries[record["entry"]["entry_id"]] = record["entry"] | {"status": record["entry_status"]}
+            if "review" in record:
+                season.reviews[record["review"]["entry_id"]] = record["review"]
+            if "assignment" in record:
+                assignment = record["assignment"]
+                season.assignments[(assignment["entry_id"], assignment["stage"])] = assignment
+            if "score" in record:
+                score = record["score"]
+                season.scores.setdefault((score["entry_id"], score["stage"]), {})[score["judge_id"]] = score
+            if "statistics" in record:
+                season.statistics.append(record["statistics"])
+            if "work_summary" in record:
+                season.work_summaries.append(record["work_summary"])
+            season.noticed.update(record.get("noticed") or [])
+            season.certificates += record.get("certificates", 0)
+        season.registrations.sort(key=lambda item: (item.get("credit_code") or "", item.get("unit_name") or ""))
+        return season
+
+    @property
+    def known(self) -> bool:
+        return bool(self.season)
+
+    @property
+    def kind(self) -> str | None:
+        return self.season.get("kind")
+
+    def recommender_name(self, recommender_id: str | None) -> str | None:
+        return (self.recommenders.get(recommender_id or "") or {}).get("name")
+
+    def recommended_by(self) -> dict[str, list[Record]]:
+        """The reviews with a recommendation, per recommending unit, in entry order (computed once)."""
+        if self._recommended_by is None:
+            grouped: dict[str, list[Record]] = {}
+            for entry_id in sorted(self.reviews):
+                review = self.reviews[entry_id]
+                if review.get("recommendation"):
+                    grouped.setdefault(review["recommendation"].get("recommender_id"), []).append(review)
+            self._recommended_by = grouped
+        return self._recommended_by
+
+    def latest_statistics(self) -> dict[str, Record]:
+        """Per recommending unit, its filing of the latest period (earlier periods are history)."""
+        latest: dict[str, Record] = {}
+        for filing in sorted(self.statistics, key=lambda item: (item["period"]["last_month"], item["period"]["first_month"])):
+            latest[filing["recommender_id"]] = filing
+        return latest
+
+
+# ---------------------------------------------------------------- overview
+
+
+def _counted(counter: Counter, enum: Any) -> list[dict[str, Any]]:
+    return [{"code": code, "label": _label(enum, code), "count": count} for code, count in sorted(counter.items())]
+
+
+def entry_progress(season: SeasonRecords, entry_id: str) -> set[str]:
+    """The progress stages an entry has reached (worked out once per entry and season)."""
+    known = season.progress.get(entry_id)
+    if known is None:
+        known = season.progress[entry_id] = _progress(season, entry_id)
+    return known
+
+
+def _progress(season: SeasonRecords, entry_id: str) -> set[str]:
+    reached: set[str] = set()
+    entry = season.entries.get(entry_id)
+    if entry is not None:
+        reached.add("withdrawn" if entry["status"] == "withdrawn" else "submitted")
+        if entry["status"] == "confirmed":
+            reached.add("confirmed")
+    review = season.reviews.get(entry_id) or {}
+    if review.get("recommendation"):
+        reached.add("recommended")
+    if review.get("formal_review") == "passed":
+        reached.add("formal_review_passed")
+    elif review.get("formal_review") == "failed":
+        reached.add("formal_review_failed")
+    for stage in STAGES:
+        assignment = season.assignments.get((entry_id, stage))
+        if assignment is None:
+            continue
+        if assignment.get("blocked") and not assignment["judge_ids"]:
+            reached.add("assignment_blocked")
+        if assignment["judge_ids"]:
+            reached.add(f"{stage}_assigned")
+            scored = season.scores.get((entry_id, stage), {})
+            if all(judge in scored for judge in assignment["judge_ids"]):
+                reached.add(f"{stage}_scored")
+    for flag, name in (("grade", "graded"), ("approved", "approved"), ("result_withdrawn", "result_withdrawn"),
+                       ("certificate_no", "published"), ("national", "national")):
+        if review.get(flag):
+            reached.add(name)
+    if entry_id in season.noticed:
+        reached.add("on_notice")
+    if "filed" in (review.get("objections") or {}).values():
+        reached.add("objections_open")
+    return reached
+
+
+def recommender_quotas(season: SeasonRecords) -> list[dict[str, Any]]:
+    """Per recommending unit: its units, its quota (per unit × units, or its raised rule) and what it recommended."""
+    units = Counter(item.get("recommender_id") for item in season.registrations if item.get("recommender_id"))
+    recommended: Counter = Counter()
+    direct: Counter = Counter()
+    for review in season.reviews.values():
+        recommendation = review.get("recommendation")
+        if recommendation:
+            (recommended if recommendation["channel"] == "recommended" else direct)[recommendation["recommender_id"]] += 1
+    rows = []
+    for recommender_id in sorted((set(season.recommenders) | set(units) | set(recommended) | set(direct)) - {None}):
+        rule = season.quota_raised.get(recommender_id) or season.season.get("quota") or {}
+        quota = int(rule.get("per_unit_max") or 0) * units[recommender_id]
+        used = recommended[recommender_id] + direct[recommender_id]
+        rows.append({
+            "recommender_id": recommender_id,
+            "name": season.recommender_name(recommender_id),
+            "units": units[recommender_id],
+            "per_unit_max": rule.get("per_unit_max"),
+            "quota_raised": recommender_id in season.quota_raised,
+            "quota": quota,
+            "recommended": recommended[recommender_id],
+            "accepted_directly": direct[recommender_id],
+            "remaining": max(0, quota - used),
+        })
+    return rows
+
+
+def grade_distribution(season: SeasonRecords) -> list[dict[str, Any]]:
+    bands = season.season.get("grade_bands") or []
+    order = {band["code"]: index for index, band in enumerate(bands)}
+    labels = {band["code"]: band["label"] for band in bands}
+    counts: Counter = Counter()
+    for _, review in sorted(season.reviews.items()):
+        grade = review.get("grade")
+        if grade is not None and not review.get("result_withdrawn"):
+            counts[grade.get("grade")] += 1
+            if grade.get("grade") and grade.get("grade_label"):
+                labels.setdefault(grade["grade"], grade["grade_label"])
+    return [
+        {"grade": code, "label": labels.get(code, code) if code else NO_GRADE, "count": counts[code]}
+        for code in sorted(counts, key=lambda code: (code is None, order.get(code, len(order)), code or ""))
+    ]
+
+
+def season_overview(season: SeasonRecords, season_id: str) -> Report:
+    info = season.season
+    natures = Counter(item.get("unit_nature") for item in season.registrations)
+    domains = Counter(item.get("key_domain") for item in season.registrations)
+    industries = Counter(code for item in season.registrations for code in item.get("key_industries") or [])
+    live_entries = [entry for entry in season.entries.values() if entry["status"] != "withdrawn"]
+    kinds = Counter((entry["kind"], entry.get("type")) for entry in live_entries)
+    progress: Counter = Counter()
+    for entry_id in set(season.entries) | set(season.reviews):
+        progress.update(entry_progress(season, entry_id))
+    return {
+        "season_id": season_id,
+        "title": info.get("title"),
+        "organizer": info.get("organizer"),
+        "organizer_name": info.get("organizer_name"),
+        "year": info.get("year"),
+        "kind": info.get("kind"),
+        "kind_label": _label(ActivityKind, info.get("kind")),
+        "registrations": len(season.registrations),
+        "registrations_by_unit_nature": _counted(natures, UnitNature),
+        "registrations_by_key_domain": _counted(domains, KeyDomain),
+        "registrations_by_key_industry": _counted(industries, KeyIndustry),
+        "entries": len(live_entries),
+        "entries_by_kind_and_type": [
+            {"kind": kind, "kind_label": _label(ActivityKind, kind), "type": type_, "type_label": type_label(kind, type_),
+             "count": count}
+            for (kind, type_), count in sorted(kinds.items(), key=lambda item: (item[0][0], item[0][1] or ""))
+        ],
+        "recommenders": recommender_quotas(season),
+        "review_progress": [{"stage": code, "label": label, "count": progress[code]} for code, label in PROGRESS],
+        "grades": grade_distribution(season),
+        "certificates": season.certificates,
+    }
+
+
+# ---------------------------------------------------------------- statistics tables (统计表)
+
+
+def _add(total: dict[str, Any], figures: dict[str, Any]) -> None:
+    for key, value in figures.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            total[key] = total.get(key, 0) + value
+        elif value is not None:
+            total[key] = str(Decimal(str(total.get(key, "0"))) + Decimal(str(value)))
+
+
+def table_of(figures: dict[str, Any], kind: str | None) -> dict[str, Any]:
+    """A statistics table: its figures with the derived rates (QC tables)."""
+    table: dict[str, Any] = {"figures": dict(sorted(figures.items()))}
+    if kind == ActivityKind.QC_GROUP.value:
+        table["rates"] = {
+            name: rate.model_dump(mode="json") for name, rate in derived_rates_of(figures).items()
+        }
+    else:
+        table["rates"] = {}
+    return table
+
+
+def filing_figures(filing: Record) -> dict[str, Any]:
+    figures = dict(filing["figures"])
+    meeting = filing.get("meeting")
+    if filing["kind"] == ActivityKind.TEAM.value:
+        figures["meetings"] = 1 if meeting else 0
+        for name in ("registered_teams", "presented_teams", "attendees"):
+            figures[f"meeting_{name}"] = int((meeting or {}).get(name) or 0)
+    return figures
+
+
+def summed(tables: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    total: dict[str, Any] = {}
+    for table in tables:
+        _add(total, table["figures"])
+    return total
+
+
+def season_statistics(season: SeasonRecords, season_id: str) -> Report:
+    """统计表 per recommending unit (its latest period) and the organizer's, summed, rates re-derived."""
+    kind = season.kind
+    rows = []
+    for recommender_id, filing in sorted(season.latest_statistics().items()):
+        rows.append({
+            "recommender_id": recommender_id,
+            "name": season.recommender_name(recommender_id),
+            "period": filing["period"],
+            "review_forms": filing.get("review_forms") or [],
+            "exchange": filing.get("exchange"),
+        } | table_of(filing_figures(filing), filing["kind"]))
+    by_period = sorted(season.work_summaries, key=lambda item: (item["period"]["last_month"], item["period"]["first_month"]))
+    summaries = {item["recommender_id"]: item for item in by_period}
+    return {
+        "season_id": season_id,
+        "organizer": season.season.get("organizer"),
+        "organizer_name": season.season.get("organizer_name"),
+        "kind": kind,
+        "items": [{"key": key, "label": label, "unit": unit} for key, label, unit in ITEMS.get(kind or "", [])],
+        "recommenders": rows,
+        "total": {"recommenders": len(rows)} | table_of(summed(rows), kind),
+        "work_summaries": [
+            {"recommender_id": key, "name": season.recommender_name(key), "period": item["period"],
+             "characters": item.get("characters"), "activities": item.get("activities")}
+            for key, item in sorted(summaries.items())
+        ],
+    }
+
+
+# ---------------------------------------------------------------- recommendation summary (推荐表 / 评审汇总表)
+
+
+def recommendation_summary(season: SeasonRecords, season_id: str, recommender_id: str) -> Report:
+    rows, judges = [], {}
+    filler: dict[str, Any] = {}
+    # in entry order, so that which of two equal judges or fillers is shown never depends on the fold order
+    for review in season.recommended_by().get(recommender_id, []):
+        item = review["recommendation"]
+        for judge in item.get("judges") or []:
+            judges[judge["certificate_no"]] = judge
+        if item.get("filled_on") and item["filled_on"] >= filler.get("filled_on", ""):
+            filler = {key: item.get(key) for key in ("filled_by", "phone", "filled_on")} | {
+                "declaration": item.get("declaration")}
+        rows.append({
+            "entry_id": item["entry_id"],
+            "channel": item["channel"],
+            "unit_name": item.get("unit_name"),
+            "credit_code": item.get("credit_code"),
+            "entry_name": item.get("entry_name"),
+            "kind": item.get("kind"),
+            "type": item.get("qc_type") or item.get("team_type"),
+            "type_label": type_label(item.get("kind"), item.get("qc_type") or item.get("team_type")),
+            "size": item.get("team_size"),
+            "conformance": item.get("conformance"),
+            "features": item.get("features"),
+            "shortcomings": item.get("shortcomings"),
+            "score": item.get("score"),
+            "rank": item.get("rank"),
+            "judges": [judge["name"] for judge in item.get("judges") or []],
+            "opinion": item.get("opinion"),
+            "grade": (review.get("grade") or {}).get("grade_label"),
+        })
+    rows.sort(key=lambda row: (row["rank"] is None, row["rank"] or 0, row["entry_id"]))
+    return {
+        "season_id": season_id,
+        "recommender_id": recommender_id,
+        "recommender_name": season.recommender_name(recommender_id),
+        "kind": season.kind,
+        "entries": rows,
+        "total_size": sum(row["size"] or 0 for row in rows),
+        "judges": [judges[key] for key in sorted(judges)],
+        "filled_by": filler.get("filled_by"),
+        "phone": filler.get("phone"),
+        "filled_on": filler.get("filled_on"),
+        "declaration": filler.get("declaration"),
+    }
+
+
+def recommenders_with_summaries(season: SeasonRecords) -> list[str]:
+    """Every recommending unit of the season (registered, or named by a recommendation)."""
+    named = {
+        review["recommendation"]["recommender_id"]
+        for review in season.reviews.values()
+        if review.get("recommendation") and review["recommendation"].get("recommender_id")
+    }
+    return sorted(set(season.recommenders) | named)
+
+
+# ---------------------------------------------------------------- judge workload
+
+
+def judge_workload(season: SeasonRecords, season_id: str) -> Report:
+    work: dict[str, dict[str, Any]] = {}
+
+    def judge_row(judge_id: str) -> dict[str, Any]:
+        if judge_id not in work:
+            judge = season.judges.get(judge_id) or {}
+            work[judge_id] = {
+                "judge_id": judge_id,
+                "name": judge.get("name"),
+                "work_unit": judge.get("work_unit"),
+                "certificate_no": judge.get("certificate_no"),
+                "recommender_id": judge.get("recommender_id"),
+                "stages": {stage: {"assigned": 0, "scored": 0} for stage in STAGES},
+                "to_score": 0,
+                "revisions": 0,
+            }
+        return work[judge_id]
+
+    for judge_id in season.judges:
+        judge_row(judge_id)
+    for (entry_id, stage), assignment in season.assignments.items():
+        scored = season.scores.get((entry_id, stage), {})
+        for judge_id in assignment["judge_ids"]:
+            row = judge_row(judge_id)
+            row["stages"][stage]["assigned"] += 1
+            if judge_id not in scored:
+                row["to_score"] += 1
+    for sheets in season.scores.values():
+        for judge_id, score in sheets.items():
+            row = judge_row(judge_id)
+            row["stages"][score["stage"]]["scored"] += 1
+            row["revisions"] += score.get("revisions", 0)
+    rows = [work[key] for key in sorted(work)]
+    return {
+        "season_id": season_id,
+        "judges": rows,
+        "total": {
+            "judges": len(rows),
+            "assigned": sum(row["stages"][stage]["assigned"] for row in rows for stage in STAGES),
+            "scored": sum(row["stages"][stage]["scored"] for row in rows for stage in STAGES),
+            "to_score": sum(row["to_score"] for row in rows),
+        },
+    }
+
+
+# ---------------------------------------------------------------- national view
+
+
+def province_totals(season: SeasonRecords, season_id: str) -> dict[str, Any]:
+    recommended = graded = published = 0
+    for review in season.reviews.values():
+        recommended += bool(review.get("recommendation"))
+        graded += bool(review.get("grade"))
+        published += bool(review.get("certificate_no"))
+    return {
+        "organizer": season.season.get("organizer") or season.organizer,
+        "organizer_name": season.season.get("organizer_name"),
+        "season_id": season_id,
+        "kind": season.kind,
+        "registrations": len(season.registrations),
+        "entries": sum(entry["status"] != "withdrawn" for entry in season.entries.values()),
+        "recommended": recommended,
+        "graded": graded,
+        "published": published,
+    }
+
+
+COUNTED = ("registrations", "entries", "recommended", "graded", "published")
+
+
+def national_key(season: SeasonRecords) -> str | None:
+    """The national view a season rolls up into (its year), if it is a province's season."""
+    info = season.season
+    if info and is_province(info.get("organizer")) and info.get("year"):
+        return str(info["year"])
+    return None
+
+
+def national_overview(year: str, seasons: dict[str, SeasonRecords]) -> Report:
+    """Per province and kind: registrations, entries, recommended, graded, published; totals per kind and in all."""
+    rows = sorted(
+        (province_totals(season, season_id) for season_id, season in seasons.items()),
+        key=lambda row: (row["organizer"] or "", row["kind"] or "", row["season_id"]),
+    )
+    by_kind = []
+    for kind in sorted({row["kind"] for row in rows if row["kind"]}):
+        of_kind = [row for row in rows if row["kind"] == kind]
+        by_kind.append({"kind": kind, "kind_label": _label(ActivityKind, kind), "provinces": len(of_kind)}
+                       | {name: sum(row[name] for row in of_kind) for name in COUNTED})
+    return {
+        "year": int(year),
+        "provinces": rows,
+        "by_kind": by_kind,
+        "total": {"provinces": len({row["organizer"] for row in rows})}
+        | {name: sum(row[name] for row in rows) for name in COUNTED},
+    }
+
+
+def national_statistics(year: str, seasons: dict[str, SeasonRecords]) -> Report:
+    """The national 统计表 per kind: each province's (summed from its recommending units) and the nation's,
+    the rates re-derived from the summed figures."""
+    tables = []
+    for kind in sorted({season.kind for season in seasons.values() if season.kind}):
+        provinces = []
+        for season_id, season in sorted(seasons.items(), key=lambda item: (item[1].season.get("organizer"), item[0])):
+            if season.kind != kind:
+                continue
+            statistics = season_statistics(season, season_id)
+            provinces.append({
+                "organizer": season.season.get("organizer"),
+                "organizer_name": season.season.get("organizer_name"),
+                "season_id": season_id,
+                "recommenders": statistics["total"]["recommenders"],
+            } | table_of(statistics["total"]["figures"], kind))
+        tables.append({
+            "kind": kind,
+            "kind_label": _label(ActivityKind, kind),
+            "items": [{"key": key, "label": label, "unit": unit} for key, label, unit in ITEMS[kind]],
+            "provinces": provinces,
+            "total": {"provinces": len(provinces)} | table_of(summed(provinces), kind),
+        })
+    return {"year": int(year), "tables": tables}
+
+
+# ---------------------------------------------------------------- entries
+
+
+ENTRY_BUCKETS = 16
+
+
+def entry_bucket(entry_id: str) -> int:
+    """Which of a season's entry documents holds an entry: a stable hash, so a request reads one small document."""
+    return zlib.crc32(entry_id.encode()) % ENTRY_BUCKETS
+
+
+def entry_lines(season: SeasonRecords, season_id: str) -> dict[int, Report]:
+    """Each entry's line in the reports (who, which recommending unit, how far, its scores and grade), in
+    ENTRY_BUCKETS documents; every bucket is written, empty or not."""
+    buckets: dict[int, Report] = {index: {"season_id": season_id, "entries": {}} for index in range(ENTRY_BUCKETS)}
+    for entry_id in sorted(set(season.entries) | set(season.reviews)):
+        entry = season.entries.get(entry_id) or {}
+        review = season.reviews.get(entry_id) or {}
+        recommendation = review.get("recommendation") or {}
+        reached = entry_progress(season, entry_id)
+        stages = {}
+        for stage in STAGES:
+            assignment = season.assignments.get((entry_id, stage))
+            scored = season.scores.get((entry_id, stage), {})
+            stages[stage] = {"judges": len(assignment["judge_ids"]) if assignment else 0, "scored": len(scored),
+                             "blocked": (assignment or {}).get("blocked")}
+        buckets[entry_bucket(entry_id)]["entries"][entry_id] = {
+            "entry_id": entry_id,
+            "kind": entry.get("kind") or recommendation.get("kind"),
+            "type": entry.get("type") or recommendation.get("qc_type") or recommendation.get("team_type"),
+            "unit_name": entry.get("unit_name") or recommendation.get("unit_name"),
+            "credit_code": entry.get("credit_code") or recommendation.get("credit_code"),
+            "name": entry.get("name") or recommendation.get("entry_name"),
+            "recommender_id": recommendation.get("recommender_id") or entry.get("recommender_id"),
+            "channel": recommendation.get("channel"),
+            "status": entry.get("status"),
+            "progress": [code for code, _ in PROGRESS if code in reached],
+            "formal_review": review.get("formal_review"),
+            "stages": stages,
+            "grade": review.get("grade"),
+            "objections": review.get("objections") or {},
+            "certificate_no": review.get("certificate_no"),
+            "national": review.get("national"),
+        }
+    return buckets
+
+
+# ---------------------------------------------------------------- all of them
+
+
+def season_reports(season: SeasonRecords, season_id: str) -> dict[str, Report]:
+    """Every report of one season, by document key (per recommending unit for the recommendation summary)."""
+    reports = {
+        "overview": season_overview(season, season_id),
+        "statistics": season_statistics(season, season_id),
+        "judge-workload": judge_workload(season, season_id),
+    }
+    for bucket, lines in entry_lines(season, season_id).items():
+        reports[f"entries/{bucket}"] = lines
+    for recommender_id in recommenders_with_summaries(season):
+        reports[f"recommendation-summary/{recommender_id}"] = recommendation_summary(season, season_id, recommender_id)
+    return reports
+
+
+def national_reports(year: str, seasons: dict[str, SeasonRecords]) -> dict[str, Report]:
+    return {"overview": national_overview(year, seasons), "statistics": national_statistics(year, seasons)}
+
+
+def season_ids_by_year(seasons: dict[str, SeasonRecords]) -> dict[str, dict[str, SeasonRecords]]:
+    years: dict[str, dict[str, SeasonRecords]] = {}
+    for season_id, season in seasons.items():
+        year = national_key(season)
+        if year is not None:
+            years.setdefault(year, {})[season_id] = season
+    return years
+
+
+def reports_for(records_by_season: dict[str, dict[str, Record]], changed: Iterable[str] | None = None) -> dict[str, Report]:
+    """The report documents, by id, of the seasons given (every season when None) and of the national years
+    they roll up into; a rebuild compares every one of them."""
+    if changed is None:
+        reports: dict[str, Report] = {}
+        for part in reports_in_parts(records_by_season):
+            reports.update(part)
+        return reports
+    wanted = set(changed) & set(records_by_season)
+    seasons = {season_id: SeasonRecords.of(records_by_season[season_id].values()) for season_id in sorted(wanted)}
+    reports = {}
+    for season_id, season in seasons.items():
+        reports.update(_season_documents(season, season_id))
+    years = {national_key(season) for season in seasons.values()} - {None}
+    if years:
+        everyone = {
+            season_id: seasons.get(season_id) or SeasonRecords.of(records.values())
+            for season_id, records in records_by_season.items()
+        }
+        reports.update(_national_documents(everyone, years))
+    return reports
+
+
+def reports_in_parts(records_by_season: dict[str, dict[str, Record]]) -> Iterator[dict[str, Report]]:
+    """Every report document, a season's at a time and the national ones last, so that a rebuild can
+    write one part while it computes the next."""
+    seasons: dict[str, SeasonRecords] = {}
+    for season_id in sorted(records_by_season):
+        seasons[season_id] = SeasonRecords.of(records_by_season[season_id].values())
+        yield _season_documents(seasons[season_id], season_id)
+    yield _national_documents(seasons, None)
+
+
+def _season_documents(season: SeasonRecords, season_id: str) -> dict[str, Report]:
+    if not season.known:
+        return {}
+    return {f"season/{season_id}/{name}": report for name, report in season_reports(season, season_id).items()}
+
+
+def _national_documents(seasons: dict[str, SeasonRecords], years: set[str] | None) -> dict[str, Report]:
+    reports: dict[str, Report] = {}
+    for year, of_year in season_ids_by_year(seasons).items():
+        if years is None or year in years:
+            reports.update({f"national/{year}/{name}": report for name, report in national_reports(year, of_year).items()})
+    return reports

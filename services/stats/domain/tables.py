@@ -1,0 +1,148 @@
+"""The reports laid out as the seeds' tables: sheets with a Chinese title, lines above the table,
+Chinese column headers and rows. CSV and XLSX render the same sheets (services/stats/adapters/export.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts.recommended import RECOMMENDATION_DECLARATION
+from contracts.scored import ReviewStage
+from services.stats.domain.reports import Report
+
+Cell = str | int | None
+
+
+@dataclass
+class Sheet:
+    title: str
+    columns: list[str]
+    rows: list[list[Cell]] = field(default_factory=list)
+    heading: list[str] = field(default_factory=list)
+    footer: list[str] = field(default_factory=list)
+
+
+def _counts(title: str, rows: list[dict[str, Any]], first: str) -> Sheet:
+    return Sheet(title, [first, "代码", "数量"], [[row["label"], row["code"], row["count"]] for row in rows])
+
+
+def overview_sheets(report: Report) -> list[Sheet]:
+    heading = [f"{report['title']}（{report['season_id']}）", f"主办单位：{report['organizer_name']}"]
+    return [
+        Sheet("概况", ["项目", "数量"], [["报名单位数", report["registrations"]], ["申报成果数", report["entries"]],
+                                         ["已发证书数", report["certificates"]]], heading),
+        _counts("按单位性质", report["registrations_by_unit_nature"], "单位性质"),
+        _counts("按重点领域", report["registrations_by_key_domain"], "重点领域"),
+        _counts("按重点产业", report["registrations_by_key_industry"], "重点产业"),
+        Sheet("按类别与类型", ["活动类别", "课题/班组类型", "数量"],
+              [[row["kind_label"], row["type_label"], row["count"]] for row in report["entries_by_kind_and_type"]]),
+        Sheet("推荐名额", ["推荐单位", "推荐单位代码", "报名单位数", "每单位名额", "推荐名额", "已推荐", "直接申报", "剩余名额"],
+              [[row["name"], row["recommender_id"], row["units"], row["per_unit_max"], row["quota"], row["recommended"],
+                row["accepted_directly"], row["remaining"]] for row in report["recommenders"]]),
+        Sheet("评审进度", ["阶段", "数量"], [[row["label"], row["count"]] for row in report["review_progress"]]),
+        Sheet("等级分布", ["等级", "数量"], [[row["label"], row["count"]] for row in report["grades"]]),
+    ]
+
+
+def _value(table: dict[str, Any], key: str) -> Cell:
+    if key in table["rates"]:
+        value = table["rates"][key]["value"]
+        return None if value is None else f"{value}%"
+    return table["figures"].get(key)
+
+
+def statistics_sheets(report: Report, recommender_id: str | None = None) -> list[Sheet]:
+    """One recommending unit's table as the seeds print it (统计项目 | 单位 | 数量), or the organizer's summary:
+    a row per recommending unit and the 合计 with the rates re-derived."""
+    items = report["items"]
+    if recommender_id is not None:
+        row = next(item for item in report["recommenders"] if item["recommender_id"] == recommender_id)
+        period = row["period"]
+        return [Sheet(
+            "统计表", ["序号", "统计项目", "单位", "数量"],
+            [[index, item["label"], item["unit"], _value(row, item["key"])] for index, item in enumerate(items, start=1)],
+            [f"活动统计表（{period['first_month']} 至 {period['last_month']}）", f"推荐单位：{row['name'] or recommender_id}"],
+        )]
+    columns = ["推荐单位", "统计期"] + [f"{item['label']}（{item['unit']}）" for item in items]
+    rows: list[list[Cell]] = [
+        [row["name"] or row["recommender_id"], f"{row['period']['first_month']}..{row['period']['last_month']}"]
+        + [_value(row, item["key"]) for item in items]
+        for row in report["recommenders"]
+    ]
+    rows.append(["合计", None] + [_value(report["total"], item["key"]) for item in items])
+    return [Sheet("统计表汇总", columns, rows, [f"{report['organizer_name']}（{report['season_id']}）活动统计表汇总"],
+                  ["注：普及率、成果率由合计的分子、分母重新计算，不取平均。"])]
+
+
+def recommendation_sheets(report: Report) -> list[Sheet]:
+    name = report["recommender_name"] or report["recommender_id"]
+    entries = Sheet(
+        "推荐表", ["企业名称", "小组/班组名称", "人数", "材料评价（符合标准程度/特色/不足之处）", "打分", "排序", "评委", "推荐意见"],
+        [[row["unit_name"], row["entry_name"], row["size"],
+          " / ".join(filter(None, (row["conformance"], row["features"], row["shortcomings"]))) or None,
+          row["score"], row["rank"], "、".join(row["judges"]) or None, row["opinion"]] for row in report["entries"]],
+        [f"推荐单位：{name}", "一、推荐成果"],
+    )
+    entries.rows.append([None, "人数总计", report["total_size"], None, None, None, None, None])
+    judges = Sheet("评委名单", ["姓名", "工作单位", "TGQ 评委证书号", "通讯地址", "E-mail", "手机"],
+                   [[item.get(key) for key in ("name", "work_unit", "certificate_no", "address", "email", "mobile")]
+                    for item in report["judges"]], ["二、评委名单"])
+    judges.footer = ["三、推荐声明", RECOMMENDATION_DECLARATION, f"填表人：{report['filled_by'] or ''}",
+                     f"电话：{report['phone'] or ''}", f"填表日期：{report['filled_on'] or ''}"]
+    return [entries, judges]
+
+
+def workload_sheets(report: Report) -> list[Sheet]:
+    stages = [stage for stage in ReviewStage]
+    columns = ["评委编号", "姓名", "工作单位", "TGQ 评委证书号"]
+    for stage in stages:
+        columns += [f"{stage.label}已分配", f"{stage.label}已评分"]
+    columns += ["待评分", "修改次数"]
+    rows = [
+        [row["judge_id"], row["name"], row["work_unit"], row["certificate_no"]]
+        + [row["stages"][stage.value][key] for stage in stages for key in ("assigned", "scored")]
+        + [row["to_score"], row["revisions"]]
+        for row in report["judges"]
+    ]
+    return [Sheet("评委工作量", columns, rows, [f"评委工作量（{report['season_id']}）"])]
+
+
+COUNTED_HEADERS = ["报名单位数", "申报成果数", "已推荐", "已评定等级", "已发布"]
+COUNTED_KEYS = ["registrations", "entries", "recommended", "graded", "published"]
+
+
+def national_overview_sheets(report: Report) -> list[Sheet]:
+    provinces = Sheet("各省汇总", ["组织单位", "组织单位代码", "活动类别", "活动编号", *COUNTED_HEADERS],
+                      [[row["organizer_name"], row["organizer"], row["kind"], row["season_id"]]
+                       + [row[key] for key in COUNTED_KEYS] for row in report["provinces"]],
+                      [f"{report['year']} 年全国汇总（各省）"])
+    kinds = Sheet("按活动类别", ["活动类别", "省份数", *COUNTED_HEADERS],
+                  [[row["kind_label"], row["provinces"]] + [row[key] for key in COUNTED_KEYS] for row in report["by_kind"]])
+    kinds.rows.append(["合计", report["total"]["provinces"]] + [report["total"][key] for key in COUNTED_KEYS])
+    return [provinces, kinds]
+
+
+def national_statistics_sheets(report: Report) -> list[Sheet]:
+    sheets = []
+    for table in report["tables"]:
+        items = table["items"]
+        rows: list[list[Cell]] = [
+            [row["organizer_name"], row["organizer"]] + [_value(row, item["key"]) for item in items]
+            for row in table["provinces"]
+        ]
+        rows.append(["全国合计", None] + [_value(table["total"], item["key"]) for item in items])
+        sheets.append(Sheet(f"{table['kind_label']}统计表", ["省份", "代码"] + [f"{item['label']}（{item['unit']}）" for item in items],
+                            rows, [f"{report['year']} 年全国{table['kind_label']}活动统计表（各省汇总）"],
+                            ["注：比率由各省合计的分子、分母重新计算，不取平均。"]))
+    return sheets
+
+
+LAYOUTS: dict[str, Callable[[Report], list[Sheet]]] = {
+    "overview": overview_sheets,
+    "statistics": statistics_sheets,
+    "recommendation-summary": recommendation_sheets,
+    "judge-workload": workload_sheets,
+    "national-overview": national_overview_sheets,
+    "national-statistics": national_statistics_sheets,
+}
