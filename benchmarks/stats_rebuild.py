@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,9 +33,8 @@ from infra.mongo import build_client
 from infra.settings import ServiceSettings
 from qcp.stack import StackConfig
 from services.stats.adapters.replay import TopicReader
-from services.stats.adapters.store import StatsStore, snapshot_chunks, unpacked
-from services.stats.application import Folder, RebuildSettings, Rebuilder, collection_paused, write_every_report
-from services.stats.domain.records import StatsState
+from services.stats.adapters.store import StatsStore
+from services.stats.application import RebuildSettings, Rebuilder
 from services.stats.entrypoints.messaging import CONSUMED_TOPICS
 
 Echo = Callable[[str], None]
@@ -124,58 +121,21 @@ async def raw_consume(settings: ServiceSettings) -> dict[str, Any]:
     return {"events": count, "seconds": round(seconds, 3), "events_per_second": round(count / seconds)}
 
 
-async def fold_share(settings: ServiceSettings, share: int, shares: int, *, write: bool = True
-                     ) -> tuple[StatsState, list[bytes], dict]:
-    """One share of the partitions folded into snapshot chunks, written to the fresh generation if asked."""
-    started = time.monotonic()
-    async with TopicReader(settings.kafka_bootstrap, topics(settings)) as reader:
-        begins, ends = await reader.begin_offsets(), await reader.end_offsets()
-        mine = sorted(ends, key=lambda tp: (tp.topic, tp.partition))[share::shares]
-        folder = Folder(StatsState())
-        with collection_paused():
-            async for batch in reader.read({tp: begins[tp] for tp in mine}, {tp: ends[tp] for tp in mine}):
-                folder.fold_batch(batch)
-    folded = time.monotonic()
-    records = list(folder.state.records.values())
-    with collection_paused():
-        chunks = snapshot_chunks(records)
-    if write:
-        mongo = build_client(settings)
-        try:
-            await StatsStore(mongo[settings.database_name]).insert_snapshot(GENERATION, chunks, part=share)
-        finally:
-            await mongo.close()
-    timings = {f"share_{share}_fold_seconds": round(folded - started, 3),
-               f"share_{share}_snapshot_seconds": round(time.monotonic() - folded, 3)}
-    return folder.state, chunks, folder.counts.__dict__ | timings
-
-
-def fold_partitions(settings: ServiceSettings, share: int, shares: int) -> tuple[list[bytes], dict]:
-    """A child process's share: its snapshot chunks (compressed, cheap to send; the parent writes them)
-    and counts come back."""
-    _, chunks, counts = asyncio.run(fold_share(settings, share, shares, write=False))
-    return chunks, counts
-
-
 async def rebuild(settings: ServiceSettings, processes: int) -> dict[str, Any]:
     """(b) The rebuild: every message folded by the reducer, the fresh generation's records and reports written."""
     mongo = build_client(settings)
     store = StatsStore(mongo[settings.database_name])
     rebuilder = Rebuilder(store, RebuildSettings(settings.kafka_bootstrap, topics(settings), settings.consumer_group,
-                                                 settings.dead_letter_topic))
+                                                 settings.dead_letter_topic, fold_processes=processes,
+                                                 parallel_from_events=0))
     await store.drop_generation(GENERATION)
     started = time.monotonic()
     try:
-        if processes <= 1:
-            async with TopicReader(settings.kafka_bootstrap, topics(settings)) as reader:
-                folder, _ = await rebuilder.read_all(reader, _ignore)
-            state, counts = folder.state, folder.counts.__dict__
-            folded = time.monotonic()
-            await rebuilder.write(GENERATION, state, with_reports=True)
-        else:
-            state, counts = await _fold_in_processes(settings, store, processes)
-            folded = time.monotonic()
-            await write_every_report(store, GENERATION, state)
+        async with TopicReader(settings.kafka_bootstrap, topics(settings)) as reader:
+            fold = await rebuilder.read_all(reader, _ignore)
+        counts = fold.folder.counts.__dict__
+        folded = time.monotonic()
+        await rebuilder.write(GENERATION, fold, with_reports=True)
         written = time.monotonic()
         records = len(await store.load_records(GENERATION))
         await store.drop_generation(GENERATION)
@@ -186,35 +146,9 @@ async def rebuild(settings: ServiceSettings, processes: int) -> dict[str, Any]:
         "events": events, "seconds": round(written - started, 3), "events_per_second": round(events / (written - started)),
         "fold_seconds": round(folded - started, 3), "write_seconds": round(written - folded, 3),
         "records": records, "counts": counts, "processes": processes,
-        "clock": "fold (read + reduce; with processes > 1 also their snapshot writes and the records' transfer) "
-                 "then the remaining writes (records and/or every report)",
+        "clock": "fold (read + reduce in the worker's rebuild code; with processes > 1 the shares' records packed "
+                 "and merged) then the writes (records as snapshot chunks and every report)",
     }
-
-
-async def _fold_in_processes(settings: ServiceSettings, store: StatsStore, processes: int
-                             ) -> tuple[StatsState, dict[str, int]]:
-    """Share 0 folded here, the others in child processes at the same time; their records merged here."""
-    loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(processes - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-        children = [loop.run_in_executor(pool, fold_partitions, settings, share, processes) for share in range(1, processes)]
-        state, own_chunks, counts = await fold_share(settings, 0, processes, write=False)
-        # the snapshots go to MongoDB while the other shares' records are merged
-        writing = [asyncio.create_task(store.insert_snapshot(GENERATION, own_chunks, part=0))]
-        finished = await asyncio.gather(*children)
-    received = time.monotonic()
-    writing += [asyncio.create_task(store.insert_snapshot(GENERATION, chunks, part=share))
-                for share, (chunks, _) in enumerate(finished, start=1)]
-    with collection_paused():
-        for chunks, part_counts in finished:
-            for chunk in chunks:
-                for record in unpacked(chunk):
-                    state.put(record)
-                await asyncio.sleep(0)
-            for key, value in part_counts.items():
-                counts[key] = counts.get(key, 0) + value
-        await asyncio.gather(*writing)
-    counts["merge_seconds"] = round(time.monotonic() - received, 3)
-    return state, counts
 
 
 async def _ignore(_: dict[str, Any]) -> None:

@@ -21,6 +21,9 @@ def build_client(settings: ServiceSettings) -> AsyncMongoClient:
         serverSelectionTimeoutMS=3_000,
         connectTimeoutMS=3_000,
         tz_aware=True,
+        # A bounded pool: FerretDB 1.x stops answering when its own PostgreSQL pool (50) is exhausted by
+        # concurrent operations (seen under load); a process queues its operations here instead.
+        maxPoolSize=10,
         appname=f"qcp-{settings.service}",
     )
 

@@ -130,7 +130,9 @@ class FerretDB(Component):
             "-handler",
             self.config.ferretdb_handler,
             "-postgresql-url",
-            self.config.postgres_dsn_for(FERRETDB_DB),
+            # FerretDB's own pool defaults to 50 connections and stops answering when concurrent
+            # operations exhaust it; the cluster allows 200, the services' clients are bounded to 10 each.
+            self.config.postgres_dsn_for(FERRETDB_DB) + "?pool_max_conns=150",
             "-sqlite-url",
             f"file:{self.base_dir / 'sqlite'}/",
             # info logs every connection and warn every failed command (pymongo always sends the

@@ -19,18 +19,22 @@ import copy
 import gc
 import json
 import logging
+import multiprocessing
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiokafka import ConsumerRecord, TopicPartition
 from pydantic import BaseModel, ValidationError
 
 from contracts import ContractError, Envelope, parse_payload
 from infra.kafka import decode
 from services.stats.adapters.replay import Positions, TopicReader, committed_offsets
-from services.stats.adapters.store import StatsStore
+from services.stats.adapters.store import StatsStore, snapshot_chunks, unpacked
 from services.stats.domain.records import Header, Payload, StatsState, fold, relevant
 from services.stats.domain.reports import Report, reports_for, reports_in_parts
 
@@ -185,7 +189,7 @@ def _header(message: ConsumerRecord, name: str) -> str | None:
 def parse_quickly(value: bytes | None) -> tuple[Header, Payload] | None:
     """What the reducer reads of a message the live consumer accepted: no model validation."""
     try:
-        data = json.loads(value.decode()) if value else None
+        data = orjson.loads(value) if value else None
         return Header(
             data["aggregate_id"], int(data["aggregate_version"]), data["type"], int(data["schema_version"]),
             data.get("season_id"), data.get("organizer"),
@@ -251,6 +255,68 @@ class RebuildSettings:
     live_group: str
     dead_letter_topic: str
     progress_interval: float = 1.0
+    # Aggregates never share a record and each partition keeps its aggregates' order, so shares of the
+    # partitions fold independently in processes of their own and their records merge without conflict.
+    fold_processes: int = field(default_factory=lambda: min(os.cpu_count() or 1, 4))
+    parallel_from_events: int = 200_000  # below this, starting processes costs more than it saves
+
+
+PartitionKey = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Share:
+    """One share of the partitions, folded in a process of its own (picklable: plain values only)."""
+
+    bootstrap: str
+    topics: list[str]
+    starts: dict[PartitionKey, int]
+    ends: dict[PartitionKey, int]
+    dead_lettered: frozenset[tuple[str, int, int]]
+    validate_from: dict[PartitionKey, int]
+
+    def positions(self, which: dict[PartitionKey, int]) -> Positions:
+        return {TopicPartition(*key): offset for key, offset in which.items()}
+
+
+def split_into_shares(settings: RebuildSettings, begins: Positions, ends: Positions, count: int,
+                      dead_lettered: set[tuple[str, int, int]], validate_from: Positions) -> list[Share]:
+    ordered = sorted(ends, key=lambda tp: (tp.topic, tp.partition))
+    shares = []
+    for part in (ordered[index::count] for index in range(count)):
+        keys = {tp: (tp.topic, tp.partition) for tp in part}
+        shares.append(Share(
+            settings.bootstrap, settings.topics,
+            {keys[tp]: begins[tp] for tp in part}, {keys[tp]: ends[tp] for tp in part},
+            frozenset(item for item in dead_lettered if (item[0], item[1]) in keys.values()),
+            {keys[tp]: validate_from[tp] for tp in part if tp in validate_from},
+        ))
+    return shares
+
+
+async def fold_share(share: Share) -> Folder:
+    folder = Folder(StatsState(), set(share.dead_lettered), share.positions(share.validate_from))
+    async with TopicReader(share.bootstrap, share.topics) as reader:
+        with collection_paused():
+            async for batch in reader.read(share.positions(share.starts), share.positions(share.ends)):
+                folder.fold_batch(batch)
+    return folder
+
+
+def fold_share_in_process(share: Share) -> tuple[list[bytes], dict[str, int]]:
+    """A child process's share: its records as snapshot chunks (compressed: cheap to send) and its counts."""
+    folder = asyncio.run(fold_share(share))
+    with collection_paused():
+        return snapshot_chunks(list(folder.state.records.values())), folder.counts.__dict__
+
+
+@dataclass
+class FoldResult:
+    """A fresh state, and its records already packed as snapshot chunks by the processes that folded them."""
+
+    folder: Folder
+    ends: Positions
+    packed_parts: list[list[bytes]] = field(default_factory=list)
 
 
 class Rebuilder:
@@ -262,40 +328,87 @@ class Rebuilder:
         self.live = live
 
     async def read_all(self, reader: TopicReader, progress: ProgressCallback, *, validate_from: Positions | None = None,
-                       dead_lettered: set[tuple[str, int, int]] | None = None) -> tuple[Folder, Positions]:
-        """Fold every message up to the topics' current ends into a fresh state."""
+                       dead_lettered: set[tuple[str, int, int]] | None = None) -> FoldResult:
+        """Fold every message up to the topics' current ends into a fresh state: in shares of the partitions
+        folded by processes at the same time when the log is large, in this process otherwise."""
         begins, ends = await reader.begin_offsets(), await reader.end_offsets()
-        folder = Folder(StatsState(), dead_lettered or set(), validate_from or {})
+        dead_lettered, validate_from = dead_lettered or set(), validate_from or {}
         total = sum(ends[tp] - begins[tp] for tp in ends)
+        processes = min(self.settings.fold_processes, len(ends))
+        if processes > 1 and total >= self.settings.parallel_from_events:
+            shares = split_into_shares(self.settings, begins, ends, processes, dead_lettered, validate_from)
+            return await self._read_in_processes(reader, shares, ends, total, progress, dead_lettered)
+        folder = Folder(StatsState(), dead_lettered, validate_from)
+        await self._fold_here(reader, folder, begins, ends, total, progress)
+        return FoldResult(folder, ends)
+
+    async def _fold_here(self, reader: TopicReader, folder: Folder, begins: Positions, ends: Positions, total: int,
+                         progress: ProgressCallback, shares: int = 1) -> None:
         started = last = time.monotonic()
-        await progress({"phase": "reading", "events_total": total, "events_read": 0})
+        await progress({"phase": "reading", "events_total": total, "events_read": 0, "processes": shares})
         with collection_paused():
             async for batch in reader.read(begins, ends):
                 folder.fold_batch(batch)
                 if time.monotonic() - last >= self.settings.progress_interval:
                     last = time.monotonic()
-                    await progress(self._reading(folder, total, started))
-        await progress(self._reading(folder, total, started))
-        return folder, ends
+                    await progress(self._reading(folder, total, started, shares))
+        await progress(self._reading(folder, total, started, shares))
+
+    async def _read_in_processes(self, reader: TopicReader, shares: list[Share], ends: Positions, total: int,
+                                 progress: ProgressCallback, dead_lettered: set[tuple[str, int, int]]) -> FoldResult:
+        """Share 0 folded here, the others in child processes at the same time; their records merged here.
+
+        Children start from a fork server (a clean process), not by forking this one, which runs threads."""
+        loop = asyncio.get_running_loop()
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(len(shares) - 1, mp_context=context) as pool:
+            children = [loop.run_in_executor(pool, fold_share_in_process, share) for share in shares[1:]]
+            own = shares[0]
+            folder = Folder(StatsState(), dead_lettered, own.positions(own.validate_from))
+            await self._fold_here(reader, folder, own.positions(own.starts), own.positions(own.ends), total, progress,
+                                  len(shares))
+            with collection_paused():
+                result = FoldResult(folder, ends, [snapshot_chunks(list(folder.state.records.values()))])
+            await progress({"phase": "merging the other processes' records"})
+            finished = await asyncio.gather(*children)
+        with collection_paused():
+            for chunks, counts in finished:
+                for chunk in chunks:
+                    for record in unpacked(chunk):
+                        folder.state.put(record)
+                    await asyncio.sleep(0)
+                for key, value in counts.items():
+                    setattr(folder.counts, key, getattr(folder.counts, key) + value)
+                result.packed_parts.append(chunks)
+        await progress(self._reading(folder, total, None, len(shares)))
+        return result
 
     @staticmethod
-    def _reading(folder: Folder, total: int, started: float) -> dict[str, Any]:
-        elapsed = max(time.monotonic() - started, 1e-9)
-        return {
-            "phase": "reading", "events_total": total, "events_read": folder.counts.read,
-            "events_per_second": round(folder.counts.read / elapsed), "seconds": round(elapsed, 3),
-            "counts": folder.counts.__dict__,
-        }
+    def _reading(folder: Folder, total: int, started: float | None, shares: int = 1) -> dict[str, Any]:
+        reading = {"phase": "reading", "events_total": total, "events_read": folder.counts.read, "processes": shares,
+                   "counts": folder.counts.__dict__}
+        if started is not None:
+            elapsed = max(time.monotonic() - started, 1e-9)
+            # with several processes, this one's share stands for the whole: they read at about the same rate
+            reading |= {"events_read": min(total, folder.counts.read * shares),
+                        "events_per_second": round(folder.counts.read * shares / elapsed), "seconds": round(elapsed, 3)}
+        return reading
 
-    async def write(self, generation: str, state: StatsState, *, with_reports: bool) -> int:
+    async def write(self, generation: str, fold: FoldResult, *, with_reports: bool) -> int:
         """The fresh generation's records (and every report, if asked), in large batches."""
+        state = fold.folder.state
         with collection_paused():
             await self.store.drop_generation(generation)
-            written = await self.store.insert_records(generation, state.records.values())
+            if fold.packed_parts:
+                # one after the other: the first creates the collection (FerretDB cannot create it twice at once)
+                for part, chunks in enumerate(fold.packed_parts):
+                    await self.store.insert_snapshot(generation, chunks, part=part)
+            else:
+                await self.store.insert_records(generation, state.records.values())
             state.changed_records.clear()
             if with_reports:
                 await write_every_report(self.store, generation, state)
-        return written
+        return len(state.records)
 
     async def run(self, rebuild_id: str) -> dict[str, Any]:
         """One requested rebuild, its progress and outcome kept in its document."""
@@ -313,13 +426,13 @@ class Rebuilder:
             partitions = list(await reader.end_offsets())
             await progress({"phase": "reading the live group's offsets"})
             validate_from = await committed_offsets(self.settings.bootstrap, self.settings.live_group, partitions)
-            folder, ends = await self.read_all(reader, progress, validate_from=validate_from,
-                                               dead_lettered=dead_lettered)
+            fold = await self.read_all(reader, progress, validate_from=validate_from, dead_lettered=dead_lettered)
+            folder = fold.folder
             await progress({"phase": "writing", "records": len(folder.state.records)})
-            await self.write(generation, folder.state, with_reports=False)
+            await self.write(generation, fold, with_reports=False)
             await progress({"phase": "comparing"})
             async with self.live.lock:
-                outcome = await self._compare_and_switch(reader, folder, ends, generation, rebuild_id)
+                outcome = await self._compare_and_switch(reader, folder, fold.ends, generation, rebuild_id)
         outcome |= {"seconds": round(time.monotonic() - started, 3), "counts": folder.counts.__dict__}
         await progress(outcome)
         return outcome

@@ -8,13 +8,13 @@ the API only reads them (and inserts a rebuild request, a document of its own).
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 import zlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -29,11 +29,11 @@ REPORT_FIELD = "report_json_z"
 
 def packed(value: Any) -> bytes:
     """JSON, compressed: a report is only ever read whole, and a rebuild writes every one of them at once."""
-    return zlib.compress(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(), 1)
+    return zlib.compress(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS), 1)
 
 
 def unpacked(value: bytes) -> Any:
-    return json.loads(zlib.decompress(value))
+    return orjson.loads(zlib.decompress(value))
 
 
 def snapshot_chunks(records: list[Record], chunk_size: int = 20_000) -> list[bytes]:
