@@ -1,7 +1,7 @@
 """A rebuild's fold in shares of the partitions, in processes of their own, gives the same state as one process.
 
 Two seasons' envelopes on a fresh namespace's topics (4 partitions each); the rebuild reads them once in
-this process and once split over three processes (two children from a fork server); the records, the
+this process and once split over three processes (two forked children); the records, the
 counts and every report are the same, and the shares' records arrive packed for the fresh generation.
 """
 
