@@ -42,7 +42,7 @@ MAX_DIFFERENCES = 50
 def header_of(envelope: Envelope) -> Header:
     return Header(
         str(envelope.aggregate_id), envelope.aggregate_version, envelope.type, envelope.schema_version,
-        envelope.season_id, envelope.organizer,
+        envelope.season_id, envelope.organizer, envelope.source.system, envelope.source.province,
     )
 
 
@@ -188,7 +188,8 @@ def parse_quickly(value: bytes | None) -> tuple[Header, Payload] | None:
         data = json.loads(value.decode()) if value else None
         return Header(
             data["aggregate_id"], int(data["aggregate_version"]), data["type"], int(data["schema_version"]),
-            data.get("season_id"), data.get("organizer"),
+            data.get("season_id"), data.get("organizer"), (data.get("source") or {}).get("system"),
+            (data.get("source") or {}).get("province"),
         ), data["payload"]
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
