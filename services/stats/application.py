@@ -186,11 +186,7 @@ def parse_quickly(value: bytes | None) -> tuple[Header, Payload] | None:
     """What the reducer reads of a message the live consumer accepted: no model validation."""
     try:
         data = json.loads(value.decode()) if value else None
-        return Header(
-            data["aggregate_id"], int(data["aggregate_version"]), data["type"], int(data["schema_version"]),
-            data.get("season_id"), data.get("organizer"), (data.get("source") or {}).get("system"),
-            (data.get("source") or {}).get("province"),
-        ), data["payload"]
+        return Header.of(data), data["payload"]
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
 

@@ -41,6 +41,16 @@ class Header:
     source_system: str | None = None
     source_province: str | None = None
 
+    @classmethod
+    def of(cls, envelope: dict[str, Any]) -> Header:
+        """The header of an envelope as it travels (JSON); KeyError, TypeError or ValueError if it is not one."""
+        source = envelope.get("source") or {}
+        return cls(
+            str(envelope["aggregate_id"]), int(envelope["aggregate_version"]), envelope["type"],
+            int(envelope["schema_version"]), envelope.get("season_id"), envelope.get("organizer"),
+            source.get("system"), source.get("province"),
+        )
+
 
 def _pick(payload: Payload, *names: str) -> dict[str, Any]:
     return {name: payload.get(name) for name in names}
