@@ -10,7 +10,6 @@ province's recommendation and result; a rebuild from offset 0 equals the live re
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -22,14 +21,23 @@ from typing import Any
 import httpx
 import pytest_asyncio
 
-from infra.bootstrap import build_api, build_worker
 from qcp.demo import demo_registration
 from qcp.feed_cli import post_feed, read_feed
-from qcp.services import definition
 from services.stats.adapters.store import REPORT_FIELD, unpacked
-from tests.harness import eventually, isolated_settings
-from tests.integration.test_feed_intake import EXAMPLES, SHANDONG, SHANGHAI, TIBET, clients, feed_token, quarantine
+from tests.harness import eventually
+from tests.integration.test_feed_intake import (
+    EXAMPLES,
+    SHANDONG,
+    SHANGHAI,
+    TIBET,
+    _example,
+    clients,
+    feed_headers,
+    feed_token,
+    quarantine,
+)
 from tests.integration.test_review_http import AUDITOR, ORGANIZER, Calendar, ReviewServices, everything_on, running_review
+from tests.integration.test_stats_season import SeasonWithStats, stats_beside
 from tests.integration.test_submission_http import bearer, recommender_form, unit_token
 from tests.unit.test_submission_forms import qc_statistics
 
@@ -50,47 +58,28 @@ FILERS = {
 
 
 @dataclass
-class NationalView:
-    platform: ReviewServices
-    stats: httpx.AsyncClient
-    database: Any
+class NationalView(SeasonWithStats):
+    """The platform (`season`: registration, submission, review), stats beside it, and each feed's batch report."""
+
     feed_reports: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    async def report(self, path: str, check: Any = lambda _: True, **params: Any) -> dict[str, Any]:
-        async def probe() -> Any:
-            answer = await self.stats.get(path, headers=AUDITOR, params=params)
-            return answer.json() if answer.status_code == 200 and check(answer.json()) else None
-
-        return await eventually(probe, timeout=90)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def national(stack, tmp_path_factory) -> AsyncIterator[NationalView]:
     root = tmp_path_factory.mktemp("national")
     calendar = Calendar(NOW)
-    async with running_review(stack, root, calendar) as running:
-        settings = isolated_settings(stack, "stats", root / "stats", running.settings.topic_prefix)
-        api = build_api(definition("stats"), settings)
-        stop = asyncio.Event()
-        worker = asyncio.create_task(build_worker(definition("stats"), settings).run(stop))
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://stats", timeout=30)
-        try:
-            view = NationalView(running, client, api.state.mongo[settings.database_name])
-            await open_the_seasons(running)
-            calendar.now = REGISTRATION_OPEN
-            await register_directly(running)
-            calendar.now = RECOMMENDATION_OPEN
-            await file_statistics(running)
-            calendar.now = NOW
-            for province, name in FEEDS.items():
-                view.feed_reports[province] = await post_feed(read_feed(EXAMPLES / name), clients(running),
-                                                              feed_token(province), wait_seconds=90)
-            yield view
-        finally:
-            await client.aclose()
-            stop.set()
-            await worker
-            await api.state.mongo.close()
+    async with running_review(stack, root, calendar) as running, stats_beside(stack, root, running) as stats:
+        view = NationalView(running, stats.client, stats.database)
+        await open_the_seasons(running)
+        calendar.now = REGISTRATION_OPEN
+        await register_directly(running)
+        calendar.now = RECOMMENDATION_OPEN
+        await file_statistics(running)
+        calendar.now = NOW
+        for province, name in FEEDS.items():
+            view.feed_reports[province] = await post_feed(read_feed(EXAMPLES / name), clients(running),
+                                                          feed_token(province), wait_seconds=90)
+        yield view
 
 
 async def open_the_seasons(running: ReviewServices) -> None:
@@ -149,7 +138,7 @@ async def quarantine_by_province(view: NationalView) -> dict[str, Counter]:
     counts: dict[str, Counter] = {province: Counter() for province in FEEDS}
     for service in ("registration", "submission", "review"):
         for province in FEEDS:
-            page = await quarantine(view.platform, service, province=province)
+            page = await quarantine(view.season, service, province=province)
             assert page["total"] <= page["limit"], "one page holds a province's quarantine"
             for item in page["items"]:
                 if item.get("season_id") in SEASONS:
@@ -183,7 +172,6 @@ async def test_per_province_totals_match_what_each_feed_accepted(national: Natio
     except AssertionError:
         answer = await national.stats.get("/national/2026/overview", headers=AUDITOR)
         raise AssertionError(f"expected {expected}, stats says {answer.text}") from None
-    print("EXPECTED", expected, "GOT", {key: dict(value) for key, value in summed_by_province(overview).items()})
     assert sorted({row["organizer"] for row in overview["provinces"]}) == [SHANGHAI, SHANDONG, TIBET]
     assert overview["total"]["provincial_recommended"] == sum(item["provincial_recommended"] for item in expected.values())
     assert overview["total"]["recommended"] == overview["total"]["provincial_recommended"], "no platform recommendation"
@@ -206,6 +194,26 @@ async def test_per_province_totals_match_what_each_feed_accepted(national: Natio
     assert csv.status_code == 200 and "其中省级推荐" in csv.content.decode("utf-8-sig")
 
 
+async def test_a_corrected_record_moves_from_open_to_resolved_and_counts(national: NationalView) -> None:
+    before = summed_by_province(await national.report("/national/2026/overview"))[SHANGHAI]
+    record = _example("shanghai-2026.ndjson", "SH-2026-E007")  # quarantined: its QC group has no 组长
+    corrected = record | {"version": 2}
+    corrected["data"] = record["data"] | {"members": [
+        {"name": "邓超", "role": "leader", "job_title": "班长"}, *record["data"]["members"]]}
+    answer = await national.season.submission.post(
+        "/feeds/batches", content=json.dumps(corrected, ensure_ascii=False).encode(), headers=feed_headers(SHANGHAI),
+        params={"batch_id": "national-correction"})
+    assert answer.json()["total"]["accepted"] == 1, answer.text
+
+    def moved(overview: dict[str, Any]) -> bool:
+        now = summed_by_province(overview)[SHANGHAI]
+        return (now["quarantined_open"], now["quarantined_resolved"], now["fed_entries"], now["entries"]) == (
+            before["quarantined_open"] - 1, before["quarantined_resolved"] + 1, before["fed_entries"] + 1,
+            before["entries"] + 1)
+
+    await national.report("/national/2026/overview", moved)
+
+
 async def test_the_national_statistics_table_rolls_the_provinces_up(national: NationalView) -> None:
     statistics = await national.report("/national/2026/statistics", lambda page: any(
         table["kind"] == "qc_group" and table["total"]["figures"].get("participants") == 126_420
@@ -225,8 +233,8 @@ async def test_the_national_statistics_table_rolls_the_provinces_up(national: Na
 
 
 async def test_a_fed_entry_shows_its_provincial_provenance_in_its_audit_history(national: NationalView) -> None:
-    topic = national.platform.settings.own_topic
-    results = [item for item in await everything_on(national.platform.settings.kafka_bootstrap, topic)
+    topic = national.season.settings.own_topic
+    results = [item for item in await everything_on(national.season.settings.kafka_bootstrap, topic)
                if item["type"] == "ProvincialResultRecorded"]
     assert results
     result = results[0]
