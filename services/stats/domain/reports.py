@@ -300,8 +300,13 @@ def grade_distribution(season: SeasonRecords) -> list[dict[str, Any]]:
     entries (`by: province`, labelled 省级评定): both are grades of the season, given by different bodies."""
     platform = [review["grade"] for _, review in sorted(season.reviews.items())
                 if review.get("grade") is not None and not review.get("result_withdrawn")]
-    provincial = [season.provincial_results[entry_id] for entry_id in sorted(season.provincial_results)]
-    return _graded_rows(season, platform, "platform", "") + _graded_rows(season, provincial, "province", PROVINCIAL_GRADE)
+    return _graded_rows(season, platform, "platform", "") + provincial_grades(season)
+
+
+def provincial_grades(season: SeasonRecords) -> list[dict[str, Any]]:
+    """The province's results per grade band, in entry order (so a label is never picked by the fold order)."""
+    results = [season.provincial_results[entry_id] for entry_id in sorted(season.provincial_results)]
+    return _graded_rows(season, results, "province", PROVINCIAL_GRADE)
 
 
 def _graded_rows(season: SeasonRecords, grades: list[Record], by: str, suffix: str) -> list[dict[str, Any]]:
@@ -568,8 +573,7 @@ def province_totals(season: SeasonRecords, season_id: str) -> dict[str, Any]:
         "published": len(platform_published | provincial_results),
         "quarantined_open": feeds["quarantined_open"],
         "quarantined_resolved": feeds["quarantined_resolved"],
-        "provincial_results_by_grade": _graded_rows(season, list(season.provincial_results.values()), "province",
-                                                    PROVINCIAL_GRADE),
+        "provincial_results_by_grade": provincial_grades(season),
     }
 
 
