@@ -71,7 +71,9 @@ class EnvelopeWriter:
         self.clock += timedelta(seconds=1)
         source = {"system": "qc-platform", "province": None, "external_id": None, "version": None, "batch_id": None}
         if self.plan.province_feed:
-            source |= {"system": "province-feed", "province": self.plan.organizer}
+            # as a province's feed stamps its events (feeds/README.md): stats counts them as fed records
+            source |= {"system": "feed", "province": self.plan.organizer, "external_id": aggregate_id, "version": 1,
+                       "batch_id": "benchmark"}
         return topic, {
             "event_id": str(event_id_for(uuid.UUID(aggregate_id), version)),
             "type": type_,

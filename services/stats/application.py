@@ -46,7 +46,7 @@ MAX_DIFFERENCES = 50
 def header_of(envelope: Envelope) -> Header:
     return Header(
         str(envelope.aggregate_id), envelope.aggregate_version, envelope.type, envelope.schema_version,
-        envelope.season_id, envelope.organizer,
+        envelope.season_id, envelope.organizer, envelope.source.system, envelope.source.province,
     )
 
 
@@ -190,10 +190,7 @@ def parse_quickly(value: bytes | None) -> tuple[Header, Payload] | None:
     """What the reducer reads of a message the live consumer accepted: no model validation."""
     try:
         data = orjson.loads(value) if value else None
-        return Header(
-            data["aggregate_id"], int(data["aggregate_version"]), data["type"], int(data["schema_version"]),
-            data.get("season_id"), data.get("organizer"),
-        ), data["payload"]
+        return Header.of(data), data["payload"]
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
 

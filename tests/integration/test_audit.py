@@ -23,12 +23,10 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
 from contracts import parse_payload
-from infra.bootstrap import build_api, build_worker
 from infra.kafka import decode
 from qcp.audit_cli import DigestClient, run_check
-from qcp.services import definition
 from services.stats.audit.journal import Journal, JournalProcess, journal_collection
-from tests.harness import eventually, isolated_settings, read_topic
+from tests.harness import eventually, read_topic
 from tests.integration.test_review_http import (
     AUDITOR,
     CONFIRMATION,
@@ -44,6 +42,7 @@ from tests.integration.test_review_http import (
     running_review,
     set_up_season,
 )
+from tests.integration.test_stats_season import stats_beside
 from tests.integration.test_submission_http import bearer, unit_token
 from tests.unit.test_submission_forms import qc_form
 
@@ -71,20 +70,9 @@ class AuditedSeason:
 async def audited(stack, tmp_path_factory) -> AsyncIterator[AuditedSeason]:
     calendar = Calendar(NOW)
     root = tmp_path_factory.mktemp("audit")
-    async with running_review(stack, root, calendar) as running:
-        settings = isolated_settings(stack, "stats", root / "stats", running.settings.topic_prefix)
-        stats_api = build_api(definition("stats"), settings)
-        stop = asyncio.Event()
-        worker = asyncio.create_task(build_worker(definition("stats"), settings).run(stop))
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=stats_api), base_url="http://stats", timeout=30)
-        try:
-            await set_up_season(running)
-            yield AuditedSeason(running, client, stats_api, settings)
-        finally:
-            await client.aclose()
-            stop.set()
-            await worker
-            await stats_api.state.mongo.close()
+    async with running_review(stack, root, calendar) as running, stats_beside(stack, root, running) as stats:
+        await set_up_season(running)
+        yield AuditedSeason(running, stats.client, stats.api, stats.settings)
 
 
 async def drive_an_entry(season: AuditedSeason) -> str:

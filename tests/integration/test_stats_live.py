@@ -64,8 +64,7 @@ class RunningStats:
     def expected(self) -> dict[str, Any]:
         state = StatsState()
         for item in self.envelopes:
-            state.apply(Header(item["aggregate_id"], item["aggregate_version"], item["type"], item["schema_version"],
-                               item["season_id"], item["organizer"]), item["payload"])
+            state.apply(Header.of(item), item["payload"])
         return json.loads(json.dumps(reports_for(state.seasons)))
 
 

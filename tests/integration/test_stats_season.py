@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,24 +37,43 @@ class SeasonWithStats:
         return await eventually(probe, timeout=90)
 
 
+@dataclass
+class RunningStats:
+    """Stats' API (an in-process client) and worker in the namespace of running services."""
+
+    client: httpx.AsyncClient
+    api: Any
+    settings: Any
+
+    @property
+    def database(self) -> Any:
+        return self.api.state.mongo[self.settings.database_name]
+
+
+@asynccontextmanager
+async def stats_beside(stack: Any, root: Path, running: ReviewServices) -> AsyncIterator[RunningStats]:
+    """Stats' API and worker (with its journal) beside registration, submission and review, reading their topics."""
+    settings = isolated_settings(stack, "stats", root / "stats", running.settings.topic_prefix)
+    api = build_api(definition("stats"), settings)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(build_worker(definition("stats"), settings).run(stop))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://stats", timeout=30)
+    try:
+        yield RunningStats(client, api, settings)
+    finally:
+        await client.aclose()
+        stop.set()
+        await worker
+        await api.state.mongo.close()
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def season(stack, tmp_path_factory) -> AsyncIterator[SeasonWithStats]:
     root = tmp_path_factory.mktemp("stats-season")
-    async with running_review(stack, root, Calendar(NOW)) as running:
-        settings = isolated_settings(stack, "stats", root / "stats", running.settings.topic_prefix)
-        api = build_api(definition("stats"), settings)
-        stop = asyncio.Event()
-        worker = asyncio.create_task(build_worker(definition("stats"), settings).run(stop))
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://stats", timeout=30)
-        try:
-            await set_up_season(running)
-            await drive_season(running)
-            yield SeasonWithStats(running, client, api.state.mongo[settings.database_name])
-        finally:
-            await client.aclose()
-            stop.set()
-            await worker
-            await api.state.mongo.close()
+    async with running_review(stack, root, Calendar(NOW)) as running, stats_beside(stack, root, running) as stats:
+        await set_up_season(running)
+        await drive_season(running)
+        yield SeasonWithStats(running, stats.client, stats.database)
 
 
 def counts(rows: list[dict[str, Any]], key: str) -> dict[Any, int]:

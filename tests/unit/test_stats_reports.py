@@ -23,8 +23,7 @@ SHANDONG = SeasonPlan(season_no=2, organizer="370000", recommenders=2, units_per
 
 
 def header(envelope: dict) -> Header:
-    return Header(envelope["aggregate_id"], envelope["aggregate_version"], envelope["type"],
-                  envelope["schema_version"], envelope["season_id"], envelope["organizer"])
+    return Header.of(envelope)
 
 
 def fold_all(envelopes: list[dict]) -> StatsState:

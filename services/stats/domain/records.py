@@ -24,6 +24,7 @@ Payload = dict[str, Any]
 Fold = Callable[[Record, Payload], None]
 
 PROVINCE_SUFFIX = "0000"
+FEED = "feed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,19 @@ class Header:
     schema_version: int
     season_id: str | None
     organizer: str | None
+    # `source.system` and `source.province` of the envelope: a province's feed says "feed" and its code
+    source_system: str | None = None
+    source_province: str | None = None
+
+    @classmethod
+    def of(cls, envelope: dict[str, Any]) -> Header:
+        """The header of an envelope as it travels (JSON); KeyError, TypeError or ValueError if it is not one."""
+        source = envelope.get("source") or {}
+        return cls(
+            str(envelope["aggregate_id"]), int(envelope["aggregate_version"]), envelope["type"],
+            int(envelope["schema_version"]), envelope.get("season_id"), envelope.get("organizer"),
+            source.get("system"), source.get("province"),
+        )
 
 
 def _pick(payload: Payload, *names: str) -> dict[str, Any]:
@@ -121,6 +135,31 @@ def _work_summary_filed(record: Record, data: Payload) -> None:
         "characters": data.get("characters"),
         "activities": len(data["form"].get("activities") or []),
     }
+
+
+# ---------------------------------------------------------------- a province's feed (the `fed` family)
+
+
+PROVINCIAL_RECOMMENDATION_FIELDS = ("entry_id", "province", "recommender_id", "recommender_name", "rank", "recommended_on")
+PROVINCIAL_RESULT_FIELDS = ("entry_id", "province", "grade", "grade_label", "score", "certificate_no", "published_on")
+QUARANTINE_FIELDS = ("service", "province", "record_type", "external_id")
+
+
+def _provincial(name: str, fields: tuple[str, ...]) -> Fold:
+    """A province's recommendation or result of an entry (its own aggregate per entry); an amendment replaces it."""
+
+    def fold(record: Record, data: Payload) -> None:
+        record[name] = _pick(data, *fields) | {"external_id": data.get("entry")}
+
+    return fold
+
+
+def _quarantined(record: Record, data: Payload) -> None:
+    record["quarantine"] = _pick(data, *QUARANTINE_FIELDS) | {"resolved": False}
+
+
+def _quarantine_resolved(record: Record, data: Payload) -> None:
+    record["quarantine"] = _pick(data, *QUARANTINE_FIELDS) | {"resolved": True}
 
 
 # ---------------------------------------------------------------- recommended / scored / published
@@ -243,6 +282,12 @@ FOLDS: dict[str, Fold] = {
     "ScoreRevised": _score,
     "NoticeOpened": _notice_opened,
     "ResultsPublished": _results_published,
+    "ProvincialRecommendationRecorded": _provincial("provincial_recommendation", PROVINCIAL_RECOMMENDATION_FIELDS),
+    "ProvincialRecommendationAmended": _provincial("provincial_recommendation", PROVINCIAL_RECOMMENDATION_FIELDS),
+    "ProvincialResultRecorded": _provincial("provincial_result", PROVINCIAL_RESULT_FIELDS),
+    "ProvincialResultAmended": _provincial("provincial_result", PROVINCIAL_RESULT_FIELDS),
+    "FeedRecordQuarantined": _quarantined,
+    "FeedQuarantineResolved": _quarantine_resolved,
 }
 
 # The statistics tables' figures: counts and amounts (万元) that sum up from recommending units to the nation.
@@ -291,6 +336,9 @@ def fold(record: Record | None, header: Header, payload: Payload) -> Record | No
         record["season_id"] = season_id
     if header.organizer:
         record["organizer"] = header.organizer
+    if header.source_system == FEED:
+        # which records came through a province's feed rather than directly (the national view counts both)
+        record["fed"] = header.source_province or record.get("organizer")
     return record
 
 

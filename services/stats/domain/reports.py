@@ -76,7 +76,10 @@ PROGRESS = [
     ("result_withdrawn", "成果已撤销"),
     ("published", "已发布"),
     ("national", "已推荐全国"),
+    ("provincial_recommended", "省级已推荐（数据接口）"),
+    ("provincial_graded", "省级已评定（数据接口）"),
 ]
+PROVINCIAL_GRADE = "（省级评定）"
 
 
 def _label(enum: Any, code: str | None) -> str | None:
@@ -108,6 +111,12 @@ class SeasonRecords:
     noticed: set[str] = field(default_factory=set)
     certificates: int = 0
     organizer: str | None = None
+    # a province's facts from its feed, by entry id; its quarantined records; which records came through a feed
+    provincial_recommendations: dict[str, Record] = field(default_factory=dict)
+    provincial_results: dict[str, Record] = field(default_factory=dict)
+    quarantines: list[Record] = field(default_factory=list)
+    fed_registrations: int = 0
+    fed_entries: set[str] = field(default_factory=set)
     _recommended_by: dict[str, list[Record]] | None = None
     progress: dict[str, set[str]] = field(default_factory=dict)
 
@@ -141,8 +150,33 @@ class SeasonRecords:
                 season.work_summaries.append(record["work_summary"])
             season.noticed.update(record.get("noticed") or [])
             season.certificates += record.get("certificates", 0)
+            season._add_fed(record)
         season.registrations.sort(key=lambda item: (item.get("credit_code") or "", item.get("unit_name") or ""))
         return season
+
+    def _add_fed(self, record: Record) -> None:
+        if "provincial_recommendation" in record:
+            self.provincial_recommendations[record["provincial_recommendation"]["entry_id"]] = record["provincial_recommendation"]
+        if "provincial_result" in record:
+            self.provincial_results[record["provincial_result"]["entry_id"]] = record["provincial_result"]
+        if "quarantine" in record:
+            self.quarantines.append(record["quarantine"])
+        if record.get("fed"):
+            self.fed_registrations += "registration" in record
+            if "entry" in record:
+                self.fed_entries.add(record["entry"]["entry_id"])
+
+    def entry_ids(self) -> list[str]:
+        """Every entry the season's records name: submitted, reviewed, or recommended or graded by the province."""
+        return sorted(set(self.entries) | set(self.reviews) | set(self.provincial_recommendations)
+                      | set(self.provincial_results))
+
+    def feed_counts(self) -> dict[str, int]:
+        """What came through the province's feed: registrations and (not withdrawn) entries, and its quarantine."""
+        live_fed = sum(self.entries[entry_id]["status"] != "withdrawn" for entry_id in self.fed_entries)
+        still_open = sum(not item.get("resolved") for item in self.quarantines)
+        return {"fed_registrations": self.fed_registrations, "fed_entries": live_fed,
+                "quarantined_open": still_open, "quarantined_resolved": len(self.quarantines) - still_open}
 
     @property
     def known(self) -> bool:
@@ -222,6 +256,10 @@ def _progress(season: SeasonRecords, entry_id: str) -> set[str]:
         reached.add("on_notice")
     if "filed" in (review.get("objections") or {}).values():
         reached.add("objections_open")
+    if entry_id in season.provincial_recommendations:
+        reached.add("provincial_recommended")
+    if entry_id in season.provincial_results:
+        reached.add("provincial_graded")
     return reached
 
 
@@ -234,8 +272,11 @@ def recommender_quotas(season: SeasonRecords) -> list[dict[str, Any]]:
         recommendation = review.get("recommendation")
         if recommendation:
             (recommended if recommendation["channel"] == "recommended" else direct)[recommendation["recommender_id"]] += 1
+    # the province's own recommendations: facts of its feed, outside the national platform's quota
+    provincial = Counter(item.get("recommender_id") for item in season.provincial_recommendations.values())
     rows = []
-    for recommender_id in sorted((set(season.recommenders) | set(units) | set(recommended) | set(direct)) - {None}):
+    keys = set(season.recommenders) | set(units) | set(recommended) | set(direct) | set(provincial)
+    for recommender_id in sorted(keys - {None}):
         rule = season.quota_raised.get(recommender_id) or season.season.get("quota") or {}
         quota = int(rule.get("per_unit_max") or 0) * units[recommender_id]
         used = recommended[recommender_id] + direct[recommender_id]
@@ -249,23 +290,36 @@ def recommender_quotas(season: SeasonRecords) -> list[dict[str, Any]]:
             "recommended": recommended[recommender_id],
             "accepted_directly": direct[recommender_id],
             "remaining": max(0, quota - used),
+            "provincial_recommended": provincial[recommender_id],
         })
     return rows
 
 
 def grade_distribution(season: SeasonRecords) -> list[dict[str, Any]]:
+    """The grades the national platform gave (`by: platform`), then the provinces' published results of their
+    entries (`by: province`, labelled 省级评定): both are grades of the season, given by different bodies."""
+    platform = [review["grade"] for _, review in sorted(season.reviews.items())
+                if review.get("grade") is not None and not review.get("result_withdrawn")]
+    return _graded_rows(season, platform, "platform", "") + provincial_grades(season)
+
+
+def provincial_grades(season: SeasonRecords) -> list[dict[str, Any]]:
+    """The province's results per grade band, in entry order (so a label is never picked by the fold order)."""
+    results = [season.provincial_results[entry_id] for entry_id in sorted(season.provincial_results)]
+    return _graded_rows(season, results, "province", PROVINCIAL_GRADE)
+
+
+def _graded_rows(season: SeasonRecords, grades: list[Record], by: str, suffix: str) -> list[dict[str, Any]]:
     bands = season.season.get("grade_bands") or []
     order = {band["code"]: index for index, band in enumerate(bands)}
     labels = {band["code"]: band["label"] for band in bands}
     counts: Counter = Counter()
-    for _, review in sorted(season.reviews.items()):
-        grade = review.get("grade")
-        if grade is not None and not review.get("result_withdrawn"):
-            counts[grade.get("grade")] += 1
-            if grade.get("grade") and grade.get("grade_label"):
-                labels.setdefault(grade["grade"], grade["grade_label"])
+    for grade in grades:
+        counts[grade.get("grade")] += 1
+        if grade.get("grade") and grade.get("grade_label"):
+            labels.setdefault(grade["grade"], grade["grade_label"])
     return [
-        {"grade": code, "label": labels.get(code, code) if code else NO_GRADE, "count": counts[code]}
+        {"grade": code, "label": (labels.get(code, code) if code else NO_GRADE) + suffix, "count": counts[code], "by": by}
         for code in sorted(counts, key=lambda code: (code is None, order.get(code, len(order)), code or ""))
     ]
 
@@ -278,7 +332,7 @@ def season_overview(season: SeasonRecords, season_id: str) -> Report:
     live_entries = [entry for entry in season.entries.values() if entry["status"] != "withdrawn"]
     kinds = Counter((entry["kind"], entry.get("type")) for entry in live_entries)
     progress: Counter = Counter()
-    for entry_id in set(season.entries) | set(season.reviews):
+    for entry_id in season.entry_ids():
         progress.update(entry_progress(season, entry_id))
     return {
         "season_id": season_id,
@@ -302,6 +356,9 @@ def season_overview(season: SeasonRecords, season_id: str) -> Report:
         "review_progress": [{"stage": code, "label": label, "count": progress[code]} for code, label in PROGRESS],
         "grades": grade_distribution(season),
         "certificates": season.certificates,
+        "feeds": season.feed_counts(),
+        "provincial": {"recommended": len(season.provincial_recommendations),
+                       "results": len(season.provincial_results)},
     }
 
 
@@ -486,25 +543,45 @@ def judge_workload(season: SeasonRecords, season_id: str) -> Report:
 
 
 def province_totals(season: SeasonRecords, season_id: str) -> dict[str, Any]:
-    recommended = graded = published = 0
-    for review in season.reviews.values():
-        recommended += bool(review.get("recommendation"))
-        graded += bool(review.get("grade"))
-        published += bool(review.get("certificate_no"))
+    """One province's season: what its units registered and entered (through its feed or directly), what was
+    recommended and graded (the national platform's own steps and the province's facts from its feed, each
+    entry counted once in `recommended` / `graded` / `published`), and its feed's quarantine."""
+    platform_recommended = {key for key, review in season.reviews.items() if review.get("recommendation")}
+    platform_graded = {key for key, review in season.reviews.items() if review.get("grade")}
+    platform_published = {key for key, review in season.reviews.items() if review.get("certificate_no")}
+    provincial_recommended = set(season.provincial_recommendations)
+    provincial_results = set(season.provincial_results)
+    feeds = season.feed_counts()
+    registrations = len(season.registrations)
+    entries = sum(entry["status"] != "withdrawn" for entry in season.entries.values())
     return {
         "organizer": season.season.get("organizer") or season.organizer,
         "organizer_name": season.season.get("organizer_name"),
         "season_id": season_id,
         "kind": season.kind,
-        "registrations": len(season.registrations),
-        "entries": sum(entry["status"] != "withdrawn" for entry in season.entries.values()),
-        "recommended": recommended,
-        "graded": graded,
-        "published": published,
+        "registrations": registrations,
+        "fed_registrations": feeds["fed_registrations"],
+        "direct_registrations": registrations - feeds["fed_registrations"],
+        "entries": entries,
+        "fed_entries": feeds["fed_entries"],
+        "direct_entries": entries - feeds["fed_entries"],
+        "recommended": len(platform_recommended | provincial_recommended),
+        "platform_recommended": len(platform_recommended),
+        "provincial_recommended": len(provincial_recommended),
+        "graded": len(platform_graded | provincial_results),
+        "provincial_results": len(provincial_results),
+        "published": len(platform_published | provincial_results),
+        "quarantined_open": feeds["quarantined_open"],
+        "quarantined_resolved": feeds["quarantined_resolved"],
+        "provincial_results_by_grade": provincial_grades(season),
     }
 
 
-COUNTED = ("registrations", "entries", "recommended", "graded", "published")
+COUNTED = (
+    "registrations", "fed_registrations", "direct_registrations", "entries", "fed_entries", "direct_entries",
+    "recommended", "platform_recommended", "provincial_recommended", "graded", "provincial_results", "published",
+    "quarantined_open", "quarantined_resolved",
+)
 
 
 def national_key(season: SeasonRecords) -> str | None:
@@ -516,7 +593,8 @@ def national_key(season: SeasonRecords) -> str | None:
 
 
 def national_overview(year: str, seasons: dict[str, SeasonRecords]) -> Report:
-    """Per province and kind: registrations, entries, recommended, graded, published; totals per kind and in all."""
+    """Per province and kind: registrations and entries (of them through a feed), recommended and graded (of them
+    the provinces' facts), published, the feeds' quarantine; totals per kind and in all."""
     rows = sorted(
         (province_totals(season, season_id) for season_id, season in seasons.items()),
         key=lambda row: (row["organizer"] or "", row["kind"] or "", row["season_id"]),
@@ -576,7 +654,7 @@ def entry_lines(season: SeasonRecords, season_id: str) -> dict[int, Report]:
     """Each entry's line in the reports (who, which recommending unit, how far, its scores and grade), in
     ENTRY_BUCKETS documents; every bucket is written, empty or not."""
     buckets: dict[int, Report] = {index: {"season_id": season_id, "entries": {}} for index in range(ENTRY_BUCKETS)}
-    for entry_id in sorted(set(season.entries) | set(season.reviews)):
+    for entry_id in season.entry_ids():
         entry = season.entries.get(entry_id) or {}
         review = season.reviews.get(entry_id) or {}
         recommendation = review.get("recommendation") or {}
@@ -604,6 +682,9 @@ def entry_lines(season: SeasonRecords, season_id: str) -> dict[int, Report]:
             "objections": review.get("objections") or {},
             "certificate_no": review.get("certificate_no"),
             "national": review.get("national"),
+            "fed": entry_id in season.fed_entries,
+            "provincial_recommendation": season.provincial_recommendations.get(entry_id),
+            "provincial_result": season.provincial_results.get(entry_id),
         }
     return buckets
 

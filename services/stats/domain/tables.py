@@ -30,16 +30,23 @@ def _counts(title: str, rows: list[dict[str, Any]], first: str) -> Sheet:
 def overview_sheets(report: Report) -> list[Sheet]:
     heading = [f"{report['title']}（{report['season_id']}）", f"主办单位：{report['organizer_name']}"]
     return [
-        Sheet("概况", ["项目", "数量"], [["报名单位数", report["registrations"]], ["申报成果数", report["entries"]],
-                                         ["已发证书数", report["certificates"]]], heading),
+        Sheet("概况", ["项目", "数量"], [
+            ["报名单位数", report["registrations"]], ["其中经省级数据接口", report["feeds"]["fed_registrations"]],
+            ["申报成果数", report["entries"]], ["其中经省级数据接口", report["feeds"]["fed_entries"]],
+            ["已发证书数", report["certificates"]], ["省级推荐成果数（数据接口）", report["provincial"]["recommended"]],
+            ["省级评定成果数（数据接口）", report["provincial"]["results"]],
+            ["数据接口隔离记录（待更正）", report["feeds"]["quarantined_open"]],
+            ["数据接口隔离记录（已更正）", report["feeds"]["quarantined_resolved"]],
+        ], heading),
         _counts("按单位性质", report["registrations_by_unit_nature"], "单位性质"),
         _counts("按重点领域", report["registrations_by_key_domain"], "重点领域"),
         _counts("按重点产业", report["registrations_by_key_industry"], "重点产业"),
         Sheet("按类别与类型", ["活动类别", "课题/班组类型", "数量"],
               [[row["kind_label"], row["type_label"], row["count"]] for row in report["entries_by_kind_and_type"]]),
-        Sheet("推荐名额", ["推荐单位", "推荐单位代码", "报名单位数", "每单位名额", "推荐名额", "已推荐", "直接申报", "剩余名额"],
+        Sheet("推荐名额", ["推荐单位", "推荐单位代码", "报名单位数", "每单位名额", "推荐名额", "已推荐", "直接申报", "剩余名额",
+                           "省级推荐（数据接口，不占名额）"],
               [[row["name"], row["recommender_id"], row["units"], row["per_unit_max"], row["quota"], row["recommended"],
-                row["accepted_directly"], row["remaining"]] for row in report["recommenders"]]),
+                row["accepted_directly"], row["remaining"], row["provincial_recommended"]] for row in report["recommenders"]]),
         Sheet("评审进度", ["阶段", "数量"], [[row["label"], row["count"]] for row in report["review_progress"]]),
         Sheet("等级分布", ["等级", "数量"], [[row["label"], row["count"]] for row in report["grades"]]),
     ]
@@ -108,8 +115,16 @@ def workload_sheets(report: Report) -> list[Sheet]:
     return [Sheet("评委工作量", columns, rows, [f"评委工作量（{report['season_id']}）"])]
 
 
-COUNTED_HEADERS = ["报名单位数", "申报成果数", "已推荐", "已评定等级", "已发布"]
-COUNTED_KEYS = ["registrations", "entries", "recommended", "graded", "published"]
+# the national overview's counts: 其中 columns split a count by where it came from (a province's feed or directly)
+COUNTED_COLUMNS = [
+    ("registrations", "报名单位数"), ("fed_registrations", "其中数据接口报名"), ("direct_registrations", "其中直接报名"),
+    ("entries", "申报成果数"), ("fed_entries", "其中数据接口申报"), ("direct_entries", "其中直接申报"),
+    ("recommended", "已推荐"), ("platform_recommended", "其中本平台推荐"), ("provincial_recommended", "其中省级推荐"),
+    ("graded", "已评定等级"), ("provincial_results", "其中省级评定"), ("published", "已发布"),
+    ("quarantined_open", "隔离待更正"), ("quarantined_resolved", "隔离已更正"),
+]
+COUNTED_HEADERS = [header for _, header in COUNTED_COLUMNS]
+COUNTED_KEYS = [key for key, _ in COUNTED_COLUMNS]
 
 
 def national_overview_sheets(report: Report) -> list[Sheet]:
@@ -120,7 +135,11 @@ def national_overview_sheets(report: Report) -> list[Sheet]:
     kinds = Sheet("按活动类别", ["活动类别", "省份数", *COUNTED_HEADERS],
                   [[row["kind_label"], row["provinces"]] + [row[key] for key in COUNTED_KEYS] for row in report["by_kind"]])
     kinds.rows.append(["合计", report["total"]["provinces"]] + [report["total"][key] for key in COUNTED_KEYS])
-    return [provinces, kinds]
+    grades = Sheet("省级评定等级分布", ["组织单位", "组织单位代码", "活动类别", "活动编号", "等级", "数量"],
+                   [[row["organizer_name"], row["organizer"], row["kind"], row["season_id"], grade["label"], grade["count"]]
+                    for row in report["provinces"] for grade in row["provincial_results_by_grade"]],
+                   [f"{report['year']} 年各省评定结果（经省级数据接口，省级评定）"])
+    return [provinces, kinds, grades]
 
 
 def national_statistics_sheets(report: Report) -> list[Sheet]:
