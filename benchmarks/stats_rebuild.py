@@ -132,7 +132,7 @@ async def rebuild(settings: ServiceSettings, processes: int) -> dict[str, Any]:
     started = time.monotonic()
     try:
         async with TopicReader(settings.kafka_bootstrap, topics(settings)) as reader:
-            fold = await rebuilder.read_all(reader, _ignore)
+            fold = await rebuilder.read_all(reader, _ignore, generation=GENERATION)
         counts = fold.folder.counts.__dict__
         folded = time.monotonic()
         await rebuilder.write(GENERATION, fold, with_reports=True)

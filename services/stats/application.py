@@ -314,6 +314,7 @@ class FoldResult:
     folder: Folder
     ends: Positions
     packed_parts: list[list[bytes]] = field(default_factory=list)
+    writing: asyncio.Task[None] | None = None  # the packed parts already on their way to the fresh generation
 
 
 class Rebuilder:
@@ -325,16 +326,18 @@ class Rebuilder:
         self.live = live
 
     async def read_all(self, reader: TopicReader, progress: ProgressCallback, *, validate_from: Positions | None = None,
-                       dead_lettered: set[tuple[str, int, int]] | None = None) -> FoldResult:
+                       dead_lettered: set[tuple[str, int, int]] | None = None, generation: str | None = None
+                       ) -> FoldResult:
         """Fold every message up to the topics' current ends into a fresh state: in shares of the partitions
-        folded by processes at the same time when the log is large, in this process otherwise."""
+        folded by processes at the same time when the log is large, in this process otherwise. Given the
+        fresh generation, the shares' records are written to it while the others are still folding."""
         begins, ends = await reader.begin_offsets(), await reader.end_offsets()
         dead_lettered, validate_from = dead_lettered or set(), validate_from or {}
         total = sum(ends[tp] - begins[tp] for tp in ends)
         processes = min(self.settings.fold_processes, len(ends))
         if processes > 1 and total >= self.settings.parallel_from_events:
             shares = split_into_shares(self.settings, begins, ends, processes, dead_lettered, validate_from)
-            return await self._read_in_processes(reader, shares, ends, total, progress, dead_lettered)
+            return await self._read_in_processes(reader, shares, ends, total, progress, dead_lettered, generation)
         folder = Folder(StatsState(), dead_lettered, validate_from)
         await self._fold_here(reader, folder, begins, ends, total, progress)
         return FoldResult(folder, ends)
@@ -352,7 +355,8 @@ class Rebuilder:
         await progress(self._reading(folder, total, started, shares))
 
     async def _read_in_processes(self, reader: TopicReader, shares: list[Share], ends: Positions, total: int,
-                                 progress: ProgressCallback, dead_lettered: set[tuple[str, int, int]]) -> FoldResult:
+                                 progress: ProgressCallback, dead_lettered: set[tuple[str, int, int]],
+                                 generation: str | None) -> FoldResult:
         """Share 0 folded here, the others in child processes at the same time; their records merged here.
 
         Children are forked: a fork server or spawn would import the application anew in every rebuild and
@@ -368,8 +372,13 @@ class Rebuilder:
                                   len(shares))
             with collection_paused():
                 result = FoldResult(folder, ends, [snapshot_chunks(list(folder.state.records.values()))])
+            if generation is not None:
+                result.writing = asyncio.create_task(self._insert_parts(generation, [result.packed_parts[0]], 0, fresh=True))
             await progress({"phase": "merging the other processes' records"})
             finished = await asyncio.gather(*children)
+        if generation is not None:
+            result.writing = asyncio.create_task(self._insert_parts(
+                generation, [chunks for chunks, _ in finished], 1, after=result.writing))
         with collection_paused():
             for chunks, counts in finished:
                 for chunk in chunks:
@@ -393,16 +402,27 @@ class Rebuilder:
                         "events_per_second": round(folder.counts.read * shares / elapsed), "seconds": round(elapsed, 3)}
         return reading
 
+    async def _insert_parts(self, generation: str, parts: list[list[bytes]], first: int, *, fresh: bool = False,
+                            after: asyncio.Task[None] | None = None) -> None:
+        """Snapshot parts into the fresh generation, one after the other: the first creates the collection
+        (FerretDB cannot create it twice at once)."""
+        if after is not None:
+            await after
+        if fresh:
+            await self.store.drop_generation(generation)
+        for part, chunks in enumerate(parts, start=first):
+            await self.store.insert_snapshot(generation, chunks, part=part)
+
     async def write(self, generation: str, fold: FoldResult, *, with_reports: bool) -> int:
         """The fresh generation's records (and every report, if asked), in large batches."""
         state = fold.folder.state
         with collection_paused():
-            await self.store.drop_generation(generation)
-            if fold.packed_parts:
-                # one after the other: the first creates the collection (FerretDB cannot create it twice at once)
-                for part, chunks in enumerate(fold.packed_parts):
-                    await self.store.insert_snapshot(generation, chunks, part=part)
+            if fold.writing is not None:
+                await fold.writing
+            elif fold.packed_parts:
+                await self._insert_parts(generation, fold.packed_parts, 0, fresh=True)
             else:
+                await self.store.drop_generation(generation)
                 await self.store.insert_records(generation, state.records.values())
             state.changed_records.clear()
             if with_reports:
@@ -425,7 +445,8 @@ class Rebuilder:
             partitions = list(await reader.end_offsets())
             await progress({"phase": "reading the live group's offsets"})
             validate_from = await committed_offsets(self.settings.bootstrap, self.settings.live_group, partitions)
-            fold = await self.read_all(reader, progress, validate_from=validate_from, dead_lettered=dead_lettered)
+            fold = await self.read_all(reader, progress, validate_from=validate_from, dead_lettered=dead_lettered,
+                                       generation=generation)
             folder = fold.folder
             await progress({"phase": "writing", "records": len(folder.state.records)})
             await self.write(generation, fold, with_reports=False)
