@@ -669,10 +669,14 @@ def test_apis_have_service_hpa_and_pdb(name: str) -> None:
     for dname, deploy in deploys.items():
         role = dname.rsplit("-", 1)[1]
         labels = template_labels(deploy)
-        # A PodDisruptionBudget (minAvailable 1) for every API and worker.
+        # A PodDisruptionBudget for every API and worker: minAvailable 1, except stats' single worker, which
+        # must not block node drains (maxUnavailable 1).
         covering = [p for p in pdbs if selector_matches(p["spec"]["selector"], labels)]
         assert len(covering) == 1, f"{dname}: one PDB"
-        assert covering[0]["spec"].get("minAvailable") == 1
+        if dname == "stats-worker":
+            assert covering[0]["spec"].get("maxUnavailable") == 1 and deploy["spec"]["replicas"] == 1
+        else:
+            assert covering[0]["spec"].get("minAvailable") == 1
         for other, odeploy in deploys.items():
             if other != dname:
                 assert not selector_matches(covering[0]["spec"]["selector"], template_labels(odeploy))
