@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 from benchmarks.stats_events import SeasonPlan, season_events
 from infra.kafka import ensure_topics
 from infra.mongo import build_client
+from infra.settings import ServiceSettings
 from services.stats.adapters.replay import TopicReader
 from services.stats.adapters.store import StatsStore
 from services.stats.application import RebuildSettings, Rebuilder, differences
@@ -27,7 +28,13 @@ async def _ignore(_: dict) -> None:
     return None
 
 
-async def test_a_fold_split_over_processes_equals_the_fold_in_one(stack, tmp_path) -> None:
+def _rebuild_settings(settings: ServiceSettings, topics: list[str], processes: int) -> RebuildSettings:
+    return RebuildSettings(settings.kafka_bootstrap, topics, settings.consumer_group, settings.dead_letter_topic,
+                           fold_processes=processes, parallel_from_events=0)
+
+
+async def _seasons_on_topics(stack, tmp_path, *plans: SeasonPlan) -> tuple[ServiceSettings, list[str], int]:
+    """A fresh namespace whose topics (4 partitions each) hold the seasons' envelopes; how many."""
     settings = isolated_settings(stack, "stats", tmp_path, new_namespace(), topic_partitions=4)
     topics = [settings.topic(name) for name in CONSUMED_TOPICS]
     await ensure_topics(settings, topics)
@@ -35,7 +42,7 @@ async def test_a_fold_split_over_processes_equals_the_fold_in_one(stack, tmp_pat
     await producer.start()
     produced = 0
     try:
-        for plan in (SeasonPlan(1), SeasonPlan(2, organizer="370000")):
+        for plan in plans:
             for topic, envelope in season_events(plan):
                 await producer.send(settings.topic(topic), json.dumps(envelope).encode(),
                                     key=envelope["aggregate_id"].encode(), headers=[("type", envelope["type"].encode())])
@@ -43,12 +50,14 @@ async def test_a_fold_split_over_processes_equals_the_fold_in_one(stack, tmp_pat
         await producer.flush()
     finally:
         await producer.stop()
+    return settings, topics, produced
 
+
+async def test_a_fold_split_over_processes_equals_the_fold_in_one(stack, tmp_path) -> None:
+    settings, topics, produced = await _seasons_on_topics(stack, tmp_path, SeasonPlan(1), SeasonPlan(2, organizer="370000"))
     folds = {}
     for processes in (1, 3):
-        rebuilder = Rebuilder(None, RebuildSettings(settings.kafka_bootstrap, topics, settings.consumer_group,  # type: ignore[arg-type]
-                                                    settings.dead_letter_topic, fold_processes=processes,
-                                                    parallel_from_events=0))
+        rebuilder = Rebuilder(None, _rebuild_settings(settings, topics, processes))  # type: ignore[arg-type]
         async with TopicReader(settings.kafka_bootstrap, topics) as reader:
             folds[processes] = await rebuilder.read_all(reader, _ignore)
 
@@ -61,22 +70,11 @@ async def test_a_fold_split_over_processes_equals_the_fold_in_one(stack, tmp_pat
 
 
 async def test_the_shares_records_written_while_folding_are_the_generations_records(stack, tmp_path) -> None:
-    settings = isolated_settings(stack, "stats", tmp_path, new_namespace(), topic_partitions=4)
-    topics = [settings.topic(name) for name in CONSUMED_TOPICS]
-    await ensure_topics(settings, topics)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
-    await producer.start()
-    try:
-        for topic, envelope in season_events(SeasonPlan(3)):
-            await producer.send(settings.topic(topic), json.dumps(envelope).encode(), key=envelope["aggregate_id"].encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
+    settings, topics, _ = await _seasons_on_topics(stack, tmp_path, SeasonPlan(3))
     mongo = build_client(settings)
     store = StatsStore(mongo[settings.database_name])
     try:
-        rebuilder = Rebuilder(store, RebuildSettings(settings.kafka_bootstrap, topics, settings.consumer_group,
-                                                     settings.dead_letter_topic, fold_processes=2, parallel_from_events=0))
+        rebuilder = Rebuilder(store, _rebuild_settings(settings, topics, 2))
         async with TopicReader(settings.kafka_bootstrap, topics) as reader:
             fold = await rebuilder.read_all(reader, _ignore, generation="gtest")
         assert fold.writing is not None
