@@ -10,7 +10,7 @@ from typing import Any
 import click
 import httpx
 
-FINISHED = {"switched", "differs", "failed"}
+FINISHED = {"switched", "switched_with_differences", "differs", "failed"}
 
 
 @click.group()
@@ -22,24 +22,27 @@ def stats() -> None:
 @click.option("--url", default="http://127.0.0.1:8104", show_default=True, help="stats' API")
 @click.option("--interval", type=float, default=0.5, show_default=True, help="seconds between progress polls")
 @click.option("--timeout", type=float, default=3600, show_default=True, help="give up waiting after this many seconds")
-def rebuild(url: str, interval: float, timeout: float) -> None:
+@click.option("--switch-anyway", is_flag=True,
+              help="switch to the rebuilt reports even if they differ (after a change of the reducer); organizer only")
+def rebuild(url: str, interval: float, timeout: float, switch_anyway: bool) -> None:
     """Replay every topic from offset 0 into a fresh generation, compare with the live reports, switch if equal.
 
-    Exits non-zero when the comparison found differences (listed) or the rebuild failed.
+    Exits non-zero when the comparison found differences (listed) without switching, or the rebuild failed.
     """
     from infra.bootstrap import tokens_for
     from qcp.services import settings_for
 
-    token = tokens_for(settings_for("stats")).mint("qcp-cli", "auditor", "audit", 3600)
+    role = "organizer" if switch_anyway else "auditor"
+    token = tokens_for(settings_for("stats")).mint("qcp-cli", role, "CAQ", 3600)
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
-        started = client.post("/rebuilds")
+        started = client.post("/rebuilds", params={"switch": "always" if switch_anyway else "if_equal"})
         if started.status_code != 202:
             raise click.ClickException(f"the rebuild was not started: {started.status_code} {started.text}")
         rebuild_id = started.json()["rebuild_id"]
         click.echo(f"rebuild {rebuild_id} requested")
         outcome = follow(client, rebuild_id, interval, timeout)
     click.echo(summary(outcome))
-    sys.exit(0 if outcome.get("status") == "switched" else 1)
+    sys.exit(0 if outcome.get("switched") else 1)
 
 
 def follow(client: httpx.Client, rebuild_id: str, interval: float, timeout: float) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from services.stats.domain.reports import Report, reports_for, reports_in_parts
 log = logging.getLogger(__name__)
 
 MAX_DIFFERENCES = 50
+SWITCH_IF_EQUAL, SWITCH_ALWAYS = "if_equal", "always"
 
 
 def header_of(envelope: Envelope) -> Header:
@@ -429,8 +430,12 @@ class Rebuilder:
                 await write_every_report(self.store, generation, state)
         return len(state.records)
 
-    async def run(self, rebuild_id: str) -> dict[str, Any]:
-        """One requested rebuild, its progress and outcome kept in its document."""
+    async def run(self, rebuild_id: str, *, switch_anyway: bool = False) -> dict[str, Any]:
+        """One requested rebuild, its progress and outcome kept in its document.
+
+        `switch_anyway` is the operator's answer to a known difference (e.g. after the reducer learnt new
+        events, the live records lack what it now folds): the log is the truth, so the rebuilt generation
+        is switched to and the differences are kept in the rebuild's document."""
         assert self.live is not None
         generation = f"r{rebuild_id}"
 
@@ -452,14 +457,16 @@ class Rebuilder:
             await self.write(generation, fold, with_reports=False)
             await progress({"phase": "comparing"})
             async with self.live.lock:
-                outcome = await self._compare_and_switch(reader, folder, fold.ends, generation, rebuild_id)
+                outcome = await self._compare_and_switch(reader, folder, fold.ends, generation, rebuild_id,
+                                                         switch_anyway)
         outcome |= {"seconds": round(time.monotonic() - started, 3), "counts": folder.counts.__dict__}
         await progress(outcome)
         return outcome
 
     async def _compare_and_switch(self, reader: TopicReader, folder: Folder, ends: Positions, generation: str,
-                                  rebuild_id: str) -> dict[str, Any]:
-        """With the live path held: both states to the topics' current ends, every report compared, switched if equal."""
+                                  rebuild_id: str, switch_anyway: bool) -> dict[str, Any]:
+        """With the live path held: both states to the topics' current ends, every report compared, switched if
+        equal (or if asked to switch anyway)."""
         assert self.live is not None
         now_ends = await reader.end_offsets()
         committed = await committed_offsets(self.settings.bootstrap, self.settings.live_group, list(now_ends))
@@ -475,7 +482,7 @@ class Rebuilder:
         live_reports = reports_for(self.live.state.seasons)
         rebuilt_reports = reports_for(folder.state.seasons)
         found = differences(live_reports, rebuilt_reports)
-        if found:
+        if found and not switch_anyway:
             await self.store.drop_generation(generation)
             return {"status": "differs", "phase": "done", "switched": False, "differences": found,
                     "reports_compared": len(live_reports)}
@@ -486,8 +493,8 @@ class Rebuilder:
         folder.state.changed_seasons.clear()
         self.live.state, self.live.generation = folder.state, generation
         await self.store.drop_generations_except({generation, previous})
-        return {"status": "switched", "phase": "done", "switched": True, "differences": [],
-                "reports_compared": len(live_reports), "previous_generation": previous}
+        return {"status": "switched_with_differences" if found else "switched", "phase": "done", "switched": True,
+                "differences": found, "reports_compared": len(live_reports), "previous_generation": previous}
 
     async def _dead_lettered(self) -> set[tuple[str, int, int]]:
         """The positions the live consumer group sent to the dead-letter topic."""
@@ -508,13 +515,13 @@ class Rebuilder:
             try:
                 request = await self.store.next_rebuild()
                 if request is not None and not stop.is_set():
-                    await self._run_logged(request["_id"])
+                    await self._run_logged(request["_id"], request.get("switch") == SWITCH_ALWAYS)
             except Exception as error:  # noqa: BLE001 - the store may be away; asked again later
                 log.warning("stats rebuild requests not read: %s", error)
 
-    async def _run_logged(self, rebuild_id: str) -> None:
+    async def _run_logged(self, rebuild_id: str, switch_anyway: bool = False) -> None:
         try:
-            outcome = await self.run(rebuild_id)
+            outcome = await self.run(rebuild_id, switch_anyway=switch_anyway)
             log.info("rebuild %s: %s", rebuild_id, outcome["status"])
         except Exception as error:
             log.exception("rebuild %s failed", rebuild_id)

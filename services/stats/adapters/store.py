@@ -170,10 +170,10 @@ class StatsStore:
 
     # ---------------------------------------------------------------- rebuilds
 
-    async def request_rebuild(self, requested_by: str) -> dict[str, Any]:
+    async def request_rebuild(self, requested_by: str, switch: str = "if_equal") -> dict[str, Any]:
         document = {
             "_id": uuid.uuid4().hex[:12], "status": "requested", "phase": "requested", "requested_by": requested_by,
-            "requested_at": now(),
+            "requested_at": now(), "switch": switch,
         }
         await self.rebuilds.insert_one(document)
         return document

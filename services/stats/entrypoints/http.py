@@ -18,6 +18,7 @@ from infra.errors import NotFound
 from infra.http import PathId
 from services.stats.adapters.export import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, to_csv, to_xlsx
 from services.stats.adapters.store import StatsStore
+from services.stats.application import SWITCH_ALWAYS, SWITCH_IF_EQUAL
 from services.stats.domain.reports import Report, entry_bucket
 from services.stats.domain.tables import LAYOUTS, Sheet, statistics_sheets
 from services.stats.entrypoints.audit_http import build_audit_router
@@ -32,6 +33,17 @@ class UnknownToStats(NotFound):
 
     def __str__(self) -> str:
         return f"{self.what} is not known to stats"
+
+
+class Switch(StrEnum):
+    IF_EQUAL = SWITCH_IF_EQUAL
+    ALWAYS = SWITCH_ALWAYS
+
+
+SwitchQuery = Annotated[Switch, Query(
+    description="if_equal (default): switch only when every rebuilt report equals the live one; always: switch "
+                "to the rebuilt reports anyway (after a change of the reducer), keeping the differences"
+)]
 
 
 class Format(StrEnum):
@@ -153,9 +165,13 @@ def build_router() -> APIRouter:
         return lines["entries"][entry_id]
 
     @router.post("/rebuilds", status_code=202, summary="Rebuild every report from offset 0 and switch over if equal")
-    async def request_rebuild(request: Request, actor: AuthenticatedActor) -> dict[str, Any]:
+    async def request_rebuild(request: Request, actor: AuthenticatedActor, switch: SwitchQuery = Switch.IF_EQUAL
+                              ) -> dict[str, Any]:
         require_role(actor, *REBUILDERS)
-        document = await store_of(request).request_rebuild(actor.id)
+        if switch is Switch.ALWAYS:
+            # replacing the live reports despite differences alters what everyone reads: the organizer's call
+            require_role(actor, Role.ORGANIZER)
+        document = await store_of(request).request_rebuild(actor.id, switch.value)
         return rebuild_view(document)
 
     @router.get("/rebuilds/{rebuild_id}", summary="A rebuild's phase, progress and outcome")
