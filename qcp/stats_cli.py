@@ -42,7 +42,7 @@ def rebuild(url: str, interval: float, timeout: float, switch_anyway: bool) -> N
         click.echo(f"rebuild {rebuild_id} requested")
         outcome = follow(client, rebuild_id, interval, timeout)
     click.echo(summary(outcome))
-    sys.exit(0 if outcome.get("switched") else 1)
+    sys.exit(0 if outcome.get("status") in ("switched", "switched_with_differences") else 1)
 
 
 def follow(client: httpx.Client, rebuild_id: str, interval: float, timeout: float) -> dict[str, Any]:
