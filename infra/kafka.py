@@ -10,7 +10,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 
-from contracts import Envelope
+from pydantic import BaseModel, ValidationError
+
+from contracts import ContractError, Envelope, parse_payload
 from infra.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,18 @@ def encode(envelope: Envelope) -> tuple[bytes, bytes, dict[str, str]]:
 
 def decode(value: bytes) -> Envelope:
     return Envelope.model_validate_json(value)
+
+
+# What makes a message unreadable: not an envelope, an unknown type or version, an invalid payload.
+UNREADABLE: tuple[type[Exception], ...] = (ValidationError, ContractError, ValueError)
+
+
+def read_message(value: bytes) -> tuple[Envelope, BaseModel]:
+    """A message's envelope and its validated (upcast) payload; one of UNREADABLE if it cannot be read.
+
+    Every consumer reads messages this way, so a rebuild accepts exactly what the live consumers accepted."""
+    envelope = decode(value)
+    return envelope, parse_payload(envelope.type, envelope.schema_version, envelope.payload)
 
 
 async def ensure_topics(settings: ServiceSettings, topics: list[str], replication_factor: int = 1) -> None:

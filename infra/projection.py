@@ -21,11 +21,11 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import Consumer, KafkaMessage
 from prometheus_client import Counter, Gauge
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from pymongo.errors import ConnectionFailure, PyMongoError
 
-from contracts import ContractError, Envelope, parse_payload
-from infra.kafka import decode
+from contracts import Envelope
+from infra.kafka import UNREADABLE, read_message
 from infra.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
@@ -144,9 +144,8 @@ class EventConsumer:
     async def handle(self, message: KafkaMessage, consumer: Consumer) -> None:
         raw = message.raw_message
         try:
-            envelope = decode(message.body)
-            payload = parse_payload(envelope.type, envelope.schema_version, envelope.payload)
-        except (ValidationError, ContractError, ValueError) as error:
+            envelope, payload = read_message(message.body)
+        except UNREADABLE as error:
             await self.dead_letter(message, "unreadable", error)
             return
         current_delivery.set(Delivery(raw.topic, raw.partition, raw.offset, message.body))

@@ -29,10 +29,10 @@ from typing import Any
 
 import orjson
 from aiokafka import ConsumerRecord, TopicPartition
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from contracts import ContractError, Envelope, parse_payload
-from infra.kafka import decode
+from contracts import Envelope
+from infra.kafka import UNREADABLE, read_message
 from services.stats.adapters.replay import Positions, TopicReader, committed_offsets
 from services.stats.adapters.store import StatsStore, snapshot_chunks, unpacked
 from services.stats.domain.records import Header, Payload, StatsState, fold, relevant
@@ -199,9 +199,8 @@ def parse_quickly(value: bytes | None) -> tuple[Header, Payload] | None:
 def parse_fully(value: bytes | None) -> tuple[Header, Payload] | None:
     """A message validated as the live consumer validates it; None for one it dead-letters."""
     try:
-        envelope = decode(value or b"")
-        parse_payload(envelope.type, envelope.schema_version, envelope.payload)
-    except (ValidationError, ContractError, ValueError):
+        envelope, _ = read_message(value or b"")
+    except UNREADABLE:
         return None
     return header_of(envelope), envelope.payload
 

@@ -27,10 +27,7 @@ async def _intake(request: Request, lines: Sequence[FeedLine]) -> FeedIntake:
         document = await read_model.season(season_id)
         if document is not None:
             seasons[season_id] = SeasonView.from_document(document)
-    entry_ids = sorted({
-        str(feed_aggregate_id("entry", record.province, str(record.data.get("entry"))))
-        for record in records if record.season in seasons
-    })
+    entry_ids = sorted({_entry_of(record) for record in records if record.season in seasons})
     entries = {}
     if entry_ids:
         async for document in read_model.entries.find({"entry_id": {"$in": entry_ids}}):
@@ -47,7 +44,7 @@ async def _intake(request: Request, lines: Sequence[FeedLine]) -> FeedIntake:
 
 
 def _entry_of(record: FeedRecord) -> str:
-    return str(feed_aggregate_id("entry", record.province, str(record.data["entry"])))
+    return str(feed_aggregate_id("entry", record.province, str(record.data.get("entry"))))
 
 
 def build_feed_router() -> APIRouter:
