@@ -32,11 +32,10 @@ from contracts import Actor
 from contracts.codes import Channel, Role
 from contracts.identity import credit_code_check_character
 from contracts.registered import SeasonOpened
-from infra.bootstrap import build_api, tokens_for
+from infra.bootstrap import build_api, build_relay, tokens_for
 from infra.eventstore import CommandContext
-from infra.kafka import build_broker, ensure_topics, envelope_publisher
+from infra.kafka import ensure_topics
 from infra.metrics import ServiceMetrics
-from infra.relay import OutboxRelay
 from qcp.demo import demo_registration, demo_season
 from qcp.stack import StackConfig, create_database
 from services.registration.bootstrap import definition
@@ -88,11 +87,8 @@ class Run:
         generated = time.perf_counter() - started
         echo(f"{self.records} records generated ({len(body) / 1e6:.1f} MB gzipped) in {generated:.1f}s")
 
-        broker = build_broker(self.settings)
-        publish = envelope_publisher(broker, self.settings.own_topic, "registration")
-        await broker.start()
-        relay = OutboxRelay(application, self.settings.own_topic, publish, ServiceMetrics("registration"),
-                            batch_size=self.settings.relay_batch_size, poll_interval=0.05)
+        relay = build_relay(self.settings.model_copy(update={"relay_poll_interval_seconds": 0.05}), application,
+                            ServiceMetrics("registration"))
         while await relay.publish_pending():  # the season's events are out before the clock starts
             pass
         position_before = await relay.position()
@@ -119,7 +115,6 @@ class Run:
             stop.set()
             await relay_task
             await client.aclose()
-            await broker.stop()
         events = await self._events_on_topic() - events_before
         await api.state.mongo.close()
         application.close()

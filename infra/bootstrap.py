@@ -18,13 +18,14 @@ from infra.audit_http import build_digest_router, event_store_digests
 from infra.auth import TokenService
 from infra.eventstore import Clock, EventStoreApplication, utc_now
 from infra.http import create_app
-from infra.kafka import EVENT_TOPICS, PublishBatch, build_broker, envelope_publisher
+from infra.kafka import EVENT_TOPICS, build_broker, document_publisher
 from infra.metrics import ServiceMetrics
 from infra.mongo import build_client
 from infra.projection import EventHandler, ProcessManagerRunner, Projection, ProjectionRunner
 from infra.readiness import Readiness, event_store_check, kafka_check, mongo_check
 from infra.relay import OutboxRelay
 from infra.relay_lease import lease_for
+from infra.relay_producer import RelayProducer, idempotent_producer_factory
 from infra.settings import ServiceSettings
 from infra.worker import Worker
 
@@ -155,9 +156,9 @@ def build_messaging(
     *,
     application: EventStoreApplication | None = None,
     handlers: list[ProcessHandler] | None = None,
-) -> tuple[KafkaBroker, PublishBatch | None]:
+) -> KafkaBroker:
     """The service's broker with its projection subscriber, a subscriber per process manager and, for a
-    write service, its topic's publisher. The process managers' handlers are appended to `handlers`."""
+    write service, its topic declared. The process managers' handlers are appended to `handlers`."""
     broker = build_broker(settings)
     ProjectionRunner(
         broker,
@@ -182,10 +183,9 @@ def build_messaging(
         )
         if handlers is not None:
             handlers.append(handler)
-    publish = None
     if definition.build_application is not None:
-        publish = envelope_publisher(broker, settings.own_topic, settings.service)
-    return broker, publish
+        document_publisher(broker, settings.own_topic, settings.service)
+    return broker
 
 
 def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Worker:
@@ -201,7 +201,7 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
         read_model = definition.build_read_model(database)
     application = open_event_store(definition, settings)
     handlers: list[ProcessHandler] = []
-    broker, publish = build_messaging(
+    broker = build_messaging(
         definition, settings, read_model, metrics, application=application, handlers=handlers
     )
     checks = {"kafka": kafka_check(settings.kafka_bootstrap), "mongodb": mongo_check(mongo)}
@@ -209,18 +209,9 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
     topics = [settings.topic(name) for name in [*definition.consumes, *EVENT_TOPICS]] + [settings.dead_letter_topic]
     for process in definition.processes:
         topics += [settings.topic(name) for name in process.consumes] + [process.dead_letter_topic(settings)]
-    if application is not None and publish is not None:
+    if application is not None:
         checks["event_store"] = event_store_check(application)
-        relay = OutboxRelay(
-            application,
-            settings.own_topic,
-            publish,
-            metrics,
-            lease=lease_for(settings, settings.own_topic),
-            batch_size=settings.relay_batch_size,
-            poll_interval=settings.relay_poll_interval_seconds,
-            retry_backoff=settings.retry_backoff_seconds,
-        )
+        relay = build_relay(settings, application, metrics)
         topics.append(settings.own_topic)
     return Worker(
         settings=settings,
@@ -232,6 +223,23 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
         tokens=tokens_for(settings),
         on_start=_in_turn([read_model.create_indexes, *(handler.start for handler in handlers)]),
         on_stop=_in_turn([*(handler.close for handler in handlers), *closing]),
+    )
+
+
+def build_relay(settings: ServiceSettings, application: EventStoreApplication, metrics: ServiceMetrics) -> OutboxRelay:
+    """The service's outbox relay with a producer of its own and the lease that keeps it alone."""
+    producer = RelayProducer(idempotent_producer_factory(settings.kafka_bootstrap, f"qcp-{settings.service}-relay"))
+    return OutboxRelay(
+        application,
+        settings.own_topic,
+        producer,
+        metrics,
+        lease=lease_for(settings, settings.own_topic),
+        batch_size=settings.relay_batch_size,
+        poll_interval=settings.relay_poll_interval_seconds,
+        retry_backoff=settings.retry_backoff_seconds,
+        replace_after_failures=settings.relay_replace_producer_after_failures,
+        yield_lease_after=settings.relay_yield_lease_after_seconds,
     )
 
 

@@ -45,6 +45,7 @@ def create_app(
     readiness: Readiness,
     lifespan: Lifespan | None = None,
     state: dict[str, Any] | None = None,
+    liveness: dict[str, Callable[[], str | None]] | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title=f"QC platform: {service}",
@@ -59,16 +60,25 @@ def create_app(
         setattr(app.state, key, value)
     for router in routers:
         app.include_router(router)
-    _add_operational_routes(app, service, metrics, readiness)
+    _add_operational_routes(app, service, metrics, readiness, liveness or {})
     _add_error_handlers(app)
     _add_latency_middleware(app, service, metrics)
     return app
 
 
-def _add_operational_routes(app: FastAPI, service: str, metrics: ServiceMetrics, readiness: Readiness) -> None:
-    @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
-    async def health() -> dict[str, str]:
-        return {"status": "ok", "service": service}
+def _add_operational_routes(
+    app: FastAPI,
+    service: str,
+    metrics: ServiceMetrics,
+    readiness: Readiness,
+    liveness: dict[str, Callable[[], str | None]],
+) -> None:
+    @app.get("/health", tags=["operations"], summary="Liveness: the process answers and is not wedged")
+    async def health() -> JSONResponse:
+        problems = {name: problem for name, check in liveness.items() if (problem := check()) is not None}
+        if problems:
+            return JSONResponse({"status": "wedged", "service": service, "problems": problems}, status_code=503)
+        return JSONResponse({"status": "ok", "service": service})
 
     @app.get("/ready", tags=["operations"], summary="Readiness: Kafka, event store and MongoDB reachable")
     async def ready() -> JSONResponse:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -88,23 +86,14 @@ async def ensure_topics(settings: ServiceSettings, topics: list[str], replicatio
         await admin.close()
 
 
-PublishBatch = Callable[[str, list[Envelope]], Awaitable[None]]
+def document_publisher(broker: KafkaBroker, topic: str, service: str) -> None:
+    """Declare the service's topic on its broker for the AsyncAPI document.
 
-
-def envelope_publisher(broker: KafkaBroker, topic: str, service: str) -> PublishBatch:
-    """The relay's publish function: send a batch without waiting per message, then await every ack."""
-    publisher = broker.publisher(
+    The relay publishes through a producer of its own (infra.relay_producer), which it can
+    replace without touching the consumers that share this broker."""
+    broker.publisher(
         topic,
         title=f"{topic}:publish",
         description=f"Domain events stored by the {service} service, keyed by aggregate id",
         schema=Envelope,
     )
-
-    async def publish_batch(_: str, envelopes: list[Envelope]) -> None:
-        pending = []
-        for envelope in envelopes:
-            value, key, headers = encode(envelope)
-            pending.append(await publisher.publish(value, key=key, headers=headers, no_confirm=True))
-        await asyncio.gather(*pending)
-
-    return publish_batch

@@ -34,6 +34,18 @@ class ServiceMetrics:
         self.relay_position = Gauge(
             "qcp_relay_position", "Last notification id acknowledged by Kafka", ["service"], **labels
         )
+        self.relay_stalled = Gauge(
+            "qcp_relay_stalled_seconds",
+            "Seconds the relay has published nothing while stored events wait (0 while it keeps up)",
+            ["service"],
+            **labels,
+        )
+        self.relay_producer_replacements = Counter(
+            "qcp_relay_producer_replacements_total",
+            "Kafka producers the relay gave up and replaced (failed for good, or again and again)",
+            ["service"],
+            **labels,
+        )
         self.relay_leader = Gauge(
             "qcp_relay_leader", "1 where this worker holds the relay lease and publishes", ["service"], **labels
         )

@@ -6,12 +6,16 @@ import asyncio
 import logging
 import os
 import signal
+import time
+from typing import Protocol
+
 from eventsourcing.persistence import Tracking
 
+from contracts import Envelope
 from infra.eventstore import EventStoreApplication
-from infra.kafka import PublishBatch
 from infra.metrics import ServiceMetrics
 from infra.relay_lease import RelayLease
+from infra.relay_producer import needs_new_producer
 
 log = logging.getLogger(__name__)
 
@@ -20,88 +24,153 @@ log = logging.getLogger(__name__)
 CRASH_AFTER_PUBLISH_ENV = "QCP_FAULT_RELAY_CRASH_AFTER_PUBLISH"
 
 
+class Producer(Protocol):
+    async def publish(self, topic: str, envelopes: list[Envelope]) -> None:
+        """Every envelope acknowledged by Kafka, or an error once no send of the batch is pending."""
+
+    async def replace(self, reason: str) -> None:
+        """Give up the current producer; the next publish uses a new one."""
+
+    async def close(self) -> None: ...
+
+
 class OutboxRelay:
-    """Publishes stored events from the last recorded position; records the position only after Kafka acknowledged."""
+    """Publishes stored events from the last recorded position; records the position only after Kafka acknowledged.
+
+    It cannot stay stuck: a producer that fails for good, or fails the same way again and again, is
+    replaced; a leader that makes no progress with a backlog hands its lease to a standby; and how
+    long it has made none is there for the liveness probe."""
 
     def __init__(
         self,
         application: EventStoreApplication,
         topic: str,
-        publish_batch: PublishBatch,
+        producer: Producer,
         metrics: ServiceMetrics,
         *,
         lease: RelayLease | None = None,
         batch_size: int = 500,
         poll_interval: float = 0.2,
         retry_backoff: float = 1.0,
+        replace_after_failures: int = 3,
+        yield_lease_after: float = 60.0,
     ) -> None:
         self.application = application
         self.topic = topic
-        self.publish_batch = publish_batch
+        self.producer = producer
         self.metrics = metrics
         self.lease = lease
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.retry_backoff = retry_backoff
+        self.replace_after_failures = replace_after_failures
+        self.yield_lease_after = yield_lease_after
         self.tracking_name = f"relay:{topic}"
         self.last_error: str | None = None
+        self.backlog = 0
+        self._failures_in_a_row = 0
+        self._last_progress = time.monotonic()
 
     async def position(self) -> int:
         return await asyncio.to_thread(self.application.relay_tracking.max_tracking_id, self.tracking_name) or 0
 
+    def stalled_seconds(self) -> float:
+        """How long stored events have waited with nothing published; 0 while the relay keeps up."""
+        return time.monotonic() - self._last_progress if self.backlog else 0.0
+
     async def publish_pending(self) -> int:
         """One batch: read after the position, publish, await acks, record. Returns how many were published."""
         position = await self.position()
-        envelopes, last = await asyncio.to_thread(
-            self.application.envelopes_after, position, self.batch_size
-        )
+        envelopes, last = await asyncio.to_thread(self.application.envelopes_after, position, self.batch_size)
         if not envelopes:
-            await self._update_lag(position)
+            self._progressed()
             return 0
-        await self.publish_batch(self.topic, envelopes)
+        await self.producer.publish(self.topic, envelopes)
         if os.environ.get(CRASH_AFTER_PUBLISH_ENV) == "1":
             os.kill(os.getpid(), signal.SIGKILL)
-        await asyncio.to_thread(
-            self.application.relay_tracking.insert_tracking, Tracking(self.tracking_name, last)
-        )
+        await asyncio.to_thread(self.application.relay_tracking.insert_tracking, Tracking(self.tracking_name, last))
         self.metrics.events_relayed.labels(self.metrics.service, self.topic).inc(len(envelopes))
-        await self._update_lag(last)
+        self._progressed()
         return len(envelopes)
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, *, topic_ready: asyncio.Event | None = None) -> None:
         """Relay until stopped; Kafka being away only delays publication, it loses nothing.
 
         With several workers, the one holding the lease publishes and the others stand by.
         """
+        self._progressed()
         try:
+            while topic_ready is not None and not topic_ready.is_set() and not stop.is_set():
+                await self.measure_lag()
+                await _sleep_unless_stopped(stop, self.retry_backoff)
             await self._relay_while_leading(stop)
         finally:
+            await self.producer.close()
             if self.lease is not None:
                 await asyncio.to_thread(self.lease.release)
 
     async def _relay_while_leading(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            if self.lease is not None:
-                leading = await asyncio.to_thread(self.lease.try_acquire)
-                self.metrics.relay_leader.labels(self.metrics.service).set(1 if leading else 0)
-                if not leading:
-                    await _sleep_unless_stopped(stop, self.retry_backoff)
-                    continue
-            try:
-                published = await self.publish_pending()
-                self.last_error = None
-            except Exception as error:  # noqa: BLE001 - any failure is retried from the recorded position
-                self.last_error = f"{type(error).__name__}: {error}"
-                log.warning("relay to %s failed, retrying: %s", self.topic, self.last_error)
+            await self.measure_lag()
+            if self.lease is not None and not await self._leading():
+                self._progressed()  # a standby is not the one keeping events back
                 await _sleep_unless_stopped(stop, self.retry_backoff)
                 continue
+            try:
+                published = await self.publish_pending()
+            except Exception as error:  # noqa: BLE001 - any failure is retried from the recorded position
+                await self._failed(error)
+                if await self._yielded_lease_while_stalled():
+                    await _sleep_unless_stopped(stop, self.retry_backoff * 3)
+                else:
+                    await _sleep_unless_stopped(stop, self.retry_backoff)
+                continue
+            self.last_error = None
+            self._failures_in_a_row = 0
             if published < self.batch_size:
                 await _sleep_unless_stopped(stop, self.poll_interval)
 
-    async def _update_lag(self, position: int) -> None:
-        newest = await asyncio.to_thread(self.application.recorder.max_notification_id) or 0
-        self.metrics.relay_lag.labels(self.metrics.service).set(newest - position)
+    async def measure_lag(self) -> None:
+        """Stored but unpublished notifications, read from the event store whatever Kafka is doing."""
+        try:
+            newest = await asyncio.to_thread(self.application.recorder.max_notification_id) or 0
+            position = await self.position()
+        except Exception as error:  # noqa: BLE001 - the store being away is reported by readiness
+            log.debug("relay lag not measured: %s", error)
+            return
+        self.backlog = max(newest - position, 0)
+        self.metrics.relay_lag.labels(self.metrics.service).set(self.backlog)
         self.metrics.relay_position.labels(self.metrics.service).set(position)
+        self.metrics.relay_stalled.labels(self.metrics.service).set(self.stalled_seconds())
+
+    async def _leading(self) -> bool:
+        assert self.lease is not None
+        leading = await asyncio.to_thread(self.lease.try_acquire)
+        self.metrics.relay_leader.labels(self.metrics.service).set(1 if leading else 0)
+        return leading
+
+    async def _failed(self, error: Exception) -> None:
+        self._failures_in_a_row += 1
+        self.last_error = f"{type(error).__name__}: {error}"
+        log.warning("relay to %s failed (%d in a row), retrying: %s", self.topic, self._failures_in_a_row, self.last_error)
+        if needs_new_producer(error) or self._failures_in_a_row >= self.replace_after_failures:
+            await self.producer.replace(self.last_error)
+            self.metrics.relay_producer_replacements.labels(self.metrics.service).inc()
+            self._failures_in_a_row = 0
+
+    async def _yielded_lease_while_stalled(self) -> bool:
+        """A leader stalled too long lets a standby try; it competes for the lease again afterwards."""
+        if self.lease is None or self.stalled_seconds() < self.yield_lease_after:
+            return False
+        log.warning("relay to %s made no progress for %.0f s: giving up the lease", self.topic, self.stalled_seconds())
+        await self.producer.replace("lease given up while stalled")
+        await asyncio.to_thread(self.lease.release)
+        self.metrics.relay_leader.labels(self.metrics.service).set(0)
+        self._progressed()
+        return True
+
+    def _progressed(self) -> None:
+        self._last_progress = time.monotonic()
 
 
 async def _sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> None:

@@ -41,6 +41,13 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = ""
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval_seconds: float = 0.2
+    # A relay that failed this many batches in a row replaces its producer, even for errors
+    # called retriable: aiokafka keeps raising the same one from a producer that will never send.
+    relay_replace_producer_after_failures: int = Field(default=3, ge=1, le=100)
+    # A leader with a backlog and nothing published for this long hands its lease to a standby ...
+    relay_yield_lease_after_seconds: float = Field(default=60.0, gt=0)
+    # ... and after this long the worker's liveness probe fails, so Kubernetes restarts it.
+    relay_liveness_stall_seconds: float = Field(default=180.0, gt=0)
     retry_backoff_seconds: float = 1.0
     log_level: str = "INFO"
 

@@ -45,12 +45,37 @@ class Worker:
         self.on_start = on_start
         self.on_stop = on_stop
         self.consumers_problem: str | None = "not started yet"
+        self.relay_task: asyncio.Task[None] | None = None
+        self.topics_ready = asyncio.Event()
         readiness.extra["consumers"] = lambda: self.consumers_problem
+        liveness = {}
         if relay is not None:
             readiness.extra["relay"] = lambda: relay.last_error and f"retrying: {relay.last_error}"
+            liveness["relay"] = self.relay_wedged
         self.health_app = create_app(
-            service=f"{settings.service}-worker", routers=[], tokens=tokens, metrics=metrics, readiness=readiness
+            service=f"{settings.service}-worker",
+            routers=[],
+            tokens=tokens,
+            metrics=metrics,
+            readiness=readiness,
+            liveness=liveness,
         )
+
+    def relay_wedged(self) -> str | None:
+        """Why the relay needs a restart of this process, if it does: it died, or it has published
+        nothing for too long while stored events wait."""
+        if self.relay is None:
+            return None
+        if self.relay_task is not None and self.relay_task.done() and not self.relay_task.cancelled():
+            error = self.relay_task.exception()
+            return f"the relay stopped: {type(error).__name__}: {error}" if error else "the relay stopped"
+        stalled = self.relay.stalled_seconds()
+        if stalled >= self.settings.relay_liveness_stall_seconds:
+            return (
+                f"the relay published nothing for {stalled:.0f} s while {self.relay.backlog} stored events wait"
+                f" (last error: {self.relay.last_error})"
+            )
+        return None
 
     async def start_consumers(self, stop: asyncio.Event) -> bool:
         """Keep trying until Kafka answers; report why not meanwhile. Returns False if stopped first."""
@@ -59,6 +84,7 @@ class Worker:
                 if self.on_start is not None:
                     await self.on_start()
                 await ensure_topics(self.settings, self.topics)
+                self.topics_ready.set()
                 await self.broker.start()
                 self.consumers_problem = None
                 log.info("%s worker consuming", self.settings.service)
@@ -80,15 +106,17 @@ class Worker:
             server = uvicorn.Server(config)
             server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
             server_task = asyncio.create_task(server.serve())
-        relay_task = None
         try:
+            # The relay measures its lag from the start, and publishes once its topic exists
+            # (created with infinite retention, never auto-created by a first send).
+            if self.relay is not None:
+                self.relay_task = asyncio.create_task(self.relay.run(stop, topic_ready=self.topics_ready))
             if await self.start_consumers(stop):
-                if self.relay is not None:
-                    relay_task = asyncio.create_task(self.relay.run(stop))
                 await stop.wait()
         finally:
-            if relay_task is not None:
-                await relay_task
+            if self.relay_task is not None:
+                with contextlib.suppress(Exception):
+                    await self.relay_task
             with contextlib.suppress(Exception):
                 await self.broker.stop()
             if self.on_stop is not None:

@@ -36,7 +36,7 @@ def asyncapi_document() -> str:
     for service in SERVICES:
         settings = ServiceSettings(service=service)
         read_model = definition(service).build_read_model(unconnected[settings.database_name])
-        broker, _ = build_messaging(definition(service), settings, read_model, ServiceMetrics(service))
+        broker = build_messaging(definition(service), settings, read_model, ServiceMetrics(service))
         brokers.append(broker)
     specification = AsyncAPI(
         *brokers,

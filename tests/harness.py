@@ -18,18 +18,18 @@ from qcp.stack import StackConfig, create_database
 
 def isolated_settings(config: StackConfig, service: str, root: Path, namespace: str, **overrides: Any) -> ServiceSettings:
     """Settings for one service on the real stack, with its own topics, groups, databases and event store."""
-    return ServiceSettings(
-        service=service,
-        kafka_bootstrap=config.kafka_bootstrap,
-        mongo_url=config.mongo_url,
-        mongo_db_prefix=namespace.replace(".", "_"),
-        event_store="sqlite",
-        sqlite_dir=root / "eventstores",
-        topic_prefix=namespace,
-        retry_backoff_seconds=0.5,
-        relay_poll_interval_seconds=0.1,
-        **overrides,
-    )
+    defaults: dict[str, Any] = {
+        "service": service,
+        "kafka_bootstrap": config.kafka_bootstrap,
+        "mongo_url": config.mongo_url,
+        "mongo_db_prefix": namespace.replace(".", "_"),
+        "event_store": "sqlite",
+        "sqlite_dir": root / "eventstores",
+        "topic_prefix": namespace,
+        "retry_backoff_seconds": 0.5,
+        "relay_poll_interval_seconds": 0.1,
+    }
+    return ServiceSettings(**(defaults | overrides))
 
 
 def on_postgres(config: StackConfig, settings: ServiceSettings) -> ServiceSettings:
@@ -69,6 +69,34 @@ async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float 
     try:
         deadline = time.monotonic() + timeout
         while len(records) < expect and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for items in batch.values():
+                records.extend(items)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def read_whole_topic(bootstrap: str, topic: str, *, timeout: float = 60.0) -> list[Any]:
+    """Every record of a topic up to its end offsets as they were when reading began."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (description,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(topic, item["partition"]) for item in description["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        deadline = time.monotonic() + timeout
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic} not read to its end within {timeout:.0f}s")
             batch = await consumer.getmany(timeout_ms=500)
             for items in batch.values():
                 records.extend(items)

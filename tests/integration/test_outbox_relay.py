@@ -11,9 +11,8 @@ from contracts import Actor
 from contracts.codes import Channel, Role
 from contracts.registered import SeasonOpened, UnitRegistrationForm
 from infra.eventstore import CommandContext
-from infra.kafka import build_broker, envelope_publisher
+from infra.bootstrap import build_relay
 from infra.metrics import ServiceMetrics
-from infra.relay import OutboxRelay
 from qcp.demo import demo_registration, demo_season
 from services.registration.application import RegistrationApplication
 from tests.harness import isolated_settings, new_namespace, on_postgres, read_topic
@@ -39,16 +38,11 @@ async def test_stored_events_reach_kafka_in_order_and_the_position_follows(stack
     store_season_with_units(app, 3)
     form = UnitRegistrationForm.model_validate(demo_registration(0))
     app.register_unit(f"310000-{datetime.now(UTC).year}-qc_group", form, SECRETARIAT)  # an amendment
-    broker = build_broker(settings)
-    relay = OutboxRelay(
-        app, settings.own_topic, envelope_publisher(broker, settings.own_topic, "registration"),
-        ServiceMetrics("registration"), batch_size=2,
-    )
-    await broker.start()
+    relay = build_relay(settings.model_copy(update={"relay_batch_size": 2}), app, ServiceMetrics("registration"))
     try:
         published = [await relay.publish_pending() for _ in range(4)]
     finally:
-        await broker.stop()
+        await relay.producer.close()
 
     assert published == [2, 2, 1, 0]
     assert await relay.position() == app.recorder.max_notification_id() == 5

@@ -13,6 +13,8 @@ from contracts.identity import region_label, validate_region_code
 
 import pytest
 
+from qcp.demo import DEMO_UNITS
+
 
 def test_unit_natures_as_printed() -> None:
     assert list(UnitNature.labels().values()) == ["国有", "民营", "外资", "合资", "事业单位", "其他"]
@@ -34,9 +36,12 @@ def test_key_industries_in_their_three_groups_and_other() -> None:
     assert [group.label for group in IndustryGroup] == ["先导产业", "重点产业", "现代服务业", "其他"]
 
 
-def test_the_demo_industry_codes_are_valid() -> None:
-    for code in ("integrated_circuits", "biomedicine", "shipping", "high_end_equipment"):
-        assert KeyIndustry(code).value == code
+def test_the_demo_units_use_known_industry_domain_and_nature_codes() -> None:
+    industries = {code for *_, codes in DEMO_UNITS for code in codes}
+    assert industries == {"integrated_circuits", "biomedicine", "shipping", "high_end_equipment"}
+    assert industries <= {member.value for member in KeyIndustry}
+    assert {domain for _, _, _, domain, _ in DEMO_UNITS} <= {member.value for member in KeyDomain}
+    assert {nature for _, _, nature, _, _ in DEMO_UNITS} <= {member.value for member in UnitNature}
 
 
 def test_a_label_finds_its_code_whatever_the_punctuation() -> None:
