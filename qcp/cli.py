@@ -62,6 +62,24 @@ def run(demo: bool, base_port: int) -> None:
     run_platform(demo=demo, base_port=base_port)
 
 
+@cli.command("status")
+def status_command() -> None:
+    """The embedded platform's processes as `qcp run` supervises them: pid, restarts and the last reason."""
+    from qcp.embedded import status_path
+    from qcp.stack import StackConfig
+    from qcp.supervisor import read_status
+
+    status = read_status(status_path(StackConfig()))
+    if status is None:
+        raise click.ClickException("no platform status: is `qcp run` running?")
+    age = time.time() - status["written_at"]
+    click.echo(f"written {age:.0f} s ago" + ("" if age < 30 else " (is `qcp run` still running?)"))
+    for name, item in status["processes"].items():
+        state = "waiting to restart" if item["waiting_to_restart"] else f"pid {item['pid']}"
+        reason = f"; last: {item['last_reason']}" if item["last_reason"] else ""
+        click.echo(f"  {name:<20} {state:<20} restarts {item['restarts']}{reason}  {item['url']}")
+
+
 @cli.command("demo")
 @click.option("--registration-url", default="http://127.0.0.1:8101", show_default=True)
 @click.option("--submission-url", default="http://127.0.0.1:8102", show_default=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from pathlib import Path
 
 import click
 
@@ -12,6 +13,7 @@ from qcp.demo import load_demo
 from qcp.launcher import Platform, default_ports
 from qcp.services import SERVICES, settings_for
 from qcp.stack import StackConfig, up
+from qcp.supervisor import Supervisor
 
 
 def platform_environment(config: StackConfig) -> dict[str, str]:
@@ -22,6 +24,24 @@ def platform_environment(config: StackConfig) -> dict[str, str]:
         "QCP_EVENT_STORE": "sqlite",
         "QCP_SQLITE_DIR": str(config.state_dir / "eventstores"),
     }
+
+
+def status_path(config: StackConfig) -> Path:
+    return config.state_dir / "platform.json"
+
+
+def supervise(platform: Platform, path: Path) -> None:
+    """Restart what exits or wedges until SIGINT (KeyboardInterrupt) or SIGTERM."""
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _: stopping.append(signum))
+    supervisor = Supervisor(platform, list(platform.processes), status_path=path, echo=_echo_with_time)
+    while not stopping:
+        supervisor.check()
+        time.sleep(supervisor.interval)
+
+
+def _echo_with_time(line: str) -> None:
+    click.echo(f"{time.strftime('%H:%M:%S')} {line}")
 
 
 def run_platform(*, demo: bool, base_port: int) -> None:
@@ -42,10 +62,9 @@ def run_platform(*, demo: bool, base_port: int) -> None:
         for service in SERVICES:
             click.echo(f"  {service:<13} {platform.url(service)}/docs   worker {platform.worker_url(service)}/metrics")
         click.echo(f"logs in {platform.log_dir}; tokens: qcp token mint --role organizer --org 310000 --sub me")
+        click.echo("processes that exit or stop answering /health are restarted (qcp status shows restarts)")
         click.echo("Ctrl-C stops the services (the stack keeps running: qcp stack down)")
-        # Blocked only now: the service processes started above must not inherit the mask.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        supervise(platform, status_path(config))
     except KeyboardInterrupt:
         pass
     finally:

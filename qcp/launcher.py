@@ -34,6 +34,7 @@ class Platform:
     log_dir: Path
     ports: dict[str, ServicePorts] = field(default_factory=default_ports)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    extra_env: dict[str, dict[str, str]] = field(default_factory=dict)  # per process, kept for restarts
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service].api}"
@@ -50,14 +51,16 @@ class Platform:
         port = self.ports[service].api if kind == "api" else self.ports[service].worker
         self.log_dir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "qcp.cli", "serve", kind, "--service", service, "--port", str(port)]
-        log_file = (self.log_dir / f"{service}-{kind}.log").open("ab")
-        self.processes[f"{service}-{kind}"] = subprocess.Popen(  # noqa: S603 - our own CLI
-            command,
-            env=os.environ | self.environment | (extra_env or {}),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        if extra_env:
+            self.extra_env[f"{service}-{kind}"] = extra_env
+        with (self.log_dir / f"{service}-{kind}.log").open("ab") as log_file:
+            self.processes[f"{service}-{kind}"] = subprocess.Popen(  # noqa: S603 - our own CLI
+                command,
+                env=os.environ | self.environment | (extra_env or {}),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def wait_until_ready(self, timeout: float = 120.0) -> None:
         """Every API and worker answers /ready with 200, or TimeoutError naming the ones that do not."""
