@@ -58,6 +58,7 @@ class Role(LabelledEnum):
     NATIONAL = "national", "中国质量协会"
     FEED = "feed", "省级平台数据接口"
     AUDITOR = "auditor", "审计"
+    OPS = "ops", "平台运维"
     SYSTEM = "system", "系统"
 
 

@@ -21,6 +21,7 @@ from infra.http import create_app
 from infra.kafka import EVENT_TOPICS, build_broker, document_publisher
 from infra.metrics import ServiceMetrics
 from infra.mongo import build_client
+from infra.operations_http import build_operations_router
 from infra.projection import EventHandler, ProcessManagerRunner, Projection, ProjectionRunner
 from infra.readiness import Readiness, event_store_check, kafka_check, mongo_check
 from infra.relay import OutboxRelay
@@ -132,8 +133,12 @@ def build_api(definition: ServiceDefinition, settings: ServiceSettings, *, clock
 
     return create_app(
         service=settings.service,
-        # Every service with an event store answers the audit digest routes (tamper evidence).
-        routers=[definition.build_router(), *([build_digest_router(event_store_digests)] if application else [])],
+        # Every service with an event store answers the audit digest routes (tamper evidence) and can
+        # republish its events for operators (disaster recovery).
+        routers=[
+            definition.build_router(),
+            *([build_digest_router(event_store_digests), build_operations_router()] if application else []),
+        ],
         tokens=tokens_for(settings),
         metrics=metrics,
         readiness=Readiness(checks),

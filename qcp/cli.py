@@ -11,6 +11,7 @@ import click
 
 from qcp.audit_cli import audit
 from qcp.feed_cli import feed
+from qcp.relay_cli import relay
 from qcp.services import SERVICES
 from qcp.stack.cli import stack
 
@@ -23,6 +24,7 @@ def cli() -> None:
 cli.add_command(stack)
 cli.add_command(audit)
 cli.add_command(feed)
+cli.add_command(relay)
 
 
 @cli.group()

@@ -190,6 +190,29 @@ CRD_SCHEMAS: dict[tuple[str, str], Obj] = {
                       podAntiAffinityType={"enum": ["preferred", "required"]}),
         resources=_RESOURCES,
         monitoring=_ANY_OBJECT,
+        backup=_obj(
+            ["barmanObjectStore"],
+            retentionPolicy={"type": "string", "pattern": "^[1-9][0-9]*[dwm]$"},
+            barmanObjectStore=_obj(
+                ["destinationPath"],
+                destinationPath=_STR,
+                endpointURL=_STR,
+                s3Credentials=_obj(
+                    accessKeyId=_obj(["name", "key"], name=_STR, key=_STR),
+                    secretAccessKey=_obj(["name", "key"], name=_STR, key=_STR),
+                ),
+                wal=_obj(compression={"enum": ["gzip", "bzip2", "snappy"]}, maxParallel=_INT),
+                data=_obj(compression={"enum": ["gzip", "bzip2", "snappy"]}, jobs=_INT),
+            ),
+        ),
+    )),
+    ("postgresql.cnpg.io/v1", "ScheduledBackup"): _crd("postgresql.cnpg.io/v1", "ScheduledBackup", _obj(
+        ["schedule", "cluster"],
+        schedule={"type": "string", "pattern": r"^(\S+\s+){5}\S+$"},
+        cluster=_obj(["name"], name=_STR),
+        backupOwnerReference={"enum": ["none", "self", "cluster"]},
+        immediate=_BOOL,
+        suspend=_BOOL,
     )),
     ("postgresql.cnpg.io/v1", "Database"): _crd("postgresql.cnpg.io/v1", "Database", _obj(
         ["cluster", "name", "owner"],
@@ -781,6 +804,17 @@ def test_kafka_kraft_cluster_and_topics() -> None:
         assert int(spec["config"]["min.insync.replicas"]) < spec["replicas"]
         if name in EVENT_TOPICS:
             assert spec["partitions"] == 6, name
+
+
+def test_the_event_stores_are_backed_up_with_wal_archiving_and_a_nightly_base_backup() -> None:
+    objects = render("production")
+    (cluster,) = of_kind(objects, "Cluster")
+    store = cluster["spec"]["backup"]["barmanObjectStore"]
+    assert store["destinationPath"].startswith("s3://") and store["wal"]["compression"] == "gzip"
+    assert cluster["spec"]["backup"]["retentionPolicy"] == "30d"
+    (scheduled,) = of_kind(objects, "ScheduledBackup")
+    assert scheduled["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
+    assert scheduled["spec"]["schedule"] == "0 0 2 * * *"
 
 
 def test_postgres_cluster_matches_the_services() -> None:

@@ -1,0 +1,78 @@
+"""Operators' routes of a write service: republish its stored events after the broker lost its data."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from contracts.codes import Role
+from infra.auth import AuthenticatedActor, require_role
+from infra.errors import NotFound
+from infra.http import PathId
+from infra.relay_producer import RelayProducer, idempotent_producer_factory
+from infra.republish import republish
+
+log = logging.getLogger(__name__)
+
+
+class RepublishRequest(BaseModel):
+    from_position: int = Field(default=0, ge=0, description="notification id after which to republish; 0 for all")
+
+
+def build_operations_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.post("/operations/republish", status_code=202, summary="Republish every stored event from the event store")
+    async def start_republish(body: RepublishRequest, request: Request, actor: AuthenticatedActor) -> dict[str, Any]:
+        require_role(actor, Role.OPS)
+        state = request.app.state
+        job = {
+            "_id": str(uuid.uuid4()),
+            "kind": "republish",
+            "status": "running",
+            "requested_by": actor.id,
+            "requested_at": datetime.now(UTC),
+            "from_position": body.from_position,
+        }
+        jobs = _jobs(request)
+        await jobs.insert_one(job)
+        task = asyncio.create_task(_run(state, jobs, job["_id"], body.from_position))
+        state.background_tasks = getattr(state, "background_tasks", set()) | {task}
+        task.add_done_callback(state.background_tasks.discard)
+        return _view(job)
+
+    @router.get("/operations/republish/{job_id}", summary="A republish's status and report")
+    async def republish_status(job_id: PathId, request: Request, actor: AuthenticatedActor) -> dict[str, Any]:
+        require_role(actor, Role.OPS)
+        job = await _jobs(request).find_one({"_id": job_id, "kind": "republish"})
+        if job is None:
+            raise NotFound(f"republish {job_id} is not known to this service")
+        return _view(job)
+
+    return router
+
+
+async def _run(state: Any, jobs: Any, job_id: str, from_position: int) -> None:  # noqa: ANN401 - FastAPI's app state
+    settings = state.settings
+    producer = RelayProducer(idempotent_producer_factory(settings.kafka_bootstrap, f"qcp-{settings.service}-republish"))
+    try:
+        report = await republish(settings, state.application, producer, from_position=from_position)
+    except Exception as error:  # noqa: BLE001 - the operator reads the reason in the job
+        log.exception("republish %s failed", job_id)
+        await jobs.update_one({"_id": job_id}, {"$set": {"status": "failed", "error": f"{type(error).__name__}: {error}"}})
+        return
+    await jobs.update_one({"_id": job_id}, {"$set": {"status": "done", "report": report.as_dict()}})
+
+
+def _jobs(request: Request) -> Any:  # noqa: ANN401
+    return request.app.state.mongo[request.app.state.settings.database_name]["operations"]
+
+
+def _view(job: dict[str, Any]) -> dict[str, Any]:
+    return {"job_id": job["_id"]} | {key: value for key, value in job.items() if key != "_id"}
