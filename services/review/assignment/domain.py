@@ -37,8 +37,9 @@ NOT_ENOUGH_JUDGES = "assignment.not_enough_judges"
 
 
 def assignment_id(season_id: str, entry_id: str, stage: str) -> UUID:
-    """The Assignment aggregate's id: one per entry and stage of a season."""
-    return stable_uuid("assignment", season_id, entry_id, ReviewStage(stage).value)
+    """The Assignment aggregate's id: one per entry and review round of a season (a season opened before rounds:
+    its stages' codes, so the ids stay what they were)."""
+    return stable_uuid("assignment", season_id, entry_id, str(getattr(stage, "value", stage)))
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,11 @@ def choose_judges(entry: EntryToAssign, judges: Iterable[Judge], loads: Mapping[
 
 
 def judges_per_entry(season: Mapping[str, Any] | None, stage: str, defaults: Mapping[str, int]) -> int:
-    """k for a stage: the season's own setting (`judges_per_entry` by stage) if it has one, else the default."""
+    """k for a round: the season's own setting (its round's `judges_per_entry`, or an older season's
+    `judges_per_entry` by stage) if it has one, else the default."""
+    for item in (season or {}).get("rounds") or []:
+        if isinstance(item, Mapping) and item.get("code") == stage and isinstance(item.get("judges_per_entry"), int):
+            return max(1, item["judges_per_entry"])
     configured = (season or {}).get("judges_per_entry") or {}
     value = configured.get(stage) if isinstance(configured, Mapping) else None
     if isinstance(value, int) and value >= 1:
@@ -142,7 +147,7 @@ def assigned_payload(entry: EntryToAssign, choice: Choice, assigned_by: str) -> 
     return JudgesAssigned(
         season_id=entry.season_id,
         entry_id=entry.entry_id,
-        stage=ReviewStage(entry.stage),
+        stage=entry.stage,
         judge_ids=list(choice.judge_ids),
         assigned_by=assigned_by,
     )
@@ -152,7 +157,7 @@ def blocked_payload(entry: EntryToAssign, choice: Choice) -> AssignmentBlocked:
     return AssignmentBlocked(
         season_id=entry.season_id,
         entry_id=entry.entry_id,
-        stage=ReviewStage(entry.stage),
+        stage=entry.stage,
         reason=NOT_ENOUGH_JUDGES,
         message=choice.message(),
         judges_required=choice.required,

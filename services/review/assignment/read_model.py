@@ -59,14 +59,14 @@ class AssignmentReadModel:
         if envelope.type == "JudgesAssigned":
             assigned = cast(JudgesAssigned, payload)
             fields = {"status": "assigned", "assigned_by": assigned.assigned_by, "reason": None, "message": None}
-            return await self._replace_judges(envelope, assigned.season_id, assigned.entry_id, assigned.stage.value,
+            return await self._replace_judges(envelope, assigned.season_id, assigned.entry_id, assigned.stage,
                                               list(assigned.judge_ids), fields)
         if envelope.type == "AssignmentBlocked":
             blocked = cast(AssignmentBlocked, payload)
             fields = blocked.model_dump(mode="json", include={
                 "reason", "message", "judges_required", "judges_eligible", "judges_conflicted"
             }) | {"status": "blocked"}
-            return await self._replace_judges(envelope, blocked.season_id, blocked.entry_id, blocked.stage.value,
+            return await self._replace_judges(envelope, blocked.season_id, blocked.entry_id, blocked.stage,
                                               [], fields)
         if envelope.type in ("ScoreRecorded", "ScoreRevised"):
             return await self._scored(envelope, cast(ScoreFields, payload))
@@ -117,7 +117,7 @@ class AssignmentReadModel:
 
     async def _scored(self, envelope: Envelope, score: ScoreFields) -> bool:
         """The judge's queue document shows the score; the score's version guards against replays."""
-        stage = score.stage.value
+        stage = score.stage
         try:
             result = await self.queue.update_one(
                 {"_id": queue_id(score.judge_id, stage, score.entry_id), "_score_version": {"$lt": envelope.aggregate_version}},
