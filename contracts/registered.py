@@ -247,6 +247,16 @@ class SeasonOpened(Payload):
             return data | {"quota": default_quota(data["kind"]).model_dump(mode="json")}
         return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def rounds_of_stage_fields(cls, data: Any) -> Any:
+        """Stage weights and judges per entry, as a season was opened before rounds, still open one: they become
+        its two rounds (the same as the upcaster gives a stored version 2 season)."""
+        if isinstance(data, dict) and ("stage_weights" in data or "judges_per_entry" in data) and not data.get("rounds"):
+            data = dict(data)
+            data["rounds"] = rounds_of_v2(data.pop("stage_weights", None), data.pop("judges_per_entry", None))
+        return data
+
     def round(self, code: str) -> ReviewRound | None:
         return next((item for item in self.rounds if item.code == code), None)
 

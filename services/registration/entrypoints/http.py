@@ -37,7 +37,6 @@ from contracts.registered import (
     ReviewRound,
     Rubric,
     SeasonOpened,
-    rounds_of_v2,
     UnitRegistrationForm,
 )
 from contracts.scored import ReviewStage
@@ -96,12 +95,8 @@ class OpenSeasonRequest(Payload):
                 "rounds.N.judges_per_entry)",
             )
         check_stage_weights(self.stage_weights)
-        fields = self.model_dump(exclude={"stage_weights", "judges_per_entry", "rounds"}, exclude_none=False)
-        rounds = (
-            [item.model_dump(mode="json") for item in self.rounds] if self.rounds is not None
-            else rounds_of_v2(self.model_dump(mode="json")["stage_weights"], self.model_dump(mode="json")["judges_per_entry"])
-        )
-        return fields | {"rounds": rounds}
+        exclude = {"rounds"} if self.rounds is None else {"stage_weights", "judges_per_entry"}
+        return self.model_dump(mode="json", exclude=exclude)  # SeasonOpened makes rounds of the stage fields
     # --- end of review rounds ---
 
 
