@@ -4,7 +4,8 @@ Rules (ids in services/review/assignment/README.md):
 - assignment.conflict.own_work_unit: a judge never reviews an entry of his or her own work unit
   (the judge's work-unit credit code is the entry unit's, or the work-unit names are the same name);
 - assignment.conflict.recommender_panel: a judge on the panel of the recommending unit that
-  recommended the entry does not review it at the organizer (the panel already scored it);
+  recommended the entry, or named on its 推荐表, does not review it at the organizer (the panel already
+  scored it; scoring refuses such a judge too, score.judge.conflict.recommender_panel);
 - assignment.load_balance: the k judges with the fewest entries of the season and stage so far; ties
   are broken by a hash of (entry, judge), deterministic for an entry yet different between entries,
   so two workers assigning at the same moment rarely pick the same judges;
@@ -50,6 +51,7 @@ class Judge:
     work_unit: str
     work_unit_credit_code: str | None = None
     recommender_id: str | None = None
+    certificate_no: str | None = None
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> Judge:
@@ -58,6 +60,7 @@ class Judge:
             work_unit=document.get("work_unit") or "",
             work_unit_credit_code=document.get("work_unit_credit_code"),
             recommender_id=document.get("recommender_id"),
+            certificate_no=document.get("certificate_no"),
         )
 
 
@@ -71,6 +74,7 @@ class EntryToAssign:
     credit_code: str
     recommender_id: str | None = None
     unit_names: tuple[str, ...] = ()  # the unit's full name and short name, from its registration
+    recommendation_certificates: tuple[str, ...] = ()  # the judges named on its 推荐表 (they scored it already)
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,8 @@ def conflict_of(judge: Judge, entry: EntryToAssign) -> str | None:
         return OWN_WORK_UNIT
     if judge.recommender_id and entry.recommender_id and judge.recommender_id == entry.recommender_id:
         return RECOMMENDER_PANEL
+    if judge.certificate_no and judge.certificate_no in entry.recommendation_certificates:
+        return RECOMMENDER_PANEL  # named on the entry's 推荐表: the judge scored it for its recommending unit
     return None
 
 
@@ -200,7 +206,7 @@ class Assignment(Aggregate):
         self.judge_ids = []
         self.status = "blocked"
 
-    def entry(self, unit_names: tuple[str, ...] = ()) -> EntryToAssign:
+    def entry(self, unit_names: tuple[str, ...] = (), certificates: tuple[str, ...] = ()) -> EntryToAssign:
         return EntryToAssign(
-            self.season_id, self.entry_id, self.stage, self.credit_code, self.recommender_id, unit_names
+            self.season_id, self.entry_id, self.stage, self.credit_code, self.recommender_id, unit_names, certificates
         )

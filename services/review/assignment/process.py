@@ -251,6 +251,7 @@ class AssignmentProcess:
             season_id=season_id, entry_id=entry_id, stage=stage, credit_code=credit_code,
             recommender_id=recommender_id,
             unit_names=await self.read_model.unit_names(season_id, credit_code),
+            recommendation_certificates=await self.read_model.recommendation_certificates(season_id, entry_id),
         )
         choice = await self._choose(entry)
         envelopes, recorded = await asyncio.to_thread(
@@ -275,11 +276,13 @@ class AssignmentProcess:
         for document in blocked:
             aggregate = await asyncio.to_thread(self.recorder.load, UUID(document["_id"]))
             names = await self.read_model.unit_names(aggregate.season_id, aggregate.credit_code)
+            certificates = await self.read_model.recommendation_certificates(aggregate.season_id, aggregate.entry_id)
             stage_loads = await self.loads.get(aggregate.season_id, aggregate.stage)
             k = judges_per_entry(season, aggregate.stage, self.settings.judges_per_entry)
 
-            def choice_for(current: Assignment, names=names, loads=stage_loads, k=k) -> tuple[EntryToAssign, Choice]:  # noqa: ANN001
-                entry = current.entry(names)
+            def choice_for(current: Assignment, names=names, loads=stage_loads, k=k,  # noqa: ANN001
+                           certificates=certificates) -> tuple[EntryToAssign, Choice]:  # noqa: ANN001
+                entry = current.entry(names, certificates)
                 return entry, choose_judges(entry, judges, loads, k)
 
             envelopes, recorded = await asyncio.to_thread(
