@@ -282,3 +282,30 @@ def test_grade_gate_pending() -> None:
     world = World(season=GATED)
     scored_in_initial(world, {"e1": "90"})
     assert refused(world, lambda: world.grade("e1")) == (409, "entry_id", "grade.gate.pending")
+
+
+# ---------------------------------------------------------------- the example seasons
+
+
+def test_the_shanghai_2020_example_season_opens_with_its_notices_deadlines() -> None:
+    from qcp.demo import shanghai_2020_qc_season
+    from services.registration.domain.season import check_season
+
+    opened = SeasonOpened(season_id="310000-2020-qc_group", **shanghai_2020_qc_season())
+    check_season(opened)
+    assert opened.formal_review is not None and opened.formal_review.closes_at.isoformat() == "2020-07-19T16:00:00+00:00"
+    assert [(item.label, item.gate is not None) for item in opened.rounds] == [
+        ("文审", False), ("发表赛", True), ("推荐国家级材料完善", False)]
+
+
+def test_season_windows_may_overlap_as_shanghai_teams_2024_has_them() -> None:
+    """评价 7–8月 and 发布 8月 (Shanghai teams 2024): the 发布 window lies within the 评审 window's last month."""
+    from services.registration.domain.season import check_windows
+
+    def month(first: int, last: int) -> Any:
+        return window(datetime(2024, first, 1, tzinfo=CST), datetime(2024, last + 1, 1, tzinfo=CST))
+
+    from contracts.codes import Stage
+
+    check_windows({Stage(stage): value for stage, value in {"registration": month(2, 5), "submission": month(2, 5), "recommendation": month(4, 6),
+                   "review": month(7, 8), "publication": month(8, 8)}.items()}, 2024)
