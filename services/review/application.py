@@ -103,8 +103,8 @@ from services.review.domain.quota import (
 )
 from services.review.domain.results import SeasonResults, certificate_no, season_results_id
 from services.review.domain.rounds import (
-    Candidate,
     RoundGate,
+    check_assignment_period,
     check_round_open,
     check_taken,
     decide_gate,
@@ -428,8 +428,7 @@ class ReviewApplication(EventStoreApplication):
         now = self.clock()
         stage = str(getattr(stage, "value", stage))
         item = review_round(season, stage)
-        if item.window is None:
-            season.check_formal_review_period(now)
+        check_assignment_period(season, item, now)
         review = self.entry_review(season.season_id, entry.entry_id)
         review.check_progress((ReviewProgress.IN_REVIEW,), "entry_id", "assignment.entry.not_in_review",
                               "judges are assigned to entries that passed formal review and are not graded yet")

@@ -309,3 +309,18 @@ def test_season_windows_may_overlap_as_shanghai_teams_2024_has_them() -> None:
 
     check_windows({Stage(stage): value for stage, value in {"registration": month(2, 5), "submission": month(2, 5), "recommendation": month(4, 6),
                    "review": month(7, 8), "publication": month(8, 8)}.items()}, 2024)
+
+
+def test_season_window_round_judges_are_assigned_by_hand_until_the_round_closes() -> None:
+    from qcp.demo import shanghai_2020_qc_season
+
+    opened = SeasonOpened(season_id="310000-2020-qc_group", **shanghai_2020_qc_season())
+    season = replace(QC_SEASON, rounds=tuple(opened.rounds), formal_review=opened.formal_review, stage_weights={})
+    world = World(season=replace(season, formal_review=None))
+    world.in_review("e1")
+    world.season = season
+    world.clock.now = datetime(2020, 8, 20, 10, 0, tzinfo=CST)  # 形式审查 closed on 07-20; the 发表赛 is on
+    assert world.assign("e1", "presentation", *JUDGES)["event"] == "JudgesAssigned"
+    world.clock.now = datetime(2020, 9, 1, 0, 0, tzinfo=CST)
+    assert refused(world, lambda: world.assign("e1", "presentation", "j4", "j5", "j6")) == (
+        409, "season_id", "season.window.round")

@@ -81,6 +81,18 @@ def check_round_open(season: SeasonView, item: ReviewRound, now: datetime) -> No
                                time_zone=season.time_zone)
 
 
+def check_assignment_period(season: SeasonView, item: ReviewRound, now: datetime) -> None:
+    """Judges are assigned by hand until the round's window closes; a season without rounds' or 形式审查's own
+    windows keeps its period: from the first recommendations to the end of the 评审 window."""
+    if item.window is None and season.formal_review is None:
+        season.check_formal_review_period(now)
+        return
+    window = item.window or season.windows.get(Stage.REVIEW.value)
+    if window is not None and now > window.closes_at:
+        check_labelled_window_open(window, now, code=item.code, label=item.label, season_id=season.season_id,
+                                   time_zone=season.time_zone)
+
+
 def check_taken(season: SeasonView, item: ReviewRound, entry_id: str, advanced_through: Iterable[str],
                 stopped_at: str | None) -> None:
     """An entry is scored or assigned only in a round it takes part in."""
