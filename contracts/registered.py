@@ -29,7 +29,7 @@ from contracts.codes import (
 from contracts.common import Contact, ContactPerson, Payload, Window
 from contracts.identity import CreditCode, Email, Mobile, Postcode, RegionCode
 from contracts.registry import contract, upcaster
-from contracts.scored import ReviewStage
+from contracts.scored import GateMethod, ReviewStage
 
 FAMILY = "registered"
 
@@ -140,7 +140,74 @@ class GradeBand(Payload):
     min_score: Decimal = Field(ge=0, le=1000, decimal_places=2)
 
 
-@contract("SeasonOpened", family=FAMILY, version=2)
+# >>> review rounds (评审轮次): the season's review process ----------------------------------------
+
+FORMAL_REVIEW = "formal_review"  # 形式审查: a window of its own, changed like a round's (SeasonWindowChanged.round)
+Weight = Annotated[Decimal, Field(ge=0, le=100, decimal_places=4)]
+
+
+class GateRule(Payload):
+    """How a gate round lets entries go on to the next round: its top N, a score threshold, or the organizer's choice.
+
+    The season may fix the method and its number; the organizer's request to advance gives what the season
+    leaves open (e.g. N), and may not contradict what it fixes.
+    """
+
+    method: GateMethod | None = Field(default=None, description="left out, the organizer chooses when advancing")
+    top_n: int | None = Field(default=None, ge=1, le=10000, description="按名次: how many entries go on")
+    threshold: Decimal | None = Field(default=None, ge=0, le=1000, decimal_places=2, description="按分数线: the minimum score")
+
+
+class ReviewRound(Payload):
+    """One review round at the organizer (初审/文审, 发表赛, 现场评审, 典型经验视频 …), in the season's order."""
+
+    code: Code = Field(description="e.g. initial_review, presentation, on_site, video")
+    label: str = Field(min_length=1, max_length=50, description="its Chinese label as the notice prints it, e.g. 初审")
+    review_form: ReviewForm | None = Field(
+        default=None, description="评审形式: picks the scoring form (评分表) of that form; left out, any form's"
+    )
+    rubric: Code | None = Field(default=None, description="the code of the season's scoring form for this round")
+    window: Window | None = Field(default=None, description="left out, the season's 评审 (review) window")
+    judges_per_entry: int | None = Field(
+        default=None, ge=1, le=15, description="judges per entry in the round; left out, the platform's default (5)"
+    )
+    weight: Weight | None = Field(
+        default=None,
+        description="its weight in the grade (成果等级); when no round has one, the rounds scored count equally",
+    )
+    assign_on_entry: bool = Field(
+        default=True,
+        description="judges are assigned when an entry enters the round (after formal review or a gate); "
+        "otherwise the secretariat assigns them by hand",
+    )
+    gate: GateRule | None = Field(default=None, description="a gate: only the entries it advances take the next round")
+
+
+def rounds_of_v2(
+    stage_weights: dict[str, Any] | None, judges_per_entry: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The two rounds every season had before rounds were declared: 文审, then 发表赛, both in the 评审 window.
+
+    Judges were assigned automatically for 文审 and by hand for 发表赛; the weights and judges per entry
+    were the season's per stage.
+    """
+    weights = stage_weights or {}
+    judges = judges_per_entry or {}
+    return [
+        {
+            "code": stage.value,
+            "label": stage.label,
+            "review_form": form,
+            "judges_per_entry": judges.get(stage.value),
+            "weight": str(weights[stage.value]) if stage.value in weights else None,
+            "assign_on_entry": stage is ReviewStage.MATERIAL_REVIEW,
+        }
+        for stage, form in ((ReviewStage.MATERIAL_REVIEW, ReviewForm.MATERIAL.value),
+                            (ReviewStage.PRESENTATION, ReviewForm.PRESENTATION.value))
+    ]
+
+
+@contract("SeasonOpened", family=FAMILY, version=3)
 class SeasonOpened(Payload):
     season_id: str = Field(pattern=SEASON_ID_PATTERN)
     organizer: RegionCode
@@ -154,15 +221,24 @@ class SeasonOpened(Payload):
     quota: QuotaRule = Field(description="the kind's quota (default_quota) when not given")
     rubrics: list[Rubric] = Field(default_factory=list, max_length=20)
     grade_bands: list[GradeBand] = Field(default_factory=list, max_length=10)
-    stage_weights: dict[ReviewStage, Annotated[Decimal, Field(ge=0, le=100, decimal_places=4)]] = Field(
-        default_factory=dict,
-        description="成果等级: the relative weights of 文审 (material_review) and 发表赛 (presentation) in the combined "
-        "score, e.g. 0.4 and 0.6; left empty, the stages an entry was scored in count equally",
+    # --- review rounds (schema version 3) ---
+    formal_review: Window | None = Field(
+        default=None,
+        description="形式审查: its own window (e.g. Shanghai 2020: by 07-20); left out, from the 推荐 window's opening "
+        "to the 评审 window's closing",
     )
-    judges_per_entry: dict[ReviewStage, Annotated[int, Field(ge=1, le=15)]] = Field(
-        default_factory=dict,
-        description="how many judges score each entry per stage; left out, the platform's default (5) applies",
+    rounds: list[ReviewRound] = Field(
+        default_factory=lambda: [ReviewRound.model_validate(item) for item in rounds_of_v2(None, None)],
+        min_length=1,
+        max_length=10,
+        description="the review rounds in their order; left out, 文审 then 发表赛 in the 评审 window",
     )
+    grade_not_advanced: bool = Field(
+        default=False,
+        description="成果等级 of entries a gate did not advance: graded from the rounds they took part in (true), "
+        "or not graded (false, e.g. Shandong: only entries that pass 初审 present and are graded)",
+    )
+    # --- end of review rounds ---
 
     @model_validator(mode="before")
     @classmethod
@@ -171,11 +247,34 @@ class SeasonOpened(Payload):
             return data | {"quota": default_quota(data["kind"]).model_dump(mode="json")}
         return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def rounds_of_stage_fields(cls, data: Any) -> Any:
+        """Stage weights and judges per entry, as a season was opened before rounds, still open one: they become
+        its two rounds (the same as the upcaster gives a stored version 2 season)."""
+        if isinstance(data, dict) and ("stage_weights" in data or "judges_per_entry" in data) and not data.get("rounds"):
+            data = dict(data)
+            data["rounds"] = rounds_of_v2(data.pop("stage_weights", None), data.pop("judges_per_entry", None))
+        return data
+
+    def round(self, code: str) -> ReviewRound | None:
+        return next((item for item in self.rounds if item.code == code), None)
+
 
 @upcaster("SeasonOpened", from_version=1)
 def season_opened_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     """Version 1 had no quota, rubrics or grade bands: the kind's quota applies, none of the others."""
     return payload | {"quota": default_quota(payload["kind"]).model_dump(mode="json"), "rubrics": [], "grade_bands": []}
+
+
+@upcaster("SeasonOpened", from_version=2)
+def season_opened_v2_to_v3(payload: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 had stage weights and judges per entry for the two fixed stages: they become its two rounds."""
+    data = dict(payload)
+    rounds = rounds_of_v2(data.pop("stage_weights", None), data.pop("judges_per_entry", None))
+    return data | {"formal_review": None, "rounds": rounds, "grade_not_advanced": False}
+
+# <<< review rounds ------------------------------------------------------------------------------
 
 
 @contract("SeasonWindowChanged", family=FAMILY, version=1)
@@ -184,6 +283,10 @@ class SeasonWindowChanged(Payload):
     stage: Stage
     window: Window
     reason: str = Field(min_length=2, max_length=500)
+    round: Code | None = Field(
+        default=None,
+        description="a review round's own window (stage review), or formal_review for 形式审查; none for the stage's",
+    )
 
 
 # --- unit registrations (报名表) ------------------------------------------------------------

@@ -21,10 +21,23 @@ FAMILY = "scored"
 
 
 class ReviewStage(LabelledEnum):
-    """The two scored stages at the organizer: material review by the expert panel, and the presentation contest."""
+    """The two scored stages of a season opened before review rounds: they are its two rounds' codes.
+
+    A season declares its own rounds (contracts.registered.ReviewRound); these are the codes and labels
+    of the rounds an older season gets from its upcaster, 文审 then 发表赛.
+    """
 
     MATERIAL_REVIEW = "material_review", "文审"
     PRESENTATION = "presentation", "发表赛"
+
+
+# A review round's code, as its season declares it (初审 `initial_review`, 发表赛 `presentation` …). The
+# scored events name their round in the field `stage`, as they did when there were two fixed stages:
+# every older event's stage is a valid round code.
+RoundCode = Annotated[
+    str,
+    Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="the review round's code, as the season declares it"),
+]
 
 
 @contract("JudgesAssigned", family=FAMILY, version=1)
@@ -38,7 +51,7 @@ class JudgesAssigned(Payload):
 
     season_id: str = Field(min_length=1, max_length=64)
     entry_id: str = Field(min_length=1, max_length=64)
-    stage: ReviewStage
+    stage: RoundCode
     judge_ids: list[str] = Field(min_length=1, max_length=50)
     assigned_by: str = Field(min_length=1, max_length=200, description="who assigned: an actor id, or the assigner")
 
@@ -53,7 +66,7 @@ class AssignmentBlocked(Payload):
 
     season_id: str = Field(min_length=1, max_length=64)
     entry_id: str = Field(min_length=1, max_length=64)
-    stage: ReviewStage
+    stage: RoundCode
     reason: str = Field(pattern=r"^[a-z][a-z0-9_.]{0,63}$", description="a rule id, e.g. assignment.not_enough_judges")
     message: str = Field(min_length=2, max_length=1000)
     judges_required: int = Field(ge=1, le=50)
@@ -86,7 +99,7 @@ class ScoreFields(ScoreSheet):
     season_id: str = Field(min_length=1, max_length=64)
     entry_id: str = Field(min_length=1, max_length=64)
     judge_id: str = Field(min_length=1, max_length=64)
-    stage: ReviewStage
+    stage: RoundCode
     rubric: str = Field(min_length=1, max_length=40, description="the rubric's code")
     total: Points = Field(title="总分")
 
@@ -107,7 +120,7 @@ class ScoreRevised(ScoreFields):
 class StageResult(Payload):
     """How one stage's score was reached from the judges' totals."""
 
-    stage: ReviewStage
+    stage: RoundCode
     method: Literal["trimmed_mean", "mean"] = Field(
         description="trimmed_mean: with 5 or more judges the highest and the lowest total are dropped"
     )
@@ -123,7 +136,7 @@ class EntryGraded(Payload):
     season_id: str
     entry_id: str
     stages: list[StageResult] = Field(min_length=1)
-    weights: dict[ReviewStage, Decimal]
+    weights: dict[RoundCode, Decimal]
     combined_score: Points
     grade: str | None = Field(default=None, max_length=40, description="the band's code; none below every band")
     grade_label: str | None = Field(default=None, max_length=50)
@@ -141,3 +154,58 @@ class EntryRegraded(Payload):
     grade_label: str = Field(min_length=1, max_length=50)
     combined_score: Points
     reason: str = Field(min_length=2, max_length=1000)
+
+
+# --- review rounds as gates (晋级) ------------------------------------------------------------
+
+
+class GateMethod(LabelledEnum):
+    """How a gate round decides who goes on to the next round."""
+
+    TOP_N = "top_n", "按名次"
+    THRESHOLD = "threshold", "按分数线"
+    ORGANIZER_CHOICE = "organizer_choice", "由组织方选定"
+
+
+class GateOutcome(Payload):
+    """What a gate decided for one entry: its round score and rank, and why it did or did not go on."""
+
+    season_id: str = Field(min_length=1, max_length=64)
+    entry_id: str = Field(min_length=1, max_length=64)
+    stage: RoundCode = Field(description="the gate round")
+    stage_label: str = Field(min_length=1, max_length=50, description="the gate round's Chinese label, e.g. 初审")
+    method: GateMethod
+    score: Points | None = Field(default=None, description="the entry's score in the gate round, if scored")
+    rank: int | None = Field(default=None, ge=1, description="its rank among the round's entries, by score")
+
+
+@contract("EntryAdvanced", family=FAMILY, version=1)
+class EntryAdvanced(GateOutcome):
+    """The entry goes on from a gate round to the next round (e.g. 通过初审, 参加发表赛)."""
+
+    next_stage: RoundCode
+    next_stage_label: str = Field(min_length=1, max_length=50)
+
+
+@contract("EntryNotAdvanced", family=FAMILY, version=1)
+class EntryNotAdvanced(GateOutcome):
+    """The entry does not go on from a gate round; the reason is recorded (a rule id and its words)."""
+
+    reason: str = Field(pattern=r"^[a-z][a-z0-9_.]{0,63}$", description="a rule id, e.g. gate.top_n.below")
+    message: str = Field(min_length=2, max_length=1000)
+
+
+class GateDecision(Payload):
+    """The organizer's request to decide a gate round: by top N, by a threshold, or the entries chosen.
+
+    What the season fixed for the gate (ReviewRound.gate) applies; the request completes it.
+    """
+
+    method: GateMethod | None = None
+    top_n: int | None = Field(default=None, ge=1, le=10000, title="晋级名额")
+    threshold: Decimal | None = Field(default=None, ge=0, le=1000, decimal_places=2, title="分数线")
+    entry_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=10000, description="organizer_choice: the entries that go on"
+    )
+    reason: str | None = Field(default=None, min_length=2, max_length=500, title="未晋级原因",
+                               description="added to the reason recorded for each entry that does not go on")

@@ -52,6 +52,29 @@ def check_window_open(
         )
 
 
+def check_labelled_window_open(
+    window: Window,
+    now: datetime,
+    *,
+    code: str,
+    label: str,
+    season_id: str,
+    field: str = "season_id",
+    time_zone: str = SEASON_TIME_ZONE,
+) -> None:
+    """Refuse an action outside a review round's own window (or 形式审查's), naming the round by its label and code."""
+    if not window.contains(now):
+        state = "has not opened yet" if now < window.opens_at else "is closed"
+        raise RuleViolation(
+            field,
+            "season.window.round",
+            f"the {label} ({code}) window of season {season_id} {state}: it runs from "
+            f"{shown(window.opens_at, time_zone)} to {shown(window.closes_at, time_zone)} {time_zone}"
+            f" (now {shown(now, time_zone)})",
+            status_code=409,
+        )
+
+
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)

@@ -7,7 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from infra.auth import TokenService
 EXAMPLE_FEEDS = Path(__file__).resolve().parent.parent / "feeds" / "examples"
 FEED_FILES = ("shanghai-2026.ndjson", "shandong-2026.ndjson", "tibet-2026.ndjson.gz")
 
+SHANGHAI_OFFSET = timezone(timedelta(hours=8))  # Asia/Shanghai has kept +08:00 since 1991
 DEMO_UNITS = [
     ("上海申达电气设备有限公司", "申达电气", "state_owned", "manufacturing", ["integrated_circuits"]),
     ("上海浦江生物医药股份有限公司", "浦江生物", "private", "manufacturing", ["biomedicine"]),
@@ -56,6 +57,68 @@ def demo_season(year: int, now: datetime) -> dict[str, Any]:
             "publication": window(160, 170),
         },
         "channels": ["group", "unit", "recommender", "direct"],
+    }
+
+
+def _criteria(*points: tuple[str, str, int]) -> list[dict[str, Any]]:
+    return [{"code": code, "label": label, "max_points": maximum} for code, label, maximum in points]
+
+
+# The demo's scoring forms (评分表) after T/CAQ10201-2020: one for 文审 (资料评审), one for the 发表赛 (发表评审).
+DEMO_QC_RUBRICS = [
+    {"code": "qc_material", "label": "质量管理小组成果文审评分表", "standard": "T/CAQ10201-2020", "review_form": "material",
+     "criteria": _criteria(("topic", "选题", 15), ("process", "活动过程", 45), ("effect", "效果", 25),
+                           ("report", "成果报告", 15))},
+    {"code": "qc_presentation", "label": "质量管理小组成果发表评审表", "standard": "T/CAQ10201-2020",
+     "review_form": "presentation", "criteria": _criteria(("content", "成果内容", 70), ("presentation", "发表", 30))},
+]
+
+
+def shanghai_2020_qc_season() -> dict[str, Any]:
+    """The Shanghai 2020 QC season with the stage deadlines of its notice (沪质协 2020, 四、主要节点), as its
+    organizer opens it: online submission and recommendation 06-28 to 07-12 22:00 (注: 7月12日22:00在线申报系统
+    关闭); 申报材料形式审查 by 07-20; 材料文审 07-20 to 08-10; the 发表赛 in August, which also preselects the
+    national candidates (含预选国家级质量管理小组), so it is a gate chosen by the organizer; 推荐国家级质量管理小组
+    材料完善申报 by 09-15 for those it preselects; the city results (公布市级质量管理小组结果) in December. The
+    notice weighs neither round: they count equally; entries not preselected nationally are graded all the same.
+    Registration opens with the notice in June (its date is not printed; 06-03 here).
+    """
+
+    def at(month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> str:
+        return datetime(2020, month, day, hour, minute, second, tzinfo=SHANGHAI_OFFSET).isoformat()
+
+    def window(opens: str, closes: str) -> dict[str, str]:
+        return {"opens_at": opens, "closes_at": closes}
+
+    close = at(7, 12, 22)
+    shanghai = next(item for item in example_seasons() if item["organizer"] == "310000")
+    return {
+        "organizer": "310000",
+        "organizer_name": "上海市质量协会",
+        "year": 2020,
+        "kind": "qc_group",
+        "title": "2020年上海市质量管理小组活动成果申报/推荐",
+        "windows": {
+            "registration": window(at(6, 3), close),
+            "submission": window(at(6, 28), close),
+            "recommendation": window(at(6, 28), close),
+            "review": window(at(7, 12, 22), at(9, 15, 23, 59, 59)),
+            "publication": window(at(12, 1), at(12, 31, 23, 59, 59)),
+        },
+        "channels": ["group", "unit", "recommender", "direct"],
+        "formal_review": window(close, at(7, 20)),  # 申报材料形式审查: 7月20日前
+        "rounds": [
+            {"code": "material_review", "label": "文审", "review_form": "material", "judges_per_entry": 3,
+             "window": window(at(7, 20), at(8, 10, 23, 59, 59))},  # 材料文审阶段: 7月20日-8月10日
+            {"code": "presentation", "label": "发表赛", "review_form": "presentation", "judges_per_entry": 3,
+             "window": window(at(8, 1), at(8, 31, 23, 59, 59)),  # 8月（具体时间地点另行通知）
+             "gate": {"method": "organizer_choice"}},  # 含预选国家级质量管理小组
+            {"code": "national_materials", "label": "推荐国家级材料完善", "weight": None, "assign_on_entry": False,
+             "window": window(at(8, 1), at(9, 15, 23, 59, 59))},  # 9月15日前
+        ],
+        "grade_not_advanced": True,
+        "rubrics": DEMO_QC_RUBRICS,
+        "grade_bands": shanghai["grade_bands"],
     }
 
 
@@ -110,7 +173,11 @@ def load_demo(
             )
             if response.status_code not in (200, 201):
                 raise RuntimeError(f"registering {form['unit_name']} failed: {response.status_code} {response.text}")
-    loaded: dict[str, Any] = {"season_id": season_id, "units": len(DEMO_UNITS)}
+        # the Shanghai 2020 QC season, with its notice's real deadlines and review rounds, as example data
+        response = client.post("/seasons", json=shanghai_2020_qc_season(), headers={"Authorization": f"Bearer {organizer}"})
+        if response.status_code not in (201, 409):
+            raise RuntimeError(f"opening the Shanghai 2020 QC season failed: {response.status_code} {response.text}")
+    loaded: dict[str, Any] = {"season_id": season_id, "units": len(DEMO_UNITS), "example_seasons": ["310000-2020-qc_group"]}
     if feed_urls is not None:
         loaded["feeds"] = load_example_feeds(feed_urls, tokens)
     return loaded

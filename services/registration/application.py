@@ -17,6 +17,7 @@ from contracts.registered import (
     QuotaRule,
     RecommenderForm,
     RecommenderQuotaRaised,
+    FORMAL_REVIEW,
     RecommenderRegistered,
     SeasonOpened,
     SeasonWindowChanged,
@@ -38,7 +39,15 @@ from services.registration.domain.recommender import (
     name_key,
     recommender_aggregate_id,
 )
-from services.registration.domain.season import Season, check_quota, check_season, check_windows, season_aggregate_id
+from services.registration.domain.season import (
+    Season,
+    check_quota,
+    check_round_windows,
+    check_rounds,
+    check_season,
+    check_windows,
+    season_aggregate_id,
+)
 from services.registration.domain.unit_registration import UnitRegistration, check_form, unit_registration_id
 
 
@@ -100,6 +109,42 @@ class RegistrationApplication(EventStoreApplication):
         changed = SeasonWindowChanged(season_id=season_id, stage=stage, window=window, reason=reason)
         season.change_window(**stamp(changed, context, season_id=season_id, organizer=season.organizer))
         result = recorded(season, "SeasonWindowChanged", season_id=season_id, stage=stage.value) | {"changed": True}
+        return self.save_once([season], result, idempotency)
+
+    @idempotent
+    def change_round_window(
+        self,
+        season_id: str,
+        round_code: str,
+        window: Window,
+        reason: str,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """Move, extend or shorten one review round's own window, or 形式审查's (formal_review)."""
+        season = self.season(season_id)
+        rounds = season.review_rounds()
+        if round_code != FORMAL_REVIEW and not any(item.code == round_code for item in rounds):
+            known = ", ".join(f"{item.code} ({item.label})" for item in rounds) or "none"
+            raise RuleViolation(
+                "round_code", "season.rounds.unknown",
+                f"season {season_id} has no review round {round_code}; its rounds are {known}, and formal_review "
+                "(形式审查)", status_code=404,
+            )
+        if season.round_window(round_code) == window:
+            return {"season_id": season_id, "round": round_code, "aggregate_id": str(season.id),
+                    "version": season.version, "event": None, "changed": False}
+        if round_code == FORMAL_REVIEW:
+            check_round_windows({round_code: window}, season.year, field="window")
+        else:
+            changed_rounds = [item.model_copy(update={"window": window}) if item.code == round_code else item
+                              for item in rounds]
+            check_rounds(changed_rounds, [], season.year, rubrics_checked=False)
+        changed = SeasonWindowChanged(
+            season_id=season_id, stage=Stage.REVIEW, window=window, reason=reason, round=round_code
+        )
+        season.change_window(**stamp(changed, context, season_id=season_id, organizer=season.organizer))
+        result = recorded(season, "SeasonWindowChanged", season_id=season_id, round=round_code) | {"changed": True}
         return self.save_once([season], result, idempotency)
 
     # --- unit registrations ------------------------------------------------------------------

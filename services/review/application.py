@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.domain import Aggregate
 
 from contracts.codes import Channel, Role, Stage
@@ -55,8 +56,12 @@ from contracts.recommended import (
     Resubmission,
     Revocation,
 )
+from contracts.registered import GateRule, ReviewRound
 from contracts.scored import (
+    EntryAdvanced,
     EntryGraded,
+    EntryNotAdvanced,
+    GateDecision,
     EntryRegraded,
     JudgesAssigned,
     ReviewStage,
@@ -97,6 +102,20 @@ from services.review.domain.quota import (
     slate_id,
 )
 from services.review.domain.results import SeasonResults, certificate_no, season_results_id
+from services.review.domain.rounds import (
+    RoundGate,
+    check_assignment_period,
+    check_round_open,
+    check_taken,
+    decide_gate,
+    gate_id,
+    gate_rule,
+    next_round,
+    ranked,
+    review_round,
+    round_weights,
+    rounds_taken,
+)
 from services.review.domain.scoring import (
     Score,
     band_for,
@@ -107,7 +126,6 @@ from services.review.domain.scoring import (
     rubric_for,
     score_id,
     stage_result,
-    stage_weights,
 )
 from services.review.domain.views import EntryView, JudgeView, RecommenderView, SeasonView
 
@@ -400,18 +418,21 @@ class ReviewApplication(EventStoreApplication):
         self,
         season: SeasonView,
         entry: EntryView,
-        stage: ReviewStage,
+        stage: str,
         judge_ids: list[str],
         judges: Mapping[str, JudgeView],
         context: CommandContext,
         idempotency: IdempotencyKey | None = None,
     ) -> dict[str, Any]:
-        """The secretariat assigns (or replaces) an entry's judges for a stage by hand."""
+        """The secretariat assigns (or replaces) an entry's judges for a round by hand."""
         now = self.clock()
-        season.check_formal_review_period(now)
+        stage = str(getattr(stage, "value", stage))
+        item = review_round(season, stage)
+        check_assignment_period(season, item, now)
         review = self.entry_review(season.season_id, entry.entry_id)
         review.check_progress((ReviewProgress.IN_REVIEW,), "entry_id", "assignment.entry.not_in_review",
                               "judges are assigned to entries that passed formal review and are not graded yet")
+        check_taken(season, item, entry.entry_id, review.advanced_through, review.stopped_at)
         for position, judge_id in enumerate(judge_ids):
             if judge_id in judge_ids[:position]:
                 raise RuleViolation(f"judge_ids.{position}", "assignment.judges.duplicate",
@@ -424,27 +445,27 @@ class ReviewApplication(EventStoreApplication):
                     "seconds of their registration)",
                 )
             check_no_conflict(judge, entry, review.recommender_id, review.recommendation_certificates, "assignment")
-        aggregate_id = assignment_id(season.season_id, entry.entry_id, stage.value)
+        aggregate_id = assignment_id(season.season_id, entry.entry_id, stage)
         assignment: Assignment
         if aggregate_id in self.repository:
             assignment = self.repository.get(aggregate_id)
             if list(assignment.judge_ids) == list(judge_ids):
                 raise RuleViolation("judge_ids", "assignment.unchanged",
-                                    f"these judges are already assigned to entry {entry.entry_id} for {stage.label}",
+                                    f"these judges are already assigned to entry {entry.entry_id} for {item.label}",
                                     status_code=409)
         else:
-            assignment = Assignment(season.season_id, entry.entry_id, stage.value, entry.credit_code,
+            assignment = Assignment(season.season_id, entry.entry_id, stage, entry.credit_code,
                                     review.recommender_id)
         payload = JudgesAssigned(season_id=season.season_id, entry_id=entry.entry_id, stage=stage,
                                  judge_ids=judge_ids, assigned_by=context.actor.id)
         assignment.assign(**stamp_in_season(payload, context, season, now))
-        result = recorded(assignment, "JudgesAssigned", **identity(review)) | {"stage": stage.value,
+        result = recorded(assignment, "JudgesAssigned", **identity(review)) | {"stage": stage,
                                                                               "judge_ids": judge_ids}
         return self.save_once([assignment], result, idempotency)
 
-    def assigned_judges(self, season_id: str, entry_id: str, stage: ReviewStage) -> frozenset[str] | None:
-        """Who may score the entry in the stage: the latest JudgesAssigned of its Assignment, or None."""
-        aggregate_id = assignment_id(season_id, entry_id, stage.value)
+    def assigned_judges(self, season_id: str, entry_id: str, stage: str) -> frozenset[str] | None:
+        """Who may score the entry in the round: the latest JudgesAssigned of its Assignment, or None."""
+        aggregate_id = assignment_id(season_id, entry_id, str(getattr(stage, "value", stage)))
         try:
             assignment = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -459,18 +480,19 @@ class ReviewApplication(EventStoreApplication):
         season: SeasonView,
         entry: EntryView,
         judge: JudgeView,
-        stage: ReviewStage,
+        stage: str,
         sheet: ScoreSheet,
         context: CommandContext,
         idempotency: IdempotencyKey | None = None,
     ) -> dict[str, Any]:
-        """One score per judge per stage, by the season's rubric."""
-        review, rubric_code, total, now = self._check_score(season, entry, judge, stage, sheet)
+        """One score per judge per round, by the season's rubric."""
+        review, item, rubric_code, total, now = self._check_score(season, entry, judge, stage, sheet)
+        stage = item.code
         if score_id(season.season_id, entry.entry_id, stage, judge.judge_id) in self.repository:
             raise RuleViolation(
                 "stage",
                 "score.duplicate",
-                f"judge {judge.judge_id} already scored entry {entry.entry_id} for {stage.label}; one score per judge "
+                f"judge {judge.judge_id} already scored entry {entry.entry_id} for {item.label}; one score per judge "
                 "per stage: revise it, giving the reason",
                 status_code=409,
             )
@@ -480,7 +502,7 @@ class ReviewApplication(EventStoreApplication):
         )
         score = Score(**stamp_in_season(payload, context, season, now))
         result = recorded(score, "ScoreRecorded", **identity(review)) | {
-            "judge_id": judge.judge_id, "stage": stage.value, "total": str(total),
+            "judge_id": judge.judge_id, "stage": stage, "total": str(total),
         }
         return self.save_once([score], result, idempotency)
 
@@ -490,19 +512,20 @@ class ReviewApplication(EventStoreApplication):
         season: SeasonView,
         entry: EntryView,
         judge: JudgeView,
-        stage: ReviewStage,
+        stage: str,
         sheet: ScoreSheet,
         reason: str,
         context: CommandContext,
         idempotency: IdempotencyKey | None = None,
     ) -> dict[str, Any]:
         """A score revised is an event of its own, with its reason; the earlier score stays in the history."""
-        review, rubric_code, total, now = self._check_score(season, entry, judge, stage, sheet)
+        review, item, rubric_code, total, now = self._check_score(season, entry, judge, stage, sheet)
+        stage = item.code
         aggregate_id = score_id(season.season_id, entry.entry_id, stage, judge.judge_id)
         if aggregate_id not in self.repository:
             raise RuleViolation(
                 "stage", "score.revision.no_score",
-                f"judge {judge.judge_id} has not scored entry {entry.entry_id} for {stage.label} yet; record the score "
+                f"judge {judge.judge_id} has not scored entry {entry.entry_id} for {item.label} yet; record the score "
                 "first", status_code=409,
             )
         score: Score = self.repository.get(aggregate_id)
@@ -516,15 +539,16 @@ class ReviewApplication(EventStoreApplication):
         )
         score.revise(**stamp_in_season(payload, context, season, now))
         result = recorded(score, "ScoreRevised", **identity(review)) | {
-            "judge_id": judge.judge_id, "stage": stage.value, "total": str(total), "previous_total": str(previous),
+            "judge_id": judge.judge_id, "stage": stage, "total": str(total), "previous_total": str(previous),
         }
         return self.save_once([score], result, idempotency)
 
     def _check_score(
-        self, season: SeasonView, entry: EntryView, judge: JudgeView, stage: ReviewStage, sheet: ScoreSheet
-    ) -> tuple[EntryReview, str, Decimal, datetime]:
+        self, season: SeasonView, entry: EntryView, judge: JudgeView, stage: str, sheet: ScoreSheet
+    ) -> tuple[EntryReview, ReviewRound, str, Decimal, datetime]:
         now = self.clock()
-        season.check_window_open(Stage.REVIEW, now)
+        item = review_round(season, str(getattr(stage, "value", stage)))
+        check_round_open(season, item, now)  # a late score in a closed round is refused, naming the round
         review = self.entry_review(season.season_id, entry.entry_id)
         if review.progress in (ReviewProgress.GRADED, ReviewProgress.APPROVED, ReviewProgress.PUBLISHED,
                                ReviewProgress.RESULT_WITHDRAWN):
@@ -536,14 +560,15 @@ class ReviewApplication(EventStoreApplication):
             )
         review.check_progress((ReviewProgress.IN_REVIEW,), "entry_id", "score.entry.not_in_review",
                               "entries are scored after they pass formal review")
-        check_assigned(judge.judge_id, self.assigned_judges(season.season_id, entry.entry_id, stage),
-                       entry.entry_id, stage)
+        check_taken(season, item, entry.entry_id, review.advanced_through, review.stopped_at)
+        check_assigned(judge.judge_id, self.assigned_judges(season.season_id, entry.entry_id, item.code),
+                       entry.entry_id, item)
         check_no_conflict(judge, entry, review.recommender_id, review.recommendation_certificates, "score.judge")
-        rubric = rubric_for(season, entry, stage)
+        rubric = rubric_for(season, entry, item)
         total = check_sheet(rubric, sheet)
-        return review, rubric.code, total, now
+        return review, item, rubric.code, total, now
 
-    def stage_totals(self, season_id: str, entry_id: str, stage: ReviewStage, judges: frozenset[str]) -> dict[str, Decimal]:
+    def stage_totals(self, season_id: str, entry_id: str, stage: str, judges: frozenset[str]) -> dict[str, Decimal]:
         totals = {}
         for judge_id in sorted(judges):
             aggregate_id = score_id(season_id, entry_id, stage, judge_id)
@@ -567,14 +592,32 @@ class ReviewApplication(EventStoreApplication):
         if review.progress in (ReviewProgress.GRADED, ReviewProgress.APPROVED, ReviewProgress.PUBLISHED):
             raise RuleViolation("entry_id", "grade.already_graded",
                                 f"entry {entry_id} is already graded ({review.grade_label or '—'})", status_code=409)
-        review.check_progress((ReviewProgress.IN_REVIEW,), "entry_id", "grade.entry.not_in_review",
-                              "entries are graded after formal review and scoring")
+        if review.progress is ReviewProgress.NOT_ADVANCED and not season.grade_not_advanced:
+            raise RuleViolation(
+                "entry_id", "grade.entry.not_advanced",
+                f"entry {entry_id} did not advance from {review_round(season, review.stopped_at or '').label}; season "
+                f"{season.season_id} grades only the entries that went on (grade_not_advanced is false)",
+                status_code=409,
+            )
+        if review.progress is not ReviewProgress.NOT_ADVANCED:
+            review.check_progress((ReviewProgress.IN_REVIEW,), "entry_id", "grade.entry.not_in_review",
+                                  "entries are graded after formal review and scoring")
+        taken = rounds_taken(season, review.advanced_through)
+        pending = taken[-1]
+        if pending.gate is not None and review.stopped_at != pending.code:
+            raise RuleViolation(
+                "entry_id", "grade.gate.pending",
+                f"{pending.label} ({pending.code}) is a gate not yet decided for entry {entry_id}; it is graded after "
+                "the rounds it goes on to", status_code=409,
+            )
         if not season.grade_bands:
             raise RuleViolation("season_id", "grade.bands.missing",
                                 f"season {season.season_id} has no grade bands (成果等级); the organizer adds them",
                                 status_code=409)
-        results: dict[ReviewStage, StageResult] = {}
-        for stage in ReviewStage:
+        results: dict[str, StageResult] = {}
+        labels = {item.code: item.label for item in season.review_rounds}
+        for item in taken:
+            stage = item.code
             assigned = self.assigned_judges(season.season_id, entry_id, stage)
             if not assigned:
                 continue
@@ -583,7 +626,7 @@ class ReviewApplication(EventStoreApplication):
             if missing:
                 raise RuleViolation(
                     "entry_id", "grade.scores.incomplete",
-                    f"{stage.label} ({stage.value}) of entry {entry_id} still awaits the scores of "
+                    f"{item.label} ({stage}) of entry {entry_id} still awaits the scores of "
                     + ", ".join(missing) + f" ({len(totals)} of {len(assigned)} judges scored)",
                     status_code=409,
                 )
@@ -591,12 +634,12 @@ class ReviewApplication(EventStoreApplication):
         if not results:
             raise RuleViolation("entry_id", "grade.scores.missing",
                                 f"entry {entry_id} has no judges' scores to grade from", status_code=409)
-        weights = stage_weights(season, list(results))
+        weights = round_weights(season, taken, list(results))
         unscored = [stage for stage in weights if stage not in results]
         if unscored:
             raise RuleViolation(
                 "entry_id", "grade.stage.unscored",
-                f"season {season.season_id} weighs {', '.join(f'{stage.label} ({stage.value})' for stage in unscored)} "
+                f"season {season.season_id} weighs {', '.join(f'{labels[stage]} ({stage})' for stage in unscored)} "
                 f"in the combined score, and entry {entry_id} has no scores there",
                 status_code=409,
             )
@@ -612,6 +655,81 @@ class ReviewApplication(EventStoreApplication):
             "combined_score": str(combined), "grade": payload.grade, "grade_label": payload.grade_label,
         }
         return self.save_once([review], result, idempotency)
+
+    # ------------------------------------------------------------ review rounds: gates (晋级)
+
+    @idempotent
+    def advance(
+        self,
+        season: SeasonView,
+        round_code: str,
+        decision: GateDecision,
+        in_review: list[str],
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """Decide a gate round once: EntryAdvanced for the entries that go on, EntryNotAdvanced with the reason for
+        the others. `in_review` are the season's entries in review as the projection knows them; the entries
+        awaiting this gate among them are decided."""
+        now = self.clock()
+        item = review_round(season, round_code, field="round_code")
+        if item.gate is None:
+            raise RuleViolation("round_code", "gate.not_a_gate",
+                                f"{item.label} ({item.code}) is not a gate: every entry in it goes on", status_code=409)
+        following = next_round(season, item.code)
+        assert following is not None  # a gate is never the last round (season.rounds.gate_last)
+        if gate_id(season.season_id, item.code) in self.repository:
+            gate: RoundGate = self.repository.get(gate_id(season.season_id, item.code))
+            raise RuleViolation(
+                "round_code", "gate.decided",
+                f"{item.label} ({item.code}) was decided already: {len(gate.advanced)} went on, "
+                f"{len(gate.not_advanced)} did not", status_code=409,
+            )
+        rule = gate_rule(item, GateRule(method=decision.method, top_n=decision.top_n, threshold=decision.threshold),
+                         decision.entry_ids)
+        reviews = [review for entry_id in sorted(set(in_review))
+                   if (review := self._find_review(season.season_id, entry_id)) is not None
+                   and review.progress is ReviewProgress.IN_REVIEW
+                   and rounds_taken(season, review.advanced_through)[-1].code == item.code]
+        if not reviews:
+            raise RuleViolation("round_code", "gate.no_entries",
+                                f"no entries are in {item.label} ({item.code}) awaiting this gate", status_code=409)
+        scores: dict[str, Decimal | None] = {}
+        for review in reviews:
+            assigned = self.assigned_judges(season.season_id, review.entry_id, item.code) or frozenset()
+            totals = self.stage_totals(season.season_id, review.entry_id, item.code, assigned)
+            complete = bool(assigned) and set(totals) == set(assigned)
+            scores[review.entry_id] = stage_result(item.code, totals).score if complete else None
+        outcomes = decide_gate(item, rule, ranked(scores), decision.entry_ids, decision.reason)
+        by_id = {review.entry_id: review for review in reviews}
+        assert rule.method is not None
+        for outcome in outcomes:
+            review = by_id[outcome.candidate.entry_id]
+            common = {"season_id": season.season_id, "entry_id": review.entry_id, "stage": item.code,
+                      "stage_label": item.label, "method": rule.method, "score": outcome.candidate.score,
+                      "rank": outcome.candidate.rank}
+            if outcome.advanced:
+                payload: EntryAdvanced | EntryNotAdvanced = EntryAdvanced(
+                    **common, next_stage=following.code, next_stage_label=following.label)
+                review.advance(**stamp_in_season(payload, context, season, now))
+            else:
+                payload = EntryNotAdvanced(**common, reason=outcome.reason, message=outcome.message)
+                review.stop(**stamp_in_season(payload, context, season, now))
+        advanced = [outcome.candidate.entry_id for outcome in outcomes if outcome.advanced]
+        not_advanced = [outcome.candidate.entry_id for outcome in outcomes if not outcome.advanced]
+        gate = RoundGate(season.season_id, item.code, rule.method.value, advanced, not_advanced)
+        result = {
+            "season_id": season.season_id, "round": item.code, "round_label": item.label, "method": rule.method.value,
+            "next_round": following.code, "advanced": advanced,
+            "not_advanced": [{"entry_id": outcome.candidate.entry_id, "reason": outcome.reason,
+                              "message": outcome.message} for outcome in outcomes if not outcome.advanced],
+            "aggregate_id": str(gate.id), "event": "EntryAdvanced" if advanced else "EntryNotAdvanced",
+        }
+        try:
+            return self.save_once([gate, *reviews], result, idempotency)
+        except IntegrityError:  # decided at the same moment by another request
+            raise RuleViolation("round_code", "gate.decided", f"{item.label} ({item.code}) was decided already",
+                                status_code=409) from None
 
     # ------------------------------------------------------------ approval, notice, objections
 

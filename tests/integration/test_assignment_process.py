@@ -179,3 +179,34 @@ async def test_scores_reach_the_queue_and_a_reassignment_withdraws_the_replaced_
     assert (await queue.find_one({"_id": queue_id(first[0], STAGE, "e1")}))["status"] == "scored"
     loads = await process.read_model.loads(SEASON, STAGE)
     assert replaced not in loads and loads[spare] == 1 and sum(loads.values()) == 5
+
+
+async def test_judges_per_round_only_advanced_entries_get_the_next_rounds_judges_once(world) -> None:  # noqa: ANN001
+    """A season with 初审 (a gate, 3 judges) before the 发表赛 (2 judges): formal review brings 初审's judges only;
+    EntryAdvanced brings the 发表赛's, once however often it is delivered; an entry that did not advance gets none."""
+    from benchmarks.review_backlog import envelope
+    from contracts.identity import stable_uuid
+
+    app, review, process, register = world
+    season = panel_season()
+    opened = season.opened()
+    rounds = [{"code": "initial_review", "label": "初审", "review_form": "material", "judges_per_entry": 3, "gate": {}},
+              {"code": "presentation", "label": "发表赛", "review_form": "presentation", "judges_per_entry": 2}]
+    season.opened = lambda: envelope("SeasonOpened", opened.aggregate_id, opened.payload | {"rounds": rounds})  # type: ignore[method-assign]
+    await register(season)
+    entries = [formal_review_passed(season, name, season.units[index]) for index, name in enumerate(("a", "b"))]
+    assert [await process.apply(item, parsed(item)) for item in entries] == [True, True]
+    for name in ("a", "b"):
+        assert len((await process.read_model.assignment(assignment_id(SEASON, name, "initial_review")))["judge_ids"]) == 3
+        assert await process.read_model.assignment(assignment_id(SEASON, name, "presentation")) is None
+
+    gate = {"season_id": SEASON, "entry_id": "a", "stage": "initial_review", "stage_label": "初审",
+            "method": "top_n", "score": "90.00", "rank": 1, "next_stage": "presentation", "next_stage_label": "发表赛"}
+    advanced = envelope("EntryAdvanced", stable_uuid("bench-entry-review", SEASON, "a"), gate, version=3)
+    assert await process.apply(advanced, parsed(advanced)) is True
+    assert await process.apply(advanced, parsed(advanced)) is False, "redelivered"
+    document = await process.read_model.assignment(assignment_id(SEASON, "a", "presentation"))
+    assert document["status"] == "assigned" and len(document["judge_ids"]) == 2
+    assert await process.read_model.assignment(assignment_id(SEASON, "b", "presentation")) is None
+    assert Counter((item.type, item.payload["stage"]) for item in stored(app)) == {
+        ("JudgesAssigned", "initial_review"): 2, ("JudgesAssigned", "presentation"): 1}

@@ -287,16 +287,19 @@ async def running_review(
             api.state.application.close()
 
 
-async def set_up_season(running: ReviewServices, judges: int = 7) -> None:
+async def set_up_season(running: ReviewServices, judges: int = 7, season: dict[str, Any] | None = None) -> None:
     """The QC season with its recommending units, units 0-3 and judges, all known to review.
 
     Judges 0..judges-1 are the organizer's panel; judge 7 sits on pudong's panel; judge 8 works at unit 0.
+    A season body given is opened through registration's HTTP API (e.g. one with review rounds).
     """
-    # Registration's HTTP form does not take stage weights yet (SeasonOpened does): the season is opened
-    # through registration's application, and reaches review as every SeasonOpened does.
-    opened = SeasonOpened(season_id=QC, **season_body())
-    organizer = CommandContext(Actor(id="staff-1", role=Role.ORGANIZER, org="310000"), Channel.ORGANIZER)
-    await asyncio.to_thread(running.registration_application.open_season, opened, organizer)
+    if season is not None:
+        await running.register("/seasons", season)
+    else:
+        # the season is opened through registration's application, and reaches review as every SeasonOpened does
+        opened = SeasonOpened(season_id=QC, **season_body())
+        organizer = CommandContext(Actor(id="staff-1", role=Role.ORGANIZER, org="310000"), Channel.ORGANIZER)
+        await asyncio.to_thread(running.registration_application.open_season, opened, organizer)
     for form in (PUDONG_FORM, XUHUI_FORM, DIRECT_FORM):
         await running.register(f"/seasons/{QC}/recommenders", form)
     for index, recommender_id in ((0, "pudong"), (1, "pudong"), (2, "direct"), (3, "xuhui")):

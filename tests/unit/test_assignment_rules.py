@@ -158,3 +158,14 @@ def test_the_opening_is_bookkeeping_and_never_published() -> None:
     assigner.open(entry(str(uuid4())), choose_judges(entry(), panel(5), {}, 5), SYSTEM, "310000")
     assert app.recorder.max_notification_id() == 2
     assert [item.type for item in app.envelopes_after(0, 100)[0]] == ["JudgesAssigned"]
+
+
+def test_assignment_conflict_recommender_panel_a_judge_named_on_the_recommendation_form() -> None:
+    """The judges who signed the entry's 推荐表 scored it already: the worker keeps them off, as scoring does."""
+    from services.review.assignment.domain import RECOMMENDER_PANEL, EntryToAssign, Judge, conflict_of
+
+    entry = EntryToAssign("310000-2020-qc_group", "e1", "material_review", "91310000MA1K0000X0",
+                          recommender_id="xuhui", recommendation_certificates=("TGQ-2020-0007",))
+    signed = Judge("j7", "浦东新区质量技术服务中心", recommender_id="pudong", certificate_no="TGQ-2020-0007")
+    assert conflict_of(signed, entry) == RECOMMENDER_PANEL
+    assert conflict_of(Judge("j1", "上海质量研究院", certificate_no="TGQ-2020-0001"), entry) is None

@@ -21,7 +21,7 @@ def test_current_versions() -> None:
         "SeasonOpened", "SeasonWindowChanged", "UnitRegistered", "UnitRegistrationAmended",
         "RecommenderRegistered", "RecommenderQuotaRaised", "JudgeRegistered",
     )} == {
-        "SeasonOpened": 2, "SeasonWindowChanged": 1, "UnitRegistered": 3, "UnitRegistrationAmended": 2,
+        "SeasonOpened": 3, "SeasonWindowChanged": 1, "UnitRegistered": 3, "UnitRegistrationAmended": 2,
         "RecommenderRegistered": 2, "RecommenderQuotaRaised": 1, "JudgeRegistered": 2,
     }
 

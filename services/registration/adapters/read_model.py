@@ -46,6 +46,14 @@ def _season(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _window_change(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    if data.get("round"):  # a review round's own window, or 形式审查's: kept beside the declared rounds
+        return {
+            f"round_windows.{data['round']}": data["window"],
+            "last_window_change": {
+                "round": data["round"], "reason": data["reason"], "changed_at": envelope.recorded_at,
+                "changed_by": _by(envelope),
+            },
+        }
     return {
         f"windows.{data['stage']}": data["window"],
         f"labels.stages.{data['stage']}": Stage(data["stage"]).label,

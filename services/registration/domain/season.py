@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 from eventsourcing.domain import Aggregate, event
 
 from contracts.codes import PARTICIPATION_CHANNELS, ActivityKind, Channel, QcAchievementType, Stage
+from contracts.scored import GateMethod
 from contracts.common import Window
 from contracts.identity import stable_uuid
-from contracts.registered import GradeBand, QuotaRule, Rubric, SeasonOpened
+from contracts.registered import FORMAL_REVIEW, GradeBand, QuotaRule, ReviewRound, Rubric, SeasonOpened
 from infra.errors import RuleViolation
 from infra.windows import check_window_open, shown
 from services.registration.domain.events import current
@@ -46,10 +47,33 @@ class Season(Aggregate):
         }
         self.channels: list[str] = [channel.value for channel in opened.channels]
         self.quota: dict[str, Any] = opened.quota.model_dump(mode="json")
+        self.rounds: list[dict[str, Any]] = [item.model_dump(mode="json") for item in opened.rounds]
+        self.formal_review: dict[str, Any] | None = (
+            opened.formal_review.model_dump(mode="json") if opened.formal_review else None
+        )
 
     @event("SeasonWindowChanged")
     def change_window(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
-        self.windows[payload["stage"]] = payload["window"]
+        code = payload.get("round")
+        if code is None:
+            self.windows[payload["stage"]] = payload["window"]
+        elif code == FORMAL_REVIEW:
+            self.formal_review = payload["window"]
+        else:
+            for item in getattr(self, "rounds", []):
+                if item["code"] == code:
+                    item["window"] = payload["window"]
+
+    def review_rounds(self) -> list[ReviewRound]:
+        return [ReviewRound.model_validate(item) for item in getattr(self, "rounds", [])]
+
+    def round_window(self, code: str) -> Window | None:
+        """The own window of a review round, or of 形式审查 (formal_review); None when it has none."""
+        if code == FORMAL_REVIEW:
+            raw = getattr(self, "formal_review", None)
+            return Window.model_validate(raw) if raw else None
+        item = next((item for item in self.review_rounds() if item.code == code), None)
+        return item.window if item else None
 
     def window(self, stage: Stage) -> Window | None:
         raw = self.windows.get(stage.value)
@@ -83,7 +107,9 @@ def check_season(opened: SeasonOpened) -> None:
     check_quota(opened.quota, opened.kind, field="quota")
     check_rubrics(opened.rubrics, opened.kind)
     check_grade_bands(opened.grade_bands)
-    check_stage_weights(opened.stage_weights)
+    check_rounds(opened.rounds, opened.rubrics, opened.year)
+    if opened.formal_review is not None:
+        check_round_windows({FORMAL_REVIEW: opened.formal_review}, opened.year, field="formal_review")
 
 
 def check_windows(windows: Mapping[Stage, Window], year: int, *, field: str = "windows") -> None:
@@ -228,3 +254,78 @@ def check_grade_bands(bands: list[GradeBand]) -> None:
                 f"grades are listed from the highest: {band.label} (from {band.min_score}) must need a lower score "
                 f"than {above.label} (from {above.min_score})",
             )
+
+
+# --- review rounds (评审轮次) -----------------------------------------------------------------
+
+
+def check_rounds(rounds: list[ReviewRound], rubrics: list[Rubric], year: int, *, rubrics_checked: bool = True) -> None:
+    """Rounds with codes of their own, known scoring forms, windows near the year, in order; a gate leads somewhere.
+
+    Windows may overlap (Shanghai teams 2024: 评价 7–8月 and 发布 8月; Shanghai 2020: 文审 to 08-10 and the
+    发表赛 in August); a later round only never opens before an earlier one.
+    """
+    rubric_codes = {rubric.code for rubric in rubrics}
+    for position, item in enumerate(rounds):
+        field = f"rounds.{position}"
+        if item.code == FORMAL_REVIEW:
+            raise RuleViolation(
+                f"{field}.code", "season.rounds.code_reserved",
+                f"{FORMAL_REVIEW} is 形式审查, which has a window of its own (formal_review), not a round",
+            )
+        if any(other.code == item.code for other in rounds[:position]):
+            raise RuleViolation(f"{field}.code", "season.rounds.code_unique", f"two review rounds have the code {item.code}")
+        if rubrics_checked and item.rubric is not None and item.rubric not in rubric_codes:
+            raise RuleViolation(
+                f"{field}.rubric", "season.rounds.rubric_unknown",
+                f"the round {item.label} ({item.code}) names the scoring form {item.rubric}, which the season does not "
+                "list in its rubrics",
+            )
+        if item.gate is not None:
+            check_gate(item, field, last=position == len(rounds) - 1)
+        if item.window is not None:
+            check_round_windows({item.code: item.window}, year, field=f"{field}.window")
+            earlier = next((other for other in reversed(rounds[:position]) if other.window is not None), None)
+            if earlier is not None and earlier.window is not None and item.window.opens_at < earlier.window.opens_at:
+                raise RuleViolation(
+                    f"{field}.window.opens_at", "season.rounds.order",
+                    f"the round {item.label} ({item.code}) may not open ({shown(item.window.opens_at)}) before the "
+                    f"earlier round {earlier.label} ({earlier.code}) opens ({shown(earlier.window.opens_at)}), "
+                    "Asia/Shanghai",
+                )
+    weights = {item.code: item.weight for item in rounds if item.weight is not None}
+    if weights and not any(weight > 0 for weight in weights.values()):
+        raise RuleViolation(
+            "rounds", "season.stage_weights.all_zero",
+            "at least one review round needs a weight above zero in the combined score (成果等级)",
+        )
+
+
+def check_gate(item: ReviewRound, field: str, *, last: bool) -> None:
+    gate = item.gate
+    assert gate is not None
+    if last:
+        raise RuleViolation(
+            f"{field}.gate", "season.rounds.gate_last",
+            f"the round {item.label} ({item.code}) is a gate, and no round follows it for the entries it advances",
+        )
+    if gate.top_n is not None and gate.method not in (None, GateMethod.TOP_N):
+        raise RuleViolation(f"{field}.gate.top_n", "season.rounds.gate_inconsistent",
+                            "a number of entries (top_n) goes with the method top_n (按名次) only")
+    if gate.threshold is not None and gate.method not in (None, GateMethod.THRESHOLD):
+        raise RuleViolation(f"{field}.gate.threshold", "season.rounds.gate_inconsistent",
+                            "a score threshold goes with the method threshold (按分数线) only")
+    if gate.top_n is not None and gate.threshold is not None:
+        raise RuleViolation(f"{field}.gate", "season.rounds.gate_inconsistent",
+                            "a gate advances by top_n or by a threshold, not both")
+
+
+def check_round_windows(windows: Mapping[str, Window], year: int, *, field: str) -> None:
+    for code, window in windows.items():
+        for edge, instant in (("opens_at", window.opens_at), ("closes_at", window.closes_at)):
+            if not year - 1 <= instant.astimezone(SHANGHAI).year <= year + 1:
+                raise RuleViolation(
+                    f"{field}.{edge}", "season.windows.year",
+                    f"the {code} window of a {year} season must lie within {year - 1} to {year + 1}; "
+                    f"{edge} is {shown(instant)} Asia/Shanghai",
+                )

@@ -34,6 +34,7 @@ from contracts.registered import (
     JudgeForm,
     QuotaRule,
     RecommenderForm,
+    ReviewRound,
     Rubric,
     SeasonOpened,
     UnitRegistrationForm,
@@ -45,6 +46,7 @@ from infra.http import Limit, Skip, command_answer, command_context, execute, fo
 from services.registration.adapters.read_model import RegistrationReadModel
 from services.registration.entrypoints.feed_http import build_feed_router
 from services.registration.application import RegistrationApplication
+from services.registration.domain.season import check_stage_weights
 
 SeasonId = Annotated[str, Path(pattern=SEASON_ID_PATTERN, description="e.g. 310000-2024-qc_group")]
 CreditCodePath = Annotated[str, Path(pattern=r"^\s*[0-9A-Za-z]{18}\s*$", description="统一社会信用代码")]
@@ -72,6 +74,30 @@ class OpenSeasonRequest(Payload):
     judges_per_entry: dict[ReviewStage, Annotated[int, Field(ge=1, le=15)]] = Field(
         default_factory=dict, description="judges per entry and stage; the platform's default (5) where left out"
     )
+    # --- review rounds ---
+    formal_review: Window | None = Field(default=None, description="形式审查: its own window (e.g. by 07-20)")
+    rounds: list[ReviewRound] | None = Field(
+        default=None, min_length=1, max_length=10,
+        description="the review rounds in their order (初审, 发表赛 …); left out, 文审 then 发表赛 with the stage "
+        "weights and judges per entry above",
+    )
+    grade_not_advanced: bool = Field(
+        default=False, description="entries a gate did not advance are graded from the rounds they took part in"
+    )
+
+    def season_fields(self) -> dict[str, Any]:
+        """The SeasonOpened fields: rounds as given, or the two rounds of the stage weights and judges per entry."""
+        if self.rounds is not None and (self.stage_weights or self.judges_per_entry):
+            field = "stage_weights" if self.stage_weights else "judges_per_entry"
+            raise RuleViolation(
+                field, "season.rounds.with_stage_fields",
+                f"{field} is given per round when the season declares its rounds (rounds.N.weight, "
+                "rounds.N.judges_per_entry)",
+            )
+        check_stage_weights(self.stage_weights)
+        exclude = {"rounds"} if self.rounds is None else {"stage_weights", "judges_per_entry"}
+        return self.model_dump(mode="json", exclude=exclude)  # SeasonOpened makes rounds of the stage fields
+    # --- end of review rounds ---
 
 
 class WindowChangeRequest(Window):
@@ -98,8 +124,7 @@ def build_router() -> APIRouter:
     async def open_season(body: OpenSeasonRequest, request: Request, actor: AuthenticatedActor) -> JSONResponse:
         require_role(actor, Role.ORGANIZER, Role.NATIONAL)
         require_org(actor, body.organizer, f"organizer {body.organizer}")
-        fields = body.model_dump(exclude_none=False)
-        opened = SeasonOpened(season_id=season_key(body.organizer, body.year, body.kind.value), **fields)
+        opened = SeasonOpened(season_id=season_key(body.organizer, body.year, body.kind.value), **body.season_fields())
         context = command_context(request, actor, Channel.ORGANIZER)
         result = await asyncio.to_thread(
             _application(request).open_season, opened, context, idempotency_for(request, actor, body)
@@ -119,6 +144,28 @@ def build_router() -> APIRouter:
         result = await asyncio.to_thread(
             _application(request).change_window,
             season_id, stage, window, body.reason, context, idempotency_for(request, actor, body),
+        )
+        result.pop("changed", None)
+        return command_answer(result)
+
+    @router.put(
+        "/seasons/{season_id}/rounds/{round_code}/window",
+        summary="Change one review round's window, or 形式审查's (round formal_review), with a reason "
+        "(SeasonWindowChanged); the same window again changes nothing",
+    )
+    async def change_round_window(
+        season_id: SeasonId,
+        round_code: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="e.g. initial_review")],
+        body: WindowChangeRequest,
+        request: Request,
+        actor: AuthenticatedActor,
+    ) -> JSONResponse:
+        _require_season_organizer(actor, season_id)
+        window = Window(opens_at=body.opens_at, closes_at=body.closes_at)
+        context = command_context(request, actor, Channel.ORGANIZER)
+        result = await asyncio.to_thread(
+            _application(request).change_round_window,
+            season_id, round_code, window, body.reason, context, idempotency_for(request, actor, body),
         )
         result.pop("changed", None)
         return command_answer(result)

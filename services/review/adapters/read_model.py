@@ -42,6 +42,8 @@ def _progress(progress: ReviewProgress) -> dict[str, Any]:
 
 
 def _window_change(_: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    if data.get("round"):  # a review round's own window, or 形式审查's (SeasonView applies it)
+        return {f"round_windows.{data['round']}": data["window"]}
     return {f"windows.{data['stage']}": data["window"]}
 
 
@@ -172,6 +174,15 @@ def _published(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _gate(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    """A gate's outcome for the entry, under rounds.<round code>; not advancing also ends its review (未晋级)."""
+    keep = ("stage_label", "method", "score", "rank", "reason", "message", "next_stage", "next_stage_label")
+    advanced = envelope.type == "EntryAdvanced"
+    outcome = {"outcome": "advanced" if advanced else "not_advanced"} | {
+        key: data[key] for key in keep if key in data} | _by(envelope)
+    return {f"rounds.{data['stage']}": outcome} | ({} if advanced else _progress(ReviewProgress.NOT_ADVANCED))
+
+
 def _national(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
     keep = ("national_season_id", "note")
     return {"national": {key: data.get(key) for key in keep} | _by(envelope)}
@@ -234,6 +245,8 @@ class ReviewReadModel(DocumentProjection):
                 "FormalReviewFailed": ("reviews", _formal_review),
                 "FormalReviewResubmitted": ("reviews", _formal_review),
                 "EntryGraded": ("reviews", _graded),
+                "EntryAdvanced": ("reviews", _gate),
+                "EntryNotAdvanced": ("reviews", _gate),
                 "GuidingUnitsApproved": ("reviews", _approved),
                 "ObjectionFiled": ("reviews", _objection),
                 "ObjectionResolved": ("reviews", _objection),

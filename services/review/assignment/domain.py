@@ -4,7 +4,8 @@ Rules (ids in services/review/assignment/README.md):
 - assignment.conflict.own_work_unit: a judge never reviews an entry of his or her own work unit
   (the judge's work-unit credit code is the entry unit's, or the work-unit names are the same name);
 - assignment.conflict.recommender_panel: a judge on the panel of the recommending unit that
-  recommended the entry does not review it at the organizer (the panel already scored it);
+  recommended the entry, or named on its 推荐表, does not review it at the organizer (the panel already
+  scored it; scoring refuses such a judge too, score.judge.conflict.recommender_panel);
 - assignment.load_balance: the k judges with the fewest entries of the season and stage so far; ties
   are broken by a hash of (entry, judge), deterministic for an entry yet different between entries,
   so two workers assigning at the same moment rarely pick the same judges;
@@ -37,8 +38,9 @@ NOT_ENOUGH_JUDGES = "assignment.not_enough_judges"
 
 
 def assignment_id(season_id: str, entry_id: str, stage: str) -> UUID:
-    """The Assignment aggregate's id: one per entry and stage of a season."""
-    return stable_uuid("assignment", season_id, entry_id, ReviewStage(stage).value)
+    """The Assignment aggregate's id: one per entry and review round of a season (a season opened before rounds:
+    its stages' codes, so the ids stay what they were)."""
+    return stable_uuid("assignment", season_id, entry_id, str(getattr(stage, "value", stage)))
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Judge:
     work_unit: str
     work_unit_credit_code: str | None = None
     recommender_id: str | None = None
+    certificate_no: str | None = None
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> Judge:
@@ -57,6 +60,7 @@ class Judge:
             work_unit=document.get("work_unit") or "",
             work_unit_credit_code=document.get("work_unit_credit_code"),
             recommender_id=document.get("recommender_id"),
+            certificate_no=document.get("certificate_no"),
         )
 
 
@@ -70,6 +74,7 @@ class EntryToAssign:
     credit_code: str
     recommender_id: str | None = None
     unit_names: tuple[str, ...] = ()  # the unit's full name and short name, from its registration
+    recommendation_certificates: tuple[str, ...] = ()  # the judges named on its 推荐表 (they scored it already)
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,8 @@ def conflict_of(judge: Judge, entry: EntryToAssign) -> str | None:
         return OWN_WORK_UNIT
     if judge.recommender_id and entry.recommender_id and judge.recommender_id == entry.recommender_id:
         return RECOMMENDER_PANEL
+    if judge.certificate_no and judge.certificate_no in entry.recommendation_certificates:
+        return RECOMMENDER_PANEL  # named on the entry's 推荐表: the judge scored it for its recommending unit
     return None
 
 
@@ -130,7 +137,11 @@ def choose_judges(entry: EntryToAssign, judges: Iterable[Judge], loads: Mapping[
 
 
 def judges_per_entry(season: Mapping[str, Any] | None, stage: str, defaults: Mapping[str, int]) -> int:
-    """k for a stage: the season's own setting (`judges_per_entry` by stage) if it has one, else the default."""
+    """k for a round: the season's own setting (its round's `judges_per_entry`, or an older season's
+    `judges_per_entry` by stage) if it has one, else the default."""
+    for item in (season or {}).get("rounds") or []:
+        if isinstance(item, Mapping) and item.get("code") == stage and isinstance(item.get("judges_per_entry"), int):
+            return max(1, item["judges_per_entry"])
     configured = (season or {}).get("judges_per_entry") or {}
     value = configured.get(stage) if isinstance(configured, Mapping) else None
     if isinstance(value, int) and value >= 1:
@@ -142,7 +153,7 @@ def assigned_payload(entry: EntryToAssign, choice: Choice, assigned_by: str) -> 
     return JudgesAssigned(
         season_id=entry.season_id,
         entry_id=entry.entry_id,
-        stage=ReviewStage(entry.stage),
+        stage=entry.stage,
         judge_ids=list(choice.judge_ids),
         assigned_by=assigned_by,
     )
@@ -152,7 +163,7 @@ def blocked_payload(entry: EntryToAssign, choice: Choice) -> AssignmentBlocked:
     return AssignmentBlocked(
         season_id=entry.season_id,
         entry_id=entry.entry_id,
-        stage=ReviewStage(entry.stage),
+        stage=entry.stage,
         reason=NOT_ENOUGH_JUDGES,
         message=choice.message(),
         judges_required=choice.required,
@@ -195,7 +206,7 @@ class Assignment(Aggregate):
         self.judge_ids = []
         self.status = "blocked"
 
-    def entry(self, unit_names: tuple[str, ...] = ()) -> EntryToAssign:
+    def entry(self, unit_names: tuple[str, ...] = (), certificates: tuple[str, ...] = ()) -> EntryToAssign:
         return EntryToAssign(
-            self.season_id, self.entry_id, self.stage, self.credit_code, self.recommender_id, unit_names
+            self.season_id, self.entry_id, self.stage, self.credit_code, self.recommender_id, unit_names, certificates
         )

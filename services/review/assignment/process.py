@@ -1,10 +1,14 @@
 """The assignment process manager: runs in every review worker, in its own consumer group.
 
-- FormalReviewPassed (review.events) → the entry's material review assignment: JudgesAssigned, or
-  AssignmentBlocked when too few judges are free of conflicts. Stored in review's event store; the
-  aggregate id is derived from (season, entry, stage), so when two workers handle the same event (a
-  redelivery after a crash or a rebalance) the second creation collides (IntegrityError) and the
-  assignment already stored is used instead. Exactly once per entry and stage, whatever the workers do.
+- FormalReviewPassed (review.events) → the entry's assignment for each round it enters (its season's first
+  rounds up to the first gate, where the round assigns on entry; 文审 for a season opened before rounds):
+  JudgesAssigned, or AssignmentBlocked when too few judges are free of conflicts.
+- EntryAdvanced (review.events) → the same for the rounds after the gate the entry passed (only entries
+  a gate advanced get judges for the next round).
+  Stored in review's event store; the aggregate id is derived from (season, entry, round), so when two
+  workers handle the same event (a redelivery after a crash or a rebalance) the second creation collides
+  (IntegrityError) and the assignment already stored is used instead. Exactly once per entry and round,
+  whatever the workers do.
 - JudgeRegistered (registration.events) → the season's blocked assignments are tried again.
 - JudgesAssigned, AssignmentBlocked, ScoreRecorded, ScoreRevised (review.events) → the judges' queues
   (idempotent; the worker that stored an assignment has already applied it).
@@ -32,7 +36,7 @@ from contracts import Actor, Envelope, parse_payload
 from contracts.codes import Channel, Role
 from contracts.recommended import FormalReviewPassed
 from contracts.registered import JudgeRegistered
-from contracts.scored import ReviewStage
+from contracts.scored import EntryAdvanced, ReviewStage
 from infra.bootstrap import ProcessContext, ProcessDefinition
 from infra.catch_up import CatchUp
 from infra.eventstore import CommandContext, EventStoreApplication, stamp, to_envelope
@@ -48,6 +52,8 @@ from services.review.assignment.domain import (
     judges_per_entry,
 )
 from services.review.assignment.read_model import HANDLED_TYPES, AssignmentReadModel
+from services.review.domain.rounds import rounds_entered
+from services.review.domain.views import SeasonView
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +151,9 @@ class AssignmentRecorder:
     def load(self, aggregate_id: UUID) -> Assignment:
         return self.app.repository.get(aggregate_id)
 
+    def find(self, aggregate_id: UUID) -> Assignment | None:
+        return self.app.repository.get(aggregate_id) if aggregate_id in self.app.repository else None
+
     def _decide(
         self, assignment: Assignment, entry: EntryToAssign, choice: Choice, context: CommandContext, organizer: str | None
     ) -> None:
@@ -190,6 +199,8 @@ class AssignmentProcess:
     async def apply(self, envelope: Envelope, payload: BaseModel) -> bool:
         if envelope.type == "FormalReviewPassed":
             return await self.formal_review_passed(envelope, cast(FormalReviewPassed, payload))
+        if envelope.type == "EntryAdvanced":
+            return await self.entry_advanced(envelope, cast(EntryAdvanced, payload))
         if envelope.type == "JudgeRegistered":
             return await self.judge_registered(envelope, cast(JudgeRegistered, payload))
         if envelope.type in HANDLED_TYPES:
@@ -197,15 +208,50 @@ class AssignmentProcess:
         return False
 
     async def formal_review_passed(self, envelope: Envelope, passed: FormalReviewPassed) -> bool:
-        stage = ReviewStage.MATERIAL_REVIEW.value
-        aggregate_id = assignment_id(passed.season_id, passed.entry_id, stage)
+        stages = await self._rounds_entered(passed.season_id, None)
+        return await self._assign_rounds(envelope, passed.season_id, passed.entry_id, passed.credit_code,
+                                         passed.recommender_id, stages)
+
+    async def entry_advanced(self, envelope: Envelope, advanced: EntryAdvanced) -> bool:
+        """Judges for the rounds after the gate; the entry's unit and recommending unit from the first assignment."""
+        first = await asyncio.to_thread(
+            self.recorder.find, assignment_id(advanced.season_id, advanced.entry_id, advanced.stage)
+        )
+        if first is None:
+            log.warning("entry %s advanced from %s without an assignment there", advanced.entry_id, advanced.stage)
+            return False
+        stages = await self._rounds_entered(advanced.season_id, advanced.stage)
+        return await self._assign_rounds(envelope, advanced.season_id, advanced.entry_id, first.credit_code,
+                                         first.recommender_id, stages)
+
+    async def _rounds_entered(self, season_id: str, through_gate: str | None) -> list[str]:
+        """The rounds whose judges are assigned as an entry enters them (a season opened before rounds: 文审)."""
+        document = await self.read_model.season(season_id)
+        try:
+            season = SeasonView.from_document(document or {})
+        except (KeyError, ValueError):  # not projected yet, or too little of it: the rounds every season had
+            return [ReviewStage.MATERIAL_REVIEW.value]
+        return [item.code for item in rounds_entered(season, through_gate) if item.assign_on_entry]
+
+    async def _assign_rounds(self, envelope: Envelope, season_id: str, entry_id: str, credit_code: str,
+                             recommender_id: str | None, stages: list[str]) -> bool:
+        recorded_any = False
+        for stage in stages:
+            recorded_any = await self._assign(envelope, season_id, entry_id, credit_code, recommender_id, stage) \
+                or recorded_any
+        return recorded_any
+
+    async def _assign(self, envelope: Envelope, season_id: str, entry_id: str, credit_code: str,
+                      recommender_id: str | None, stage: str) -> bool:
+        aggregate_id = assignment_id(season_id, entry_id, stage)
         if await self.read_model.assignment(aggregate_id) is not None:
             return False  # assigned and applied before
         await self._facts_current()
         entry = EntryToAssign(
-            season_id=passed.season_id, entry_id=passed.entry_id, stage=stage, credit_code=passed.credit_code,
-            recommender_id=passed.recommender_id,
-            unit_names=await self.read_model.unit_names(passed.season_id, passed.credit_code),
+            season_id=season_id, entry_id=entry_id, stage=stage, credit_code=credit_code,
+            recommender_id=recommender_id,
+            unit_names=await self.read_model.unit_names(season_id, credit_code),
+            recommendation_certificates=await self.read_model.recommendation_certificates(season_id, entry_id),
         )
         choice = await self._choose(entry)
         envelopes, recorded = await asyncio.to_thread(
@@ -215,7 +261,7 @@ class AssignmentProcess:
         if recorded:
             self._count(envelopes)
         if recorded and choice.blocked:
-            log.warning("assignment of %s blocked: %s", passed.entry_id, choice.message())
+            log.warning("assignment of %s for %s blocked: %s", entry_id, stage, choice.message())
         return recorded
 
     async def judge_registered(self, envelope: Envelope, judge: JudgeRegistered) -> bool:
@@ -230,11 +276,13 @@ class AssignmentProcess:
         for document in blocked:
             aggregate = await asyncio.to_thread(self.recorder.load, UUID(document["_id"]))
             names = await self.read_model.unit_names(aggregate.season_id, aggregate.credit_code)
+            certificates = await self.read_model.recommendation_certificates(aggregate.season_id, aggregate.entry_id)
             stage_loads = await self.loads.get(aggregate.season_id, aggregate.stage)
             k = judges_per_entry(season, aggregate.stage, self.settings.judges_per_entry)
 
-            def choice_for(current: Assignment, names=names, loads=stage_loads, k=k) -> tuple[EntryToAssign, Choice]:  # noqa: ANN001
-                entry = current.entry(names)
+            def choice_for(current: Assignment, names=names, loads=stage_loads, k=k,  # noqa: ANN001
+                           certificates=certificates) -> tuple[EntryToAssign, Choice]:  # noqa: ANN001
+                entry = current.entry(names, certificates)
                 return entry, choose_judges(entry, judges, loads, k)
 
             envelopes, recorded = await asyncio.to_thread(

@@ -46,6 +46,7 @@ class AssignmentReadModel:
         self.seasons = database["seasons"]
         self.units = database["units"]
         self.judge_documents = database["judges"]
+        self.reviews = database["reviews"]  # review's projection of its own events: the 推荐表's judges
 
     async def create_indexes(self) -> None:
         await self.queue.create_index([("judge_id", ASCENDING), ("season_id", ASCENDING), ("stage", ASCENDING)])
@@ -59,14 +60,14 @@ class AssignmentReadModel:
         if envelope.type == "JudgesAssigned":
             assigned = cast(JudgesAssigned, payload)
             fields = {"status": "assigned", "assigned_by": assigned.assigned_by, "reason": None, "message": None}
-            return await self._replace_judges(envelope, assigned.season_id, assigned.entry_id, assigned.stage.value,
+            return await self._replace_judges(envelope, assigned.season_id, assigned.entry_id, assigned.stage,
                                               list(assigned.judge_ids), fields)
         if envelope.type == "AssignmentBlocked":
             blocked = cast(AssignmentBlocked, payload)
             fields = blocked.model_dump(mode="json", include={
                 "reason", "message", "judges_required", "judges_eligible", "judges_conflicted"
             }) | {"status": "blocked"}
-            return await self._replace_judges(envelope, blocked.season_id, blocked.entry_id, blocked.stage.value,
+            return await self._replace_judges(envelope, blocked.season_id, blocked.entry_id, blocked.stage,
                                               [], fields)
         if envelope.type in ("ScoreRecorded", "ScoreRevised"):
             return await self._scored(envelope, cast(ScoreFields, payload))
@@ -117,7 +118,7 @@ class AssignmentReadModel:
 
     async def _scored(self, envelope: Envelope, score: ScoreFields) -> bool:
         """The judge's queue document shows the score; the score's version guards against replays."""
-        stage = score.stage.value
+        stage = score.stage
         try:
             result = await self.queue.update_one(
                 {"_id": queue_id(score.judge_id, stage, score.entry_id), "_score_version": {"$lt": envelope.aggregate_version}},
@@ -172,9 +173,15 @@ class AssignmentReadModel:
     async def judges(self, season_id: str) -> list[Judge]:
         cursor = self.judge_documents.find(
             {"season_id": season_id},
-            {"judge_id": 1, "work_unit": 1, "work_unit_credit_code": 1, "recommender_id": 1},
+            {"judge_id": 1, "work_unit": 1, "work_unit_credit_code": 1, "recommender_id": 1, "certificate_no": 1},
         )
         return [Judge.from_document(document) async for document in cursor if document.get("judge_id")]
+
+    async def recommendation_certificates(self, season_id: str, entry_id: str) -> tuple[str, ...]:
+        """The TGQ certificates of the judges named on the entry's 推荐表 (empty for the direct channel)."""
+        review = await self.reviews.find_one({"season_id": season_id, "entry_id": entry_id}, {"recommendation": 1})
+        judges = ((review or {}).get("recommendation") or {}).get("judges") or []
+        return tuple(sorted({judge["certificate_no"] for judge in judges if judge.get("certificate_no")}))
 
     async def unit_names(self, season_id: str, credit_code: str) -> tuple[str, ...]:
         """The entry unit's full and short names as registered for the season; empty if review never saw it."""

@@ -27,6 +27,7 @@ class ReviewProgress(LabelledEnum):
     FORMAL_REVIEW_FAILED = "formal_review_failed", "形式审查未通过"
     RESUBMITTED = "resubmitted", "已更正，待形式审查"
     IN_REVIEW = "in_review", "评审中"
+    NOT_ADVANCED = "not_advanced", "未晋级"
     GRADED = "graded", "已评定等级"
     APPROVED = "approved", "指导单位已审定"
     RESULT_WITHDRAWN = "result_withdrawn", "成果已撤销"
@@ -36,7 +37,7 @@ class ReviewProgress(LabelledEnum):
 AWAITING_FORMAL_REVIEW = (ReviewProgress.RECOMMENDED, ReviewProgress.RESUBMITTED)
 REVOCABLE = (ReviewProgress.RECOMMENDED, ReviewProgress.FORMAL_REVIEW_FAILED, ReviewProgress.RESUBMITTED)
 PAST_FORMAL_REVIEW = (
-    ReviewProgress.IN_REVIEW, ReviewProgress.GRADED, ReviewProgress.APPROVED, ReviewProgress.RESULT_WITHDRAWN,
+    ReviewProgress.IN_REVIEW, ReviewProgress.NOT_ADVANCED, ReviewProgress.GRADED, ReviewProgress.APPROVED, ReviewProgress.RESULT_WITHDRAWN,
     ReviewProgress.PUBLISHED,
 )
 
@@ -72,6 +73,8 @@ class EntryReview(Aggregate):
         self.objections: dict[str, dict[str, Any]] = {}
         self.certificate_no: str | None = None
         self.national_season_id: str | None = None
+        self.advanced_through: list[str] = []  # the gate rounds that advanced the entry
+        self.stopped_at: str | None = None  # the gate round that did not
 
     # ------------------------------------------------------------ recommendation
 
@@ -115,6 +118,17 @@ class EntryReview(Aggregate):
     @event("FormalReviewResubmitted")
     def resubmit(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
         self.progress = ReviewProgress.RESUBMITTED
+
+    # ------------------------------------------------------------ review rounds: gates (晋级)
+
+    @event("EntryAdvanced")
+    def advance(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.advanced_through = [*getattr(self, "advanced_through", []), payload["stage"]]
+
+    @event("EntryNotAdvanced")
+    def stop(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.progress = ReviewProgress.NOT_ADVANCED
+        self.stopped_at = payload["stage"]
 
     # ------------------------------------------------------------ grade and results
 

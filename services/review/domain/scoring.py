@@ -5,9 +5,9 @@
   scored it on the 推荐表), only while the review window is open, and never above a criterion's
   maximum points.
 - A stage's score is the mean of its judges' totals; with 5 or more judges the highest and the
-  lowest total are dropped first (trimmed mean). The combined score weights the stages as the season
-  says (`stage_weights`; equal weights when it says nothing). Rounded half up to 2 places, exact
-  decimals throughout.
+  lowest total are dropped first (trimmed mean). The combined score weights the rounds the entry took
+  part in as the season says (services/review/domain/rounds.py: the rounds' weights; equal weights when
+  it says nothing). Rounded half up to 2 places, exact decimals throughout.
 - The grade is the highest band (listed from the highest) whose minimum the combined score reaches.
 """
 
@@ -20,21 +20,21 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from contracts.codes import QcAchievementType, ReviewForm
+from contracts.codes import QcAchievementType
 from contracts.identity import stable_uuid
-from contracts.registered import GradeBand, Rubric
-from contracts.scored import ReviewStage, ScoreSheet, StageResult
+from contracts.registered import GradeBand, ReviewRound, Rubric
+from contracts.scored import ScoreSheet, StageResult
 from infra.errors import RuleViolation
 from services.review.domain.names import name_key
 from services.review.domain.views import EntryView, JudgeView, SeasonView
 
 HUNDREDTH = Decimal("0.01")
 TRIM_FROM = 5  # judges: with this many or more, the highest and the lowest total are dropped
-REVIEW_FORM_OF = {ReviewStage.MATERIAL_REVIEW: ReviewForm.MATERIAL, ReviewStage.PRESENTATION: ReviewForm.PRESENTATION}
 
 
-def score_id(season_id: str, entry_id: str, stage: ReviewStage | str, judge_id: str) -> UUID:
-    return stable_uuid("score", season_id, entry_id, ReviewStage(stage).value, judge_id)
+def score_id(season_id: str, entry_id: str, stage: str, judge_id: str) -> UUID:
+    """One per judge, entry and round (a season opened before rounds: its stages' codes, so the ids stay)."""
+    return stable_uuid("score", season_id, entry_id, str(getattr(stage, "value", stage)), judge_id)
 
 
 class Score(Aggregate):
@@ -68,20 +68,24 @@ def rounded(value: Decimal) -> Decimal:
 # ---------------------------------------------------------------- rules of a score sheet
 
 
-def rubric_for(season: SeasonView, entry: EntryView, stage: ReviewStage) -> Rubric:
-    """The season's scoring form for this stage and the entry's 课题类型; one made for the stage beats a general one."""
-    form = REVIEW_FORM_OF[stage]
+def rubric_for(season: SeasonView, entry: EntryView, stage: ReviewRound) -> Rubric:
+    """The round's own scoring form if it names one; else the season's form for the round's review form and the
+    entry's 课题类型, one made for the review form beating a general one."""
+    form = stage.review_form
 
     def fits(rubric: Rubric) -> bool:
         types: list[QcAchievementType] = rubric.achievement_types
-        return rubric.review_form in (form, None) and (not types or entry.qc_type in types)
+        if stage.rubric is not None:
+            return rubric.code == stage.rubric
+        return (form is None or rubric.review_form in (form, None)) and (not types or entry.qc_type in types)
 
     candidates = sorted((rubric for rubric in season.rubrics if fits(rubric)), key=lambda rubric: rubric.review_form is None)
     if not candidates:
         raise RuleViolation(
             "stage",
             "score.rubric.missing",
-            f"season {season.season_id} has no scoring form (评分表) for {stage.label} ({form.label})"
+            f"season {season.season_id} has no scoring form (评分表) for {stage.label}"
+            + (f" ({form.label})" if form else "")
             + (f" of {entry.qc_type.label} entries" if entry.qc_type else "")
             + "; the organizer adds its rubrics to the season",
             status_code=409,
@@ -118,13 +122,13 @@ def check_sheet(rubric: Rubric, sheet: ScoreSheet) -> Decimal:
     return sum(sheet.criteria.values(), Decimal(0))
 
 
-def check_assigned(judge_id: str, assigned: frozenset[str] | None, entry_id: str, stage: ReviewStage) -> None:
+def check_assigned(judge_id: str, assigned: frozenset[str] | None, entry_id: str, stage: ReviewRound) -> None:
     if assigned is None or judge_id not in assigned:
         whom = "no judges are assigned yet" if not assigned else f"its judges are {', '.join(sorted(assigned))}"
         raise RuleViolation(
             "judge_id",
             "score.judge.not_assigned",
-            f"judge {judge_id} is not assigned to entry {entry_id} for {stage.label} ({stage.value}); {whom}",
+            f"judge {judge_id} is not assigned to entry {entry_id} for {stage.label} ({stage.code}); {whom}",
             status_code=403,
         )
 
@@ -162,7 +166,7 @@ def check_no_conflict(
 # ---------------------------------------------------------------- aggregation and grade
 
 
-def stage_result(stage: ReviewStage, totals: Mapping[str, Decimal]) -> StageResult:
+def stage_result(stage: str, totals: Mapping[str, Decimal]) -> StageResult:
     """The stage's score: trimmed mean with 5 or more judges (highest and lowest dropped), plain mean below."""
     ordered = sorted(totals.items(), key=lambda item: (item[1], item[0]))
     dropped: list[str] = []
@@ -176,22 +180,7 @@ def stage_result(stage: ReviewStage, totals: Mapping[str, Decimal]) -> StageResu
     return StageResult(stage=stage, method=method, totals=dict(totals), dropped=dropped, score=rounded(mean))
 
 
-def stage_weights(season: SeasonView, scored: list[ReviewStage]) -> dict[ReviewStage, Decimal]:
-    """The season's weights for the stages that count, or equal weights for the stages scored."""
-    if not season.stage_weights:
-        return {stage: Decimal(1) for stage in scored}
-    weights = {ReviewStage(stage): weight for stage, weight in season.stage_weights.items() if weight > 0}
-    if not weights:
-        raise RuleViolation(
-            "season_id",
-            "grade.weights.zero",
-            f"season {season.season_id} weighs every stage 0; the combined score needs a positive weight",
-            status_code=409,
-        )
-    return weights
-
-
-def combined_score(results: Mapping[ReviewStage, StageResult], weights: Mapping[ReviewStage, Decimal]) -> Decimal:
+def combined_score(results: Mapping[str, StageResult], weights: Mapping[str, Decimal]) -> Decimal:
     total_weight = sum(weights.values(), Decimal(0))
     weighted = sum((results[stage].score * weight for stage, weight in weights.items()), Decimal(0))
     return rounded(weighted / total_weight)

@@ -16,11 +16,11 @@ from pydantic import ValidationError
 
 from contracts.codes import ActivityKind, Channel, QcAchievementType, RecommenderCategory, Stage
 from contracts.common import Window
-from contracts.registered import GradeBand, QuotaRule, Rubric, default_quota
+from contracts.registered import FORMAL_REVIEW, GradeBand, QuotaRule, ReviewRound, Rubric, default_quota, rounds_of_v2
 from contracts.scored import ReviewStage
 from contracts.submitted import EntryStatus
 from infra.errors import RuleViolation
-from infra.windows import SEASON_TIME_ZONE, check_window_open
+from infra.windows import SEASON_TIME_ZONE, check_labelled_window_open, check_window_open
 
 
 def _valid(model: Any, raw: Any) -> Any:
@@ -28,6 +28,20 @@ def _valid(model: Any, raw: Any) -> Any:
         return model.model_validate(raw)
     except ValidationError:
         return None
+
+
+def _rounds_of(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The declared rounds with their changed windows (SeasonWindowChanged.round) applied; none for an older season."""
+    changed = {code: window for code, raw in (document.get("round_windows") or {}).items()
+               if (window := _valid(Window, raw)) is not None}
+    rounds = []
+    for raw in document.get("rounds") or []:
+        item = _valid(ReviewRound, raw)
+        if item is not None:
+            rounds.append(item.model_copy(update={"window": changed[item.code]}) if item.code in changed else item)
+    formal_review = changed.get(FORMAL_REVIEW) or _valid(Window, document.get("formal_review"))
+    return {"rounds": tuple(rounds), "formal_review": formal_review,
+            "grade_not_advanced": bool(document.get("grade_not_advanced"))}
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,18 @@ class SeasonView:
     rubrics: tuple[Rubric, ...] = ()
     grade_bands: tuple[GradeBand, ...] = ()
     stage_weights: Mapping[str, Decimal] = field(default_factory=dict)
+    # review rounds: a season opened before rounds has none here, and gets 文审 then 发表赛 from its stage weights
+    rounds: tuple[ReviewRound, ...] = ()
+    formal_review: Window | None = None
+    grade_not_advanced: bool = False
+
+    @property
+    def review_rounds(self) -> tuple[ReviewRound, ...]:
+        """The season's rounds in their order (the two of a season opened before rounds, from its weights)."""
+        if self.rounds:
+            return self.rounds
+        weights = {stage: str(value) for stage, value in self.stage_weights.items()}
+        return tuple(ReviewRound.model_validate(item) for item in rounds_of_v2(weights, None))
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> "SeasonView":
@@ -66,13 +92,19 @@ class SeasonView:
             stage_weights={
                 stage: Decimal(str(value)) for stage, value in (document.get("stage_weights") or {}).items()
             },
+            **_rounds_of(document),
         )
 
     def check_window_open(self, stage: Stage, now: datetime, field: str = "season_id") -> None:
         check_window_open(self.windows, stage, now, season_id=self.season_id, field=field, time_zone=self.time_zone)
 
     def check_formal_review_period(self, now: datetime, field: str = "season_id") -> None:
-        """Formal review runs from the first recommendations to the end of the review stage (评审)."""
+        """Formal review runs in its own window where the season gives one (形式审查 by 07-20); otherwise from the
+        first recommendations to the end of the review stage (评审)."""
+        if self.formal_review is not None:
+            check_labelled_window_open(self.formal_review, now, code=FORMAL_REVIEW, label="形式审查",
+                                       season_id=self.season_id, field=field, time_zone=self.time_zone)
+            return
         recommendation = self.windows.get(Stage.RECOMMENDATION.value)
         if recommendation is not None and recommendation.contains(now):
             return

@@ -22,7 +22,7 @@ from contracts.codes import Channel, Role
 from contracts.common import Payload
 from contracts.published import Approval, NationalRecommendation, Objection, ObjectionDecision
 from contracts.recommended import DirectAcceptance, FormalReviewDecision, RecommendationForm, Resubmission, Revocation
-from contracts.scored import ReviewStage, ScoreSheet
+from contracts.scored import RoundCode, ScoreSheet
 from infra.auth import AuthenticatedActor, require_org, require_role
 from infra.errors import NotFound, RuleViolation
 from infra.http import FULL_VIEW, Limit, PathId, Skip, execute, found
@@ -46,7 +46,7 @@ ACTIVE = {ReviewProgress.RECOMMENDED.value, ReviewProgress.FORMAL_REVIEW_FAILED.
 class ScoreForm(ScoreSheet):
     """评分表: the stage, the judge (a judge's own token names it; the secretariat gives it), the points."""
 
-    stage: ReviewStage
+    stage: RoundCode = Field(description="the review round, e.g. material_review (文审) or presentation (发表赛)")
     judge_id: str | None = Field(default=None, min_length=1, max_length=64)
 
 
@@ -57,13 +57,16 @@ class ScoreRevisionForm(ScoreForm):
 class AssignmentForm(Payload):
     """The secretariat's assignment by hand: the stage and its judges (replacing any earlier ones)."""
 
-    stage: ReviewStage
+    stage: RoundCode = Field(description="the review round, e.g. material_review (文审) or presentation (发表赛)")
     judge_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=50)
 
 
 def build_router() -> APIRouter:
+    from services.review.entrypoints.rounds_http import build_rounds_router  # it uses this module's helpers
+
     router = APIRouter(tags=["review"])
     router.include_router(build_feed_router())
+    router.include_router(build_rounds_router())
 
     # ------------------------------------------------------------ what review knows of a season
 

@@ -40,6 +40,8 @@ EVENT_LABELS = {
     "ScoreRevised": "修改评分",
     "EntryGraded": "成果定级",
     "EntryRegraded": "成果重新定级",
+    "EntryAdvanced": "晋级",
+    "EntryNotAdvanced": "未晋级",
     "GuidingUnitsApproved": "指导单位审定",
     "NoticeOpened": "面向社会公示",
     "ObjectionFiled": "异议提出",

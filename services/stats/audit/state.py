@@ -28,6 +28,7 @@ def new_state() -> State:
         "judges": {},
         "scores": {},
         "grade": None,
+        "rounds": {},
         "approval": None,
         "notice": None,
         "objections": {},
@@ -149,6 +150,14 @@ def _graded(state: State, event: Envelope) -> None:
     state["grade"] = {key: event.payload.get(key) for key in keep} | {"regraded": None} | _by(event)
 
 
+def _gate(state: State, event: Envelope) -> None:
+    """A gate round's outcome for the entry (晋级 / 未晋级, with the reason), under the round's code."""
+    keep = ("stage_label", "method", "score", "rank", "next_stage", "next_stage_label", "reason", "message")
+    outcome = "advanced" if event.type == "EntryAdvanced" else "not_advanced"
+    state.setdefault("rounds", {})[event.payload["stage"]] = {"outcome": outcome} | {
+        key: event.payload[key] for key in keep if key in event.payload} | _by(event)
+
+
 def _regraded(state: State, event: Envelope) -> None:
     keep = ("combined_score", "grade", "grade_label")
     regrade = {key: event.payload.get(key) for key in ("objection_id", "previous_grade", "reason")}
@@ -227,6 +236,8 @@ FOLDS: dict[str, Fold] = {
     "ScoreRevised": _score,
     "EntryGraded": _graded,
     "EntryRegraded": _regraded,
+    "EntryAdvanced": _gate,
+    "EntryNotAdvanced": _gate,
     "GuidingUnitsApproved": _approved,
     "NoticeOpened": _notice,
     "ObjectionFiled": _objection_filed,

@@ -62,6 +62,9 @@ def _pick(payload: Payload, *names: str) -> dict[str, Any]:
 def _season_opened(record: Record, data: Payload) -> None:
     record["season"] = _pick(data, "season_id", "organizer", "organizer_name", "year", "kind", "title", "quota") | {
         "grade_bands": [_pick(band, "code", "label", "min_score") for band in data.get("grade_bands") or []],
+        # review rounds (a season opened before rounds: 文审 and 发表赛, from its upcaster)
+        "rounds": [_pick(item, "code", "label") | {"gate": item.get("gate") is not None}
+                   for item in data.get("rounds") or []],
     }
 
 
@@ -210,6 +213,17 @@ def _regraded(record: Record, data: Payload) -> None:
     _review_of(record, data)["grade"] = _pick(data, "grade", "grade_label", "combined_score") | {"regraded": True}
 
 
+def _gate(outcome: str) -> Fold:
+    """A gate's outcome for the entry (晋级 / 未晋级), with its reason, under the gate round's code."""
+
+    def fold(record: Record, data: Payload) -> None:
+        rounds = _review_of(record, data).setdefault("rounds", {})
+        rounds[data["stage"]] = {"outcome": outcome} | _pick(data, "score", "rank") | (
+            {"reason": data["reason"]} if outcome == "not_advanced" else {"next_stage": data["next_stage"]})
+
+    return fold
+
+
 def _flag(name: str, value_of: Callable[[Payload], Any] = lambda _: True) -> Fold:
     def fold(record: Record, data: Payload) -> None:
         _review_of(record, data)[name] = value_of(data)
@@ -270,6 +284,8 @@ FOLDS: dict[str, Fold] = {
     "FormalReviewResubmitted": _formal_review("resubmitted"),
     "EntryGraded": _graded,
     "EntryRegraded": _regraded,
+    "EntryAdvanced": _gate("advanced"),
+    "EntryNotAdvanced": _gate("not_advanced"),
     "GuidingUnitsApproved": _flag("approved"),
     "ObjectionFiled": _objection(lambda _: "filed"),
     "ObjectionResolved": _objection(lambda data: data["outcome"]),

@@ -69,6 +69,7 @@ PROGRESS = [
     ("presentation_assigned", "发表赛已分配评委"),
     ("presentation_scored", "发表赛评分完成"),
     ("assignment_blocked", "评委分配受阻"),
+    ("not_advanced", "未晋级"),
     ("graded", "已评定等级"),
     ("approved", "指导单位已审定"),
     ("on_notice", "已公示"),
@@ -237,6 +238,8 @@ def _progress(season: SeasonRecords, entry_id: str) -> set[str]:
         reached.add("formal_review_passed")
     elif review.get("formal_review") == "failed":
         reached.add("formal_review_failed")
+    if any(item.get("outcome") == "not_advanced" for item in (review.get("rounds") or {}).values()):
+        reached.add("not_advanced")
     for stage in STAGES:
         assignment = season.assignments.get((entry_id, stage))
         if assignment is None:
@@ -261,6 +264,41 @@ def _progress(season: SeasonRecords, entry_id: str) -> set[str]:
     if entry_id in season.provincial_results:
         reached.add("provincial_graded")
     return reached
+
+
+def season_rounds(season: SeasonRecords) -> list[tuple[str, str, bool]]:
+    """The season's review rounds as (code, label, gate); rounds met only in the events (never declared) after."""
+    declared = [(item["code"], item["label"], bool(item.get("gate"))) for item in season.season.get("rounds") or []]
+    if not declared:
+        declared = [(stage.value, stage.label, False) for stage in ReviewStage]
+    known = {code for code, _, _ in declared}
+    met = {stage for _, stage in season.assignments} | {stage for _, stage in season.scores}
+    return declared + [(code, code, False) for code in sorted(met - known)]
+
+
+def review_rounds(season: SeasonRecords) -> list[dict[str, Any]]:
+    """Review progress by round: entries with judges, fully scored, advanced and not advanced (with the reasons)."""
+    rows = []
+    for code, label, gate in season_rounds(season):
+        assigned = scored = advanced = 0
+        reasons: Counter = Counter()
+        for entry_id in season.entry_ids():
+            assignment = season.assignments.get((entry_id, code))
+            if assignment and assignment["judge_ids"]:
+                assigned += 1
+                sheets = season.scores.get((entry_id, code), {})
+                scored += all(judge in sheets for judge in assignment["judge_ids"])
+            outcome = ((season.reviews.get(entry_id) or {}).get("rounds") or {}).get(code)
+            if outcome and outcome["outcome"] == "advanced":
+                advanced += 1
+            elif outcome:
+                reasons[outcome["reason"]] += 1
+        rows.append({
+            "round": code, "label": label, "gate": gate, "assigned": assigned, "scored": scored,
+            "advanced": advanced, "not_advanced": sum(reasons.values()),
+            "not_advanced_reasons": [{"reason": reason, "count": count} for reason, count in sorted(reasons.items())],
+        })
+    return rows
 
 
 def recommender_quotas(season: SeasonRecords) -> list[dict[str, Any]]:
@@ -354,6 +392,7 @@ def season_overview(season: SeasonRecords, season_id: str) -> Report:
         ],
         "recommenders": recommender_quotas(season),
         "review_progress": [{"stage": code, "label": label, "count": progress[code]} for code, label in PROGRESS],
+        "review_rounds": review_rounds(season),
         "grades": grade_distribution(season),
         "certificates": season.certificates,
         "feeds": season.feed_counts(),
@@ -496,6 +535,7 @@ def recommenders_with_summaries(season: SeasonRecords) -> list[str]:
 
 def judge_workload(season: SeasonRecords, season_id: str) -> Report:
     work: dict[str, dict[str, Any]] = {}
+    rounds = [code for code, _, _ in season_rounds(season)]
 
     def judge_row(judge_id: str) -> dict[str, Any]:
         if judge_id not in work:
@@ -506,7 +546,7 @@ def judge_workload(season: SeasonRecords, season_id: str) -> Report:
                 "work_unit": judge.get("work_unit"),
                 "certificate_no": judge.get("certificate_no"),
                 "recommender_id": judge.get("recommender_id"),
-                "stages": {stage: {"assigned": 0, "scored": 0} for stage in STAGES},
+                "stages": {stage: {"assigned": 0, "scored": 0} for stage in rounds},
                 "to_score": 0,
                 "revisions": 0,
             }
@@ -529,11 +569,12 @@ def judge_workload(season: SeasonRecords, season_id: str) -> Report:
     rows = [work[key] for key in sorted(work)]
     return {
         "season_id": season_id,
+        "rounds": [{"code": code, "label": label} for code, label, _ in season_rounds(season)],
         "judges": rows,
         "total": {
             "judges": len(rows),
-            "assigned": sum(row["stages"][stage]["assigned"] for row in rows for stage in STAGES),
-            "scored": sum(row["stages"][stage]["scored"] for row in rows for stage in STAGES),
+            "assigned": sum(row["stages"][stage]["assigned"] for row in rows for stage in rounds),
+            "scored": sum(row["stages"][stage]["scored"] for row in rows for stage in rounds),
             "to_score": sum(row["to_score"] for row in rows),
         },
     }
@@ -654,13 +695,14 @@ def entry_lines(season: SeasonRecords, season_id: str) -> dict[int, Report]:
     """Each entry's line in the reports (who, which recommending unit, how far, its scores and grade), in
     ENTRY_BUCKETS documents; every bucket is written, empty or not."""
     buckets: dict[int, Report] = {index: {"season_id": season_id, "entries": {}} for index in range(ENTRY_BUCKETS)}
+    rounds = [code for code, _, _ in season_rounds(season)]
     for entry_id in season.entry_ids():
         entry = season.entries.get(entry_id) or {}
         review = season.reviews.get(entry_id) or {}
         recommendation = review.get("recommendation") or {}
         reached = entry_progress(season, entry_id)
         stages = {}
-        for stage in STAGES:
+        for stage in rounds:
             assignment = season.assignments.get((entry_id, stage))
             scored = season.scores.get((entry_id, stage), {})
             stages[stage] = {"judges": len(assignment["judge_ids"]) if assignment else 0, "scored": len(scored),
@@ -678,6 +720,7 @@ def entry_lines(season: SeasonRecords, season_id: str) -> dict[int, Report]:
             "progress": [code for code, _ in PROGRESS if code in reached],
             "formal_review": review.get("formal_review"),
             "stages": stages,
+            **({"rounds": review["rounds"]} if review.get("rounds") else {}),
             "grade": review.get("grade"),
             "objections": review.get("objections") or {},
             "certificate_no": review.get("certificate_no"),

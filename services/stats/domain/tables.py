@@ -101,14 +101,14 @@ def recommendation_sheets(report: Report) -> list[Sheet]:
 
 
 def workload_sheets(report: Report) -> list[Sheet]:
-    stages = [stage for stage in ReviewStage]
+    stages = report.get("rounds") or [{"code": stage.value, "label": stage.label} for stage in ReviewStage]
     columns = ["评委编号", "姓名", "工作单位", "TGQ 评委证书号"]
     for stage in stages:
-        columns += [f"{stage.label}已分配", f"{stage.label}已评分"]
+        columns += [f"{stage['label']}已分配", f"{stage['label']}已评分"]
     columns += ["待评分", "修改次数"]
     rows = [
         [row["judge_id"], row["name"], row["work_unit"], row["certificate_no"]]
-        + [row["stages"][stage.value][key] for stage in stages for key in ("assigned", "scored")]
+        + [row["stages"][stage["code"]][key] for stage in stages for key in ("assigned", "scored")]
         + [row["to_score"], row["revisions"]]
         for row in report["judges"]
     ]
