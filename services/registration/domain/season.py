@@ -46,10 +46,15 @@ class Season(Aggregate):
         }
         self.channels: list[str] = [channel.value for channel in opened.channels]
         self.quota: dict[str, Any] = opened.quota.model_dump(mode="json")
+        self.approved_team_name_suffixes: list[str] = []
 
     @event("SeasonWindowChanged")
     def change_window(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
         self.windows[payload["stage"]] = payload["window"]
+
+    @event("TeamNameSuffixApproved")
+    def approve_team_name_suffix(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.approved_team_name_suffixes.append(payload["suffix"])
 
     def window(self, stage: Stage) -> Window | None:
         raw = self.windows.get(stage.value)
@@ -84,6 +89,7 @@ def check_season(opened: SeasonOpened) -> None:
     check_rubrics(opened.rubrics, opened.kind)
     check_grade_bands(opened.grade_bands)
     check_stage_weights(opened.stage_weights)
+    check_entries_per_unit(opened)
 
 
 def check_windows(windows: Mapping[Stage, Window], year: int, *, field: str = "windows") -> None:
@@ -228,3 +234,15 @@ def check_grade_bands(bands: list[GradeBand]) -> None:
                 f"grades are listed from the highest: {band.label} (from {band.min_score}) must need a lower score "
                 f"than {above.label} (from {above.min_score})",
             )
+
+
+def check_entries_per_unit(opened: SeasonOpened) -> None:
+    """A 申报 limit per unit below the recommendation minimum per unit would make the minimum unreachable."""
+    limit = opened.entries_per_unit_max
+    if limit is not None and limit < opened.quota.per_unit_min:
+        raise RuleViolation(
+            "entries_per_unit_max",
+            "season.entries_per_unit.below_quota_min",
+            f"a unit may submit at most {limit} entries, fewer than the {opened.quota.per_unit_min} per unit the "
+            "quota asks recommending units to recommend",
+        )
