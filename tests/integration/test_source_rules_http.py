@@ -187,6 +187,26 @@ async def test_the_audit_history_shows_the_cancellation_and_the_withdrawal(platf
     assert foreign.status_code == 403
 
 
+async def test_the_reports_and_registration_show_the_cancellation(platform: Platform) -> None:
+    async def overview() -> dict[str, Any] | None:
+        answer = await platform.stats.get(f"/seasons/{QC}/overview", headers=ORGANIZER)
+        if answer.status_code != 200:
+            return None
+        progress = {row["stage"]: row["count"] for row in answer.json()["review_progress"]}
+        return answer.json() if progress.get("recommendation_withdrawn") == 2 else None
+
+    report = await eventually(overview, timeout=90)
+    xuhui = next(row for row in report["recommenders"] if row["recommender_id"] == "xuhui")
+    assert xuhui["recommended"] == 0 and xuhui["remaining"] == xuhui["quota"], "the quota is freed in the reports too"
+
+    async def registered() -> dict[str, Any] | None:
+        answer = await platform.services.registration.get(f"/seasons/{QC}/recommenders/xuhui", headers=XUHUI)
+        return answer.json() if answer.status_code == 200 and answer.json().get("cancellation") else None
+
+    recommender = await eventually(registered, timeout=90)
+    assert recommender["cancellation"]["reason"] == REASON and recommender["cancellation"]["cancelled_by"]["org"] == "310000"
+
+
 # ---------------------------------------------------------------- the direct channel
 
 
