@@ -7,11 +7,13 @@ Registration, submission and review (with its process managers, the cancellation
 - the direct channel takes only foreign-invested, 专精特新 or high-tech private member units;
 - a team season that approves a further team name ending, limits entries per unit and asks for the 统计表 and
   工作总结 before recommending.
-Owner and non-owner, careless and hostile input; every refusal names its rule and stores nothing.
+A province's feed records meet the same rules (quarantined with the rule). Owner and non-owner, careless and
+hostile input; every refusal names its rule and stores nothing.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,7 +41,7 @@ from tests.integration.test_review_http import (
     set_up_season,
 )
 from tests.integration.test_stats_season import stats_beside
-from tests.integration.test_submission_http import PUDONG_FORM, bearer, problem, unit_token
+from tests.integration.test_submission_http import PUDONG_FORM, TOKENS, bearer, problem, unit_token
 from tests.unit.test_submission_forms import qc_form, team_form, team_statistics, work_summary
 
 TEAM = "310000-2026-team"
@@ -324,6 +326,33 @@ async def test_a_team_season_limits_entries_per_unit_and_a_withdrawal_frees_a_pl
     assert withdrawn.status_code == 200, withdrawn.text
     again = await submit_team(platform, "理化实验室")
     assert again.status_code == 201, again.text
+
+
+async def test_a_provinces_feed_records_meet_the_same_team_name_and_per_unit_rules(platform: Platform) -> None:
+    """Unit 0 has 3 live entries by now; unit 1 none. The feed's records are checked as the web form is."""
+    registered = await platform.registration_post(f"/seasons/{TEAM}/registrations",
+                                                  demo_registration(1) | {"recommender_id": "pudong"})
+    assert registered.status_code == 201, registered.text
+    await platform.submission_until(f"/seasons/{TEAM}/units/{demo_registration(1)['credit_code']}", bool)
+    records = [
+        {"record_type": "entry", "province": "310000", "external_id": external_id, "version": 1, "season": TEAM,
+         "data": team_form(index, team_name=name)}
+        for external_id, index, name in (("SH-T-1", 1, "冲压车间"), ("SH-T-2", 1, "检验队"), ("SH-T-3", 0, "焊接车间"))
+    ]
+    body = "\n".join(json.dumps(record, ensure_ascii=False) for record in records).encode()
+    feed = {"Authorization": f"Bearer {TOKENS.mint('feed-310000', 'feed', '310000')}"}
+    answer = await platform.services.submission.post("/feeds/batches", content=body, headers=feed,
+                                                     params={"batch_id": "source-rules-1"})
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["total"]["in"], answer.json()["total"]["accepted"]) == (3, 1), answer.text
+
+    async def quarantined() -> dict[str, Any] | None:
+        page = await platform.services.submission.get("/feeds/quarantine", headers=feed,
+                                                      params={"province": "310000", "record_type": "entry"})
+        items = page.json().get("items", []) if page.status_code == 200 else []
+        return {item["external_id"]: item["reasons"][0]["rule"] for item in items} if len(items) >= 2 else None
+
+    assert await eventually(quarantined, timeout=90) == {"SH-T-2": "entry.team_name.suffix", "SH-T-3": "entry.per_unit.limit"}
 
 
 async def test_a_team_season_takes_recommendations_once_the_statistics_and_summary_are_filed(platform: Platform) -> None:

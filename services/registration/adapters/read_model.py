@@ -108,7 +108,8 @@ def _quota_raise(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cancelled(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
-    return {"cancellation": {"reason": data["reason"], "cancelled_at": envelope.recorded_at, "cancelled_by": _by(envelope)}}
+    cancellation = {"reason": data["reason"], "cancelled_at": envelope.recorded_at, "cancelled_by": _by(envelope)}
+    return {"cancellation": cancellation}
 
 
 def _team_name_suffix(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,10 @@
 """Review's projection: what it learns from registration and submission, and its own review of each entry.
 
 From registration.events: seasons (windows, quota, rubrics, grade bands, stage weights), units,
-recommending units (with a raised quota) and judges. From submission.events: entries (unit, recommending
-unit, kind, 课题类型 / 班组类型, status, the form's version) and the recommending units' filings (`filings`). From review.events: each entry's review
-(`reviews`), judges' scores (`scores`), assignments (`assignments`) and the season's notice and
-publication (`season_results`).
+recommending units (with a raised quota, or cancelled) and judges. From submission.events: entries (unit,
+recommending unit, kind, 课题类型 / 班组类型, status, the form's version) and the recommending units' filings
+(`filings`). From review.events: each entry's review (`reviews`), judges' scores (`scores`), assignments
+(`assignments`) and the season's notice and publication (`season_results`).
 
 Documents mirror aggregates and are written once per event version (`apply_versioned`). Only the
 subset of MongoDB that FerretDB supports: finds, counts, indexes and version-guarded updates; no
