@@ -97,7 +97,6 @@ from services.review.domain.quota import (
     slate_id,
 )
 from services.review.domain.results import SeasonResults, certificate_no, season_results_id
-from services.review.domain.source_rules import check_filings, check_not_cancelled, direct_eligibility
 from services.review.domain.scoring import (
     Score,
     band_for,
@@ -110,6 +109,7 @@ from services.review.domain.scoring import (
     stage_result,
     stage_weights,
 )
+from services.review.domain.source_rules import check_filings, check_not_cancelled, direct_eligibility
 from services.review.domain.views import EntryView, JudgeView, RecommenderView, SeasonView
 
 

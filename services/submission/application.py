@@ -7,7 +7,7 @@ anything is stored, and a retried command with the same Idempotency-Key returns 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from itertools import count
 from typing import Any
@@ -88,7 +88,9 @@ class SubmissionApplication(EventStoreApplication):
             counted.count(entry.entry_id)
         return self.save_once([entry, *([counted] if counted else [])], result, idempotency)
 
-    def _room_for(self, season: SeasonView, credit_code: str, get: Any) -> UnitEntries | None:
+    def _room_for(
+        self, season: SeasonView, credit_code: str, get: Callable[[UUID], Any]
+    ) -> UnitEntries | None:
         """The unit's counted entries, where the season limits them, after checking one more fits."""
         if season.entries_per_unit_max is None:
             return None
