@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from contracts.codes import ActivityKind, QcAchievementType
+from contracts.codes import ActivityKind, LabelledEnum, QcAchievementType
 from contracts.common import Payload
 from contracts.identity import CreditCode, Email, Mobile, Phone
 from contracts.registered import CertificateNo
@@ -99,10 +99,26 @@ class EntryRecommended(EntrySummary, RecommendationForm):
     declaration_text: str = Field(default=RECOMMENDATION_DECLARATION, max_length=2000, title="推荐声明（文本）")
 
 
+class DirectEligibility(LabelledEnum):
+    """Why a member unit may use the direct channel (2024 Shanghai team notice, 成果推荐: 本会会员单位属外商企业
+    与“专精特新”类、高新技术类的民营企业)."""
+
+    FOREIGN_INVESTED = "foreign_invested", "外商投资企业"
+    SPECIALIZED_PRIVATE = "specialized_private", "“专精特新”类民营企业"
+    HIGH_TECH_PRIVATE = "high_tech_private", "高新技术类民营企业"
+
+
 class DirectAcceptance(Payload):
     """The secretariat's acceptance of an entry of the direct channel (经市质协秘书处确认后直接申报)."""
 
     opinion: str = Field(min_length=2, max_length=2000, title="秘书处确认意见")
+    eligibility: DirectEligibility | None = Field(
+        default=None,
+        title="直接受理依据",
+        description="why the unit may use the direct channel; derived from its 报名表 when left out (外资/合资: "
+        "外商投资企业; 民营 with 重点领域 “专精特新”: “专精特新”类民营企业). The 报名表 has no high-tech box: the "
+        "secretariat names high_tech_private when it has checked it. Events before this rule carry none.",
+    )
 
 
 @contract("EntryAcceptedDirectly", family=FAMILY, version=1)
@@ -123,6 +139,20 @@ class RecommendationRevoked(Revocation):
     season_id: str
     entry_id: str
     recommender_id: str | None = None
+
+
+@contract("RecommendationWithdrawn", family=FAMILY, version=1)
+class RecommendationWithdrawn(Payload):
+    """推荐无效: compensating, recorded by review when the organizer cancelled the recommending unit's right to
+    recommend (RecommenderCancelled, 取消推荐资格); its quota is freed. Names the cancellation it follows."""
+
+    season_id: str = Field(min_length=1, max_length=64)
+    entry_id: str = Field(min_length=1, max_length=64)
+    recommender_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=2, max_length=500, title="取消推荐资格原因")
+    previous_progress: str = Field(min_length=1, max_length=40, description="where the entry stood in review")
+    cause_event_id: str = Field(min_length=1, max_length=64, description="the RecommenderCancelled event's id")
+    rule: str = Field(default="recommendation.recommender.cancelled", max_length=80)
 
 
 @contract("FormalReviewPassed", family=FAMILY, version=1)

@@ -239,6 +239,17 @@ class SeasonOpened(Payload):
         "or not graded (false, e.g. Shandong: only entries that pass 初审 present and are graded)",
     )
     # --- end of review rounds ---
+    # --- rules of the source documents a season may switch on (optional; left out, none applies) ---
+    filings_before_recommending: bool = Field(
+        default=False,
+        description="基础性条件 (2020 Shanghai QC notice, 推荐要求 2): a recommending unit files its 统计表 and 工作总结 "
+        "before its recommendations are taken",
+    )
+    entries_per_unit_max: int | None = Field(
+        default=None, ge=1, le=50,
+        description="申报 limit per participating unit (2024 Shanghai team notice: 每家活动单位申报成果数量为 2-3 个); "
+        "withdrawn entries do not count; left out, no limit",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -275,6 +286,19 @@ def season_opened_v2_to_v3(payload: dict[str, Any]) -> dict[str, Any]:
     return data | {"formal_review": None, "rounds": rounds, "grade_not_advanced": False}
 
 # <<< review rounds ------------------------------------------------------------------------------
+# 申报表 note 3 (2024 Shanghai team notice): 需以“**班”、“**组”、“**工段”或“**室”等为名; never “**班组”.
+DEFAULT_TEAM_NAME_SUFFIXES = ("班", "组", "工段", "室")
+REFUSED_TEAM_NAME_SUFFIX = "班组"
+
+
+@contract("TeamNameSuffixApproved", family=FAMILY, version=1)
+class TeamNameSuffixApproved(Payload):
+    """The organizer approves a further ending of team names for a team season (申报表 note 3: 以“**班”、“**组”、
+    “**工段”或“**室”等为名; 等 leaves room for 车间, 站, 队 …). A name ending in 班组 stays refused."""
+
+    season_id: str
+    suffix: str = Field(min_length=1, max_length=4, pattern=r"^[\u4e00-\u9fff]{1,4}$", title="班组名称结尾")
+    reason: str = Field(min_length=2, max_length=500)
 
 
 @contract("SeasonWindowChanged", family=FAMILY, version=1)
@@ -402,6 +426,16 @@ class RecommenderRegistered(Payload):
 def recommender_registered_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     """Version 1 had a name and category only."""
     return {"contacts": [], "region_code": None, "address": None, "postcode": None} | payload
+
+
+@contract("RecommenderCancelled", family=FAMILY, version=1)
+class RecommenderCancelled(Payload):
+    """取消推荐资格: the organizer voids a recommending unit's right to recommend (e.g. it charged fees: 2020 Shanghai QC
+    notice 推荐要求 4, CAQ 2024 notice 其他要求 (一)); review withdraws its recommendations (RecommendationWithdrawn)."""
+
+    season_id: str
+    recommender_id: RecommenderId
+    reason: str = Field(min_length=2, max_length=500, title="取消推荐资格原因")
 
 
 @contract("RecommenderQuotaRaised", family=FAMILY, version=1)

@@ -15,12 +15,14 @@ from contracts.registered import (
     JudgeForm,
     JudgeRegistered,
     QuotaRule,
+    RecommenderCancelled,
     RecommenderForm,
     RecommenderQuotaRaised,
     FORMAL_REVIEW,
     RecommenderRegistered,
     SeasonOpened,
     SeasonWindowChanged,
+    TeamNameSuffixApproved,
     UnitRegistered,
     UnitRegistrationAmended,
     UnitRegistrationForm,
@@ -48,6 +50,7 @@ from services.registration.domain.season import (
     check_windows,
     season_aggregate_id,
 )
+from services.registration.domain.team_names import check_team_name_suffix
 from services.registration.domain.unit_registration import UnitRegistration, check_form, unit_registration_id
 
 
@@ -147,6 +150,18 @@ class RegistrationApplication(EventStoreApplication):
         result = recorded(season, "SeasonWindowChanged", season_id=season_id, round=round_code) | {"changed": True}
         return self.save_once([season], result, idempotency)
 
+    @idempotent
+    def approve_team_name_suffix(
+        self, season_id: str, suffix: str, reason: str, context: CommandContext, idempotency: IdempotencyKey | None = None
+    ) -> dict[str, Any]:
+        """The organizer lets team names of a team season end in one more way (车间, 站, 队 …); never 班组."""
+        season = self.season(season_id)
+        check_team_name_suffix(season.kind, suffix, season.approved_team_name_suffixes)
+        approved = TeamNameSuffixApproved(season_id=season_id, suffix=suffix, reason=reason)
+        season.approve_team_name_suffix(**stamp(approved, context, season_id=season_id, organizer=season.organizer))
+        result = recorded(season, "TeamNameSuffixApproved", season_id=season_id, suffix=suffix)
+        return self.save_once([season], result, idempotency)
+
     # --- unit registrations ------------------------------------------------------------------
 
     @idempotent
@@ -210,6 +225,14 @@ class RegistrationApplication(EventStoreApplication):
                 f"推荐单位 {form.recommender_id} is not a recommending unit of season {season.season_id}; "
                 "choose one from the season's list of recommending units",
             ) from None
+        if recommender.cancellation is not None:
+            raise RuleViolation(
+                "recommender_id",
+                "registration.recommender.cancelled",
+                f"推荐单位 {recommender.name} lost its right to recommend in season {season.season_id} (取消推荐资格: "
+                f"{recommender.cancellation['reason']}); choose another recommending unit",
+                status_code=409,
+            )
         if recommender.category == RecommenderCategory.DIRECT.value and not form.member:
             raise RuleViolation(
                 "recommender_id",
@@ -309,6 +332,24 @@ class RegistrationApplication(EventStoreApplication):
         recommender.raise_quota(**stamp(payload, context, season_id=season_id, organizer=season.organizer))
         result = recorded(recommender, "RecommenderQuotaRaised", season_id=season_id, recommender_id=recommender_id)
         return self.save_once([recommender], result | {"quota": raised.model_dump(mode="json")}, idempotency)
+
+    @idempotent
+    def cancel_recommender(
+        self,
+        season_id: str,
+        recommender_id: str,
+        reason: str,
+        context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """取消推荐资格: the recommending unit recommends no more; review withdraws what it recommended."""
+        season = self.season(season_id)
+        recommender = self.recommender(season_id, recommender_id)
+        recommender.check_may_be_cancelled()
+        payload = RecommenderCancelled(season_id=season_id, recommender_id=recommender_id, reason=reason)
+        recommender.cancel(**stamp(payload, context, season_id=season_id, organizer=season.organizer))
+        result = recorded(recommender, "RecommenderCancelled", season_id=season_id, recommender_id=recommender_id)
+        return self.save_once([recommender], result, idempotency)
 
     # --- judges ---------------------------------------------------------------------------------
 

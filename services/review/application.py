@@ -127,6 +127,7 @@ from services.review.domain.scoring import (
     score_id,
     stage_result,
 )
+from services.review.domain.source_rules import check_filings, check_not_cancelled, direct_eligibility
 from services.review.domain.views import EntryView, JudgeView, RecommenderView, SeasonView
 
 
@@ -162,6 +163,9 @@ class ReviewApplication(EventStoreApplication):
                 "(经秘书处确认后直接申报), not recommended through 推荐通道",
                 status_code=409,
             )
+        slate = self._slate(season.season_id, recommender.recommender_id)
+        check_not_cancelled(recommender, slate.closed if slate else None)  # 取消推荐资格
+        check_filings(season, recommender)  # 基础性条件, where the season says so
         self._check_entry_recommendable(season, entry)
         if entry.recommender_id != recommender.recommender_id:
             raise RuleViolation(
@@ -175,7 +179,6 @@ class ReviewApplication(EventStoreApplication):
         check_declaration_and_dates(form, now, season)
         certificates = check_recommendation_judges(form, judges_by_certificate, season.season_id)
         review = self._review_to_recommend(season.season_id, entry.entry_id)
-        slate = self._slate(season.season_id, recommender.recommender_id)
         check_quota(
             recommender.effective_quota(season), recommender.quota is not None, entry,
             counted_for_unit(slate, entry, unit_entries), recommender.name,
@@ -218,6 +221,7 @@ class ReviewApplication(EventStoreApplication):
                 "it is recommended through 推荐通道; the secretariat accepts only entries of the direct channel",
                 status_code=409,
             )
+        eligibility = direct_eligibility(entry, acceptance.eligibility)  # 外商 / “专精特新”类 / 高新技术类民营企业
         review = self._review_to_recommend(season.season_id, entry.entry_id)
         key = direct_id or DIRECT_SLATE
         slate = self._slate(season.season_id, key)
@@ -225,7 +229,9 @@ class ReviewApplication(EventStoreApplication):
         assert quota is not None
         check_quota(quota, bool(direct and direct.quota), entry, counted_for_unit(slate, entry, unit_entries),
                     "the direct channel")
-        payload = EntryAcceptedDirectly(**summary(entry), **acceptance.model_dump(), recommender_id=direct_id)
+        payload = EntryAcceptedDirectly(
+            **summary(entry), **(acceptance.model_dump() | {"eligibility": eligibility}), recommender_id=direct_id
+        )
         review.accept_directly(**stamp_in_season(payload, context, season, now))
         slate = slate or RecommenderSlate(season.season_id, key)
         slate.add(entry.entry_id, entry.credit_code, entry.qc_type.value if entry.qc_type else None, entry.team_type, None)

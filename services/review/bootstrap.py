@@ -6,6 +6,7 @@ from infra.bootstrap import ServiceDefinition
 from services.review.adapters.read_model import ReviewReadModel
 from services.review.application import ReviewApplication
 from services.review.assignment.process import assignment_process
+from services.review.cancellation import cancellation_process
 from services.review.entrypoints.http import build_router
 from services.review.entrypoints.messaging import CONSUMED_TOPICS
 
@@ -17,5 +18,5 @@ def definition() -> ServiceDefinition:
         build_read_model=ReviewReadModel,
         build_router=build_router,
         consumes=CONSUMED_TOPICS,
-        processes=(assignment_process(),),
+        processes=(assignment_process(), cancellation_process()),
     )

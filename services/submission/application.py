@@ -7,7 +7,7 @@ anything is stored, and a retried command with the same Idempotency-Key returns 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from itertools import count
 from typing import Any
@@ -57,6 +57,7 @@ from services.submission.domain.filings import (
 )
 from services.submission.domain.rules import check_entry_form, check_statistics, check_work_summary
 from services.submission.domain.season import RegisteredUnit, SeasonView
+from services.submission.domain.unit_entries import UnitEntries, unit_entries_id
 
 
 class SubmissionApplication(EventStoreApplication):
@@ -79,10 +80,26 @@ class SubmissionApplication(EventStoreApplication):
         check_kind(season, form)
         form = self._checked(season, unit, form)
         entry_id = self._free_entry_id(season.season_id, form)
+        counted = self._room_for(season, form.credit_code, self._stored_or_none)
         payload = EntrySubmitted(season_id=season.season_id, entry_id=str(entry_id), form=form)
         entry = Entry(**stamp_in_season(payload, context, season, now))
         result = recorded(entry, "EntrySubmitted", **self._identity(entry))
-        return self.save_once([entry], result, idempotency)
+        if counted is not None:
+            counted.count(entry.entry_id)
+        return self.save_once([entry, *([counted] if counted else [])], result, idempotency)
+
+    def _room_for(
+        self, season: SeasonView, credit_code: str, get: Callable[[UUID], Any]
+    ) -> UnitEntries | None:
+        """The unit's counted entries, where the season limits them, after checking one more fits."""
+        if season.entries_per_unit_max is None:
+            return None
+        counted = get(unit_entries_id(season.season_id, credit_code)) or UnitEntries(season.season_id, credit_code)
+        counted.check_room(season.entries_per_unit_max, season.season_id)
+        return counted
+
+    def _stored_or_none(self, aggregate_id: UUID) -> Any:
+        return self.repository.get(aggregate_id) if aggregate_id in self.repository else None
 
     @idempotent
     def amend_entry(
@@ -137,8 +154,12 @@ class SubmissionApplication(EventStoreApplication):
         entry: Entry | None = work.get(entry_id)
         if entry is None:
             form = self._checked(season, unit, form)
+            counted = self._room_for(season, form.credit_code, work.get)
             payload = EntrySubmitted(season_id=season.season_id, entry_id=str(entry_id), form=form)
             entry = Entry(**stamp(payload, context, season_id=season.season_id, organizer=season.organizer))
+            if counted is not None:
+                counted.count(entry.entry_id)
+                work.add(counted)
         else:
             entry.check_not_withdrawn()
             form, changed = self._amendment(season, unit, entry, form)
@@ -150,7 +171,7 @@ class SubmissionApplication(EventStoreApplication):
 
     def _checked(self, season: SeasonView, unit: RegisteredUnit | None, form: EntryFormModel) -> EntryFormModel:
         """The form after the rules of the form and of the registered unit, with the unit's recommending unit."""
-        check_entry_form(form)
+        check_entry_form(form, season.approved_team_name_suffixes)
         registered = check_registered_unit(season, unit, form)
         check_attachment_names(form, registered)
         return with_registered_recommender(form, registered)
@@ -184,7 +205,12 @@ class SubmissionApplication(EventStoreApplication):
             season_id=season.season_id, entry_id=entry.entry_id, credit_code=entry.credit_code, reason=withdrawal.reason
         )
         entry.withdraw(**stamp_in_season(payload, context, season, now))
-        return self.save_once([entry], recorded(entry, "EntryWithdrawn", **self._identity(entry)), idempotency)
+        counted: UnitEntries | None = self._stored_or_none(unit_entries_id(season.season_id, entry.credit_code))
+        freed = [counted] if counted is not None and entry.entry_id in counted.live else []
+        for item in freed:
+            item.free(entry.entry_id)  # the withdrawn entry's place under the 申报 limit
+        result = recorded(entry, "EntryWithdrawn", **self._identity(entry))
+        return self.save_once([entry, *freed], result, idempotency)
 
     @idempotent
     def confirm_entry(

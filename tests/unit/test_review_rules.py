@@ -200,6 +200,8 @@ class World:
             qc_type=None if team or qc_type is None else QcAchievementType(qc_type),
             team_type=(team_type or f"类型{entry_id}") if team else None, team_size=8,
             unit_names=(UNIT_NAMES[unit],),
+            # the 报名表 as registration's events told review: a foreign-invested member unit
+            unit_member=True, unit_nature="foreign", unit_key_domain="manufacturing",
         )
         item = replace(item, **changes)
         self.entries[entry_id] = item

@@ -115,6 +115,16 @@ def _quota_raise(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _cancelled(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    cancellation = {"reason": data["reason"], "cancelled_at": envelope.recorded_at, "cancelled_by": _by(envelope)}
+    return {"cancellation": cancellation}
+
+
+def _team_name_suffix(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    approval = {"reason": data["reason"], "approved_at": envelope.recorded_at, "approved_by": _by(envelope)}
+    return {f"team_name_suffixes.{data['suffix']}": approval}
+
+
 def _judge(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
     return data | {"organizer": envelope.organizer, "registered_at": envelope.recorded_at, "registered_by": _by(envelope)}
 
@@ -132,6 +142,8 @@ class RegistrationReadModel(DocumentProjection):
                 "UnitRegistrationAmended": ("unit_registrations", _registration),
                 "RecommenderRegistered": ("recommenders", _recommender),
                 "RecommenderQuotaRaised": ("recommenders", _quota_raise),
+                "RecommenderCancelled": ("recommenders", _cancelled),
+                "TeamNameSuffixApproved": ("seasons", _team_name_suffix),
                 "JudgeRegistered": ("judges", _judge),
                 **FEED_ROUTES,
             },

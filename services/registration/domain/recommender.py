@@ -42,10 +42,31 @@ class Recommender(Aggregate):
         self.name: str = registered.name
         self.category: str = registered.category.value
         self.quota: dict[str, Any] | None = None  # the season's, until raised
+        self.cancellation: dict[str, Any] | None = None  # 取消推荐资格: the reason, once cancelled
 
     @event("RecommenderQuotaRaised")
     def raise_quota(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
         self.quota = payload["quota"]
+
+    @event("RecommenderCancelled")
+    def cancel(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.cancellation = {"reason": payload["reason"]}
+
+    def check_may_be_cancelled(self) -> None:
+        if self.category == RecommenderCategory.DIRECT.value:
+            raise RuleViolation(
+                "recommender_id",
+                "recommender.cancel.direct",
+                f"{self.name} is the direct channel, the organizer's own secretariat: it has no right to recommend "
+                "to cancel; close the direct channel's entries one by one instead",
+            )
+        if self.cancellation is not None:
+            raise RuleViolation(
+                "recommender_id",
+                "recommender.cancel.already",
+                f"{self.name} already lost its right to recommend in this season ({self.cancellation['reason']})",
+                status_code=409,
+            )
 
     def effective_quota(self, season_quota: QuotaRule) -> QuotaRule:
         return QuotaRule.model_validate(self.quota) if self.quota else season_quota

@@ -51,6 +51,7 @@ class Season(Aggregate):
         self.formal_review: dict[str, Any] | None = (
             opened.formal_review.model_dump(mode="json") if opened.formal_review else None
         )
+        self.approved_team_name_suffixes: list[str] = []
 
     @event("SeasonWindowChanged")
     def change_window(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
@@ -74,6 +75,10 @@ class Season(Aggregate):
             return Window.model_validate(raw) if raw else None
         item = next((item for item in self.review_rounds() if item.code == code), None)
         return item.window if item else None
+
+    @event("TeamNameSuffixApproved")
+    def approve_team_name_suffix(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.approved_team_name_suffixes.append(payload["suffix"])
 
     def window(self, stage: Stage) -> Window | None:
         raw = self.windows.get(stage.value)
@@ -110,6 +115,7 @@ def check_season(opened: SeasonOpened) -> None:
     check_rounds(opened.rounds, opened.rubrics, opened.year)
     if opened.formal_review is not None:
         check_round_windows({FORMAL_REVIEW: opened.formal_review}, opened.year, field="formal_review")
+    check_entries_per_unit(opened)
 
 
 def check_windows(windows: Mapping[Stage, Window], year: int, *, field: str = "windows") -> None:
@@ -329,3 +335,13 @@ def check_round_windows(windows: Mapping[str, Window], year: int, *, field: str)
                     f"the {code} window of a {year} season must lie within {year - 1} to {year + 1}; "
                     f"{edge} is {shown(instant)} Asia/Shanghai",
                 )
+def check_entries_per_unit(opened: SeasonOpened) -> None:
+    """A 申报 limit per unit below the recommendation minimum per unit would make the minimum unreachable."""
+    limit = opened.entries_per_unit_max
+    if limit is not None and limit < opened.quota.per_unit_min:
+        raise RuleViolation(
+            "entries_per_unit_max",
+            "season.entries_per_unit.below_quota_min",
+            f"a unit may submit at most {limit} entries, fewer than the {opened.quota.per_unit_min} per unit the "
+            "quota asks recommending units to recommend",
+        )

@@ -98,11 +98,30 @@ class OpenSeasonRequest(Payload):
         exclude = {"rounds"} if self.rounds is None else {"stage_weights", "judges_per_entry"}
         return self.model_dump(mode="json", exclude=exclude)  # SeasonOpened makes rounds of the stage fields
     # --- end of review rounds ---
+    filings_before_recommending: bool = Field(
+        default=False, description="基础性条件: 统计表 and 工作总结 filed before a recommending unit recommends"
+    )
+    entries_per_unit_max: int | None = Field(
+        default=None, ge=1, le=50, description="申报 limit per participating unit (teams 2024: 2-3); none when left out"
+    )
 
 
 class WindowChangeRequest(Window):
     """A stage's new window, and why it changes (e.g. 申报截止时间延长)."""
 
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class CancellationRequest(Payload):
+    """取消推荐资格: why the recommending unit loses its right to recommend (e.g. it charged fees)."""
+
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class TeamNameSuffixRequest(Payload):
+    """A further ending of team names for a team season (车间, 站, 队 …), and why."""
+
+    suffix: str = Field(min_length=1, max_length=4, pattern=r"^[\u4e00-\u9fff]{1,4}$", title="班组名称结尾")
     reason: str = Field(min_length=2, max_length=500)
 
 
@@ -168,6 +187,21 @@ def build_router() -> APIRouter:
             season_id, round_code, window, body.reason, context, idempotency_for(request, actor, body),
         )
         result.pop("changed", None)
+        return command_answer(result)
+
+    @router.post(
+        "/seasons/{season_id}/team-name-suffixes",
+        summary="Approve a further ending of team names for a team season (TeamNameSuffixApproved); never 班组",
+    )
+    async def approve_team_name_suffix(
+        season_id: SeasonId, body: TeamNameSuffixRequest, request: Request, actor: AuthenticatedActor
+    ) -> JSONResponse:
+        _require_season_organizer(actor, season_id)
+        context = command_context(request, actor, Channel.ORGANIZER)
+        result = await asyncio.to_thread(
+            _application(request).approve_team_name_suffix,
+            season_id, body.suffix, body.reason, context, idempotency_for(request, actor, body),
+        )
         return command_answer(result)
 
     @router.get("/seasons/{season_id}", summary="A season as projected")
@@ -266,6 +300,25 @@ def build_router() -> APIRouter:
         result = await asyncio.to_thread(
             _application(request).raise_recommender_quota,
             season_id, recommender_id, changes, body.reason, context, idempotency_for(request, actor, body),
+        )
+        return command_answer(result)
+
+    @router.post(
+        "/seasons/{season_id}/recommenders/{recommender_id}/cancellation",
+        summary="取消推荐资格: void a recommending unit's right to recommend, with a reason (RecommenderCancelled)",
+    )
+    async def cancel_recommender(
+        season_id: SeasonId,
+        recommender_id: RecommenderIdPath,
+        body: CancellationRequest,
+        request: Request,
+        actor: AuthenticatedActor,
+    ) -> JSONResponse:
+        _require_season_organizer(actor, season_id)
+        context = command_context(request, actor, Channel.ORGANIZER)
+        result = await asyncio.to_thread(
+            _application(request).cancel_recommender,
+            season_id, recommender_id, body.reason, context, idempotency_for(request, actor, body),
         )
         return command_answer(result)
 

@@ -1,10 +1,10 @@
 """Review's projection: what it learns from registration and submission, and its own review of each entry.
 
 From registration.events: seasons (windows, quota, rubrics, grade bands, stage weights), units,
-recommending units (with a raised quota) and judges. From submission.events: entries (unit, recommending
-unit, kind, 课题类型 / 班组类型, status, the form's version). From review.events: each entry's review
-(`reviews`), judges' scores (`scores`), assignments (`assignments`) and the season's notice and
-publication (`season_results`).
+recommending units (with a raised quota, or cancelled) and judges. From submission.events: entries (unit,
+recommending unit, kind, 课题类型 / 班组类型, status, the form's version) and the recommending units' filings
+(`filings`). From review.events: each entry's review (`reviews`), judges' scores (`scores`), assignments
+(`assignments`) and the season's notice and publication (`season_results`).
 
 Documents mirror aggregates and are written once per event version (`apply_versioned`). Only the
 subset of MongoDB that FerretDB supports: finds, counts, indexes and version-guarded updates; no
@@ -50,12 +50,25 @@ def _window_change(_: Envelope, data: dict[str, Any]) -> dict[str, Any]:
 def _unit(_: Envelope, data: dict[str, Any]) -> dict[str, Any]:
     # A judge never scores an entry of his or her own work unit: keep the names to compare.
     keep = ("season_id", "credit_code", "unit_name", "short_name", "recommender_id")
-    return {key: data.get(key) for key in keep}
+    # 会员单位, 单位性质 and 重点领域: who may use the direct channel
+    return {key: data.get(key) for key in (*keep, "member", "unit_nature", "key_domain")}
 
 
 def _recommender(_: Envelope, data: dict[str, Any]) -> dict[str, Any]:
     keep = ("season_id", "recommender_id", "name", "category", "region_code")
-    return {key: data.get(key) for key in keep} | {"quota": None}
+    return {key: data.get(key) for key in keep} | {"quota": None, "cancellation": None}
+
+
+def _recommender_cancelled(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    return {"cancellation": {"reason": data["reason"], "event_id": str(envelope.event_id)} | _by(envelope)}
+
+
+def _filing(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    """统计表 and 工作总结 a recommending unit filed with submission (基础性条件 for recommending)."""
+    filing = "statistics" if envelope.type.startswith("Statistics") else "work_summary"
+    period = data["form"]["period"]
+    return {"season_id": data["season_id"], "recommender_id": data["recommender_id"], "filing": filing,
+            "period": f"{period['first_month']}..{period['last_month']}", "filed": _by(envelope)}
 
 
 def _quota_raise(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
@@ -116,6 +129,11 @@ def _recommended(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
 
 def _revoked(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
     return _progress(ReviewProgress.REVOKED) | {"revocation": {"reason": data["reason"]} | _by(envelope)}
+
+
+def _withdrawn(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    keep = ("reason", "previous_progress", "cause_event_id", "rule")
+    return _progress(ReviewProgress.WITHDRAWN) | {"withdrawal": {key: data.get(key) for key in keep} | _by(envelope)}
 
 
 def _formal_review(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
@@ -233,6 +251,11 @@ class ReviewReadModel(DocumentProjection):
                 "UnitRegistrationAmended": ("units", _unit),
                 "RecommenderRegistered": ("recommenders", _recommender),
                 "RecommenderQuotaRaised": ("recommenders", _quota_raise),
+                "RecommenderCancelled": ("recommenders", _recommender_cancelled),
+                "StatisticsFiled": ("filings", _filing),
+                "StatisticsAmended": ("filings", _filing),
+                "WorkSummaryFiled": ("filings", _filing),
+                "WorkSummaryAmended": ("filings", _filing),
                 "JudgeRegistered": ("judges", payload_fields),
                 "EntrySubmitted": ("entries", _entry),
                 "EntryAmended": ("entries", _entry),
@@ -241,6 +264,7 @@ class ReviewReadModel(DocumentProjection):
                 "EntryRecommended": ("reviews", _recommended),
                 "EntryAcceptedDirectly": ("reviews", _recommended),
                 "RecommendationRevoked": ("reviews", _revoked),
+                "RecommendationWithdrawn": ("reviews", _withdrawn),
                 "FormalReviewPassed": ("reviews", _formal_review),
                 "FormalReviewFailed": ("reviews", _formal_review),
                 "FormalReviewResubmitted": ("reviews", _formal_review),
@@ -272,6 +296,7 @@ class ReviewReadModel(DocumentProjection):
         self.scores = database["scores"]
         self.assignments = database["assignments"]
         self.season_results = database["season_results"]
+        self.filings = database["filings"]
 
     async def create_indexes(self) -> None:
         await create_feed_indexes(self.database)
@@ -288,6 +313,7 @@ class ReviewReadModel(DocumentProjection):
         await self.assignments.create_index([("season_id", ASCENDING), ("entry_id", ASCENDING)])
         await self.assignments.create_index([("judge_ids", ASCENDING), ("season_id", ASCENDING)])
         await self.season_results.create_index([("season_id", ASCENDING)])
+        await self.filings.create_index([("season_id", ASCENDING), ("recommender_id", ASCENDING)])
 
     # ------------------------------------------------------------ what review knows of the others
 
@@ -302,6 +328,11 @@ class ReviewReadModel(DocumentProjection):
 
     async def recommender(self, season_id: str, recommender_id: str) -> dict[str, Any] | None:
         return public(await self.recommenders.find_one({"season_id": season_id, "recommender_id": recommender_id}))
+
+    async def filed_by(self, season_id: str, recommender_id: str) -> frozenset[str]:
+        """What the recommending unit filed for the season: statistics (统计表), work_summary (工作总结)."""
+        cursor = self.filings.find({"season_id": season_id, "recommender_id": recommender_id}, {"filing": 1})
+        return frozenset([item["filing"] async for item in cursor])
 
     async def direct_recommender(self, season_id: str) -> dict[str, Any] | None:
         return public(await self.recommenders.find_one({"season_id": season_id, "category": "direct"}))

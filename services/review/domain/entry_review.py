@@ -32,6 +32,7 @@ class ReviewProgress(LabelledEnum):
     APPROVED = "approved", "指导单位已审定"
     RESULT_WITHDRAWN = "result_withdrawn", "成果已撤销"
     PUBLISHED = "published", "已发布"
+    WITHDRAWN = "withdrawn", "推荐无效（推荐单位被取消推荐资格）"
 
 
 AWAITING_FORMAL_REVIEW = (ReviewProgress.RECOMMENDED, ReviewProgress.RESUBMITTED)
@@ -103,6 +104,10 @@ class EntryReview(Aggregate):
     @event("RecommendationRevoked")
     def revoke(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
         self.progress = ReviewProgress.REVOKED
+
+    @event("RecommendationWithdrawn")
+    def withdraw_recommendation(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.progress = ReviewProgress.WITHDRAWN
 
     # ------------------------------------------------------------ formal review
 

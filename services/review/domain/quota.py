@@ -46,6 +46,7 @@ class RecommenderSlate(Aggregate):
         self.season_id = season_id
         self.key = key
         self.active: dict[str, dict[str, Any]] = {}
+        self.closed_reason: str | None = None
 
     @event("Added")
     def add(self, entry_id: str, credit_code: str, qc_type: str | None, team_type: str | None, rank: int | None) -> None:
@@ -54,6 +55,15 @@ class RecommenderSlate(Aggregate):
     @event("Removed")
     def remove(self, entry_id: str) -> None:
         self.active.pop(entry_id, None)
+
+    @event("Closed")
+    def close(self, reason: str) -> None:
+        """The recommending unit lost its right to recommend (RecommenderCancelled): nothing is added any more."""
+        self.closed_reason = reason
+
+    @property
+    def closed(self) -> str | None:
+        return self.closed_reason
 
 
 @dataclass(frozen=True)

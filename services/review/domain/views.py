@@ -69,6 +69,7 @@ class SeasonView:
             return self.rounds
         weights = {stage: str(value) for stage, value in self.stage_weights.items()}
         return tuple(ReviewRound.model_validate(item) for item in rounds_of_v2(weights, None))
+    filings_before_recommending: bool = False  # 基础性条件: 统计表 and 工作总结 before recommending
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> "SeasonView":
@@ -93,6 +94,7 @@ class SeasonView:
                 stage: Decimal(str(value)) for stage, value in (document.get("stage_weights") or {}).items()
             },
             **_rounds_of(document),
+            filings_before_recommending=bool(document.get("filings_before_recommending")),
         )
 
     def check_window_open(self, stage: Stage, now: datetime, field: str = "season_id") -> None:
@@ -148,6 +150,10 @@ class EntryView:
     team_type: str | None = None
     team_size: int | None = None
     unit_names: tuple[str, ...] = ()
+    # the unit's 报名表 as review knows it (direct-channel eligibility); None where not known
+    unit_member: bool | None = None
+    unit_nature: str | None = None
+    unit_key_domain: str | None = None
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any], unit: Mapping[str, Any] | None = None) -> "EntryView":
@@ -171,6 +177,9 @@ class EntryView:
             team_type=document.get("team_type") or None,
             team_size=document.get("team_size"),
             unit_names=names,
+            unit_member=(unit or {}).get("member"),
+            unit_nature=(unit or {}).get("unit_nature"),
+            unit_key_domain=(unit or {}).get("key_domain"),
         )
 
     @property
@@ -184,14 +193,18 @@ class RecommenderView:
     name: str
     category: RecommenderCategory
     quota: QuotaRule | None = None  # raised by the organizer; the season's otherwise
+    cancellation_reason: str | None = None  # RecommenderCancelled: 取消推荐资格
+    filed: frozenset[str] = frozenset()  # what it filed with submission: statistics, work_summary
 
     @classmethod
-    def from_document(cls, document: Mapping[str, Any]) -> "RecommenderView":
+    def from_document(cls, document: Mapping[str, Any], filed: frozenset[str] = frozenset()) -> "RecommenderView":
         return cls(
             recommender_id=document["recommender_id"],
             name=document.get("name") or document["recommender_id"],
             category=RecommenderCategory(document["category"]),
             quota=_valid(QuotaRule, document.get("quota")) if document.get("quota") else None,
+            cancellation_reason=(document.get("cancellation") or {}).get("reason"),
+            filed=filed,
         )
 
     @property

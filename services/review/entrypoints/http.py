@@ -119,7 +119,8 @@ def build_router() -> APIRouter:
         judges = {judge.certificate_no: judge for judge in await _judges(request, season_id)}
         return await execute(
             request, actor, Channel.RECOMMENDER, _application(request).recommend, season, entry,
-            RecommenderView.from_document(recommender_document), await _unit_entries(request, entry), judges, body,
+            RecommenderView.from_document(recommender_document, await read_model.filed_by(season_id, actor.org)),
+            await _unit_entries(request, entry), judges, body,
             body=body,
         )
 
@@ -320,7 +321,7 @@ def build_router() -> APIRouter:
             entry = await read_model.entry(season_id, item["entry_id"])
             withdrawn = (entry or {}).get("status") == "withdrawn"
             item["entry_withdrawn"] = withdrawn
-            if item["progress"] == ReviewProgress.REVOKED.value or withdrawn:
+            if item["progress"] in (ReviewProgress.REVOKED.value, ReviewProgress.WITHDRAWN.value) or withdrawn:
                 continue
             counted.append(item)
             unit = units.setdefault(item["credit_code"], {
@@ -338,6 +339,7 @@ def build_router() -> APIRouter:
         return {
             "season_id": season_id, "recommender_id": recommender_id, "name": recommender.name,
             "quota": quota.model_dump(mode="json"), "quota_raised": recommender.quota is not None,
+            "cancellation": document.get("cancellation"),
             "recommended": len(counted),
             "total_team_size": sum(item.get("team_size") or 0 for item in counted),
             "units": sorted(units.values(), key=lambda unit: unit["credit_code"]),

@@ -19,6 +19,8 @@ EVENT_LABELS = {
     "UnitRegistrationAmended": "报名信息修改",
     "RecommenderRegistered": "推荐单位登记",
     "RecommenderQuotaRaised": "推荐名额增加",
+    "RecommenderCancelled": "取消推荐资格",
+    "TeamNameSuffixApproved": "核准班组名称结尾",
     "JudgeRegistered": "评委登记",
     "EntrySubmitted": "成果申报",
     "EntryAmended": "申报材料修改",
@@ -31,6 +33,7 @@ EVENT_LABELS = {
     "EntryRecommended": "推荐",
     "EntryAcceptedDirectly": "秘书处确认直接申报",
     "RecommendationRevoked": "撤销推荐",
+    "RecommendationWithdrawn": "推荐无效（推荐单位被取消推荐资格）",
     "FormalReviewPassed": "形式审查通过",
     "FormalReviewFailed": "形式审查不通过",
     "FormalReviewResubmitted": "更正后重新提交形式审查",
@@ -74,6 +77,13 @@ def instant(value: datetime) -> dict[str, str]:
         "utc": aware.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "shanghai": aware.astimezone(SHANGHAI).isoformat(),
     }
+
+
+def causes_of(envelopes: list[Envelope]) -> list[str]:
+    """The events that caused an entry's events without naming the entry (a RecommenderCancelled behind a
+    RecommendationWithdrawn): they belong in the entry's history too."""
+    named = {str(item.payload.get("cause_event_id")) for item in envelopes if item.payload.get("cause_event_id")}
+    return sorted(named - {str(item.event_id) for item in envelopes})
 
 
 def recorded_order(envelope: Envelope) -> tuple[datetime, str, int]:

@@ -75,6 +75,9 @@ class Journal:
         """Every event that names the entry, with where it was received from."""
         return await self._read({"entry_ids": entry_id})
 
+    async def by_event_ids(self, event_ids: list[str]) -> list[tuple[Envelope, dict[str, Any]]]:
+        return await self._read({"_id": {"$in": event_ids}}) if event_ids else []
+
     async def of_aggregate(self, aggregate_id: uuid.UUID) -> list[Envelope]:
         return [envelope for envelope, _ in await self._read({"aggregate_id": str(aggregate_id)})]
 

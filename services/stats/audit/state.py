@@ -212,6 +212,12 @@ def _provincial(key: str, keep: tuple[str, ...]) -> Fold:
     return fold
 
 
+def _withdrawn_for_cancellation(state: State, event: Envelope) -> None:
+    keep = ("recommender_id", "reason", "previous_progress", "cause_event_id")
+    withdrawal = {key: event.payload.get(key) for key in keep} | _by(event)
+    state["recommendation"] = (state["recommendation"] or {}) | {"withdrawn": withdrawal}
+
+
 _provincial_recommendation = _provincial(
     "provincial_recommendation", ("province", "recommender_name", "rank", "opinion", "recommended_on")
 )
@@ -227,6 +233,7 @@ FOLDS: dict[str, Fold] = {
     "EntryRecommended": _recommended,
     "EntryAcceptedDirectly": _accepted_directly,
     "RecommendationRevoked": _revoked,
+    "RecommendationWithdrawn": _withdrawn_for_cancellation,
     "FormalReviewPassed": _formal_review("passed"),
     "FormalReviewFailed": _formal_review("failed"),
     "FormalReviewResubmitted": _resubmitted,

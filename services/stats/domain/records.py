@@ -198,6 +198,17 @@ def _revoked(record: Record, data: Payload) -> None:
     _review_of(record, data)["recommendation"] = None
 
 
+def _withdrawn_for_cancellation(record: Record, data: Payload) -> None:
+    """推荐无效: the recommending unit lost its right to recommend; like a revocation, its quota is freed."""
+    review = _review_of(record, data)
+    review["recommendation"] = None
+    review["withdrawn"] = _pick(data, "recommender_id", "reason")
+
+
+def _recommender_cancelled(record: Record, data: Payload) -> None:
+    record["cancellation"] = _pick(data, "recommender_id", "reason")
+
+
 def _formal_review(outcome: str) -> Fold:
     def fold(record: Record, data: Payload) -> None:
         _review_of(record, data)["formal_review"] = outcome
@@ -279,6 +290,8 @@ FOLDS: dict[str, Fold] = {
     "EntryRecommended": _recommended,
     "EntryAcceptedDirectly": _accepted_directly,
     "RecommendationRevoked": _revoked,
+    "RecommendationWithdrawn": _withdrawn_for_cancellation,
+    "RecommenderCancelled": _recommender_cancelled,
     "FormalReviewPassed": _formal_review("passed"),
     "FormalReviewFailed": _formal_review("failed"),
     "FormalReviewResubmitted": _formal_review("resubmitted"),

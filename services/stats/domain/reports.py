@@ -62,6 +62,7 @@ PROGRESS = [
     ("confirmed", "单位已确认"),
     ("withdrawn", "已撤回"),
     ("recommended", "已推荐/直接申报"),
+    ("recommendation_withdrawn", "推荐无效（推荐单位被取消推荐资格）"),
     ("formal_review_passed", "形式审查通过"),
     ("formal_review_failed", "形式审查未通过"),
     ("material_review_assigned", "文审已分配评委"),
@@ -234,6 +235,8 @@ def _progress(season: SeasonRecords, entry_id: str) -> set[str]:
     review = season.reviews.get(entry_id) or {}
     if review.get("recommendation"):
         reached.add("recommended")
+    if review.get("withdrawn"):
+        reached.add("recommendation_withdrawn")
     if review.get("formal_review") == "passed":
         reached.add("formal_review_passed")
     elif review.get("formal_review") == "failed":
@@ -337,7 +340,7 @@ def grade_distribution(season: SeasonRecords) -> list[dict[str, Any]]:
     """The grades the national platform gave (`by: platform`), then the provinces' published results of their
     entries (`by: province`, labelled 省级评定): both are grades of the season, given by different bodies."""
     platform = [review["grade"] for _, review in sorted(season.reviews.items())
-                if review.get("grade") is not None and not review.get("result_withdrawn")]
+                if review.get("grade") is not None and not review.get("result_withdrawn") and not review.get("withdrawn")]
     return _graded_rows(season, platform, "platform", "") + provincial_grades(season)
 
 

@@ -12,7 +12,7 @@ from contracts import Actor
 from infra.audit_http import AUDIT_ROLES, DigestSource, build_digest_router, require_audit_scope
 from infra.auth import AuthenticatedActor, require_role
 from infra.http import PathId
-from services.stats.audit.history import history_item, recorded_order
+from services.stats.audit.history import causes_of, history_item, recorded_order
 from services.stats.audit.journal import Journal, JournalDigests
 from services.stats.audit.state import entry_state
 
@@ -32,9 +32,11 @@ def journal_digests(request: Request) -> DigestSource:
 
 async def _entry_events(request: Request, actor: Actor, entry_id: str) -> list[tuple[Any, dict[str, Any]]]:
     require_role(actor, *AUDIT_ROLES)
-    events = await journal_of(request).of_entry(entry_id)
+    journal = journal_of(request)
+    events = await journal.of_entry(entry_id)
     if not events:
         raise HTTPException(404, detail=f"entry {entry_id} is not known to stats")
+    events += await journal.by_event_ids(causes_of([envelope for envelope, _ in events]))
     require_audit_scope(actor, [envelope for envelope, _ in events])
     return sorted(events, key=lambda item: recorded_order(item[0]))
 

@@ -22,6 +22,10 @@ def _window_change(_: Envelope, data: dict[str, Any]) -> dict[str, Any]:
     return {f"windows.{data['stage']}": data["window"]}
 
 
+def _team_name_suffix(_: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    return {f"team_name_suffixes.{data['suffix']}": {"reason": data["reason"]}}
+
+
 def _unit(_: Envelope, data: dict[str, Any]) -> dict[str, Any]:
     # Only what submission checks entries against: identity, names, recommending unit.
     keep = ("season_id", "credit_code", "unit_name", "short_name", "member", "recommender_id", "intents")
@@ -102,6 +106,7 @@ class SubmissionReadModel(DocumentProjection):
             {
                 "SeasonOpened": ("seasons", payload_fields),
                 "SeasonWindowChanged": ("seasons", _window_change),
+                "TeamNameSuffixApproved": ("seasons", _team_name_suffix),
                 "UnitRegistered": ("registered_units", _unit),
                 "UnitRegistrationAmended": ("registered_units", _unit),
                 "RecommenderRegistered": ("recommenders", _recommender),

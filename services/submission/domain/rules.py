@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from contracts.codes import KeyIndustry, UnitNature
+from contracts.registered import DEFAULT_TEAM_NAME_SUFFIXES, REFUSED_TEAM_NAME_SUFFIX
 from contracts.submitted import (
     COMMITMENTS,
     SUMMARY_PARTS,
@@ -19,7 +20,7 @@ from contracts.submitted import (
 )
 from infra.errors import RuleViolation
 
-TEAM_NAME_SUFFIXES = ("班", "组", "工段", "室")
+TEAM_NAME_SUFFIXES = DEFAULT_TEAM_NAME_SUFFIXES
 SUMMARY_MIN_CHARACTERS = 3000
 PERIOD_MAX_MONTHS = 12
 
@@ -27,19 +28,23 @@ PERIOD_MAX_MONTHS = 12
 # ---------------------------------------------------------------- entries
 
 
-def check_team_name(name: str) -> None:
-    """申报表 note 3: 班 and 组 are distinguished; not “**班组”, but “**班”, “**组”, “**工段” or “**室”."""
-    if name.endswith("班组") or not name.endswith(TEAM_NAME_SUFFIXES):
+def check_team_name(name: str, approved_suffixes: tuple[str, ...] = ()) -> None:
+    """申报表 note 3: 班 and 组 are distinguished; not “**班组”, but “**班”, “**组”, “**工段” or “**室” 等:
+    the four endings, and those the organizer approved for the season (TeamNameSuffixApproved)."""
+    suffixes = (*TEAM_NAME_SUFFIXES, *approved_suffixes)
+    if name.endswith(REFUSED_TEAM_NAME_SUFFIX) or not name.endswith(suffixes):
+        approved = f"; approved for this season: {'、'.join(approved_suffixes)}" if approved_suffixes else ""
         raise RuleViolation(
             "team_name",
             "entry.team_name.suffix",
             f"班 and 组 are distinguished: a team is not named “…班组”; its name ends in 班, 组, 工段 or 室 "
-            f"(e.g. 装配一班, 质检组, 冲压工段, 化验室), and “{name}” does not. The name is printed on the certificate.",
+            f"(e.g. 装配一班, 质检组, 冲压工段, 化验室){approved}, and “{name}” does not. "
+            "The name is printed on the certificate.",
         )
 
 
-def check_team_form(form: TeamExperienceForm) -> None:
-    check_team_name(form.team_name)
+def check_team_form(form: TeamExperienceForm, approved_suffixes: tuple[str, ...] = ()) -> None:
+    check_team_name(form.team_name, approved_suffixes)
     accidents = form.accidents_last_three_years
     found = [
         (f"accidents_last_three_years.{name}", label, getattr(accidents, name))
@@ -100,9 +105,9 @@ def check_qc_form(form: QcAchievementForm) -> None:
         )
 
 
-def check_entry_form(form: QcAchievementForm | TeamExperienceForm) -> None:
+def check_entry_form(form: QcAchievementForm | TeamExperienceForm, approved_suffixes: tuple[str, ...] = ()) -> None:
     if isinstance(form, TeamExperienceForm):
-        check_team_form(form)
+        check_team_form(form, approved_suffixes)
     else:
         check_qc_form(form)
 

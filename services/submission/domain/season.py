@@ -30,6 +30,8 @@ class SeasonView:
     channels: frozenset[str] = frozenset()
     time_zone: str = SEASON_TIME_ZONE
     recommenders: frozenset[str] = frozenset()
+    approved_team_name_suffixes: tuple[str, ...] = ()  # TeamNameSuffixApproved, beyond 班/组/工段/室
+    entries_per_unit_max: int | None = None  # SeasonOpened: 申报 limit per unit, none when left out
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any], recommenders: frozenset[str] = frozenset()) -> "SeasonView":
@@ -47,6 +49,8 @@ class SeasonView:
             channels=frozenset(document.get("channels") or []),
             time_zone=document.get("time_zone") or SEASON_TIME_ZONE,
             recommenders=recommenders,
+            approved_team_name_suffixes=tuple(document.get("team_name_suffixes") or {}),
+            entries_per_unit_max=document.get("entries_per_unit_max"),
         )
 
     def check_window_open(self, stage: Stage, now: datetime, field: str = "season_id") -> None:
