@@ -140,6 +140,18 @@ class GradeBand(Payload):
     min_score: Decimal = Field(ge=0, le=1000, decimal_places=2)
 
 
+class ProvinceQuota(Payload):
+    """全国推荐名额: how many entries each province may recommend to a national season (CAQ allots them)."""
+
+    per_province: int = Field(ge=1, le=1000, description="every province's quota unless named below")
+    provinces: dict[Annotated[str, Field(pattern=r"^[0-9]{6}$")], Annotated[int, Field(ge=0, le=1000)]] = Field(
+        default_factory=dict, description="a province's own quota where it differs, by GB/T 2260 code"
+    )
+
+    def of(self, province: str) -> int:
+        return self.provinces.get(province, self.per_province)
+
+
 @contract("SeasonOpened", family=FAMILY, version=2)
 class SeasonOpened(Payload):
     season_id: str = Field(pattern=SEASON_ID_PATTERN)
@@ -162,6 +174,10 @@ class SeasonOpened(Payload):
     judges_per_entry: dict[ReviewStage, Annotated[int, Field(ge=1, le=15)]] = Field(
         default_factory=dict,
         description="how many judges score each entry per stage; left out, the platform's default (5) applies",
+    )
+    # --- national flow (issue 10): optional, so seasons opened before read as before
+    province_quota: ProvinceQuota | None = Field(
+        default=None, description="a national season's quota per recommending province; no quota when left out"
     )
 
     @model_validator(mode="before")

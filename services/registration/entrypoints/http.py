@@ -32,6 +32,7 @@ from contracts.registered import (
     SEASON_ID_PATTERN,
     GradeBand,
     JudgeForm,
+    ProvinceQuota,
     QuotaRule,
     RecommenderForm,
     Rubric,
@@ -71,6 +72,9 @@ class OpenSeasonRequest(Payload):
     )
     judges_per_entry: dict[ReviewStage, Annotated[int, Field(ge=1, le=15)]] = Field(
         default_factory=dict, description="judges per entry and stage; the platform's default (5) where left out"
+    )
+    province_quota: ProvinceQuota | None = Field(
+        default=None, description="national seasons: how many entries each province may recommend (全国推荐名额)"
     )
 
 

@@ -173,8 +173,31 @@ def _published(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _national(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
-    keep = ("national_season_id", "note")
+    keep = ("national_season_id", "note", "national_entry_id")
     return {"national": {key: data.get(key) for key in keep} | _by(envelope)}
+
+
+# ---------------------------------------------------------------- national flow (issue 10): a national season's entries
+
+PROVENANCE = ("province", "provincial_season_id", "provincial_entry_id", "via", "provincial_grade",
+              "provincial_grade_label", "provincial_score", "provincial_certificate_no", "recommended_on", "note")
+
+
+def _national_entry(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    """A national entry is recommended by its province; where it came from is kept beside its review."""
+    return _recommended(envelope, data) | {
+        "recommender_id": data["province"],
+        "national_entry": {key: data.get(key) for key in PROVENANCE} | {"source": envelope.source.model_dump(mode="json")},
+    }
+
+
+def national_entry_document(review: dict[str, Any]) -> dict[str, Any]:
+    """A national entry as review's rules read an entry: it has no submission of its own in the national season."""
+    keep = ("season_id", "entry_id", "credit_code", "unit_name", "kind", "qc_type", "team_type", "team_size")
+    return {key: review.get(key) for key in keep} | {
+        "name": review.get("entry_name"), "recommender_id": review["national_entry"]["province"],
+        "status": EntryStatus.CONFIRMED.value, "form_version": 1, "national_entry": review["national_entry"],
+    }
 
 
 # ---------------------------------------------------------------- review: scores, assignments, results
@@ -241,6 +264,7 @@ class ReviewReadModel(DocumentProjection):
                 "EntryResultWithdrawn": ("reviews", _result_withdrawn),
                 "EntryPublished": ("reviews", _published),
                 "NationalRecommendationMade": ("reviews", _national),
+                "NationalEntryReceived": ("reviews", _national_entry),
                 "ScoreRecorded": ("scores", _score),
                 "ScoreRevised": ("scores", _score),
                 "JudgesAssigned": ("assignments", _assignment),
@@ -301,7 +325,12 @@ class ReviewReadModel(DocumentProjection):
         return public(await self.judges.find_one({"season_id": season_id, "judge_id": judge_id}))
 
     async def entry(self, season_id: str, entry_id: str) -> dict[str, Any] | None:
-        return public(await self.entries.find_one({"season_id": season_id, "entry_id": entry_id}))
+        found = public(await self.entries.find_one({"season_id": season_id, "entry_id": entry_id}))
+        if found is None:  # a national season's entry came from a province's recommendation, not a submission
+            review = public(await self.reviews.find_one({"season_id": season_id, "entry_id": entry_id}))
+            if review is not None and review.get("national_entry"):
+                return national_entry_document(review)
+        return found
 
     async def entries_of_unit(self, season_id: str, credit_code: str) -> list[dict[str, Any]]:
         cursor = self.entries.find({"season_id": season_id, "credit_code": credit_code})

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from contracts.codes import ActivityKind, Channel, QcAchievementType, RecommenderCategory, Stage
 from contracts.common import Window
-from contracts.registered import GradeBand, QuotaRule, Rubric, default_quota
+from contracts.registered import GradeBand, ProvinceQuota, QuotaRule, Rubric, default_quota
 from contracts.scored import ReviewStage
 from contracts.submitted import EntryStatus
 from infra.errors import RuleViolation
@@ -43,6 +43,7 @@ class SeasonView:
     rubrics: tuple[Rubric, ...] = ()
     grade_bands: tuple[GradeBand, ...] = ()
     stage_weights: Mapping[str, Decimal] = field(default_factory=dict)
+    province_quota: ProvinceQuota | None = None  # national seasons: 全国推荐名额 per province
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> "SeasonView":
@@ -66,6 +67,7 @@ class SeasonView:
             stage_weights={
                 stage: Decimal(str(value)) for stage, value in (document.get("stage_weights") or {}).items()
             },
+            province_quota=_valid(ProvinceQuota, document["province_quota"]) if document.get("province_quota") else None,
         )
 
     def check_window_open(self, stage: Stage, now: datetime, field: str = "season_id") -> None:

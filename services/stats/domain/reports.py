@@ -18,6 +18,7 @@ from typing import Any
 from contracts.codes import ActivityKind, KeyDomain, KeyIndustry, QcAchievementType, UnitNature
 from contracts.scored import ReviewStage
 from contracts.submitted import derived_rates_of
+from services.stats.domain.national_intake import is_national, national_intake
 from services.stats.domain.records import Record, is_province
 
 Report = dict[str, Any]
@@ -270,7 +271,7 @@ def recommender_quotas(season: SeasonRecords) -> list[dict[str, Any]]:
     direct: Counter = Counter()
     for review in season.reviews.values():
         recommendation = review.get("recommendation")
-        if recommendation:
+        if recommendation and recommendation["channel"] != "national":  # a province's national entry: no unit quota
             (recommended if recommendation["channel"] == "recommended" else direct)[recommendation["recommender_id"]] += 1
     # the province's own recommendations: facts of its feed, outside the national platform's quota
     provincial = Counter(item.get("recommender_id") for item in season.provincial_recommendations.values())
@@ -703,6 +704,8 @@ def season_reports(season: SeasonRecords, season_id: str) -> dict[str, Report]:
         reports[f"entries/{bucket}"] = lines
     for recommender_id in recommenders_with_summaries(season):
         reports[f"recommendation-summary/{recommender_id}"] = recommendation_summary(season, season_id, recommender_id)
+    if is_national(season):  # national flow (issue 10): per province, what was sent, accepted and graded
+        reports["provinces"] = national_intake(season, season_id)
     return reports
 
 
