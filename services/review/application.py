@@ -933,7 +933,7 @@ class ReviewApplication(EventStoreApplication):
         received.receive_nationally(**stamp_in_season(arrival, provenance, national, now))
         slate.add(national_id)
         result = recorded(review, "NationalRecommendationMade", **identity(review)) | {
-            "national_season_id": national.season_id, "national_entry_id": national_id,
+            "created": True, "national_season_id": national.season_id, "national_entry_id": national_id,
         }
         return self.save_once([review, received, slate], result, idempotency)
 

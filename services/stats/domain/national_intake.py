@@ -3,7 +3,7 @@
 A national season (organizer CAQ) receives the provinces' recommendations as national entries
 (`NationalEntryReceived`, each naming its province and whether it came through the platform or the province's
 feed). Per province: `sent` (national entries received), of them `via_platform` and `via_feed`; `accepted`
-(passed the national formal review); `graded` (graded in one of the national season's bands), with the grades;
+(passed the national formal review); `graded` (graded by the national review), with its grades (`none`: below every band);
 and the province's quota (全国推荐名额) with what remains. Pure: computed from the season's records.
 """
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 NATIONAL_ORGANIZER = "CAQ"
 COUNTS = ("sent", "via_platform", "via_feed", "accepted", "graded")
+NO_BAND = "none"
 
 
 def is_national(season: SeasonRecords) -> bool:
@@ -41,10 +42,11 @@ def national_intake(season: SeasonRecords, season_id: str) -> Report:
         row["via_feed" if arrival.get("via") == "feed" else "via_platform"] += 1
         if review.get("formal_review") == "passed":
             row["accepted"] += 1
-        grade = (review.get("grade") or {}).get("grade")
-        if grade:
+        graded = review.get("grade")
+        grade = (graded or {}).get("grade")
+        if graded:  # graded by the national review; below every band counts as graded, without a band
             row["graded"] += 1
-            grades.setdefault(province, Counter())[grade] += 1
+            grades.setdefault(province, Counter())[grade or NO_BAND] += 1
         row["entries"].append({
             "entry_id": entry_id, "via": arrival.get("via"), "provincial_season_id": arrival.get("provincial_season_id"),
             "provincial_entry_id": arrival.get("provincial_entry_id"), "grade": grade,
@@ -55,7 +57,7 @@ def national_intake(season: SeasonRecords, season_id: str) -> Report:
         allowed = (quota.get("provinces") or {}).get(province, quota.get("per_province")) if quota else None
         provinces.append(row | {
             "quota": allowed, "remaining": None if allowed is None else max(0, allowed - row["sent"]),
-            "grades": [{"code": code, "label": bands.get(code, code), "count": count}
+            "grades": [{"code": code, "label": bands.get(code, "未达等级" if code == NO_BAND else code), "count": count}
                        for code, count in sorted(grades.get(province, Counter()).items())],
         })
     return {
