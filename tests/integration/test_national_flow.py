@@ -9,7 +9,7 @@ Shanghai); Tibet sends its season by feed and its national recommendations by fe
 the deadline are refused naming the quota and the window, and store nothing. The national review takes the
 national entries through formal review, judges, scores and grades like any other entry; stats counts per
 province what was sent, accepted and graded; a national entry's audit history runs from its unit to the
-national result.
+national result; a rebuild of stats from offset 0 equals the live report.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from infra.feeds import feed_aggregate_id
 from qcp.demo import demo_registration
 from qcp.feed_cli import post_feed, read_feed
 from services.review.domain.national import national_entry_id
+from services.stats.adapters.store import REPORT_FIELD, unpacked
 from tests.harness import eventually
 from tests.integration.test_feed_intake import EXAMPLES, clients, feed_token
 from tests.integration.test_review_http import (
@@ -322,3 +323,20 @@ async def test_a_fed_national_entrys_history_shows_the_provinces_records(flow: N
                                  params={"as_of": "2026-12-31T00:00:00+08:00"})
     national = state.json()["state"]["national_entry"]
     assert (national["province"], national["via"], national["provincial_season_id"]) == ("540000", "feed", XZ)
+
+
+async def test_a_rebuild_from_offset_0_equals_the_live_national_season_report(flow: NationalFlow) -> None:
+    auditor = bearer("auditor", "audit", "auditor-1")
+    live = await flow.report(f"/seasons/{NATIONAL}/provinces", lambda page: page["total"]["graded"] == 4)
+    started = await flow.stats.post("/rebuilds", headers=auditor)
+    assert started.status_code == 202, started.text
+    rebuild_id = started.json()["rebuild_id"]
+
+    async def done() -> Any:
+        view = (await flow.stats.get(f"/rebuilds/{rebuild_id}", headers=auditor)).json()
+        return view if view["status"] not in ("requested", "running") else None
+
+    outcome = await eventually(done, timeout=180, interval=0.2)
+    assert outcome["status"] == "switched" and outcome["differences"] == [], outcome
+    rebuilt = await flow.database[f"reports_r{rebuild_id}"].find_one({"_id": f"season/{NATIONAL}/provinces"})
+    assert unpacked(rebuilt[REPORT_FIELD]) == live

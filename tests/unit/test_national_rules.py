@@ -14,7 +14,7 @@ from typing import Any
 
 from contracts import Actor
 from contracts.codes import ActivityKind, QcAchievementType, Role
-from contracts.registered import ProvinceQuota
+from contracts.registered import ProvinceQuota, SeasonOpened
 from contracts.submitted import EntryStatus
 from infra.feeds import content_batch_id, feed_aggregate_id, parse_batch
 from qcp.demo import demo_credit_code
@@ -23,6 +23,10 @@ from services.review.domain.entry_review import ReviewProgress, entry_review_id
 from services.review.domain.national import national_entry_id
 from services.review.domain.views import EntryView, SeasonView
 from services.review.entrypoints.feed_http import intake_of
+from tests.unit.test_registration_rules import SECRETARIAT as REGISTRATION_DESK
+from tests.unit.test_registration_rules import application as registration
+from tests.unit.test_registration_rules import refused as refused_by
+from tests.unit.test_registration_rules import season_body
 from tests.unit.test_review_rules import (
     CST,
     MATERIAL,
@@ -251,3 +255,22 @@ def test_feed_season_window_recommendation_of_the_national_season() -> None:
                   national("XZ-N1", "XZ-E1", at="2020-09-15T22:00:01+08:00"))
     assert report["by_type"]["national_recommendation"]["quarantined"] == 1
     assert quarantined_rules(world) == ["season.window.recommendation"]
+
+
+# ---------------------------------------------------------------- the national season's settings (registration)
+
+
+def test_season_province_quota_national_only() -> None:
+    app = registration()
+    quota = {"per_province": 2, "provinces": {"310000": 3}}
+    violation = refused_by(app, lambda: app.open_season(
+        SeasonOpened(season_id="310000-2026-qc_group", **season_body(province_quota=quota)), REGISTRATION_DESK))
+    assert (violation.field, violation.rule) == ("province_quota", "season.province_quota.national_only")
+    caq = Actor(id="caq-staff", role=Role.ORGANIZER, org="CAQ")
+    national = SeasonOpened(season_id="CAQ-2026-qc_group",
+                            **season_body(province_quota=quota, organizer="CAQ", organizer_name="中国质量协会"))
+    assert app.open_season(national, replace(REGISTRATION_DESK, actor=caq))["event"] == "SeasonOpened"
+    assert national.province_quota is not None and national.province_quota.of("540000") == 2
+    assert national.province_quota.of("310000") == 3
+    assert SeasonOpened(season_id="CAQ-2026-team", **season_body("team", organizer="CAQ",
+                                                                  organizer_name="中国质量协会")).province_quota is None
