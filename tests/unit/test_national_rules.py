@@ -17,7 +17,7 @@ from contracts.codes import ActivityKind, QcAchievementType, Role
 from contracts.registered import ProvinceQuota, SeasonOpened
 from contracts.submitted import EntryStatus
 from infra.feeds import content_batch_id, feed_aggregate_id, parse_batch
-from qcp.demo import demo_credit_code
+from qcp.demo import demo_credit_code, example_seasons, national_example_season
 from services.review.adapters.read_model import _national_entry, national_entry_document
 from services.review.domain.entry_review import ReviewProgress, entry_review_id
 from services.review.domain.national import national_entry_id
@@ -274,3 +274,18 @@ def test_season_province_quota_national_only() -> None:
     assert national.province_quota.of("310000") == 3
     assert SeasonOpened(season_id="CAQ-2026-team", **season_body("team", organizer="CAQ",
                                                                   organizer_name="中国质量协会")).province_quota is None
+
+
+def test_tibets_units_recommend_by_its_own_deadline_and_tibet_sends_to_the_nation_by_caqs() -> None:
+    """藏质协字（2024）10号: Tibet collects from its units by 08-20; CAQ takes the provinces' by 08-31 (example seasons)."""
+    examples = {f"{item['organizer']}-{item['year']}-{item['kind']}": item
+                for item in [*example_seasons(), national_example_season()]}
+    tibet = SeasonView.from_document(examples["540000-2026-qc_group"] | {"season_id": "540000-2026-qc_group"})
+    caq = SeasonView.from_document(examples["CAQ-2026-qc_group"] | {"season_id": "CAQ-2026-qc_group"})
+    world = World(season=tibet, now=datetime(2026, 8, 20, 22, 0, 1, tzinfo=CST))
+    world.entry("t1")
+    assert refused(world, lambda: world.recommend("t1")) == (409, "season_id", "season.window.recommendation")
+    assert "2026-08-20 22:00" in world.last_message  # type: ignore[attr-defined]
+    assert caq.windows["recommendation"].contains(datetime(2026, 8, 31, 23, 59, 59, tzinfo=CST))
+    assert not caq.windows["recommendation"].contains(datetime(2026, 9, 1, tzinfo=CST))
+    assert caq.province_quota is not None and (caq.province_quota.of("540000"), caq.province_quota.of("310000")) == (2, 3)
