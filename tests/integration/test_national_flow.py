@@ -276,6 +276,12 @@ async def test_the_national_season_counts_per_province_what_was_sent_accepted_an
     csv = await flow.stats.get(f"/seasons/{NATIONAL}/provinces", headers=CAQ, params={"format": "csv"})
     assert csv.status_code == 200 and "报送数" in csv.content.decode("utf-8-sig")
 
+    # the national view shows the same beside each province's own season
+    overview = await flow.report("/national/2026/overview", lambda page: page["total"].get("national_graded") == 4)
+    sent = {row["organizer"]: (row["national_sent"], row["national_accepted"], row["national_graded"])
+            for row in overview["provinces"]}
+    assert sent == {"310000": (1, 1, 1), "370000": (2, 2, 2), "540000": (2, 1, 1)}
+
 
 async def test_a_national_entrys_audit_history_runs_from_the_unit_to_the_national_result(flow: NationalFlow) -> None:
     auditor = bearer("auditor", "audit", "auditor-1")

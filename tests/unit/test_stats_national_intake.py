@@ -115,3 +115,23 @@ def test_the_audit_links_a_national_entry_to_the_provincial_entry_it_came_from()
     assert entry_ids_of(received) == ["n1", "p-n1"] and entry_ids_of(made) == ["n1", "p-n1"]
     assert provincial_entry_of("n1", [made, received]) == "p-n1"
     assert provincial_entry_of("p-n1", [made, received]) is None, "a provincial entry's history stays its own"
+
+
+def test_the_national_view_shows_per_province_what_went_to_the_national_season() -> None:
+    state = StatsState()
+    for header, payload in events():
+        state.apply(header, payload)
+    for province, season_id in (("310000", "310000-2026-qc_group"), ("540000", "540000-2026-qc_group")):
+        state.apply(Header(f"season-{province}", 1, "SeasonOpened", 2, season_id, province),
+                    OPENED | {"season_id": season_id, "organizer": province, "province_quota": None})
+    reports = reports_for(state.seasons)
+    overview = reports["national/2026/overview"]
+    assert [row["organizer"] for row in overview["provinces"]] == ["310000", "540000"], "the national season is no row"
+    rows = {row["organizer"]: [row[key] for key in ("national_sent", "national_accepted", "national_graded")]
+            for row in overview["provinces"]}
+    assert rows == {"310000": [2, 2, 2], "540000": [2, 1, 1]}
+    assert [overview["total"][key] for key in ("national_sent", "national_accepted", "national_graded")] == [4, 3, 3]
+    assert reports_for(state.seasons, [NATIONAL])["national/2026/overview"] == overview, \
+        "a change in the national season alone recomputes the national view"
+    sheets = LAYOUTS["national-overview"](overview)
+    assert sheets[-1].title == "推荐全国" and sheets[-1].rows[0][4:] == [2, 2, 2]

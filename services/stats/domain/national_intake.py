@@ -70,3 +70,27 @@ def national_intake(season: SeasonRecords, season_id: str) -> Report:
         "provinces": provinces,
         "total": {"provinces": len(provinces)} | {name: sum(row[name] for row in provinces) for name in COUNTS},
     }
+
+
+# ---------------------------------------------------------------- in the national view (national/{year}/overview)
+
+NATIONAL_COLUMNS = ("national_sent", "national_accepted", "national_graded")
+
+
+def with_national_counts(overview: Report, national_seasons: dict[str, SeasonRecords]) -> Report:
+    """Each province's row (per kind) gains what it sent to the national seasons of that kind and year, how many
+    passed the national formal review and how many were graded; the totals per kind and in all sum them."""
+    received: dict[tuple[str, str], dict[str, int]] = {}
+    for season_id, season in national_seasons.items():
+        for row in national_intake(season, season_id)["provinces"]:
+            counts = received.setdefault((row["province"], season.season.get("kind") or ""), dict.fromkeys(
+                NATIONAL_COLUMNS, 0))
+            for column, name in zip(NATIONAL_COLUMNS, ("sent", "accepted", "graded"), strict=True):
+                counts[column] += row[name]
+    for row in overview["provinces"]:
+        row.update(received.get((row["organizer"] or "", row["kind"] or ""), dict.fromkeys(NATIONAL_COLUMNS, 0)))
+    for line in overview["by_kind"]:
+        of_kind = [row for row in overview["provinces"] if row["kind"] == line["kind"]]
+        line.update({column: sum(row[column] for row in of_kind) for column in NATIONAL_COLUMNS})
+    overview["total"].update({column: sum(row[column] for row in overview["provinces"]) for column in NATIONAL_COLUMNS})
+    return overview

@@ -139,7 +139,11 @@ def national_overview_sheets(report: Report) -> list[Sheet]:
                    [[row["organizer_name"], row["organizer"], row["kind"], row["season_id"], grade["label"], grade["count"]]
                     for row in report["provinces"] for grade in row["provincial_results_by_grade"]],
                    [f"{report['year']} 年各省评定结果（经省级数据接口，省级评定）"])
-    return [provinces, kinds, grades]
+    national = Sheet("推荐全国", ["组织单位", "组织单位代码", "活动类别", "活动编号", "报送全国", "全国形式审查通过", "全国已评定"],
+                     [[row["organizer_name"], row["organizer"], row["kind"], row["season_id"], row.get("national_sent"),
+                       row.get("national_accepted"), row.get("national_graded")] for row in report["provinces"]],
+                     [f"{report['year']} 年各省推荐全国情况（平台推荐与数据接口）"])
+    return [provinces, kinds, grades, national]
 
 
 def national_statistics_sheets(report: Report) -> list[Sheet]:
