@@ -4,7 +4,9 @@ From registration.events: seasons (windows, quota, rubrics, grade bands, stage w
 recommending units (with a raised quota) and judges. From submission.events: entries (unit, recommending
 unit, kind, 课题类型 / 班组类型, status, the form's version). From review.events: each entry's review
 (`reviews`), judges' scores (`scores`), assignments (`assignments`) and the season's notice and
-publication (`season_results`).
+publication (`season_results`). A national season's entries came from the provinces' recommendations
+(`NationalEntryReceived`), not from submission: their reviews keep `national_entry`, and `entry()` answers
+them as entries so that review's rules read them like any other.
 
 Documents mirror aggregates and are written once per event version (`apply_versioned`). Only the
 subset of MongoDB that FerretDB supports: finds, counts, indexes and version-guarded updates; no
