@@ -125,9 +125,11 @@ class NationalRecommendation(Payload):
 
 @contract("NationalRecommendationMade", family=FAMILY, version=1)
 class NationalRecommendationMade(NationalRecommendation):
-    """推荐全国: a published entry of the top grade recommended to the national association."""
+    """推荐全国: a graded entry the organizer chose (好中选优) recommended to the national association's season."""
 
     season_id: str
     entry_id: str
-    certificate_no: str
+    certificate_no: str = Field(description="empty when the entry is recommended before its result is published")
     grade: str
+    # --- national flow (issue 10): the entry the national season received; absent on events stored before it
+    national_entry_id: str | None = Field(default=None, max_length=64)

@@ -140,6 +140,18 @@ class GradeBand(Payload):
     min_score: Decimal = Field(ge=0, le=1000, decimal_places=2)
 
 
+class ProvinceQuota(Payload):
+    """全国推荐名额: how many entries each province may recommend to a national season (CAQ allots them)."""
+
+    per_province: int = Field(ge=1, le=1000, description="every province's quota unless named below")
+    provinces: dict[Annotated[str, Field(pattern=r"^[0-9]{6}$")], Annotated[int, Field(ge=0, le=1000)]] = Field(
+        default_factory=dict, description="a province's own quota where it differs, by GB/T 2260 code"
+    )
+
+    def of(self, province: str) -> int:
+        return self.provinces.get(province, self.per_province)
+
+
 # >>> review rounds (评审轮次): the season's review process ----------------------------------------
 
 FORMAL_REVIEW = "formal_review"  # 形式审查: a window of its own, changed like a round's (SeasonWindowChanged.round)
@@ -249,6 +261,10 @@ class SeasonOpened(Payload):
         default=None, ge=1, le=50,
         description="申报 limit per participating unit (2024 Shanghai team notice: 每家活动单位申报成果数量为 2-3 个); "
         "withdrawn entries do not count; left out, no limit",
+    )
+    # --- national flow (issue 10): optional, so seasons opened before read as before
+    province_quota: ProvinceQuota | None = Field(
+        default=None, description="a national season's quota per recommending province; no quota when left out"
     )
 
     @model_validator(mode="before")

@@ -76,7 +76,8 @@ CHUNK_ATTEMPTS = 5
 RAW_KEPT = 100_000
 UNREADABLE = "unreadable"
 # Which service takes which record type: the one that owns its rules.
-RECORD_TYPES = {"registration": "registration", "entry": "submission", "recommendation": "review", "result": "review"}
+RECORD_TYPES = {"registration": "registration", "entry": "submission", "recommendation": "review", "result": "review",
+                "national_recommendation": "review"}
 FEED_QUARANTINE = "feed_quarantine"
 FEED_BATCHES = "feed_batches"
 

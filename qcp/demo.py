@@ -17,7 +17,8 @@ from contracts.identity import credit_code_check_character
 from infra.auth import TokenService
 
 EXAMPLE_FEEDS = Path(__file__).resolve().parent.parent / "feeds" / "examples"
-FEED_FILES = ("shanghai-2026.ndjson", "shandong-2026.ndjson", "tibet-2026.ndjson.gz")
+# the provinces' feeds, then Tibet's recommendations to the national season (they name entries of its own feed)
+FEED_FILES = ("shanghai-2026.ndjson", "shandong-2026.ndjson", "tibet-2026.ndjson.gz", "tibet-2026-national.ndjson")
 
 SHANGHAI_OFFSET = timezone(timedelta(hours=8))  # Asia/Shanghai has kept +08:00 since 1991
 DEMO_UNITS = [
@@ -151,6 +152,12 @@ def example_seasons() -> list[dict[str, Any]]:
     return json.loads((EXAMPLE_FEEDS / "seasons.json").read_text(encoding="utf-8"))
 
 
+def national_example_season() -> dict[str, Any]:
+    """The national association's 2026 QC season that receives the provinces' recommendations (CAQ-2026-qc_group):
+    provinces submit by 2026-08-31, a quota of 2 per province (3 for Shanghai), reviewed on T/CAQ10201-2020's forms."""
+    return json.loads((EXAMPLE_FEEDS / "national-2026.json").read_text(encoding="utf-8"))
+
+
 def load_demo(
     registration_url: str, tokens: TokenService, *, now: datetime | None = None, feed_urls: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
@@ -184,17 +191,19 @@ def load_demo(
 
 
 def load_example_feeds(urls: Mapping[str, str], tokens: TokenService, *, wait_seconds: float = 120.0) -> dict[str, Any]:
-    """Open the example feeds' seasons (once), then post the three provinces' feeds; answers each feed's totals."""
+    """Open the example feeds' seasons and the national season (once), then post the three provinces' feeds and
+    Tibet's recommendations to the national season; answers each feed's totals."""
     from qcp.feed_cli import post_feed, province_in, read_feed, split_by_service
 
     national = {"Authorization": f"Bearer {tokens.mint('demo-caq', 'national', 'CAQ')}"}
     with httpx.Client(base_url=urls["registration"], timeout=30) as client:
-        for season in example_seasons():
+        for season in [*example_seasons(), national_example_season()]:
             organizer = tokens.mint("demo-secretariat", "organizer", season["organizer"])
             response = client.post("/seasons", json=season, headers={"Authorization": f"Bearer {organizer}"})
             if response.status_code not in (201, 409):
                 raise RuntimeError(f"opening {season['title']} failed: {response.status_code} {response.text}")
-    season_ids = [f"{item['organizer']}-{item['year']}-{item['kind']}" for item in example_seasons()]
+    season_ids = [f"{item['organizer']}-{item['year']}-{item['kind']}"
+                  for item in [*example_seasons(), national_example_season()]]
     deadline = time.monotonic() + wait_seconds
     for service in ("submission", "review"):
         with httpx.Client(base_url=urls[service], timeout=30) as client:

@@ -10,6 +10,7 @@ a retried command with the same Idempotency-Key returns the first result.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -20,6 +21,7 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.domain import Aggregate
 
 from contracts.codes import Channel, Role, Stage
+from contracts.envelope import Source
 from contracts.fed import (
     ProvincialRecommendationAmended,
     ProvincialRecommendationForm,
@@ -28,6 +30,7 @@ from contracts.fed import (
     ProvincialResultForm,
     ProvincialResultRecorded,
 )
+from contracts.national import NationalEntryReceived, NationalRecommendationRecordForm
 from contracts.published import (
     Approval,
     EntryPublished,
@@ -84,6 +87,14 @@ from services.review.domain.entry_review import (
     ReviewProgress,
     entry_review_id,
 )
+from services.review.domain.national import (
+    ProvinceSlate,
+    check_national_season,
+    check_province_quota,
+    national_entry_id,
+    province_of,
+    province_slate_id,
+)
 from services.review.domain.provincial import (
     ProvincialRecommendation,
     ProvincialRecord,
@@ -131,7 +142,10 @@ from services.review.domain.source_rules import check_filings, check_not_cancell
 from services.review.domain.views import EntryView, JudgeView, RecommenderView, SeasonView
 
 
-FormT = TypeVar("FormT", ProvincialRecommendationForm, ProvincialResultForm)
+FormT = TypeVar("FormT", ProvincialRecommendationForm, ProvincialResultForm, NationalRecommendationRecordForm)
+
+# 好中选优: the organizer chooses among the entries its review graded whose result stands (national.not_graded)
+NATIONALLY_RECOMMENDABLE = (ReviewProgress.GRADED, ReviewProgress.APPROVED, ReviewProgress.PUBLISHED)
 
 
 class ReviewApplication(EventStoreApplication):
@@ -992,46 +1006,123 @@ class ReviewApplication(EventStoreApplication):
         result = {"season_id": season.season_id, "event": "ResultsPublished", "certificates": issued}
         return self.save_once([*ready, results], result, idempotency)
 
+    # ------------------------------------------------------------ national flow (issue 10; services/review/domain/national.py)
+
     @idempotent
     def recommend_nationally(
         self,
         season: SeasonView,
-        entry_id: str,
+        entry: EntryView,
         recommendation: NationalRecommendation,
         national_season: SeasonView | None,
         context: CommandContext,
         idempotency: IdempotencyKey | None = None,
     ) -> dict[str, Any]:
-        """推荐全国: a published entry of the season's top grade, to the national association's season."""
+        """推荐全国: the organizer sends a graded entry of its choice (好中选优) to the national season, which receives it
+        as a national entry in the same transaction (so a refusal stores nothing on either side)."""
         now = self.clock()
-        _, year, kind = recommendation.national_season_id.split("-")
-        if kind != season.kind.value or int(year) != season.year:
-            raise RuleViolation(
-                "national_season_id", "national.season",
-                f"a {season.year} {season.kind.label} entry goes to the national season CAQ-{season.year}-{season.kind.value}, "
-                f"not {recommendation.national_season_id}",
-            )
-        if national_season is not None:
-            national_season.check_window_open(Stage.RECOMMENDATION, now, "national_season_id")
-        review = self.entry_review(season.season_id, entry_id)
-        review.check_progress((ReviewProgress.PUBLISHED,), "entry_id", "national.not_published",
-                              "an entry is recommended to the national level after its result is published")
+        national = check_national_season(national_season, recommendation.national_season_id, season, "national_season_id")
+        national.check_window_open(Stage.RECOMMENDATION, now, "national_season_id")
+        review = self.entry_review(season.season_id, entry.entry_id)
         if review.national_season_id:
             raise RuleViolation("entry_id", "national.duplicate",
-                                f"entry {entry_id} is already recommended to {review.national_season_id}", status_code=409)
-        top = season.grade_bands[0] if season.grade_bands else None
-        if top is not None and review.grade != top.code:
+                                f"entry {entry.entry_id} is already recommended to {review.national_season_id}",
+                                status_code=409)
+        review.check_progress(NATIONALLY_RECOMMENDABLE, "entry_id", "national.not_graded",
+                              "an entry goes to the national level once the province's review graded it")
+        if not review.grade:
             raise RuleViolation(
-                "entry_id", "national.grade",
-                f"the best are recommended to the national level (好中选优): entries of {top.label}; entry {entry_id} "
-                f"has {review.grade_label or review.grade}",
+                "entry_id", "national.not_graded",
+                f"entry {entry.entry_id} scored {review.combined_score}, below every grade band of season "
+                f"{season.season_id}; the organizer chooses among graded entries (好中选优)",
+                status_code=409,
             )
+        province = province_of(season.season_id)
+        national_id = national_entry_id(national.season_id, season.season_id, entry.entry_id)
+        received, slate = self._national_entry(national, province, national_id, "national_season_id")
         payload = NationalRecommendationMade(
-            season_id=season.season_id, entry_id=entry_id, certificate_no=review.certificate_no or "",
-            grade=review.grade or "", **recommendation.model_dump(),
+            season_id=season.season_id, entry_id=entry.entry_id, certificate_no=review.certificate_no or "",
+            grade=review.grade, national_entry_id=national_id, **recommendation.model_dump(),
         )
         review.recommend_nationally(**stamp_in_season(payload, context, season, now))
-        return self.save_once([review], recorded(review, "NationalRecommendationMade", **identity(review)), idempotency)
+        arrival = NationalEntryReceived(
+            **(summary(entry) | {"season_id": national.season_id, "entry_id": national_id}),
+            province=province, provincial_season_id=season.season_id, provincial_entry_id=entry.entry_id,
+            via="platform", provincial_grade=review.grade, provincial_grade_label=review.grade_label,
+            provincial_score=Decimal(review.combined_score) if review.combined_score else None,
+            provincial_certificate_no=review.certificate_no, recommended_on=now.astimezone(_zone(season)).date(),
+            note=recommendation.note,
+        )
+        provenance = replace(context, source=Source(province=province, external_id=entry.entry_id))
+        received.receive_nationally(**stamp_in_season(arrival, provenance, national, now))
+        slate.add(national_id)
+        result = recorded(review, "NationalRecommendationMade", **identity(review)) | {
+            "created": True, "national_season_id": national.season_id, "national_entry_id": national_id,
+        }
+        return self.save_once([review, received, slate], result, idempotency)
+
+    def take_feed_national_recommendation(
+        self, seasons: Mapping[str, SeasonView], entries: Mapping[str, EntryView], record: FeedRecord, work: Work,
+        context: CommandContext,
+    ) -> EntryReview:
+        """A province's feed record `national_recommendation`: its entry becomes a national entry of the national season.
+
+        Checked at the instant the province recorded it (`occurred_at`, else its arrival) against the national
+        season's window; the province's own recommendation of the entry is on record (it came by the same feed)."""
+        season, form, entry = feed_subject(seasons, entries, record, NationalRecommendationRecordForm)
+        national = check_national_season(seasons.get(form.national_season_id), form.national_season_id, season,
+                                         "data.national_season_id")
+        now = self.clock()
+        check_not_future(form.recommended_on, now, season, "data.recommended_on", "feed.national.date.future")
+        at = record.occurred_at or now
+        if at > now:
+            raise RuleViolation("occurred_at", "feed.national.date.future",
+                                f"occurred_at {shown(at)} lies after now ({shown(now)}, Asia/Shanghai)")
+        national.check_window_open(Stage.RECOMMENDATION, at, "data.national_season_id")
+        provincial = work.get(provincial_recommendation_id(season.season_id, entry.entry_id))
+        if provincial is None:
+            raise RuleViolation(
+                "data.entry", "feed.national.not_recommended",
+                f"entry {form.entry} has no recommendation from the province on record (yet): send its recommendation "
+                "record first, then this record again",
+            )
+        national_id = national_entry_id(national.season_id, season.season_id, entry.entry_id)
+        if work.get(entry_review_id(national.season_id, national_id)) is not None:
+            raise RuleViolation("data.entry", "national.duplicate",
+                                f"entry {form.entry} is already a national entry of {national.season_id} ({national_id})",
+                                status_code=409)
+        received, slate = self._national_entry(national, record.province, national_id, "data.national_season_id", work)
+        result = work.get(provincial_result_id(season.season_id, entry.entry_id))
+        graded = result.form if result is not None else {}
+        arrival = NationalEntryReceived(
+            **(summary(entry) | {"season_id": national.season_id, "entry_id": national_id}),
+            province=record.province, provincial_season_id=season.season_id, provincial_entry_id=entry.entry_id,
+            via="feed", provincial_grade=graded.get("grade"), provincial_grade_label=graded.get("grade_label"),
+            provincial_score=graded.get("score"), provincial_certificate_no=graded.get("certificate_no"),
+            recommended_on=form.recommended_on, note=form.note,
+        )
+        received.receive_nationally(**stamp(arrival, context, season_id=national.season_id,
+                                            organizer=national.organizer))
+        slate.add(national_id)
+        work.add(received, slate)
+        return received
+
+    def _national_entry(
+        self, national: SeasonView, province: str, national_id: str, field: str, work: Work | None = None
+    ) -> tuple[EntryReview, ProvinceSlate]:
+        """The national entry to open and the province's slate, once the province's quota allows one more."""
+        slate_key = province_slate_id(national.season_id, province)
+        slate: ProvinceSlate | None
+        if work is not None:
+            slate = work.get(slate_key)
+        else:
+            slate = self.repository.get(slate_key) if slate_key in self.repository else None
+        check_province_quota(national, slate, province, field)
+        if work is None and self._find_review(national.season_id, national_id) is not None:
+            raise RuleViolation(field, "national.duplicate",
+                                f"the national season {national.season_id} already has this entry ({national_id})",
+                                status_code=409)
+        return EntryReview(national.season_id, national_id), slate or ProvinceSlate(national.season_id, province)
 
     # ------------------------------------------------------------ reading the write model
 
@@ -1130,13 +1221,16 @@ def identity(review: EntryReview) -> dict[str, str]:
     return {"season_id": review.season_id, "entry_id": review.entry_id}
 
 
+def _zone(season: SeasonView) -> ZoneInfo:
+    try:
+        return ZoneInfo(season.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(SEASON_TIME_ZONE)
+
+
 def check_not_future(day: date, now: datetime, season: SeasonView, field: str,
                      rule: str = "recommendation.date.future") -> None:
-    try:
-        zone = ZoneInfo(season.time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo(SEASON_TIME_ZONE)
-    today = now.astimezone(zone).date()
+    today = now.astimezone(_zone(season)).date()
     if day > today:
         raise RuleViolation(field, rule,
                             f"{field} {day.isoformat()} lies after today ({today.isoformat()}, {season.time_zone})")

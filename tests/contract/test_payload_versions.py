@@ -9,10 +9,10 @@ from contracts import ContractError, Envelope, families, latest_version, parse_p
 from contracts.envelope import event_id_for
 from qcp.demo import demo_registration
 
-FAMILIES = {"registered", "submitted", "recommended", "scored", "published", "fed"}
+FAMILIES = {"registered", "submitted", "recommended", "scored", "published", "fed", "national"}
 
 
-def test_the_six_families_are_there() -> None:
+def test_the_seven_families_are_there() -> None:
     assert set(families()) == FAMILIES
     assert all(families()[name] for name in FAMILIES)
 

@@ -7,7 +7,7 @@ direct channel); one fails formal review, is corrected and passes; seven judges 
 weighted 0.4 / 0.6 as the season says; grades come from the Shanghai bands (标杆级, 优秀级, 推进级).
 The guiding units approve, the results go on public notice, an objection is upheld (a regrade) and
 another leads to a withdrawal, one is dismissed; after the notice the results are published with
-sequential certificate numbers, and the best is recommended to the national level.
+sequential certificate numbers, and the organizer's choices among the graded (好中选优) go to the national season.
 """
 
 from __future__ import annotations
@@ -59,6 +59,19 @@ SCORES = {
     "E": (["81", "80", "82", "83", "79"], ["80", "81", "82"]),   # 文审 81.00, 发表赛 81.00
     "F": (["65", "60", "62", "64", "61"], ["60", "61", "62"]),   # below every band
 }
+
+
+async def open_national_season(season: ReviewServices) -> None:
+    """The national association's 2026 QC season, taking the provinces' recommendations while this season publishes."""
+    body = {
+        "organizer": "CAQ", "organizer_name": "中国质量协会", "year": 2026, "kind": "qc_group",
+        "title": "2026年全国优秀质量管理小组推荐", "channels": ["recommender"],
+        "windows": {stage: {"opens_at": (NOW - timedelta(days=1)).isoformat(),
+                            "closes_at": (PUBLICATION_OPEN + timedelta(days=30)).isoformat()}
+                    for stage in ("registration", "recommendation")},
+    }
+    await season.register("/seasons", body, bearer("organizer", "CAQ", "caq-staff"))
+    await season.until("/seasons/CAQ-2026-qc_group")
 
 
 def trimmed(totals: list[str]) -> Decimal:
@@ -205,12 +218,17 @@ async def test_a_season_from_recommendation_to_publication(season: ReviewService
     again = await post(f"/seasons/{QC}/publication")
     assert problem(again) == (409, "season_id", "publication.nothing_to_publish")
 
+    # 推荐全国: the organizer chooses among the graded entries (好中选优), the regraded A (优秀级) as well as the top D
+    await open_national_season(season)
     national = await ok(f"/seasons/{QC}/entries/{entries['D']}/national-recommendation",
                         {"national_season_id": "CAQ-2026-qc_group", "note": "发表赛第一名"})
-    assert national["event"] == "NationalRecommendationMade"
-    not_top = await post(f"/seasons/{QC}/entries/{entries['A']}/national-recommendation",
-                         {"national_season_id": "CAQ-2026-qc_group"})
-    assert problem(not_top) == (422, "entry_id", "national.grade"), "regraded to 优秀级"
+    assert national["event"] == "NationalRecommendationMade" and national["national_entry_id"]
+    chosen = await ok(f"/seasons/{QC}/entries/{entries['A']}/national-recommendation",
+                      {"national_season_id": "CAQ-2026-qc_group", "note": "好中选优"})
+    assert chosen["event"] == "NationalRecommendationMade", "regraded to 优秀级, and still the organizer's choice"
+    below = await post(f"/seasons/{QC}/entries/{entries['F']}/national-recommendation",
+                       {"national_season_id": "CAQ-2026-qc_group"})
+    assert problem(below) == (409, "entry_id", "national.not_graded"), "below every band"
 
     results = await season.until(f"/seasons/{QC}/results",
                                  lambda page: sum(item["progress"] == "published" for item in page["items"]) == 4

@@ -87,6 +87,15 @@ QC_SEASON = SeasonView(
     rubrics=(MATERIAL_RUBRIC, PRESENTATION_RUBRIC), grade_bands=BANDS,
     stage_weights={"material_review": Decimal("0.4"), "presentation": Decimal("0.6")},
 )
+# The national association's season of the same year: provinces send their recommendations until 09-15 22:00
+# (the Shanghai 2020 notice's 全国材料 deadline), reviewed on the same rubrics, one band.
+NATIONAL_SEASON = replace(
+    QC_SEASON, season_id="CAQ-2020-qc_group", organizer="CAQ", windows={
+        "recommendation": window(datetime(2020, 6, 1, tzinfo=CST), datetime(2020, 9, 15, 22, tzinfo=CST)),
+        "review": window(datetime(2020, 9, 1, tzinfo=CST), datetime(2020, 11, 30, 22, tzinfo=CST)),
+    }, grade_bands=(GradeBand.model_validate({"code": "national_excellent", "label": "全国优秀质量管理小组",
+                                               "min_score": 85}),), stage_weights={},
+)
 TEAM_SEASON = replace(
     QC_SEASON, season_id="310000-2020-team", kind=ActivityKind.TEAM,
     quota=QuotaRule(per_unit_min=2, per_unit_max=3, distinct_team_types=True), stage_weights={},
@@ -289,9 +298,10 @@ class World:
         return self.app.publish(self.season, SECRETARIAT, **kwargs)
 
     def recommend_nationally(self, entry_id: str, national: str = "CAQ-2020-qc_group",
-                             national_season: SeasonView | None = None) -> dict[str, Any]:
-        return self.app.recommend_nationally(self.season, entry_id, NationalRecommendation(national_season_id=national),
-                                             national_season, SECRETARIAT)
+                             national_season: SeasonView | None = NATIONAL_SEASON, **kwargs: Any) -> dict[str, Any]:
+        return self.app.recommend_nationally(self.season, self.entries[entry_id],
+                                             NationalRecommendation(national_season_id=national),
+                                             national_season, SECRETARIAT, **kwargs)
 
     # ---------------------------------------------------------- a whole way through
 
@@ -1304,33 +1314,7 @@ def test_objection_published() -> None:
         world.resolve("e1", objection_id="o2")
 
 
-def test_national_recommendation_of_a_published_top_entry() -> None:
-    world = World()
-    world.on_notice({"e1": ["92"], "e2": ["85"]})
-    world.clock.now = PUBLISHING
-    world.publish()
-    assert world.recommend_nationally("e1")["event"] == "NationalRecommendationMade"
-    assert refused(world, lambda: world.recommend_nationally("e1")) == (409, "entry_id", "national.duplicate")
-    assert refused(world, lambda: world.recommend_nationally("e2")) == (422, "entry_id", "national.grade")
-
-
-def test_national_not_published() -> None:
-    world = World()
-    world.on_notice({"e1": ["92"]})
-    assert refused(world, lambda: world.recommend_nationally("e1")) == (409, "entry_id", "national.not_published")
-
-
-def test_national_season() -> None:
-    world = World()
-    world.on_notice({"e1": ["92"]})
-    world.clock.now = PUBLISHING
-    world.publish()
-    assert refused(world, lambda: world.recommend_nationally("e1", "CAQ-2020-team")) == (
-        422, "national_season_id", "national.season")
-    national = replace(QC_SEASON, season_id="CAQ-2020-qc_group", organizer="CAQ", windows={
-        "recommendation": window(datetime(2020, 6, 1, tzinfo=CST), datetime(2020, 8, 31, 23, 59, tzinfo=CST))})
-    assert refused(world, lambda: world.recommend_nationally("e1", national_season=national)) == (
-        409, "national_season_id", "season.window.recommendation")
+# the national level: tests/unit/test_national_rules.py
 
 
 # ---------------------------------------------------------------- idempotency

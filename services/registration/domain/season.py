@@ -102,6 +102,8 @@ class Season(Aggregate):
         return {stage: Window.model_validate(raw) for stage, raw in self.windows.items()}
 
 
+NATIONAL_ORGANIZER = "CAQ"
+
 # --- the rules of a season as the organizer opens it ------------------------------------------
 
 
@@ -116,6 +118,17 @@ def check_season(opened: SeasonOpened) -> None:
     if opened.formal_review is not None:
         check_round_windows({FORMAL_REVIEW: opened.formal_review}, opened.year, field="formal_review")
     check_entries_per_unit(opened)
+    check_province_quota(opened)  # national flow (issue 10)
+
+
+def check_province_quota(opened: SeasonOpened) -> None:
+    """全国推荐名额 are the national association's to allot: only a national season (organizer CAQ) carries them."""
+    if opened.province_quota is not None and opened.organizer != NATIONAL_ORGANIZER:
+        raise RuleViolation(
+            "province_quota", "season.province_quota.national_only",
+            f"a quota per province belongs to a national season (organizer {NATIONAL_ORGANIZER}); season "
+            f"{opened.season_id} is {opened.organizer}'s",
+        )
 
 
 def check_windows(windows: Mapping[Stage, Window], year: int, *, field: str = "windows") -> None:

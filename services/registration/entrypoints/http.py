@@ -32,6 +32,7 @@ from contracts.registered import (
     SEASON_ID_PATTERN,
     GradeBand,
     JudgeForm,
+    ProvinceQuota,
     QuotaRule,
     RecommenderForm,
     ReviewRound,
@@ -103,6 +104,9 @@ class OpenSeasonRequest(Payload):
     )
     entries_per_unit_max: int | None = Field(
         default=None, ge=1, le=50, description="申报 limit per participating unit (teams 2024: 2-3); none when left out"
+    )
+    province_quota: ProvinceQuota | None = Field(
+        default=None, description="national seasons: how many entries each province may recommend (全国推荐名额)"
     )
 
 

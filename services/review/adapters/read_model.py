@@ -4,7 +4,9 @@ From registration.events: seasons (windows, quota, rubrics, grade bands, stage w
 recommending units (with a raised quota, or cancelled) and judges. From submission.events: entries (unit,
 recommending unit, kind, 课题类型 / 班组类型, status, the form's version) and the recommending units' filings
 (`filings`). From review.events: each entry's review (`reviews`), judges' scores (`scores`), assignments
-(`assignments`) and the season's notice and publication (`season_results`).
+(`assignments`) and the season's notice and publication (`season_results`). A national season's entries came from the provinces' recommendations
+(`NationalEntryReceived`), not from submission: their reviews keep `national_entry`, and `entry()` answers
+them as entries so that review's rules read them like any other.
 
 Documents mirror aggregates and are written once per event version (`apply_versioned`). Only the
 subset of MongoDB that FerretDB supports: finds, counts, indexes and version-guarded updates; no
@@ -202,8 +204,31 @@ def _gate(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _national(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
-    keep = ("national_season_id", "note")
+    keep = ("national_season_id", "note", "national_entry_id")
     return {"national": {key: data.get(key) for key in keep} | _by(envelope)}
+
+
+# ---------------------------------------------------------------- national flow (issue 10): a national season's entries
+
+PROVENANCE = ("province", "provincial_season_id", "provincial_entry_id", "via", "provincial_grade",
+              "provincial_grade_label", "provincial_score", "provincial_certificate_no", "recommended_on", "note")
+
+
+def _national_entry(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    """A national entry is recommended by its province; where it came from is kept beside its review."""
+    return _recommended(envelope, data) | {
+        "recommender_id": data["province"],
+        "national_entry": {key: data.get(key) for key in PROVENANCE} | {"source": envelope.source.model_dump(mode="json")},
+    }
+
+
+def national_entry_document(review: dict[str, Any]) -> dict[str, Any]:
+    """A national entry as review's rules read an entry: it has no submission of its own in the national season."""
+    keep = ("season_id", "entry_id", "credit_code", "unit_name", "kind", "qc_type", "team_type", "team_size")
+    return {key: review.get(key) for key in keep} | {
+        "name": review.get("entry_name"), "recommender_id": review["national_entry"]["province"],
+        "status": EntryStatus.CONFIRMED.value, "form_version": 1, "national_entry": review["national_entry"],
+    }
 
 
 # ---------------------------------------------------------------- review: scores, assignments, results
@@ -278,6 +303,7 @@ class ReviewReadModel(DocumentProjection):
                 "EntryResultWithdrawn": ("reviews", _result_withdrawn),
                 "EntryPublished": ("reviews", _published),
                 "NationalRecommendationMade": ("reviews", _national),
+                "NationalEntryReceived": ("reviews", _national_entry),
                 "ScoreRecorded": ("scores", _score),
                 "ScoreRevised": ("scores", _score),
                 "JudgesAssigned": ("assignments", _assignment),
@@ -345,7 +371,12 @@ class ReviewReadModel(DocumentProjection):
         return public(await self.judges.find_one({"season_id": season_id, "judge_id": judge_id}))
 
     async def entry(self, season_id: str, entry_id: str) -> dict[str, Any] | None:
-        return public(await self.entries.find_one({"season_id": season_id, "entry_id": entry_id}))
+        found = public(await self.entries.find_one({"season_id": season_id, "entry_id": entry_id}))
+        if found is None:  # a national season's entry came from a province's recommendation, not a submission
+            review = public(await self.reviews.find_one({"season_id": season_id, "entry_id": entry_id}))
+            if review is not None and review.get("national_entry"):
+                return national_entry_document(review)
+        return found
 
     async def entries_of_unit(self, season_id: str, credit_code: str) -> list[dict[str, Any]]:
         cursor = self.entries.find({"season_id": season_id, "credit_code": credit_code})

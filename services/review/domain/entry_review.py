@@ -76,6 +76,8 @@ class EntryReview(Aggregate):
         self.national_season_id: str | None = None
         self.advanced_through: list[str] = []  # the gate rounds that advanced the entry
         self.stopped_at: str | None = None  # the gate round that did not
+        self.national_entry_id: str | None = None
+        self.provenance: dict[str, Any] | None = None  # a national entry: the province, its season and entry
 
     # ------------------------------------------------------------ recommendation
 
@@ -174,6 +176,17 @@ class EntryReview(Aggregate):
     @event("NationalRecommendationMade")
     def recommend_nationally(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
         self.national_season_id = payload["national_season_id"]
+        self.national_entry_id = payload.get("national_entry_id")
+
+    # ------------------------------------------------------------ national flow (issue 10): a national entry
+
+    @event("NationalEntryReceived")
+    def receive_nationally(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        """A national season's entry, received from a province: recommended (by the province) and up for formal review."""
+        self._recommended(payload | {"recommender_id": payload["province"]})
+        self.slate_key = f"province:{payload['province']}"
+        self.provenance = {key: payload.get(key) for key in (
+            "province", "provincial_season_id", "provincial_entry_id", "via")}
 
     # ------------------------------------------------------------ questions the rules ask
 

@@ -16,7 +16,16 @@ from pydantic import ValidationError
 
 from contracts.codes import ActivityKind, Channel, QcAchievementType, RecommenderCategory, Stage
 from contracts.common import Window
-from contracts.registered import FORMAL_REVIEW, GradeBand, QuotaRule, ReviewRound, Rubric, default_quota, rounds_of_v2
+from contracts.registered import (
+    FORMAL_REVIEW,
+    GradeBand,
+    ProvinceQuota,
+    QuotaRule,
+    ReviewRound,
+    Rubric,
+    default_quota,
+    rounds_of_v2,
+)
 from contracts.scored import ReviewStage
 from contracts.submitted import EntryStatus
 from infra.errors import RuleViolation
@@ -70,6 +79,7 @@ class SeasonView:
         weights = {stage: str(value) for stage, value in self.stage_weights.items()}
         return tuple(ReviewRound.model_validate(item) for item in rounds_of_v2(weights, None))
     filings_before_recommending: bool = False  # 基础性条件: 统计表 and 工作总结 before recommending
+    province_quota: ProvinceQuota | None = None  # national seasons: 全国推荐名额 per province
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> "SeasonView":
@@ -95,6 +105,7 @@ class SeasonView:
             },
             **_rounds_of(document),
             filings_before_recommending=bool(document.get("filings_before_recommending")),
+            province_quota=_valid(ProvinceQuota, document["province_quota"]) if document.get("province_quota") else None,
         )
 
     def check_window_open(self, stage: Stage, now: datetime, field: str = "season_id") -> None:

@@ -281,15 +281,16 @@ def build_router() -> APIRouter:
 
     @router.post(
         "/seasons/{season_id}/entries/{entry_id}/national-recommendation",
-        summary="推荐全国: recommend a published entry of the top grade to the national association's season",
+        summary="推荐全国: send a graded entry of the organizer's choice (好中选优) to the national season as a national entry",
     )
     async def recommend_nationally(
         season_id: SeasonId, entry_id: EntryId, body: NationalRecommendation, request: Request, actor: AuthenticatedActor
     ) -> JSONResponse:
         season = await _organizer_scope(request, actor, season_id)
+        entry = await _entry(request, season_id, entry_id)
         national = await _read_model(request).season(body.national_season_id)
         return await execute(
-            request, actor, Channel.ORGANIZER, _application(request).recommend_nationally, season, entry_id, body,
+            request, actor, Channel.ORGANIZER, _application(request).recommend_nationally, season, entry, body,
             SeasonView.from_document(national) if national else None, body=body,
         )
 

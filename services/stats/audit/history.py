@@ -53,6 +53,7 @@ EVENT_LABELS = {
     "EntryPublished": "成果发布",
     "ResultsPublished": "结果发布",
     "NationalRecommendationMade": "推荐全国",
+    "NationalEntryReceived": "全国活动接收省级推荐",
     "ProvincialRecommendationRecorded": "省级推荐（数据接口）",
     "ProvincialRecommendationAmended": "省级推荐修改（数据接口）",
     "ProvincialResultRecorded": "省级评审结果（数据接口）",
@@ -64,10 +65,20 @@ EVENT_LABELS = {
 
 
 def entry_ids_of(envelope: Envelope) -> list[str]:
-    """The entries an event concerns: submission's entry events and review's events name them in the payload."""
+    """The entries an event concerns: submission's entry events and review's events name them in the payload; a
+    recommendation to the national level concerns the provincial entry and the national entry it became."""
     payload = envelope.payload
-    named = [payload.get("entry_id"), *(payload.get("entry_ids") or [])]
+    named = [payload.get("entry_id"), *(payload.get("entry_ids") or []), payload.get("national_entry_id"),
+             payload.get("provincial_entry_id")]
     return sorted({item for item in named if isinstance(item, str) and item})
+
+
+def provincial_entry_of(entry_id: str, events: list[Envelope]) -> str | None:
+    """The provincial entry a national entry came from (its NationalEntryReceived), so its history shows the path."""
+    for envelope in events:
+        if envelope.type == "NationalEntryReceived" and envelope.payload.get("entry_id") == entry_id:
+            return envelope.payload.get("provincial_entry_id")
+    return None
 
 
 def instant(value: datetime) -> dict[str, str]:

@@ -225,7 +225,22 @@ _provincial_result = _provincial(
     "provincial_result", ("province", "grade", "grade_label", "score", "certificate_no", "published_on")
 )
 
+def _national_entry(state: State, event: Envelope) -> None:
+    """National flow (issue 10): a national entry, received from its province, with where it came from."""
+    keep = ("province", "provincial_season_id", "provincial_entry_id", "via", "provincial_grade",
+            "provincial_grade_label", "provincial_score", "provincial_certificate_no", "recommended_on", "note")
+    state["national_entry"] = {key: event.payload.get(key) for key in keep} | {
+        "source": event.source.model_dump(mode="json")} | _by(event)
+    state["form"] = state["form"] or {
+        "kind": event.payload.get("kind"), "type": event.payload.get("qc_type") or event.payload.get("team_type"),
+        "title": event.payload.get("entry_name"),
+        "unit": {"credit_code": event.payload.get("credit_code"), "unit_name": event.payload.get("unit_name")},
+        "group_or_team": None, "recommender_id": event.payload.get("province"), "fields": None,
+    }
+
+
 FOLDS: dict[str, Fold] = {
+    "NationalEntryReceived": _national_entry,
     "EntrySubmitted": _submitted,
     "EntryAmended": _amended,
     "EntryWithdrawn": _withdrawn,

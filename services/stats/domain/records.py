@@ -60,7 +60,8 @@ def _pick(payload: Payload, *names: str) -> dict[str, Any]:
 
 
 def _season_opened(record: Record, data: Payload) -> None:
-    record["season"] = _pick(data, "season_id", "organizer", "organizer_name", "year", "kind", "title", "quota") | {
+    record["season"] = _pick(data, "season_id", "organizer", "organizer_name", "year", "kind", "title", "quota",
+                             "province_quota") | {
         "grade_bands": [_pick(band, "code", "label", "min_score") for band in data.get("grade_bands") or []],
         # review rounds (a season opened before rounds: 文审 and 发表赛, from its upcaster)
         "rounds": [_pick(item, "code", "label") | {"gate": item.get("gate") is not None}
@@ -263,6 +264,14 @@ def _score(record: Record, data: Payload) -> None:
     record["score"] = _pick(data, "entry_id", "stage", "judge_id", "total") | {"revisions": revisions}
 
 
+def _national_entry_received(record: Record, data: Payload) -> None:
+    """National flow (issue 10): a national season's entry, recommended by its province (through the platform or its feed)."""
+    review = _review_of(record, data)
+    review["recommendation"] = {"channel": "national", "recommender_id": data["province"]} | _pick(data, *SUMMARY_FIELDS)
+    review["national_entry"] = _pick(data, "province", "provincial_season_id", "provincial_entry_id", "via",
+                                     "provincial_grade", "provincial_grade_label")
+
+
 def _notice_opened(record: Record, data: Payload) -> None:
     record["noticed"] = sorted(set(record.get("noticed") or []) | set(data["entry_ids"]))
 
@@ -305,6 +314,7 @@ FOLDS: dict[str, Fold] = {
     "EntryResultWithdrawn": _flag("result_withdrawn"),
     "EntryPublished": _flag("certificate_no", lambda data: data["certificate_no"]),
     "NationalRecommendationMade": _flag("national", lambda data: data["national_season_id"]),
+    "NationalEntryReceived": _national_entry_received,
     "JudgesAssigned": _judges_assigned,
     "AssignmentBlocked": _assignment_blocked,
     "ScoreRecorded": _score,

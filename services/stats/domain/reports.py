@@ -18,6 +18,7 @@ from typing import Any
 from contracts.codes import ActivityKind, KeyDomain, KeyIndustry, QcAchievementType, UnitNature
 from contracts.scored import ReviewStage
 from contracts.submitted import derived_rates_of
+from services.stats.domain.national_intake import is_national, national_intake, with_national_counts
 from services.stats.domain.records import Record, is_province
 
 Report = dict[str, Any]
@@ -311,7 +312,7 @@ def recommender_quotas(season: SeasonRecords) -> list[dict[str, Any]]:
     direct: Counter = Counter()
     for review in season.reviews.values():
         recommendation = review.get("recommendation")
-        if recommendation:
+        if recommendation and recommendation["channel"] != "national":  # a province's national entry: no unit quota
             (recommended if recommendation["channel"] == "recommended" else direct)[recommendation["recommender_id"]] += 1
     # the province's own recommendations: facts of its feed, outside the national platform's quota
     provincial = Counter(item.get("recommender_id") for item in season.provincial_recommendations.values())
@@ -629,9 +630,9 @@ COUNTED = (
 
 
 def national_key(season: SeasonRecords) -> str | None:
-    """The national view a season rolls up into (its year), if it is a province's season."""
+    """The national view a season rolls up into (its year), if it is a province's season or a national one."""
     info = season.season
-    if info and is_province(info.get("organizer")) and info.get("year"):
+    if info and (is_province(info.get("organizer")) or is_national(season)) and info.get("year"):
         return str(info["year"])
     return None
 
@@ -749,11 +750,17 @@ def season_reports(season: SeasonRecords, season_id: str) -> dict[str, Report]:
         reports[f"entries/{bucket}"] = lines
     for recommender_id in recommenders_with_summaries(season):
         reports[f"recommendation-summary/{recommender_id}"] = recommendation_summary(season, season_id, recommender_id)
+    if is_national(season):  # national flow (issue 10): per province, what was sent, accepted and graded
+        reports["provinces"] = national_intake(season, season_id)
     return reports
 
 
 def national_reports(year: str, seasons: dict[str, SeasonRecords]) -> dict[str, Report]:
-    return {"overview": national_overview(year, seasons), "statistics": national_statistics(year, seasons)}
+    # national flow (issue 10): the provinces' rows, with what each sent to the national seasons of the year
+    provinces = {key: season for key, season in seasons.items() if is_province(season.season.get("organizer"))}
+    nationals = {key: season for key, season in seasons.items() if key not in provinces}
+    overview = with_national_counts(national_overview(year, provinces), nationals)
+    return {"overview": overview, "statistics": national_statistics(year, provinces)}
 
 
 def season_ids_by_year(seasons: dict[str, SeasonRecords]) -> dict[str, dict[str, SeasonRecords]]:

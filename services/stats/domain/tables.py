@@ -139,7 +139,11 @@ def national_overview_sheets(report: Report) -> list[Sheet]:
                    [[row["organizer_name"], row["organizer"], row["kind"], row["season_id"], grade["label"], grade["count"]]
                     for row in report["provinces"] for grade in row["provincial_results_by_grade"]],
                    [f"{report['year']} 年各省评定结果（经省级数据接口，省级评定）"])
-    return [provinces, kinds, grades]
+    national = Sheet("推荐全国", ["组织单位", "组织单位代码", "活动类别", "活动编号", "报送全国", "全国形式审查通过", "全国已评定"],
+                     [[row["organizer_name"], row["organizer"], row["kind"], row["season_id"], row.get("national_sent"),
+                       row.get("national_accepted"), row.get("national_graded")] for row in report["provinces"]],
+                     [f"{report['year']} 年各省推荐全国情况（平台推荐与数据接口）"])
+    return [provinces, kinds, grades, national]
 
 
 def national_statistics_sheets(report: Report) -> list[Sheet]:
@@ -157,7 +161,19 @@ def national_statistics_sheets(report: Report) -> list[Sheet]:
     return sheets
 
 
+def national_intake_sheets(report: Report) -> list[Sheet]:
+    """National flow (issue 10): a national season's intake per province."""
+    columns = ["省份代码", "全国推荐名额", "报送数", "其中平台推荐", "其中数据接口", "形式审查通过", "已评定等级", "剩余名额"]
+    rows: list[list[Cell]] = [[row["province"], row["quota"], row["sent"], row["via_platform"], row["via_feed"],
+                               row["accepted"], row["graded"], row["remaining"]] for row in report["provinces"]]
+    total = report["total"]
+    rows.append(["合计", None, total["sent"], total["via_platform"], total["via_feed"], total["accepted"], total["graded"],
+                 None])
+    return [Sheet("各省报送", columns, rows, [f"{report['title']}（{report['season_id']}）：各省推荐全国情况"])]
+
+
 LAYOUTS: dict[str, Callable[[Report], list[Sheet]]] = {
+    "provinces": national_intake_sheets,
     "overview": overview_sheets,
     "statistics": statistics_sheets,
     "recommendation-summary": recommendation_sheets,

@@ -12,7 +12,7 @@ from contracts import Actor
 from infra.audit_http import AUDIT_ROLES, DigestSource, build_digest_router, require_audit_scope
 from infra.auth import AuthenticatedActor, require_role
 from infra.http import PathId
-from services.stats.audit.history import causes_of, history_item, recorded_order
+from services.stats.audit.history import causes_of, history_item, provincial_entry_of, recorded_order
 from services.stats.audit.journal import Journal, JournalDigests
 from services.stats.audit.state import entry_state
 
@@ -37,8 +37,21 @@ async def _entry_events(request: Request, actor: Actor, entry_id: str) -> list[t
     if not events:
         raise HTTPException(404, detail=f"entry {entry_id} is not known to stats")
     events += await journal.by_event_ids(causes_of([envelope for envelope, _ in events]))
+    # a national entry's history starts at its unit: the provincial entry's events come first (national flow)
+    provincial = provincial_entry_of(entry_id, [envelope for envelope, _ in events])
+    if provincial is not None:
+        seen = {envelope.event_id for envelope, _ in events}
+        events += [item for item in await journal.of_entry(provincial) if item[0].event_id not in seen]
     require_audit_scope(actor, [envelope for envelope, _ in events])
     return sorted(events, key=lambda item: recorded_order(item[0]))
+
+
+def _path(entry_id: str, events: list[tuple[Any, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The entries the history runs through, from the unit's to this one, each with its season."""
+    provincial = provincial_entry_of(entry_id, [envelope for envelope, _ in events])
+    steps = [provincial, entry_id] if provincial else [entry_id]
+    seasons = {envelope.payload.get("entry_id"): envelope.season_id for envelope, _ in events}
+    return [{"entry_id": step, "season_id": seasons.get(step)} for step in steps]
 
 
 def build_audit_router() -> APIRouter:
@@ -50,6 +63,7 @@ def build_audit_router() -> APIRouter:
         events = await _entry_events(request, actor, entry_id)
         return {
             "entry_id": entry_id,
+            "path": _path(entry_id, events),
             "events": [history_item(envelope, delivery) for envelope, delivery in events],
             "total": len(events),
             "aggregates": sorted({str(envelope.aggregate_id) for envelope, _ in events}),

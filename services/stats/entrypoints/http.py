@@ -93,6 +93,8 @@ def store_of(request: Request) -> StatsStore:
 SEASON_REPORTS = {
     "overview": "Season overview: registrations, entries, quotas, progress, grades",
     "judge-workload": "Judge workload: assigned, scored and to score per stage",
+    "provinces": "National season: per province, the recommendations sent (through the platform or by feed), "
+                 "accepted by formal review and graded, against the province's quota",
 }
 NATIONAL_REPORTS = {
     "overview": "National view: per province (organizer) and kind, the totals",
