@@ -14,10 +14,13 @@ from eventsourcing.domain import Aggregate, event
 from contracts.codes import PARTICIPATION_CHANNELS, ActivityKind, Channel, QcAchievementType, Stage
 from contracts.common import Window
 from contracts.identity import stable_uuid
+from contracts.profiles import FormProfile
 from contracts.registered import GradeBand, QuotaRule, Rubric, SeasonOpened
+from contracts.season_profile import declared_ref, season_profile
 from infra.errors import RuleViolation
 from infra.windows import check_window_open, shown
 from services.registration.domain.events import current
+from services.registration.domain.season_profile import check_declared_profile
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 STAGE_ORDER = list(Stage)
@@ -46,10 +49,21 @@ class Season(Aggregate):
         }
         self.channels: list[str] = [channel.value for channel in opened.channels]
         self.quota: dict[str, Any] = opened.quota.model_dump(mode="json")
+        self.profile: dict[str, Any] = declared_ref(opened.kind, opened.profile).model_dump(mode="json")
+        self.adjusted_profile: dict[str, Any] | None = None
 
     @event("SeasonWindowChanged")
     def change_window(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
         self.windows[payload["stage"]] = payload["window"]
+
+    @event("SeasonProfileAdjusted")
+    def adjust_profile(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.adjusted_profile = payload["profile"]
+        self.profile = {"profile_id": payload["profile"]["profile_id"], "version": payload["profile"]["version"]}
+
+    @property
+    def form_profile(self) -> FormProfile:
+        return season_profile(self.kind, self.profile, self.adjusted_profile)
 
     def window(self, stage: Stage) -> Window | None:
         raw = self.windows.get(stage.value)
@@ -84,6 +98,7 @@ def check_season(opened: SeasonOpened) -> None:
     check_rubrics(opened.rubrics, opened.kind)
     check_grade_bands(opened.grade_bands)
     check_stage_weights(opened.stage_weights)
+    check_declared_profile(opened.profile, opened.kind)
 
 
 def check_windows(windows: Mapping[Stage, Window], year: int, *, field: str = "windows") -> None:

@@ -38,12 +38,14 @@ from contracts.registered import (
     SeasonOpened,
     UnitRegistrationForm,
 )
+from contracts.profiles import ProfileRef
 from contracts.scored import ReviewStage
 from infra.auth import AuthenticatedActor, require_org, require_role
 from infra.errors import RuleViolation
 from infra.http import Limit, Skip, command_answer, command_context, execute, found, idempotency_for
 from services.registration.adapters.read_model import RegistrationReadModel
 from services.registration.entrypoints.feed_http import build_feed_router
+from services.registration.entrypoints.profile_http import build_profile_router
 from services.registration.application import RegistrationApplication
 
 SeasonId = Annotated[str, Path(pattern=SEASON_ID_PATTERN, description="e.g. 310000-2024-qc_group")]
@@ -72,6 +74,9 @@ class OpenSeasonRequest(Payload):
     judges_per_entry: dict[ReviewStage, Annotated[int, Field(ge=1, le=15)]] = Field(
         default_factory=dict, description="judges per entry and stage; the platform's default (5) where left out"
     )
+    profile: ProfileRef | None = Field(
+        default=None, description="a built-in form profile (GET /profiles); Shanghai's of the kind when left out"
+    )
 
 
 class WindowChangeRequest(Window):
@@ -91,6 +96,7 @@ class QuotaRaiseRequest(Payload):
 def build_router() -> APIRouter:
     router = APIRouter(tags=["registration"])
     router.include_router(build_feed_router())
+    router.include_router(build_profile_router())
 
     # --- seasons ---------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from contracts.submitted import (
     TeamStatisticsForm,
     WorkSummaryForm,
 )
+from contracts.profiles import FormProfile
 from infra.errors import RuleViolation
 
 TEAM_NAME_SUFFIXES = ("班", "组", "工段", "室")
@@ -38,13 +39,14 @@ def check_team_name(name: str) -> None:
         )
 
 
-def check_team_form(form: TeamExperienceForm) -> None:
+def check_team_form(form: TeamExperienceForm, profile: FormProfile | None = None) -> None:
+    """The 申报表's rules; those of boxes the season's form does not print (its profile) do not apply."""
     check_team_name(form.team_name)
     accidents = form.accidents_last_three_years
     found = [
         (f"accidents_last_three_years.{name}", label, getattr(accidents, name))
         for name, label in (("quality", "质量"), ("safety", "安全"), ("environmental", "环保"))
-        if getattr(accidents, name)
+        if accidents is not None and getattr(accidents, name)
     ]
     if form.metrics.quality_safety_accidents:
         found.append(("metrics.quality_safety_accidents", "年质量、安全", form.metrics.quality_safety_accidents))
@@ -56,18 +58,19 @@ def check_team_form(form: TeamExperienceForm) -> None:
             "(申报条件 6: 班组近三年无质量、安全、环保事故); reported: "
             + ", ".join(f"{label} {count}" for _, label, count in found),
         )
-    if not form.basic_formal_unit:
+    if form.basic_formal_unit is False:
         raise RuleViolation(
             "basic_formal_unit",
             "entry.team.basic_unit",
             "the team must be a basic formal unit of the enterprise (申报条件 2: 被推荐班组必须是企业最基础的正式组织单元)",
         )
-    missing = [name for name in COMMITMENTS if not getattr(form.commitments, name)]
+    texts = COMMITMENTS if profile is None else profile.commitments
+    missing = [name for name in texts if form.commitments is not None and not getattr(form.commitments, name)]
     if missing:
         raise RuleViolation(
             f"commitments.{missing[0]}",
             "entry.commitments",
-            "all four 组织承诺 are required to submit; not given: " + "; ".join(COMMITMENTS[name] for name in missing),
+            f"all {len(texts)} 组织承诺 are required to submit; not given: " + "; ".join(texts[name] for name in missing),
         )
     _other_text(form.unit_nature is UnitNature.OTHER, form.unit_nature_other, "unit_nature_other", "单位性质")
     for position, industry in enumerate(form.key_industries):
@@ -100,9 +103,9 @@ def check_qc_form(form: QcAchievementForm) -> None:
         )
 
 
-def check_entry_form(form: QcAchievementForm | TeamExperienceForm) -> None:
+def check_entry_form(form: QcAchievementForm | TeamExperienceForm, profile: FormProfile | None = None) -> None:
     if isinstance(form, TeamExperienceForm):
-        check_team_form(form)
+        check_team_form(form, profile)
     else:
         check_qc_form(form)
 
@@ -130,15 +133,17 @@ def check_period(form: QcStatisticsForm | TeamStatisticsForm | WorkSummaryForm) 
         )
 
 
-def _not_above(part: str, part_value: Decimal | int, whole: str, whole_value: Decimal | int, rule: str) -> None:
-    if part_value > whole_value:
+def _not_above(
+    part: str, part_value: Decimal | int | None, whole: str, whole_value: Decimal | int | None, rule: str
+) -> None:
+    if part_value is not None and whole_value is not None and part_value > whole_value:
         raise RuleViolation(part, rule, f"{part} ({part_value}) cannot exceed {whole} ({whole_value})")
 
 
 def check_statistics(form: QcStatisticsForm | TeamStatisticsForm) -> None:
     check_period(form)
     if isinstance(form, QcStatisticsForm):
-        if form.total_staff < 1:
+        if form.total_staff is not None and form.total_staff < 1:
             raise RuleViolation("total_staff", "stats.total_staff", "职工总数 (total staff) is at least 1")
         _not_above("participants", form.participants, "total_staff", form.total_staff, "stats.participation.bounds")
         _not_above("groups_with_results", form.groups_with_results, "registered_groups", form.registered_groups,
