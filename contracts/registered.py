@@ -242,6 +242,9 @@ def _industries_as_codes(data: dict[str, Any]) -> dict[str, Any]:
 @contract("UnitRegistered", family=FAMILY, version=3)
 class UnitRegistered(ProfileStamped, UnitRegistrationForm):
     season_id: str
+    intents: list[RegistrationIntent] = Field(
+        default_factory=list, max_length=3, description="申报意向 (可多选); none where the season's 报名表 has no such box"
+    )
 
 
 @upcaster("UnitRegistered", from_version=1)
@@ -262,6 +265,9 @@ def unit_registered_v2_to_v3(payload: dict[str, Any]) -> dict[str, Any]:
 @contract("UnitRegistrationAmended", family=FAMILY, version=2)
 class UnitRegistrationAmended(ProfileStamped, UnitRegistrationForm):
     season_id: str
+    intents: list[RegistrationIntent] = Field(
+        default_factory=list, max_length=3, description="申报意向 (可多选); none where the season's 报名表 has no such box"
+    )
 
 
 @upcaster("UnitRegistrationAmended", from_version=1)

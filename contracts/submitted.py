@@ -481,7 +481,7 @@ class FilingForm(Payload):
         if isinstance(data, dict):
             typed = [
                 key for key in data
-                if key == "derived" or (key in RATE_FIGURES and any(data.get(figure) is not None
+                if key == "derived" or (key in RATE_FIGURES and all(data.get(figure) is not None
                                                                     for figure in RATE_FIGURES[key]))
             ]
             if typed:
