@@ -109,11 +109,18 @@ SHANGHAI_TEAM_ENTRY = dict(
 )
 SHANGHAI_QC_STATISTICS = dict(
     optional={"filled_by", "filled_on"},
+    labels={"registered_groups_cumulative": "历年来已登记注册QC小组累计数", "registered_groups": "本年度已登记注册QC小组数",
+            "participants": "参加QC小组人数", "total_staff": "职工总数", "active_groups": "本年度坚持活动的QC小组数",
+            "economic_benefit_cumulative": "历年来累计QC小组创可计算的经济效益",
+            "economic_benefit": "本年度QC小组创可计算的经济效益", "groups_with_results": "取得成果小组数",
+            "funding": "本年度企业对QC小组活动经费投入（培训、交流、书籍等费用）", "rewards": "本年度企业对QC小组活动奖励费用",
+            "training_sessions": "参加省、市、行业质协组织的培训/交流次数",
+            "training_participants": "参加省、市、行业质协组织的培训/交流人数"},
     units={"registered_groups_cumulative": Unit.PIECES, "registered_groups": Unit.PIECES,
            "participants": Unit.PERSONS, "total_staff": Unit.PERSONS, "active_groups": Unit.PIECES,
            "groups_with_results": Unit.PIECES, "economic_benefit_cumulative": Unit.TEN_THOUSAND_YUAN,
            "economic_benefit": Unit.TEN_THOUSAND_YUAN, "funding": Unit.TEN_THOUSAND_YUAN,
-           "rewards": Unit.TEN_THOUSAND_YUAN, "training_sessions": Unit.TIMES, "training_participants": Unit.PERSONS},
+           "rewards": Unit.TEN_THOUSAND_YUAN, "training_sessions": Unit.TIMES, "training_participants": Unit.PIECES},
     rates={
         "participation_rate": FieldRule(presence=Presence.ABSENT, label="本年度QC小组普及率", unit=Unit.PERCENT,
                                         rate=RateMode.DERIVED, numerator="participants", denominator="total_staff",
@@ -126,7 +133,11 @@ SHANGHAI_QC_STATISTICS = dict(
 SHANGHAI_TEAM_STATISTICS = dict(
     optional={"filled_by", "filled_on", "review_forms", "exchange", "presentation_meeting"},
     labels={"review_forms": "质量信得过班组建设经验评审及交流形式（评审）", "exchange": "质量信得过班组建设经验评审及交流形式（交流）",
-            "presentation_meeting": "是否组织发表会"},
+            "presentation_meeting": "是否组织发表会", "enterprises": "本年度开展质量信得过班组企业数",
+            "teams": "本年度开展质量信得过班组数", "teams_cumulative": "历年质量信得过班组累计数",
+            "participating_staff": "本年度参与质量信得过班组活动员工数", "teams_recommended": "本年度推荐上海市质量信得过班组数",
+            "funding": "本年度对质量信得过班组活动经费投入（培训、交流、规范化等）", "rewards": "本年度对质量信得过班组活动奖励费用",
+            "caq_certified_judges": "取得中国质协评委证书人数", "features_and_problems": "本年度开展质量信得过班组建设活动主要特点与问题"},
     units={"enterprises": Unit.PIECES, "teams": Unit.PIECES, "teams_cumulative": Unit.PIECES,
            "participating_staff": Unit.PERSON_TIMES, "teams_recommended": Unit.PIECES,
            "funding": Unit.TEN_THOUSAND_YUAN, "rewards": Unit.TEN_THOUSAND_YUAN, "caq_certified_judges": Unit.PERSONS},

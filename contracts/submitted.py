@@ -481,8 +481,10 @@ class FilingForm(Payload):
         if isinstance(data, dict):
             typed = [
                 key for key in data
-                if key == "derived" or (key in RATE_FIGURES and all(data.get(figure) is not None
-                                                                    for figure in RATE_FIGURES[key]))
+                if key == "derived" or (
+                    key in RATE_FIGURES and data[key] is not None
+                    and all(data.get(figure) is not None for figure in RATE_FIGURES[key])
+                )
             ]
             if typed:
                 raise refused(

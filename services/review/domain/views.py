@@ -16,8 +16,11 @@ from pydantic import ValidationError
 
 from contracts.codes import ActivityKind, Channel, QcAchievementType, RecommenderCategory, Stage
 from contracts.common import Window
+from contracts.profiles import FormProfile
+from contracts.recommended import RECOMMENDATION_DECLARATION
 from contracts.registered import GradeBand, QuotaRule, Rubric, default_quota
 from contracts.scored import ReviewStage
+from contracts.season_profile import profile_of_document, season_profile
 from contracts.submitted import EntryStatus
 from infra.errors import RuleViolation
 from infra.windows import SEASON_TIME_ZONE, check_window_open
@@ -43,6 +46,12 @@ class SeasonView:
     rubrics: tuple[Rubric, ...] = ()
     grade_bands: tuple[GradeBand, ...] = ()
     stage_weights: Mapping[str, Decimal] = field(default_factory=dict)
+    profile: FormProfile | None = None
+
+    @property
+    def declaration_text(self) -> str:
+        """The 推荐声明 of the season's 推荐表 (its form profile; Shanghai's for seasons opened before profiles)."""
+        return (self.profile or season_profile(self.kind, None)).declaration_text or RECOMMENDATION_DECLARATION
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> "SeasonView":
@@ -66,6 +75,7 @@ class SeasonView:
             stage_weights={
                 stage: Decimal(str(value)) for stage, value in (document.get("stage_weights") or {}).items()
             },
+            profile=profile_of_document(document),
         )
 
     def check_window_open(self, stage: Stage, now: datetime, field: str = "season_id") -> None:
