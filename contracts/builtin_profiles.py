@@ -23,8 +23,8 @@ from contracts.profiles import (
     ProfileRef,
     RateMode,
     Unit,
-    catalogue,
 )
+from contracts.profile_rules import catalogue
 
 SHANGHAI_QC_2024 = ProfileRef(profile_id="shanghai-2024-qc", version=1)
 SHANGHAI_TEAM_2024 = ProfileRef(profile_id="shanghai-2024-team", version=1)

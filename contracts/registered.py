@@ -28,7 +28,7 @@ from contracts.codes import (
 )
 from contracts.common import Contact, ContactPerson, Payload, Window
 from contracts.identity import CreditCode, Email, Mobile, Postcode, RegionCode
-from contracts.profiles import ProfileStamped
+from contracts.profiles import ProfileRef, ProfileStamped
 from contracts.registry import contract, upcaster
 from contracts.scored import ReviewStage
 
@@ -144,6 +144,11 @@ class GradeBand(Payload):
 @contract("SeasonOpened", family=FAMILY, version=2)
 class SeasonOpened(ProfileStamped):
     season_id: str = Field(pattern=SEASON_ID_PATTERN)
+    profile: ProfileRef | None = Field(
+        default=None,
+        description="the season's form profile, a built-in one (contracts.builtin_profiles); left out, Shanghai's of "
+        "the season's kind, the forms before profiles",
+    )
     organizer: RegionCode
     organizer_name: str = Field(min_length=2, max_length=100)
     year: int = Field(ge=2000, le=2100)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from contracts.profiles import FormName, FormProfile, problems_of_form
+from contracts.profile_rules import problems_of_form
+from contracts.profiles import FormName, FormProfile
 from infra.errors import RuleViolation
 
 

@@ -33,10 +33,8 @@ from contracts.profiles import (
     ProfileRef,
     RateMode,
     Unit,
-    adjusted,
-    contradictions,
-    problems_of_form,
 )
+from contracts.profile_rules import adjusted, contradictions, problems_of_form
 from contracts.registered import UnitRegistrationForm
 from qcp.demo import demo_registration
 from contracts.submitted import MATERIAL_SECTIONS, QcStatisticsForm, TeamExperienceForm, TeamStatisticsForm, WorkSummaryForm

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from contracts.builtin_profiles import builtin_profile, builtin_profiles
 from contracts.codes import ActivityKind
-from contracts.profiles import FormProfile, ProfileAdjustment, ProfileRef, adjusted
+from contracts.profile_rules import adjusted
+from contracts.profiles import FormProfile, ProfileAdjustment, ProfileRef
 from infra.errors import RuleViolation
 
 

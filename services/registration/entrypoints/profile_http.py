@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 
 from contracts.builtin_profiles import builtin_profiles
 from contracts.codes import Channel, Role
-from contracts.profiles import FormProfile, ProfileAdjustment, contradictions
+from contracts.profile_rules import contradictions
+from contracts.profiles import FormProfile, ProfileAdjustment
 from contracts.registered import SEASON_ID_PATTERN
 from contracts.season_profile import profile_of_document
 from infra.auth import AuthenticatedActor, require_org, require_role
