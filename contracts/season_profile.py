@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from contracts.builtin_profiles import builtin_profile, default_profile_ref
-from contracts.codes import ActivityKind
+from contracts.codes import ActivityKind, Channel
 from contracts.profiles import FormProfile, ProfileRef
 
 # Read models keep an adjusted profile as JSON text: its field paths (metrics.first_pass_rate) have dots,
@@ -37,6 +37,13 @@ def season_profile(kind: ActivityKind | str, declared: ProfileRef | Mapping[str,
         profile = builtin_profile(default_profile_ref(kind))
     assert profile is not None
     return profile
+
+
+def channel_label(channel: Channel, profile: FormProfile) -> str:
+    """A channel's name; the direct channel's is the season's own (其他-市质协会员与质量推进部 in Shanghai)."""
+    if channel is Channel.DIRECT and profile.direct_channel_name:
+        return profile.direct_channel_name
+    return channel.label
 
 
 def profile_of_document(document: Mapping[str, Any]) -> FormProfile:

@@ -24,21 +24,13 @@ from contracts.codes import (
     UnitNature,
 )
 from contracts.identity import region_label
-from contracts.profiles import FormProfile
-from contracts.season_profile import adjusted_profile_fields, season_profile
+from contracts.season_profile import adjusted_profile_fields, channel_label, season_profile
 from infra.feeds import FEED_ROUTES, create_feed_indexes
 from infra.mongo import DocumentProjection, public
 
 
 def _by(envelope: Envelope) -> dict[str, Any]:
     return envelope.actor.model_dump(mode="json")
-
-
-def channel_label(channel: Channel, profile: FormProfile) -> str:
-    """A channel's name; the direct channel's is the season's own (其他-市质协会员与质量推进部 in Shanghai)."""
-    if channel is Channel.DIRECT and profile.direct_channel_name:
-        return profile.direct_channel_name
-    return channel.label
 
 
 def _season(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:

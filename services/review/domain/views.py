@@ -20,7 +20,7 @@ from contracts.profiles import FormProfile
 from contracts.recommended import RECOMMENDATION_DECLARATION
 from contracts.registered import GradeBand, QuotaRule, Rubric, default_quota
 from contracts.scored import ReviewStage
-from contracts.season_profile import profile_of_document, season_profile
+from contracts.season_profile import channel_label, profile_of_document, season_profile
 from contracts.submitted import EntryStatus
 from infra.errors import RuleViolation
 from infra.windows import SEASON_TIME_ZONE, check_window_open
@@ -90,11 +90,15 @@ class SeasonView:
 
     def check_channel(self, channel: Channel) -> None:
         if self.channels and channel.value not in self.channels:
-            offered = ", ".join(Channel(item).label for item in sorted(self.channels) if item in Channel._value2member_map_)
+            profile = self.profile or season_profile(self.kind, None)
+            offered = ", ".join(
+                channel_label(Channel(item), profile) for item in sorted(self.channels) if item in Channel._value2member_map_
+            )
             raise RuleViolation(
                 "channel",
                 "season.channel",
-                f"season {self.season_id} does not take part through {channel.label}; it offers: {offered}",
+                f"season {self.season_id} does not take part through {channel_label(channel, profile)}; "
+                f"it offers: {offered}",
                 status_code=409,
             )
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from contracts.codes import ActivityKind, Channel, Stage
 from contracts.common import Window
 from contracts.profiles import FormProfile
-from contracts.season_profile import profile_of_document, season_profile
+from contracts.season_profile import channel_label, profile_of_document, season_profile
 from infra.errors import RuleViolation
 from infra.windows import SEASON_TIME_ZONE, check_window_open
 
@@ -64,9 +64,7 @@ class SeasonView:
 
     def channel_label(self, channel: Channel) -> str:
         """The channel's name; the direct channel's is the season's own (its profile's)."""
-        if channel is Channel.DIRECT and self.form_profile.direct_channel_name:
-            return self.form_profile.direct_channel_name
-        return channel.label
+        return channel_label(channel, self.form_profile)
 
     def check_channel(self, channel: Channel) -> None:
         if self.channels and channel.value not in self.channels:
