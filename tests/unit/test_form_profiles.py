@@ -435,3 +435,12 @@ def test_group_counts_keep_their_number() -> None:
     assert form.registered_groups == Decimal("1.285") and isinstance(
         QcStatisticsForm.model_validate(qc_statistics()).registered_groups, int)
     assert ProfileRef(profile_id="shandong-2024-qc", version=1).key == "shandong-2024-qc@v1"
+
+
+def test_shanghais_accident_condition_is_not_asked_of_a_shandong_team() -> None:
+    """申报条件 6 is the Shanghai notice's; Shandong's form reports the year's accidents as a figure only."""
+    app = application(IN_SD_WINDOW)
+    form = shandong_team_form()
+    form["metrics"] = form["metrics"] | {"quality_safety_accidents": 1}
+    app.submit_entry(shandong_season(ActivityKind.TEAM), None, TeamExperienceForm.model_validate(form),
+                     as_unit_of(SD_UNIT["credit_code"]))

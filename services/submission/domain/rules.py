@@ -17,7 +17,7 @@ from contracts.submitted import (
     TeamStatisticsForm,
     WorkSummaryForm,
 )
-from contracts.profiles import FormProfile
+from contracts.profiles import FormName, FormProfile, Presence
 from infra.errors import RuleViolation
 
 TEAM_NAME_SUFFIXES = ("班", "组", "工段", "室")
@@ -42,22 +42,8 @@ def check_team_name(name: str) -> None:
 def check_team_form(form: TeamExperienceForm, profile: FormProfile | None = None) -> None:
     """The 申报表's rules; those of boxes the season's form does not print (its profile) do not apply."""
     check_team_name(form.team_name)
-    accidents = form.accidents_last_three_years
-    found = [
-        (f"accidents_last_three_years.{name}", label, getattr(accidents, name))
-        for name, label in (("quality", "质量"), ("safety", "安全"), ("environmental", "环保"))
-        if accidents is not None and getattr(accidents, name)
-    ]
-    if form.metrics.quality_safety_accidents:
-        found.append(("metrics.quality_safety_accidents", "年质量、安全", form.metrics.quality_safety_accidents))
-    if found:
-        raise RuleViolation(
-            found[0][0],
-            "entry.team.accident_free",
-            "a team with a quality, safety or environmental accident in the last three years is not eligible "
-            "(申报条件 6: 班组近三年无质量、安全、环保事故); reported: "
-            + ", ".join(f"{label} {count}" for _, label, count in found),
-        )
+    if _asks(profile, "accidents_last_three_years"):
+        _check_accident_free(form)
     if form.basic_formal_unit is False:
         raise RuleViolation(
             "basic_formal_unit",
@@ -84,6 +70,33 @@ def check_team_form(form: TeamExperienceForm, profile: FormProfile | None = None
             "attachments",
             "entry.attachments.required",
             "add at least one attachment (the 申报表 or the 创建材料), named 单位简称+班组名称",
+        )
+
+
+def _asks(profile: FormProfile | None, path: str) -> bool:
+    """Whether the season's 申报表 has the field (every field, for Shanghai's forms before profiles)."""
+    rule = profile.rule(FormName.TEAM_EXPERIENCE, path) if profile is not None else None
+    return rule is None or rule.presence is not Presence.ABSENT
+
+
+def _check_accident_free(form: TeamExperienceForm) -> None:
+    """申报条件 6 (2024 Shanghai team notice, 附件4): no quality, safety or environmental accident in the last three
+    years, nor in the year's figures. Shandong's notice sets no such condition, and its form has no such box."""
+    accidents = form.accidents_last_three_years
+    found = [
+        (f"accidents_last_three_years.{name}", label, getattr(accidents, name))
+        for name, label in (("quality", "质量"), ("safety", "安全"), ("environmental", "环保"))
+        if accidents is not None and getattr(accidents, name)
+    ]
+    if form.metrics.quality_safety_accidents:
+        found.append(("metrics.quality_safety_accidents", "年质量、安全", form.metrics.quality_safety_accidents))
+    if found:
+        raise RuleViolation(
+            found[0][0],
+            "entry.team.accident_free",
+            "a team with a quality, safety or environmental accident in the last three years is not eligible "
+            "(申报条件 6: 班组近三年无质量、安全、环保事故); reported: "
+            + ", ".join(f"{label} {count}" for _, label, count in found),
         )
 
 
