@@ -17,7 +17,7 @@ from contracts.submitted import (
     TeamStatisticsForm,
     WorkSummaryForm,
 )
-from contracts.profiles import FormName, FormProfile, Presence
+from contracts.profiles import AttachmentNaming, FormName, FormProfile, Presence
 from infra.errors import RuleViolation
 
 TEAM_NAME_SUFFIXES = ("班", "组", "工段", "室")
@@ -69,7 +69,9 @@ def check_team_form(form: TeamExperienceForm, profile: FormProfile | None = None
         raise RuleViolation(
             "attachments",
             "entry.attachments.required",
-            "add at least one attachment (the 申报表 or the 创建材料), named 单位简称+班组名称",
+            "add at least one attachment (the 申报表 or the 创建材料)"
+            + ("" if profile is not None and profile.attachment_naming is AttachmentNaming.FREE
+               else ", named 单位简称+班组名称"),
         )
 
 
