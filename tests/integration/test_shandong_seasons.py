@@ -114,6 +114,10 @@ async def test_the_seasons_declare_shandongs_forms(shandong: ReviewServices) -> 
     fields = profile["forms"]["team_experience"]["fields"]
     assert fields["contact_name"]["label"] == "直接联系人" and fields["member"]["presence"] == "absent"
     assert profile["declaration_text"] == SHANDONG_DECLARATION and profile["direct_channel_name"] is None
+    listed = (await shandong.registration.get("/profiles", headers=UNIT)).json()
+    assert {item["profile_id"] for item in listed["items"]} == {
+        "shanghai-2024-qc", "shanghai-2024-team", "shanghai-2020-qc", "shandong-2024-qc", "shandong-2024-team",
+        "caq-2024-qc"}
     refused = await shandong.registration.post(f"/seasons/{QC}/registrations", headers=ORGANIZER, json={
         "credit_code": SD_UNIT["credit_code"], "unit_name": SD_UNIT["unit_name"], "address": "山东省济南市莱芜区",
         "postcode": "271104", "promoter": {"name": "孔祥瑞", "mobile": "15065310111", "email": "a@b.cn"}})
@@ -286,6 +290,14 @@ async def test_the_organizer_adjusts_the_team_form_and_a_contradiction_is_refuse
     other = await shandong.registration.post(path, json=contradiction | {"make_absent": []},
                                              headers=bearer("organizer", "310000", "staff-1"))
     assert other.status_code == 403, "another province's organizer adjusts nothing here"
+    unit = await shandong.registration.post(path, json=contradiction | {"make_absent": []}, headers=UNIT)
+    assert unit.status_code == 403, "a unit adjusts no season's forms"
+    unknown = await shandong.registration.post(path, headers=ORGANIZER, json={
+        "form": "team_experience", "make_optional": ["favourite_colour"], "reason": "试试"})
+    assert problem(unknown)[:3] == (422, "favourite_colour", "profile.field.unknown")
+    derived = await shandong.registration.post(f"/seasons/{QC}/profile/adjustments", headers=ORGANIZER, json={
+        "form": "qc_statistics", "fields": {"participation_rate": {"rate": "derived"}}, "reason": "改为平台计算"})
+    assert problem(derived)[:3] == (422, "forms.qc_statistics.participation_rate", "profile.rate.derived_typed")
     adjusted = await shandong.registration.post(path, headers=ORGANIZER | {"Idempotency-Key": "sd-adjust-1"}, json={
         "form": "team_experience", "make_optional": ["contact_phone"], "reason": "电话改为选填"})
     assert adjusted.status_code == 200, adjusted.text
