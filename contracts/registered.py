@@ -28,6 +28,7 @@ from contracts.codes import (
 )
 from contracts.common import Contact, ContactPerson, Payload, Window
 from contracts.identity import CreditCode, Email, Mobile, Postcode, RegionCode
+from contracts.profiles import ProfileRef, ProfileStamped
 from contracts.registry import contract, upcaster
 from contracts.scored import GateMethod, ReviewStage
 
@@ -220,8 +221,13 @@ def rounds_of_v2(
 
 
 @contract("SeasonOpened", family=FAMILY, version=3)
-class SeasonOpened(Payload):
+class SeasonOpened(ProfileStamped):
     season_id: str = Field(pattern=SEASON_ID_PATTERN)
+    profile: ProfileRef | None = Field(
+        default=None,
+        description="the season's form profile, a built-in one (contracts.builtin_profiles); left out, Shanghai's of "
+        "the season's kind, the forms before profiles",
+    )
     organizer: RegionCode
     organizer_name: str = Field(min_length=2, max_length=100)
     year: int = Field(ge=2000, le=2100)
@@ -340,22 +346,25 @@ class Promoter(Contact):
 
 
 class UnitRegistrationForm(Payload):
-    """报名表: the registration form of a participating unit (2024 Shanghai 报名表)."""
+    """报名表: the registration form of a participating unit (2024 Shanghai 报名表). The season's profile
+    (contracts.profiles) says which fields its 报名表 asks for."""
 
     credit_code: CreditCode
     unit_name: str = Field(min_length=2, max_length=100, description="单位名称: 全称，与公章一致，不挂上级单位")
     short_name: str | None = Field(default=None, max_length=30, description="单位简称 (attachment names)")
-    member: bool = Field(description="会员单位 是/否")
-    unit_nature: UnitNature
+    member: bool | None = Field(default=None, description="会员单位 是/否")
+    unit_nature: UnitNature | None = None
     unit_nature_other: str | None = Field(default=None, max_length=50, description="单位性质 其他: ____")
     key_industries: list[KeyIndustry] = Field(default_factory=list, max_length=30, description="重点产业 (可多选)")
     key_industry_other: str | None = Field(default=None, max_length=100, description="重点产业 其他: ____")
-    key_domain: KeyDomain = Field(description="重点领域 (单选)")
+    key_domain: KeyDomain | None = Field(default=None, description="重点领域 (单选)")
     address: str = Field(min_length=2, max_length=200, description="详细地址")
     postcode: Postcode
     managing_department: str | None = Field(default=None, max_length=100, description="活动归口管理部门")
     promoter: Promoter
-    intents: list[RegistrationIntent] = Field(min_length=1, max_length=3, description="申报意向 (可多选)")
+    intents: list[RegistrationIntent] = Field(
+        default_factory=list, min_length=1, max_length=3, description="申报意向 (可多选)"
+    )
     recommender_id: RecommenderId | None = Field(default=None, description="推荐单位, registered for the season")
 
 
@@ -379,8 +388,11 @@ def _industries_as_codes(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @contract("UnitRegistered", family=FAMILY, version=3)
-class UnitRegistered(UnitRegistrationForm):
+class UnitRegistered(ProfileStamped, UnitRegistrationForm):
     season_id: str
+    intents: list[RegistrationIntent] = Field(
+        default_factory=list, max_length=3, description="申报意向 (可多选); none where the season's 报名表 has no such box"
+    )
 
 
 @upcaster("UnitRegistered", from_version=1)
@@ -399,8 +411,11 @@ def unit_registered_v2_to_v3(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @contract("UnitRegistrationAmended", family=FAMILY, version=2)
-class UnitRegistrationAmended(UnitRegistrationForm):
+class UnitRegistrationAmended(ProfileStamped, UnitRegistrationForm):
     season_id: str
+    intents: list[RegistrationIntent] = Field(
+        default_factory=list, max_length=3, description="申报意向 (可多选); none where the season's 报名表 has no such box"
+    )
 
 
 @upcaster("UnitRegistrationAmended", from_version=1)

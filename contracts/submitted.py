@@ -29,7 +29,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from contracts.codes import ActivityKind, KeyDomain, KeyIndustry, LabelledEnum, QcAchievementType, ReviewForm, UnitNature
 from contracts.common import ContactPerson, Payload
-from contracts.identity import CreditCode, Email, Mobile, Postcode
+from contracts.identity import CreditCode, Email, Mobile, Phone, Postcode
+from contracts.profiles import ProfileStamped
 from contracts.registered import RecommenderId
 from contracts.registry import contract
 
@@ -90,11 +91,38 @@ def _whole_count(value: Any) -> int:
     return value
 
 
+def _count_or_tens_of_thousands(value: Any) -> Any:
+    """A count of groups: whole in 个, or in 万个 with up to 4 decimal places (the season's profile says which)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _whole_count(value)
+    if isinstance(value, (str, float, Decimal)) and not isinstance(value, bool):
+        try:
+            number = Decimal(str(value))
+        except ArithmeticError:
+            number = None
+        if number is not None and number.is_finite() and 0 <= number <= MAX_COUNT:
+            if number == number.to_integral_value() and "." not in str(value):
+                return int(number)
+            if number.as_tuple().exponent < -4:  # type: ignore[operator]
+                raise PydanticCustomError("metric.precision", "at most 4 decimal places, {value} has more",
+                                          {"value": str(value)})
+            return number
+    raise PydanticCustomError(
+        "metric.count", "a count is a number, not negative: whole in 个, or in 万个 (e.g. 1.285); {value} is not",
+        {"value": str(value)},
+    )
+
+
 Percentage = Annotated[
     Decimal, AfterValidator(_percentage), Field(json_schema_extra={"minimum": 0, "maximum": 100, "x-unit": "%"})
 ]
 Count = Annotated[int, BeforeValidator(_whole_count), Field(json_schema_extra={"minimum": 0})]
 Amount = Annotated[Decimal, AfterValidator(_amount), Field(json_schema_extra={"minimum": 0})]
+GroupCount = Annotated[
+    int | Decimal, BeforeValidator(_count_or_tens_of_thousands), Field(json_schema_extra={"minimum": 0})
+]
 Text = Annotated[str, Field(min_length=1, max_length=20_000)]
 
 
@@ -249,7 +277,7 @@ class TeamMetrics(Payload):
     trained_persons: Count = Field(title="年培训人数")
     training_hours: Amount = Field(title="年培训时数")
     improvement_participation_rate: Percentage = Field(title="成员参与改进活动率%")
-    team_building_coverage_rate: Percentage = Field(title="质量信得过班组创建普及率")
+    team_building_coverage_rate: Percentage | None = Field(default=None, title="质量信得过班组创建普及率")
     quality_cost: Amount = Field(title="质量成本（万元/年）")
 
 
@@ -300,7 +328,8 @@ class TeamMaterials(Payload):
 
 
 class TeamExperienceForm(EntryForm):
-    """质量信得过班组建设活动申报表 (2024 Shanghai, 附件3; the Shandong 附件4 asks for a subset)."""
+    """质量信得过班组建设活动申报表 (2024 Shanghai, 附件3; Shandong 附件4). The fields are the provinces' forms
+    together; the season's profile (contracts.profiles) says which of them its form asks for."""
 
     kind: Literal[ActivityKind.TEAM] = ActivityKind.TEAM
     number: str | None = Field(default=None, max_length=30, title="编号")
@@ -308,12 +337,12 @@ class TeamExperienceForm(EntryForm):
         default=None, min_length=1, max_length=30, title="单位简称",
         description="names the attachments (单位简称+班组名称) when the registration gives none",
     )
-    member: bool = Field(title="会员单位")
-    unit_nature: UnitNature = Field(title="单位性质")
+    member: bool | None = Field(default=None, title="会员单位")
+    unit_nature: UnitNature | None = Field(default=None, title="单位性质")
     unit_nature_other: str | None = Field(default=None, max_length=50, title="单位性质（其他）")
     key_industries: list[KeyIndustry] = Field(default_factory=list, max_length=30, title="重点产业（可多选）")
     key_industry_other: str | None = Field(default=None, max_length=100, title="重点产业（其他）")
-    key_domain: KeyDomain = Field(title="重点领域（单选）")
+    key_domain: KeyDomain | None = Field(default=None, title="重点领域（单选）")
     team_name: str = Field(min_length=2, max_length=100, title="质量信得过班组名称")
     team_type: str | None = Field(
         default=None, min_length=1, max_length=50, title="班组类型",
@@ -324,11 +353,16 @@ class TeamExperienceForm(EntryForm):
     address: str = Field(min_length=2, max_length=200, title="详细地址")
     postcode: Postcode = Field(title="邮编")
     managing_department: str = Field(min_length=1, max_length=100, title="活动归口管理部门")
-    promoter: ContactPerson = Field(title="活动推进者（姓名、部门及职务、手机、E-mail）")
+    promoter: ContactPerson | None = Field(default=None, title="活动推进者（姓名、部门及职务、手机、E-mail）")
+    contact_name: str | None = Field(default=None, min_length=1, max_length=50, title="直接联系人")
+    contact_mobile: Mobile | None = Field(default=None, title="手机")
+    contact_phone: Phone | None = Field(default=None, title="电话")
     metrics: TeamMetrics
-    basic_formal_unit: bool = Field(title="班组是企业最基础的正式组织单元（申报条件 2）")
-    accidents_last_three_years: AccidentsLastThreeYears = Field(title="近三年质量、安全、环保事故（申报条件 6）")
-    commitments: Commitments = Field(title="组织承诺")
+    basic_formal_unit: bool | None = Field(default=None, title="班组是企业最基础的正式组织单元（申报条件 2）")
+    accidents_last_three_years: AccidentsLastThreeYears | None = Field(
+        default=None, title="近三年质量、安全、环保事故（申报条件 6）"
+    )
+    commitments: Commitments | None = Field(default=None, title="组织承诺")
     materials: TeamMaterials = Field(title="质量信得过班组主要创建材料")
     attachments: list[Attachment] = Field(max_length=20, title="附件（单位简称+班组名称）")
 
@@ -347,14 +381,14 @@ EntryFormVariant = Annotated[QcAchievementForm | TeamExperienceForm, Field(discr
 
 
 @contract("EntrySubmitted", family=FAMILY, version=1)
-class EntrySubmitted(Payload):
+class EntrySubmitted(ProfileStamped):
     season_id: str
     entry_id: str
     form: EntryFormVariant
 
 
 @contract("EntryAmended", family=FAMILY, version=1)
-class EntryAmended(Payload):
+class EntryAmended(ProfileStamped):
     """The whole form as amended, and which of its fields changed."""
 
     season_id: str
@@ -442,9 +476,16 @@ class FilingForm(Payload):
     @model_validator(mode="before")
     @classmethod
     def no_typed_rates(cls, data: Any) -> Any:
-        """Rates are the platform's to compute: a typed-in one is refused, naming what to give instead."""
+        """A rate is typed in or derived, never both: given with the counts behind it, a typed rate is refused,
+        naming what to give instead (whether the season's form asks for typed rates is its profile's to say)."""
         if isinstance(data, dict):
-            typed = [key for key in data if isinstance(key, str) and (key.endswith("_rate") or key == "derived")]
+            typed = [
+                key for key in data
+                if key == "derived" or (
+                    key in RATE_FIGURES and data[key] is not None
+                    and all(data.get(figure) is not None for figure in RATE_FIGURES[key])
+                )
+            ]
             if typed:
                 raise refused(
                     "stats.rate.derived",
@@ -456,16 +497,19 @@ class FilingForm(Payload):
 
 
 class QcStatisticsForm(FilingForm):
-    """质量管理小组活动统计表 (Shandong 附件2). The table counts groups in 万个; they are given here as
-    whole counts (个), and the two rates are derived from the counts behind them."""
+    """质量管理小组活动统计表 (Shandong 附件2). By the season's profile: counts of groups in 个 with the two rates
+    derived from the counts behind them (the default), or as the Shandong table prints it, in 万个 with the
+    rates typed in as percentages."""
 
     kind: Literal[ActivityKind.QC_GROUP] = ActivityKind.QC_GROUP
-    registered_groups_cumulative: Count = Field(title="历年来已登记注册QC小组累计数（个）")
-    registered_groups: Count = Field(title="本年度已登记注册QC小组数（个）")
-    participants: Count = Field(title="参加QC小组人数")
-    total_staff: Count = Field(title="职工总数")
-    active_groups: Count = Field(title="本年度坚持活动的QC小组数（个）")
-    groups_with_results: Count = Field(title="取得成果小组数（个）")
+    registered_groups_cumulative: GroupCount = Field(title="历年来已登记注册QC小组累计数（个）")
+    registered_groups: GroupCount = Field(title="本年度已登记注册QC小组数（个）")
+    participants: Count | None = Field(default=None, title="参加QC小组人数")
+    total_staff: Count | None = Field(default=None, title="职工总数")
+    participation_rate: Percentage | None = Field(default=None, title="本年度QC小组普及率（%）")
+    active_groups: GroupCount = Field(title="本年度坚持活动的QC小组数（个）")
+    groups_with_results: Count | None = Field(default=None, title="取得成果小组数（个）")
+    achievement_rate: Percentage | None = Field(default=None, title="本年度QC小组成果率（%）")
     economic_benefit_cumulative: Amount = Field(title="历年来累计QC小组创可计算的经济效益（万元）")
     economic_benefit: Amount = Field(title="本年度QC小组创可计算的经济效益（万元）")
     funding: Amount = Field(title="本年度企业对QC小组活动经费投入（培训、交流、书籍等费用）（万元）")
@@ -496,14 +540,14 @@ class TeamStatisticsForm(FilingForm):
     """“质量信得过班组”建设活动成果统计表 (Shanghai 附件6; Shandong 附件5 asks for a subset)."""
 
     kind: Literal[ActivityKind.TEAM] = ActivityKind.TEAM
-    enterprises: Count = Field(title="本年度开展质量信得过班组企业数（个）")
+    enterprises: Count | None = Field(default=None, title="本年度开展质量信得过班组企业数（个）")
     teams: Count = Field(title="本年度开展质量信得过班组数（个）")
     teams_cumulative: Count = Field(title="历年质量信得过班组累计数（个）")
     participating_staff: Count = Field(title="本年度参与质量信得过班组活动员工数（人次）")
     teams_recommended: Count = Field(title="本年度推荐上海市质量信得过班组数（个）")
     funding: Amount = Field(title="本年度对质量信得过班组活动经费投入（培训、交流、规范化等）（万元）")
     rewards: Amount = Field(title="本年度对质量信得过班组活动奖励费用（万元）")
-    caq_certified_judges: Count = Field(title="取得中国质协评委证书人数（0 为无）")
+    caq_certified_judges: Count | None = Field(default=None, title="取得中国质协评委证书人数（0 为无）")
     features_and_problems: Text = Field(title="本年度开展质量信得过班组建设活动主要特点与问题")
     review_forms: list[ReviewForm] = Field(default_factory=list, max_length=3, title="评审形式（发表评审、资料评审、现场评审）")
     exchange: ExchangeArrangement | None = Field(default=None, title="交流形式（与QC小组合开、单独举办）")
@@ -549,7 +593,7 @@ def derived_rates_of(figures: dict[str, Any]) -> dict[str, DerivedRate]:
 
 
 @contract("StatisticsFiled", family=FAMILY, version=1)
-class StatisticsFiled(Payload):
+class StatisticsFiled(ProfileStamped):
     season_id: str
     recommender_id: RecommenderId
     kind: ActivityKind
@@ -602,7 +646,7 @@ class WorkSummaryForm(Payload):
 
 
 @contract("WorkSummaryFiled", family=FAMILY, version=1)
-class WorkSummaryFiled(Payload):
+class WorkSummaryFiled(ProfileStamped):
     season_id: str
     recommender_id: RecommenderId
     kind: ActivityKind

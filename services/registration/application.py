@@ -27,6 +27,7 @@ from contracts.registered import (
     UnitRegistrationAmended,
     UnitRegistrationForm,
 )
+from contracts.profiles import ProfileAdjustment, SeasonProfileAdjusted
 from infra.errors import NotFound, RuleViolation
 from infra.eventstore import CommandContext, EventStoreApplication, idempotent, recorded, stamp
 from infra.feeds import FeedRecord, Work
@@ -51,6 +52,7 @@ from services.registration.domain.season import (
     season_aggregate_id,
 )
 from services.registration.domain.team_names import check_team_name_suffix
+from services.registration.domain.season_profile import adjusted_profile
 from services.registration.domain.unit_registration import UnitRegistration, check_form, unit_registration_id
 
 
@@ -162,6 +164,23 @@ class RegistrationApplication(EventStoreApplication):
         result = recorded(season, "TeamNameSuffixApproved", season_id=season_id, suffix=suffix)
         return self.save_once([season], result, idempotency)
 
+    @idempotent
+    def adjust_profile(
+        self, season_id: str, adjustment: ProfileAdjustment, context: CommandContext,
+        idempotency: IdempotencyKey | None = None,
+    ) -> dict[str, Any]:
+        """The organizer changes the season's forms; a profile that contradicts itself is refused."""
+        season = self.season(season_id)
+        current = season.form_profile
+        profile = adjusted_profile(current, adjustment, season_id)
+        changed = SeasonProfileAdjusted(
+            season_id=season_id, profile=profile, previous=current.ref, reason=adjustment.reason
+        )
+        season.adjust_profile(**stamp(changed, context, season_id=season_id, organizer=season.organizer))
+        result = recorded(season, "SeasonProfileAdjusted", season_id=season_id) | {
+            "profile": profile.ref.model_dump(mode="json")}
+        return self.save_once([season], result, idempotency)
+
     # --- unit registrations ------------------------------------------------------------------
 
     @idempotent
@@ -202,10 +221,11 @@ class RegistrationApplication(EventStoreApplication):
         self, season: Season, form: UnitRegistrationForm, context: CommandContext, existing: UnitRegistration | None
     ) -> tuple[UnitRegistration, str]:
         """The registration, new or amended (registering again amends), after every rule of the 报名表."""
-        check_form(form)
+        profile = season.form_profile
+        check_form(form, profile)
         if form.recommender_id is not None:
             self._check_chosen_recommender(season, form)
-        fields = form.model_dump()
+        fields = form.model_dump() | {"profile": profile.ref}
         stamped = {"season_id": season.season_id, "organizer": season.organizer}
         if existing is None:
             payload = UnitRegistered(season_id=season.season_id, **fields)

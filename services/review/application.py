@@ -46,7 +46,6 @@ from contracts.published import (
     ResultsPublished,
 )
 from contracts.recommended import (
-    RECOMMENDATION_DECLARATION,
     DirectAcceptance,
     EntryAcceptedDirectly,
     EntryRecommended,
@@ -200,7 +199,7 @@ class ReviewApplication(EventStoreApplication):
         check_rank_unique(slate, entry.entry_id, form.rank)
         payload = EntryRecommended(
             **summary(entry), **form.model_dump(), recommender_id=recommender.recommender_id,
-            declaration_text=RECOMMENDATION_DECLARATION,
+            declaration_text=season.declaration_text,
         )
         review.recommend(**stamp_in_season(payload, context, season, now))
         slate = slate or RecommenderSlate(season.season_id, recommender.recommender_id)
@@ -1240,7 +1239,7 @@ def check_declaration_and_dates(form: RecommendationForm, now: datetime, season:
     if not form.declaration.accepted:
         raise RuleViolation(
             "declaration.accepted", "recommendation.declaration.accepted",
-            "the 推荐声明 is accepted and signed to recommend: " + RECOMMENDATION_DECLARATION,
+            "the 推荐声明 is accepted and signed to recommend: " + season.declaration_text,
         )
     check_not_future(form.declaration.signed_on, now, season, "declaration.signed_on")
     check_not_future(form.filled_on, now, season, "filled_on")

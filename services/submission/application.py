@@ -35,7 +35,9 @@ from contracts.submitted import (
     WorkSummaryFiled,
     WorkSummaryForm,
 )
+from contracts.profiles import FormName
 from infra.errors import NotFound, RuleViolation
+from infra.profile_checks import check_against_profile, check_form_offered
 from infra.eventstore import CommandContext, EventStoreApplication, idempotent, recorded, stamp, stamp_in_season
 from infra.feeds import FeedRecord, Work, feed_aggregate_id
 from infra.idempotency import IdempotencyKey
@@ -60,6 +62,11 @@ from services.submission.domain.season import RegisteredUnit, SeasonView
 from services.submission.domain.unit_entries import UnitEntries, unit_entries_id
 
 
+# The entry form and the statistics table of each kind of season, as its profile names them.
+ENTRY_FORMS = {ActivityKind.QC_GROUP: FormName.QC_ACHIEVEMENT, ActivityKind.TEAM: FormName.TEAM_EXPERIENCE}
+STATISTICS_FORMS = {ActivityKind.QC_GROUP: FormName.QC_STATISTICS, ActivityKind.TEAM: FormName.TEAM_STATISTICS}
+
+
 class SubmissionApplication(EventStoreApplication):
     """Entries and what recommending units file, stored as events."""
 
@@ -81,7 +88,9 @@ class SubmissionApplication(EventStoreApplication):
         form = self._checked(season, unit, form)
         entry_id = self._free_entry_id(season.season_id, form)
         counted = self._room_for(season, form.credit_code, self._stored_or_none)
-        payload = EntrySubmitted(season_id=season.season_id, entry_id=str(entry_id), form=form)
+        payload = EntrySubmitted(
+            season_id=season.season_id, entry_id=str(entry_id), form=form, profile=season.form_profile.ref
+        )
         entry = Entry(**stamp_in_season(payload, context, season, now))
         result = recorded(entry, "EntrySubmitted", **self._identity(entry))
         if counted is not None:
@@ -116,7 +125,10 @@ class SubmissionApplication(EventStoreApplication):
         if not changed:
             raise RuleViolation("body", "entry.unchanged", f"the amendment changes nothing in entry {entry_id}")
         self._free_entry_id(season.season_id, form, current=entry.id)
-        payload = EntryAmended(season_id=season.season_id, entry_id=entry.entry_id, form=form, changed=changed)
+        payload = EntryAmended(
+            season_id=season.season_id, entry_id=entry.entry_id, form=form, changed=changed,
+            profile=season.form_profile.ref,
+        )
         entry.amend(**stamp_in_season(payload, context, season, now))
         result = recorded(entry, "EntryAmended", **self._identity(entry)) | {"changed": changed}
         return self.save_once([entry], result, idempotency)
@@ -144,7 +156,7 @@ class SubmissionApplication(EventStoreApplication):
         model = QcAchievementForm if season.kind is ActivityKind.QC_GROUP else TeamExperienceForm
         form = model.model_validate(record.data)
         unit = units.get((season.season_id, form.credit_code))
-        if unit is None:
+        if unit is None and season.form_profile.prior_registration_required:
             raise RuleViolation(
                 "credit_code", "feed.unit.unknown",
                 f"unit {form.credit_code} is not registered for season {season.season_id} at the national platform "
@@ -155,7 +167,9 @@ class SubmissionApplication(EventStoreApplication):
         if entry is None:
             form = self._checked(season, unit, form)
             counted = self._room_for(season, form.credit_code, work.get)
-            payload = EntrySubmitted(season_id=season.season_id, entry_id=str(entry_id), form=form)
+            payload = EntrySubmitted(
+                season_id=season.season_id, entry_id=str(entry_id), form=form, profile=season.form_profile.ref
+            )
             entry = Entry(**stamp(payload, context, season_id=season.season_id, organizer=season.organizer))
             if counted is not None:
                 counted.count(entry.entry_id)
@@ -164,16 +178,22 @@ class SubmissionApplication(EventStoreApplication):
             entry.check_not_withdrawn()
             form, changed = self._amendment(season, unit, entry, form)
             if changed:
-                payload = EntryAmended(season_id=season.season_id, entry_id=entry.entry_id, form=form, changed=changed)
+                payload = EntryAmended(
+                    season_id=season.season_id, entry_id=entry.entry_id, form=form, changed=changed,
+                    profile=season.form_profile.ref,
+                )
                 entry.amend(**stamp(payload, context, season_id=season.season_id, organizer=season.organizer))
         work.add(entry)
         return entry
 
     def _checked(self, season: SeasonView, unit: RegisteredUnit | None, form: EntryFormModel) -> EntryFormModel:
-        """The form after the rules of the form and of the registered unit, with the unit's recommending unit."""
-        check_entry_form(form, season.approved_team_name_suffixes)
+        """The form after the season's forms (its profile), the rules of the form and of the registered unit,
+        with the unit's recommending unit."""
+        profile = season.form_profile
+        check_entry_form(form, profile, season.approved_team_name_suffixes)
+        check_against_profile(profile, ENTRY_FORMS[form.kind], form)
         registered = check_registered_unit(season, unit, form)
-        check_attachment_names(form, registered)
+        check_attachment_names(form, registered, profile)
         return with_registered_recommender(form, registered)
 
     def _amendment(
@@ -320,11 +340,14 @@ class SubmissionApplication(EventStoreApplication):
             raise RuleViolation(
                 "kind", "stats.kind", f"season {season.season_id} takes the {season.kind.label} statistics table"
             )
+        profile = season.form_profile
+        check_form_offered(profile, STATISTICS_FORMS[form.kind])
         check_statistics(form)
+        check_against_profile(profile, STATISTICS_FORMS[form.kind], form)
         season.check_recommender(recommender_id, "stats.recommender.registered")
         fields = {
             "season_id": season.season_id, "recommender_id": recommender_id, "kind": form.kind, "form": form,
-            "derived": derived_rates(form),
+            "derived": derived_rates(form, profile), "profile": profile.ref,
         }
         filing, event = self._file_or_amend(
             statistics_id(season.season_id, recommender_id, form.period.key),
@@ -348,11 +371,14 @@ class SubmissionApplication(EventStoreApplication):
         now = self.clock()
         season.check_window_open(Stage.RECOMMENDATION, now)
         season.check_channel(context.channel)
+        profile = season.form_profile
+        check_form_offered(profile, FormName.WORK_SUMMARY)
         check_work_summary(form)
+        check_against_profile(profile, FormName.WORK_SUMMARY, form)
         season.check_recommender(recommender_id, "stats.recommender.registered")
         fields = {
             "season_id": season.season_id, "recommender_id": recommender_id, "kind": season.kind, "form": form,
-            "characters": form.characters,
+            "characters": form.characters, "profile": profile.ref,
         }
         filing, event = self._file_or_amend(
             work_summary_id(season.season_id, recommender_id, form.period.key),

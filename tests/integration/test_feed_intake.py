@@ -140,6 +140,25 @@ EXPECTED = {
         "recommendation": {"in": 6, "accepted": 5, "amendments": 0, "duplicates": 0, "stale": 0, "quarantined": 1},
         "result": {"in": 5, "accepted": 4, "amendments": 0, "duplicates": 0, "stale": 0, "quarantined": 1},
     },
+    # Shandong, on its own forms (profiles shandong-2024-qc and -team): no 报名, so its units' entries come without
+    # registrations; the three registration lines are refused (no header; a 报名 record where the season has no 报名表;
+    # a record for Shanghai's season). Entries: 4 QC and 5 team entries (附件4's fields only) + 1 amendment, a duplicate,
+    # and the team named “…班组”. Results: the one whose entry was never recommended.
+    "shandong-2026.ndjson": {
+        "entry": {"in": 11, "accepted": 9, "amendments": 1, "duplicates": 1, "stale": 0, "quarantined": 1},
+        "recommendation": {"in": 8, "accepted": 7, "amendments": 0, "duplicates": 1, "stale": 0, "quarantined": 0},
+        "registration": {"in": 3, "accepted": 0, "amendments": 0, "duplicates": 0, "stale": 0, "quarantined": 3},
+        "result": {"in": 7, "accepted": 6, "amendments": 1, "duplicates": 0, "stale": 0, "quarantined": 1},
+    },
+    # Tibet, on the national association's forms (caq-2024-qc): registrations without Shanghai's boxes; the invalid
+    # credit code quarantined; an older entry version after a newer one is stale; one line is not JSON.
+    "tibet-2026.ndjson.gz": {
+        "entry": {"in": 4, "accepted": 3, "amendments": 0, "duplicates": 1, "stale": 1, "quarantined": 0},
+        "recommendation": {"in": 2, "accepted": 2, "amendments": 0, "duplicates": 0, "stale": 0, "quarantined": 0},
+        "registration": {"in": 4, "accepted": 3, "amendments": 0, "duplicates": 0, "stale": 0, "quarantined": 1},
+        "result": {"in": 2, "accepted": 2, "amendments": 0, "duplicates": 0, "stale": 0, "quarantined": 0},
+        "unreadable": {"in": 1, "accepted": 0, "amendments": 0, "duplicates": 0, "stale": 0, "quarantined": 1},
+    },
 }
 
 
@@ -154,9 +173,8 @@ async def test_the_three_example_feeds_go_end_to_end(platform: ReviewServices) -
         assert total["in"] == total["accepted"] + total["duplicates"] + total["quarantined"]
         assert total["in"] == len([line for line in text.split(b"\n") if line.strip()])
     print(json.dumps({name: report["by_type"] for name, report in reports.items()}, ensure_ascii=False))
-    assert reports["shanghai-2026.ndjson"]["by_type"] == EXPECTED["shanghai-2026.ndjson"]
-    for name in ("shandong-2026.ndjson", "tibet-2026.ndjson.gz"):
-        assert reports[name]["total"]["accepted"] > 0 and reports[name]["total"]["quarantined"] > 0
+    for name, expected in EXPECTED.items():
+        assert reports[name]["by_type"] == expected, name
     assert reports["tibet-2026.ndjson.gz"]["by_type"]["entry"]["stale"] == 1
 
     # The events on Kafka carry their source: province, external id, version and batch.
@@ -184,6 +202,23 @@ async def test_the_three_example_feeds_go_end_to_end(platform: ReviewServices) -
     assert again["total"]["quarantined"] == first["quarantined"]
     assert stored(platform) == before, "posting the same feed again stored something"
     assert all(answer["repeated"] for answer in again["by_service"].values())
+
+
+async def test_the_shandong_feed_is_taken_on_shandongs_own_forms(platform: ReviewServices) -> None:
+    """Run after the example feeds: what Shandong's feed had refused, and why, in each service's quarantine."""
+    refused = {}
+    for service in ("registration", "submission", "review"):
+        page = await quarantine(platform, service, province=SHANDONG)
+        refused |= {item.get("external_id") or f"line {item['line']}": item["reasons"][0]["rule"] for item in page["items"]}
+    assert refused["SD-2026-QU006"] == "registration.not_offered"
+    assert refused["SH-2026-U099"] == "feed.province.mismatch"
+    assert refused["SD-2026-TE005"] == "entry.team_name.suffix"
+    assert refused["SD-2026-TG003"] == "feed.result.not_recommended"
+    assert not any(rule.startswith("profile.") for rule in refused.values()), refused
+    entries = await platform.submission.get("/seasons/370000-2026-team/entries", headers=bearer("national", "CAQ", "caq"))
+    forms = [item["form"] for item in entries.json()["items"]]
+    assert forms and all(form["contact_name"] and form.get("member") is None and form.get("commitments") is None
+                         for form in forms)
 
 
 async def _batch_report(platform: ReviewServices, batch_id: str, province: str) -> dict[str, Any] | None:

@@ -39,6 +39,7 @@ from tests.integration.test_feed_intake import (
 from tests.integration.test_review_http import AUDITOR, ORGANIZER, Calendar, ReviewServices, everything_on, running_review
 from tests.integration.test_stats_season import SeasonWithStats, stats_beside
 from tests.integration.test_submission_http import bearer, recommender_form, unit_token
+from tests.unit.test_form_profiles import shandong_qc_statistics
 from tests.unit.test_submission_forms import qc_statistics
 
 NOW = datetime(2026, 11, 1, 2, tzinfo=UTC)  # after the example seasons' dates: the feeds' results are not in the future
@@ -51,9 +52,10 @@ SH_QC, SD_QC = SEASONS[0], SEASONS[1]
 FILERS = {
     SH_QC: (recommender_form("pudong", "浦东新区市场监督管理局", "district", region_code="310115"), ORGANIZER,
             qc_statistics(participants=96_420, total_staff=412_000, registered_groups=12_850, groups_with_results=7_311)),
+    # Shandong's own 统计表 (附件2): groups in 万个, 普及率 and 成果率 typed in
     SD_QC: (recommender_form("jinan", "济南市市场监督管理局", "city", region_code="370100"),
             bearer("organizer", SHANDONG, "staff-sd"),
-            qc_statistics(participants=30_000, total_staff=50_000, registered_groups=4_000, groups_with_results=1_000)),
+            shandong_qc_statistics(registered_groups="0.4", participation_rate="60.0", achievement_rate="25.0")),
 }
 
 
@@ -216,20 +218,25 @@ async def test_a_corrected_record_moves_from_open_to_resolved_and_counts(nationa
 
 async def test_the_national_statistics_table_rolls_the_provinces_up(national: NationalView) -> None:
     statistics = await national.report("/national/2026/statistics", lambda page: any(
-        table["kind"] == "qc_group" and table["total"]["figures"].get("participants") == 126_420
+        table["kind"] == "qc_group" and sum(row["recommenders"] for row in table["provinces"]) == 2
         for table in page["tables"]))
     table = next(table for table in statistics["tables"] if table["kind"] == "qc_group")
     provinces = {row["organizer"]: row for row in table["provinces"]}
     assert provinces[SHANGHAI]["figures"]["participants"] == 96_420 and provinces[SHANDONG]["recommenders"] == 1
     assert provinces[TIBET]["recommenders"] == 0, "Tibet filed no statistics table"
+    # Shandong counts its groups in 万个: the nation counts them in 个
+    assert provinces[SHANDONG]["figures"]["registered_groups"] == 4_000
+    assert table["total"]["figures"]["registered_groups"] == 12_850 + 4_000
+    # Shandong typed its rates in (no figures behind them): shown as typed, left out of the nation's derivation
+    assert provinces[SHANDONG]["rates"]["participation_rate"].items() >= {"value": "60.0", "typed": True}.items()
     rate = table["total"]["rates"]["participation_rate"]
-    assert (rate["numerator"], rate["denominator"]) == (126_420, 462_000)
-    assert rate["value"] == str((Decimal(126_420) * 100 / Decimal(462_000)).quantize(Decimal("0.01"), ROUND_HALF_UP))
+    assert (rate["numerator"], rate["denominator"]) == (96_420, 412_000)
+    assert rate["value"] == str((Decimal(96_420) * 100 / Decimal(412_000)).quantize(Decimal("0.01"), ROUND_HALF_UP))
     averaged = (Decimal(provinces[SHANGHAI]["rates"]["participation_rate"]["value"])
                 + Decimal(provinces[SHANDONG]["rates"]["participation_rate"]["value"])) / 2
-    assert Decimal(rate["value"]) != averaged.quantize(Decimal("0.01")), "re-derived from the sums, not averaged"
+    assert Decimal(rate["value"]) != averaged.quantize(Decimal("0.01")), "re-derived from the figures, not averaged"
     achievement = table["total"]["rates"]["achievement_rate"]
-    assert (achievement["numerator"], achievement["denominator"]) == (8_311, 16_850)
+    assert (achievement["numerator"], achievement["denominator"]) == (7_311, 12_850)
 
 
 async def test_a_fed_entry_shows_its_provincial_provenance_in_its_audit_history(national: NationalView) -> None:

@@ -24,6 +24,7 @@ from contracts.codes import (
     UnitNature,
 )
 from contracts.identity import region_label
+from contracts.season_profile import adjusted_profile_fields, channel_label, season_profile
 from infra.feeds import FEED_ROUTES, create_feed_indexes
 from infra.mongo import DocumentProjection, public
 
@@ -33,13 +34,15 @@ def _by(envelope: Envelope) -> dict[str, Any]:
 
 
 def _season(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    profile = season_profile(data["kind"], data.get("profile"))
     return data | {
         "labels": {
             "kind": ActivityKind(data["kind"]).label,
             "organizer": region_label(data["organizer"]),
             "stages": {stage: Stage(stage).label for stage in data["windows"]},
-            "channels": [Channel(channel).label for channel in data["channels"]],
+            "channels": [channel_label(Channel(channel), profile) for channel in data["channels"]],
         },
+        "profile": profile.ref.model_dump(mode="json"),
         "opened_at": envelope.recorded_at,
         "opened_by": _by(envelope),
     }
@@ -70,14 +73,14 @@ def registration_labels(data: dict[str, Any]) -> dict[str, Any]:
     kind = data["season_id"].rsplit("-", 1)[-1]
     kind = kind if kind in {item.value for item in ActivityKind} else ActivityKind.QC_GROUP.value
     return {
-        "unit_nature": UnitNature(data["unit_nature"]).label,
-        "key_domain": KeyDomain(data["key_domain"]).label,
+        "unit_nature": UnitNature(data["unit_nature"]).label if data.get("unit_nature") else None,
+        "key_domain": KeyDomain(data["key_domain"]).label if data.get("key_domain") else None,
         "key_industries": [
             {"code": item.value, "label": item.label, "group": item.group.value, "group_label": item.group.label}
             for item in map(KeyIndustry, data.get("key_industries") or [])
         ],
         "intents": [
-            {"code": item.value, "label": item.label_for(kind)} for item in map(RegistrationIntent, data["intents"])
+            {"code": item.value, "label": item.label_for(kind)} for item in map(RegistrationIntent, data.get("intents") or [])
         ],
     }
 
@@ -129,6 +132,10 @@ def _judge(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
     return data | {"organizer": envelope.organizer, "registered_at": envelope.recorded_at, "registered_by": _by(envelope)}
 
 
+def _profile_adjusted(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    return adjusted_profile_fields(data) | {"profile_adjusted_at": envelope.recorded_at, "profile_adjusted_by": _by(envelope)}
+
+
 class RegistrationReadModel(DocumentProjection):
     """Documents per season, unit registration, recommending unit and judge, updated once per event version."""
 
@@ -138,6 +145,7 @@ class RegistrationReadModel(DocumentProjection):
             {
                 "SeasonOpened": ("seasons", _season),
                 "SeasonWindowChanged": ("seasons", _window_change),
+                "SeasonProfileAdjusted": ("seasons", _profile_adjusted),
                 "UnitRegistered": ("unit_registrations", _registration),
                 "UnitRegistrationAmended": ("unit_registrations", _registration),
                 "RecommenderRegistered": ("recommenders", _recommender),

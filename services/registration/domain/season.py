@@ -15,10 +15,13 @@ from contracts.codes import PARTICIPATION_CHANNELS, ActivityKind, Channel, QcAch
 from contracts.scored import GateMethod
 from contracts.common import Window
 from contracts.identity import stable_uuid
+from contracts.profiles import FormProfile
 from contracts.registered import FORMAL_REVIEW, GradeBand, QuotaRule, ReviewRound, Rubric, SeasonOpened
+from contracts.season_profile import declared_ref, season_profile
 from infra.errors import RuleViolation
 from infra.windows import check_window_open, shown
 from services.registration.domain.events import current
+from services.registration.domain.season_profile import check_declared_profile
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 STAGE_ORDER = list(Stage)
@@ -52,6 +55,8 @@ class Season(Aggregate):
             opened.formal_review.model_dump(mode="json") if opened.formal_review else None
         )
         self.approved_team_name_suffixes: list[str] = []
+        self.profile: dict[str, Any] = declared_ref(opened.kind, opened.profile).model_dump(mode="json")
+        self.adjusted_profile: dict[str, Any] | None = None
 
     @event("SeasonWindowChanged")
     def change_window(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
@@ -79,6 +84,15 @@ class Season(Aggregate):
     @event("TeamNameSuffixApproved")
     def approve_team_name_suffix(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
         self.approved_team_name_suffixes.append(payload["suffix"])
+
+    @event("SeasonProfileAdjusted")
+    def adjust_profile(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+        self.adjusted_profile = payload["profile"]
+        self.profile = {"profile_id": payload["profile"]["profile_id"], "version": payload["profile"]["version"]}
+
+    @property
+    def form_profile(self) -> FormProfile:
+        return season_profile(self.kind, self.profile, self.adjusted_profile)
 
     def window(self, stage: Stage) -> Window | None:
         raw = self.windows.get(stage.value)
@@ -119,6 +133,7 @@ def check_season(opened: SeasonOpened) -> None:
         check_round_windows({FORMAL_REVIEW: opened.formal_review}, opened.year, field="formal_review")
     check_entries_per_unit(opened)
     check_province_quota(opened)  # national flow (issue 10)
+    check_declared_profile(opened.profile, opened.kind)
 
 
 def check_province_quota(opened: SeasonOpened) -> None:

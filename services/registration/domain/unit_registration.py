@@ -8,10 +8,13 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from contracts.codes import KeyIndustry, RegistrationIntent, UnitNature
+from contracts.builtin_profiles import builtin_profile, default_profile_ref
+from contracts.codes import ActivityKind, KeyIndustry, RegistrationIntent, UnitNature
+from contracts.profiles import FormName, FormProfile
 from contracts.identity import stable_uuid
 from contracts.registered import UnitRegistered, UnitRegistrationForm
 from infra.errors import RuleViolation
+from infra.profile_checks import check_against_profile
 from services.registration.domain.events import current
 
 # Characters a name on a seal (公章) never shows: whitespace and the separators people use to
@@ -43,8 +46,16 @@ class UnitRegistration(Aggregate):
         self.form = current("UnitRegistrationAmended", payload, meta).model_dump(mode="json")
 
 
-def check_form(form: UnitRegistrationForm) -> None:
-    """The rules of the 报名表 that need nothing but the form itself."""
+def check_form(form: UnitRegistrationForm, profile: FormProfile | None = None) -> None:
+    """The rules of the 报名表 that need nothing but the form itself, then the season's 报名表 (its profile)."""
+    profile = profile or builtin_profile(default_profile_ref(ActivityKind.QC_GROUP))
+    assert profile is not None
+    if profile.form(FormName.REGISTRATION) is None:
+        raise RuleViolation(
+            "season_id", "registration.not_offered",
+            f"the season's forms ({profile.title}) have no 报名表: units submit their entries without a prior 报名",
+            status_code=409,
+        )
     check_unit_name(form)
     _other_text(
         ticked=form.unit_nature is UnitNature.OTHER,
@@ -78,22 +89,23 @@ def check_form(form: UnitRegistrationForm) -> None:
             "registration.intents.first_or_continuing",
             "a unit takes part either for the first time (首次参加) or continuing (持续参加), not both",
         )
-    if not form.managing_department:
+    if profile.requires(FormName.REGISTRATION, "managing_department") and not form.managing_department:
         raise RuleViolation(
             "managing_department",
             "registration.managing_department.required",
             "活动归口管理部门 (the department managing the activity) is required",
         )
-    if not form.promoter.department:
+    if profile.requires(FormName.REGISTRATION, "promoter.department") and not form.promoter.department:
         raise RuleViolation(
             "promoter.department",
             "registration.promoter.department.required",
             "活动推进者 部门 (the promoter's department) is required",
         )
-    if not form.promoter.title:
+    if profile.requires(FormName.REGISTRATION, "promoter.title") and not form.promoter.title:
         raise RuleViolation(
             "promoter.title", "registration.promoter.title.required", "活动推进者 职务 (the promoter's title) is required"
         )
+    check_against_profile(profile, FormName.REGISTRATION, form)
 
 
 def check_unit_name(form: UnitRegistrationForm) -> None:

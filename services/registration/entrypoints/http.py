@@ -40,12 +40,14 @@ from contracts.registered import (
     SeasonOpened,
     UnitRegistrationForm,
 )
+from contracts.profiles import ProfileRef
 from contracts.scored import ReviewStage
 from infra.auth import AuthenticatedActor, require_org, require_role
 from infra.errors import RuleViolation
 from infra.http import Limit, Skip, command_answer, command_context, execute, found, idempotency_for
 from services.registration.adapters.read_model import RegistrationReadModel
 from services.registration.entrypoints.feed_http import build_feed_router
+from services.registration.entrypoints.profile_http import build_profile_router
 from services.registration.application import RegistrationApplication
 from services.registration.domain.season import check_stage_weights
 
@@ -108,6 +110,9 @@ class OpenSeasonRequest(Payload):
     province_quota: ProvinceQuota | None = Field(
         default=None, description="national seasons: how many entries each province may recommend (全国推荐名额)"
     )
+    profile: ProfileRef | None = Field(
+        default=None, description="a built-in form profile (GET /profiles); Shanghai's of the kind when left out"
+    )
 
 
 class WindowChangeRequest(Window):
@@ -140,6 +145,7 @@ class QuotaRaiseRequest(Payload):
 def build_router() -> APIRouter:
     router = APIRouter(tags=["registration"])
     router.include_router(build_feed_router())
+    router.include_router(build_profile_router())
 
     # --- seasons ---------------------------------------------------------------------------
 

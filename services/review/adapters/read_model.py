@@ -21,6 +21,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import Envelope
+from contracts.season_profile import adjusted_profile_fields
 from contracts.submitted import EntryStatus
 from infra.feeds import FEED_ROUTES, create_feed_indexes
 from infra.mongo import DocumentProjection, payload_fields, public
@@ -272,6 +273,7 @@ class ReviewReadModel(DocumentProjection):
             {
                 "SeasonOpened": ("seasons", payload_fields),
                 "SeasonWindowChanged": ("seasons", _window_change),
+                "SeasonProfileAdjusted": ("seasons", lambda _, data: adjusted_profile_fields(data)),
                 "UnitRegistered": ("units", _unit),
                 "UnitRegistrationAmended": ("units", _unit),
                 "RecommenderRegistered": ("recommenders", _recommender),

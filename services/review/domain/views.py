@@ -16,6 +16,8 @@ from pydantic import ValidationError
 
 from contracts.codes import ActivityKind, Channel, QcAchievementType, RecommenderCategory, Stage
 from contracts.common import Window
+from contracts.profiles import FormProfile
+from contracts.recommended import RECOMMENDATION_DECLARATION
 from contracts.registered import (
     FORMAL_REVIEW,
     GradeBand,
@@ -27,6 +29,7 @@ from contracts.registered import (
     rounds_of_v2,
 )
 from contracts.scored import ReviewStage
+from contracts.season_profile import channel_label, profile_of_document, season_profile
 from contracts.submitted import EntryStatus
 from infra.errors import RuleViolation
 from infra.windows import SEASON_TIME_ZONE, check_labelled_window_open, check_window_open
@@ -80,6 +83,12 @@ class SeasonView:
         return tuple(ReviewRound.model_validate(item) for item in rounds_of_v2(weights, None))
     filings_before_recommending: bool = False  # 基础性条件: 统计表 and 工作总结 before recommending
     province_quota: ProvinceQuota | None = None  # national seasons: 全国推荐名额 per province
+    profile: FormProfile | None = None
+
+    @property
+    def declaration_text(self) -> str:
+        """The 推荐声明 of the season's 推荐表 (its form profile; Shanghai's for seasons opened before profiles)."""
+        return (self.profile or season_profile(self.kind, None)).declaration_text or RECOMMENDATION_DECLARATION
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> "SeasonView":
@@ -106,6 +115,7 @@ class SeasonView:
             **_rounds_of(document),
             filings_before_recommending=bool(document.get("filings_before_recommending")),
             province_quota=_valid(ProvinceQuota, document["province_quota"]) if document.get("province_quota") else None,
+            profile=profile_of_document(document),
         )
 
     def check_window_open(self, stage: Stage, now: datetime, field: str = "season_id") -> None:
@@ -125,11 +135,15 @@ class SeasonView:
 
     def check_channel(self, channel: Channel) -> None:
         if self.channels and channel.value not in self.channels:
-            offered = ", ".join(Channel(item).label for item in sorted(self.channels) if item in Channel._value2member_map_)
+            profile = self.profile or season_profile(self.kind, None)
+            offered = ", ".join(
+                channel_label(Channel(item), profile) for item in sorted(self.channels) if item in Channel._value2member_map_
+            )
             raise RuleViolation(
                 "channel",
                 "season.channel",
-                f"season {self.season_id} does not take part through {channel.label}; it offers: {offered}",
+                f"season {self.season_id} does not take part through {channel_label(channel, profile)}; "
+                f"it offers: {offered}",
                 status_code=409,
             )
 

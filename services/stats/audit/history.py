@@ -15,6 +15,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 EVENT_LABELS = {
     "SeasonOpened": "活动开启",
     "SeasonWindowChanged": "活动时间窗口调整",
+    "SeasonProfileAdjusted": "活动表单调整",
     "UnitRegistered": "单位报名",
     "UnitRegistrationAmended": "报名信息修改",
     "RecommenderRegistered": "推荐单位登记",

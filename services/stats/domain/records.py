@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any
 
 from contracts.registry import EventContract, registered_types
+from contracts.season_profile import adjusted_profile_fields
 
 Record = dict[str, Any]
 Payload = dict[str, Any]
@@ -61,12 +62,16 @@ def _pick(payload: Payload, *names: str) -> dict[str, Any]:
 
 def _season_opened(record: Record, data: Payload) -> None:
     record["season"] = _pick(data, "season_id", "organizer", "organizer_name", "year", "kind", "title", "quota",
-                             "province_quota") | {
+                             "province_quota", "profile") | {
         "grade_bands": [_pick(band, "code", "label", "min_score") for band in data.get("grade_bands") or []],
         # review rounds (a season opened before rounds: 文审 and 发表赛, from its upcaster)
         "rounds": [_pick(item, "code", "label") | {"gate": item.get("gate") is not None}
                    for item in data.get("rounds") or []],
     }
+
+
+def _season_profile_adjusted(record: Record, data: Payload) -> None:
+    record.setdefault("season", {}).update(adjusted_profile_fields(data))
 
 
 def _unit_registered(record: Record, data: Payload) -> None:
@@ -125,9 +130,13 @@ def _statistics_filed(record: Record, data: Payload) -> None:
         "kind": data["kind"],
         "period": period,
         "figures": figures,
-        "meeting": _pick(meeting, "registered_teams", "presented_teams", "attendees") if meeting else None,
+        "meeting": _pick(meeting, "registered_teams", "presented_teams", "held_on", "place", "attendees")
+        if meeting else None,
         "review_forms": list(form.get("review_forms") or []),
         "exchange": form.get("exchange"),
+        "typed_rates": {key: form[key] for key in TYPED_RATES if form.get(key) is not None},
+        "texts": {key: form[key] for key in TEXT_ITEMS if form.get(key)},
+        "profile": data.get("profile"),
     }
 
 
@@ -185,6 +194,7 @@ def _recommended(record: Record, data: Payload) -> None:
         | {
             "judges": [_pick(judge, *JUDGE_FIELDS) for judge in data.get("judges") or []],
             "declaration": _pick(data.get("declaration") or {}, "accepted", "signer", "signed_on"),
+            "declaration_text": data.get("declaration_text"),
         }
     )
 
@@ -283,6 +293,7 @@ def _results_published(record: Record, data: Payload) -> None:
 
 FOLDS: dict[str, Fold] = {
     "SeasonOpened": _season_opened,
+    "SeasonProfileAdjusted": _season_profile_adjusted,
     "UnitRegistered": _unit_registered,
     "UnitRegistrationAmended": _unit_registered,
     "RecommenderRegistered": _recommender_registered,
@@ -336,6 +347,12 @@ FIGURES = frozenset({
     "training_sessions", "training_participants",
     "enterprises", "teams", "teams_cumulative", "participating_staff", "teams_recommended", "caq_certified_judges",
 })
+
+
+# 统计表 rates a season's form may have typed in (Shandong 附件2), and the text items kept beside the figures:
+# 主要特点与建议/问题, contacts (工作归口部门及负责人, 联系人…), who filled it in and when.
+TYPED_RATES = frozenset({"participation_rate", "achievement_rate"})
+TEXT_ITEMS = ("features_and_suggestions", "features_and_problems", "contact", "filled_by", "filled_on")
 
 
 def relevant(event_type: str) -> bool:

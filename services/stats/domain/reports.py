@@ -17,47 +17,23 @@ from typing import Any
 
 from contracts.codes import ActivityKind, KeyDomain, KeyIndustry, QcAchievementType, UnitNature
 from contracts.scored import ReviewStage
-from contracts.submitted import derived_rates_of
+from contracts.profiles import FormProfile
+from contracts.submitted import RATE_FIGURES, RATE_FORMULAS, rate
 from services.stats.domain.national_intake import is_national, national_intake, with_national_counts
 from services.stats.domain.records import Record, is_province
+from services.stats.domain.statistics_layout import (
+    ITEMS,
+    STATISTICS_FORMS,
+    in_pieces,
+    items_of,
+    rates_of,
+    season_profile_of,
+)
 
 Report = dict[str, Any]
 STAGES = [stage.value for stage in ReviewStage]
 NO_GRADE = "未达等级"
 
-# 统计表 items as the seeds print them (Shandong 附件2 for QC groups, Shanghai 附件6 for teams): key, 统计项目, 单位.
-# Counts are whole numbers (个) where the Shandong table asks for 万个.
-QC_ITEMS = [
-    ("registered_groups_cumulative", "历年来已登记注册QC小组累计数", "个"),
-    ("registered_groups", "本年度已登记注册QC小组数", "个"),
-    ("participants", "参加QC小组人数", "人"),
-    ("total_staff", "职工总数", "人"),
-    ("participation_rate", "本年度QC小组普及率=参加QC小组人数/职工总数×100%", "百分数"),
-    ("active_groups", "本年度坚持活动的QC小组数", "个"),
-    ("economic_benefit_cumulative", "历年来累计QC小组创可计算的经济效益", "万元"),
-    ("economic_benefit", "本年度QC小组创可计算的经济效益", "万元"),
-    ("groups_with_results", "取得成果小组数", "个"),
-    ("achievement_rate", "本年度QC小组成果率=取得成果小组数/QC小组注册数×100%", "百分数"),
-    ("funding", "本年度企业对QC小组活动经费投入（培训、交流、书籍等费用）", "万元"),
-    ("rewards", "本年度企业对QC小组活动奖励费用", "万元"),
-    ("training_sessions", "参加省、市、行业质协组织的培训/交流次数", "次"),
-    ("training_participants", "参加省、市、行业质协组织的培训/交流人数", "个"),
-]
-TEAM_ITEMS = [
-    ("enterprises", "本年度开展质量信得过班组企业数", "个"),
-    ("teams", "本年度开展质量信得过班组数", "个"),
-    ("teams_cumulative", "历年质量信得过班组累计数", "个"),
-    ("participating_staff", "本年度参与质量信得过班组活动员工数", "人次"),
-    ("teams_recommended", "本年度推荐质量信得过班组数", "个"),
-    ("funding", "本年度对质量信得过班组活动经费投入（培训、交流、规范化等）", "万元"),
-    ("rewards", "本年度对质量信得过班组活动奖励费用", "万元"),
-    ("caq_certified_judges", "取得中国质协评委证书人数", "人"),
-    ("meetings", "组织发表会的推荐单位数", "个"),
-    ("meeting_registered_teams", "发表会报名班组数", "个"),
-    ("meeting_presented_teams", "发表班组数", "个"),
-    ("meeting_attendees", "发表会参会人数", "人"),
-]
-ITEMS = {ActivityKind.QC_GROUP.value: QC_ITEMS, ActivityKind.TEAM.value: TEAM_ITEMS}
 PROGRESS = [
     ("submitted", "已申报"),
     ("confirmed", "单位已确认"),
@@ -416,16 +392,10 @@ def _add(total: dict[str, Any], figures: dict[str, Any]) -> None:
             total[key] = str(Decimal(str(total.get(key, "0"))) + Decimal(str(value)))
 
 
-def table_of(figures: dict[str, Any], kind: str | None) -> dict[str, Any]:
-    """A statistics table: its figures with the derived rates (QC tables)."""
-    table: dict[str, Any] = {"figures": dict(sorted(figures.items()))}
-    if kind == ActivityKind.QC_GROUP.value:
-        table["rates"] = {
-            name: rate.model_dump(mode="json") for name, rate in derived_rates_of(figures).items()
-        }
-    else:
-        table["rates"] = {}
-    return table
+def table_of(figures: dict[str, Any], kind: str | None, profile: FormProfile | None = None,
+             typed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A statistics table: its figures with its rates (QC tables), derived or as typed by the season's form."""
+    return {"figures": dict(sorted(figures.items())), "rates": rates_of(figures, typed or {}, kind, profile)}
 
 
 def filing_figures(filing: Record) -> dict[str, Any]:
@@ -448,6 +418,7 @@ def summed(tables: Iterable[dict[str, Any]]) -> dict[str, Any]:
 def season_statistics(season: SeasonRecords, season_id: str) -> Report:
     """统计表 per recommending unit (its latest period) and the organizer's, summed, rates re-derived."""
     kind = season.kind
+    profile = season_profile_of(season.season)
     rows = []
     for recommender_id, filing in sorted(season.latest_statistics().items()):
         rows.append({
@@ -456,7 +427,12 @@ def season_statistics(season: SeasonRecords, season_id: str) -> Report:
             "period": filing["period"],
             "review_forms": filing.get("review_forms") or [],
             "exchange": filing.get("exchange"),
-        } | table_of(filing_figures(filing), filing["kind"]))
+            "texts": filing.get("texts") or {},
+            "presentation_meeting": filing.get("meeting"),
+        } | table_of(filing_figures(filing), filing["kind"], profile, filing.get("typed_rates")))
+    # a typed rate is the filer's own: the season's total shows it only where one recommending unit filed
+    typed_total = rows[0]["rates"] if len(rows) == 1 else {}
+    typed_total = {name: item["value"] for name, item in typed_total.items() if item.get("typed")}
     by_period = sorted(season.work_summaries, key=lambda item: (item["period"]["last_month"], item["period"]["first_month"]))
     summaries = {item["recommender_id"]: item for item in by_period}
     return {
@@ -464,9 +440,11 @@ def season_statistics(season: SeasonRecords, season_id: str) -> Report:
         "organizer": season.season.get("organizer"),
         "organizer_name": season.season.get("organizer_name"),
         "kind": kind,
-        "items": [{"key": key, "label": label, "unit": unit} for key, label, unit in ITEMS.get(kind or "", [])],
+        "profile": profile.ref.model_dump(mode="json") if profile else None,
+        "form_title": _statistics_title(profile, kind),
+        "items": items_of(kind, profile),
         "recommenders": rows,
-        "total": {"recommenders": len(rows)} | table_of(summed(rows), kind),
+        "total": {"recommenders": len(rows)} | table_of(summed(rows), kind, profile, typed_total),
         "work_summaries": [
             {"recommender_id": key, "name": season.recommender_name(key), "period": item["period"],
              "characters": item.get("characters"), "activities": item.get("activities")}
@@ -488,7 +466,7 @@ def recommendation_summary(season: SeasonRecords, season_id: str, recommender_id
             judges[judge["certificate_no"]] = judge
         if item.get("filled_on") and item["filled_on"] >= filler.get("filled_on", ""):
             filler = {key: item.get(key) for key in ("filled_by", "phone", "filled_on")} | {
-                "declaration": item.get("declaration")}
+                "declaration": item.get("declaration"), "declaration_text": item.get("declaration_text")}
         rows.append({
             "entry_id": item["entry_id"],
             "channel": item["channel"],
@@ -521,7 +499,14 @@ def recommendation_summary(season: SeasonRecords, season_id: str, recommender_id
         "phone": filler.get("phone"),
         "filled_on": filler.get("filled_on"),
         "declaration": filler.get("declaration"),
+        "declaration_text": filler.get("declaration_text") or _declaration_of(season),
     }
+
+
+def _declaration_of(season: SeasonRecords) -> str | None:
+    """The 推荐声明 of the season's 推荐表 (its form profile), for a summary without a recommendation yet."""
+    profile = season_profile_of(season.season)
+    return profile.declaration_text if profile else None
 
 
 def recommenders_with_summaries(season: SeasonRecords) -> list[str]:
@@ -668,20 +653,45 @@ def national_statistics(year: str, seasons: dict[str, SeasonRecords]) -> Report:
             if season.kind != kind:
                 continue
             statistics = season_statistics(season, season_id)
+            profile = season_profile_of(season.season)
             provinces.append({
                 "organizer": season.season.get("organizer"),
                 "organizer_name": season.season.get("organizer_name"),
                 "season_id": season_id,
                 "recommenders": statistics["total"]["recommenders"],
-            } | table_of(statistics["total"]["figures"], kind))
+                "rates": statistics["total"]["rates"],
+                "figures": dict(sorted(in_pieces(statistics["total"]["figures"], profile, kind).items())),
+            })
         tables.append({
             "kind": kind,
             "kind_label": _label(ActivityKind, kind),
             "items": [{"key": key, "label": label, "unit": unit} for key, label, unit in ITEMS[kind]],
             "provinces": provinces,
-            "total": {"provinces": len(provinces)} | table_of(summed(provinces), kind),
+            "total": {"provinces": len(provinces), "figures": dict(sorted(summed(provinces).items())),
+                      "rates": national_rates(provinces, kind)},
         })
     return {"year": int(year), "tables": tables}
+
+
+def national_rates(provinces: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    """The nation's rates re-derived from the provinces' figures; a province whose form types a rate in (and so
+    files no figures behind it) counts in neither its numerator nor its denominator."""
+    if kind != ActivityKind.QC_GROUP.value:
+        return {}
+    rates = {}
+    for name, (numerator, denominator) in RATE_FIGURES.items():
+        counted = [row["figures"] for row in provinces
+                   if row["figures"].get(numerator) is not None and not row["rates"].get(name, {}).get("typed")]
+        rates[name] = rate(sum(int(Decimal(str(item.get(numerator) or 0))) for item in counted),
+                           sum(int(Decimal(str(item.get(denominator) or 0))) for item in counted),
+                           RATE_FORMULAS[name]).model_dump(mode="json")
+    return rates
+
+
+def _statistics_title(profile: FormProfile | None, kind: str | None) -> str | None:
+    form = STATISTICS_FORMS.get(kind or "")
+    spec = profile.form(form) if profile and form else None
+    return spec.title if spec else None
 
 
 # ---------------------------------------------------------------- entries

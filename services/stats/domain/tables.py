@@ -63,13 +63,15 @@ def statistics_sheets(report: Report, recommender_id: str | None = None) -> list
     """One recommending unit's table as the seeds print it (统计项目 | 单位 | 数量), or the organizer's summary:
     a row per recommending unit and the 合计 with the rates re-derived."""
     items = report["items"]
+    title = report.get("form_title") or "活动统计表"
     if recommender_id is not None:
         row = next(item for item in report["recommenders"] if item["recommender_id"] == recommender_id)
         period = row["period"]
         return [Sheet(
             "统计表", ["序号", "统计项目", "单位", "数量"],
             [[index, item["label"], item["unit"], _value(row, item["key"])] for index, item in enumerate(items, start=1)],
-            [f"活动统计表（{period['first_month']} 至 {period['last_month']}）", f"推荐单位：{row['name'] or recommender_id}"],
+            [f"{title}（{period['first_month']} 至 {period['last_month']}）", f"推荐单位：{row['name'] or recommender_id}"],
+            text_lines(row),
         )]
     columns = ["推荐单位", "统计期"] + [f"{item['label']}（{item['unit']}）" for item in items]
     rows: list[list[Cell]] = [
@@ -78,8 +80,41 @@ def statistics_sheets(report: Report, recommender_id: str | None = None) -> list
         for row in report["recommenders"]
     ]
     rows.append(["合计", None] + [_value(report["total"], item["key"]) for item in items])
+    texts = [f"{row['name'] or row['recommender_id']}：{line}" for row in report["recommenders"] for line in text_lines(row)]
     return [Sheet("统计表汇总", columns, rows, [f"{report['organizer_name']}（{report['season_id']}）活动统计表汇总"],
-                  ["注：普及率、成果率由合计的分子、分母重新计算，不取平均。"])]
+                  [RATES_NOTE if not any(item.get("rate") == "typed" for item in items) else TYPED_RATES_NOTE, *texts])]
+
+
+RATES_NOTE = "注：普及率、成果率由合计的分子、分母重新计算，不取平均。"
+TYPED_RATES_NOTE = "注：普及率、成果率按各推荐单位填报数据列示，合计不重新计算。"
+TEXT_LABELS = {"features_and_suggestions": "本年度QC小组活动主要特点与建议",
+               "features_and_problems": "本年度主要特点与问题", "filled_by": "填表人", "filled_on": "填表日期"}
+CONTACT_LABELS = (("department", "工作归口部门"), ("head", "负责人"), ("name", "联系人"), ("mobile", "手机"),
+                  ("email", "邮箱"), ("address", "通信地址"), ("postcode", "邮编"))
+REVIEW_FORM_LABELS = {"presentation": "发表评审", "material": "资料评审", "on_site": "现场评审"}
+EXCHANGE_LABELS = {"joint_with_qc": "与QC小组合开", "separate": "单独举办"}
+
+
+def text_lines(row: dict[str, Any]) -> list[str]:
+    """A filing's text items under its table: 主要特点, 评审及交流形式, 发表会, contacts, filler."""
+    texts = row.get("texts") or {}
+    lines = [f"{TEXT_LABELS[key]}：{texts[key]}" for key in ("features_and_suggestions", "features_and_problems")
+             if texts.get(key)]
+    forms = [REVIEW_FORM_LABELS.get(item, item) for item in row.get("review_forms") or []]
+    if row.get("exchange"):
+        forms.append(EXCHANGE_LABELS.get(row["exchange"], row["exchange"]))
+    if forms:
+        lines.append("评审及交流形式：" + "、".join(forms))
+    meeting = row.get("presentation_meeting")
+    if meeting:
+        lines.append("发表会：" + "，".join(f"{label}{meeting.get(key)}" for key, label in (
+            ("registered_teams", "报名班组数"), ("presented_teams", "发表班组数"), ("held_on", "时间"),
+            ("place", "地点"), ("attendees", "参会人数")) if meeting.get(key) is not None))
+    contact = texts.get("contact") or {}
+    if contact:
+        lines.append("；".join(f"{label}：{contact[key]}" for key, label in CONTACT_LABELS if contact.get(key)))
+    lines += [f"{TEXT_LABELS[key]}：{texts[key]}" for key in ("filled_by", "filled_on") if texts.get(key)]
+    return lines
 
 
 def recommendation_sheets(report: Report) -> list[Sheet]:
@@ -95,7 +130,8 @@ def recommendation_sheets(report: Report) -> list[Sheet]:
     judges = Sheet("评委名单", ["姓名", "工作单位", "TGQ 评委证书号", "通讯地址", "E-mail", "手机"],
                    [[item.get(key) for key in ("name", "work_unit", "certificate_no", "address", "email", "mobile")]
                     for item in report["judges"]], ["二、评委名单"])
-    judges.footer = ["三、推荐声明", RECOMMENDATION_DECLARATION, f"填表人：{report['filled_by'] or ''}",
+    declaration = report.get("declaration_text") or RECOMMENDATION_DECLARATION
+    judges.footer = ["三、推荐声明", declaration, f"填表人：{report['filled_by'] or ''}",
                      f"电话：{report['phone'] or ''}", f"填表日期：{report['filled_on'] or ''}"]
     return [entries, judges]
 

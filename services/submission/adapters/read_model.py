@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import Envelope
 from contracts.submitted import EntryStatus
+from contracts.season_profile import adjusted_profile_fields
 from infra.feeds import FEED_ROUTES, create_feed_indexes
 from infra.mongo import DocumentProjection, payload_fields, public
 
@@ -107,6 +108,7 @@ class SubmissionReadModel(DocumentProjection):
                 "SeasonOpened": ("seasons", payload_fields),
                 "SeasonWindowChanged": ("seasons", _window_change),
                 "TeamNameSuffixApproved": ("seasons", _team_name_suffix),
+                "SeasonProfileAdjusted": ("seasons", lambda _, data: adjusted_profile_fields(data)),
                 "UnitRegistered": ("registered_units", _unit),
                 "UnitRegistrationAmended": ("registered_units", _unit),
                 "RecommenderRegistered": ("recommenders", _recommender),

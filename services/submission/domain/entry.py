@@ -9,6 +9,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts.codes import ActivityKind, Role
 from contracts.identity import stable_uuid
+from contracts.profiles import AttachmentNaming, FormProfile
 from contracts.submitted import EntryAmended, EntryStatus, EntrySubmitted, QcAchievementForm, TeamExperienceForm
 from infra.errors import RuleViolation
 from infra.eventstore import CommandContext
@@ -91,7 +92,17 @@ def check_kind(season: SeasonView, form: EntryFormModel) -> None:
 
 
 def check_registered_unit(season: SeasonView, unit: RegisteredUnit | None, form: EntryFormModel) -> RegisteredUnit:
-    """The unit is registered for the season and the entry names it exactly as registered (as on its seal)."""
+    """The unit is registered for the season and the entry names it exactly as registered (as on its seal).
+
+    Where the season's forms have no prior 报名 (its profile: Shandong's units submit directly), the entry's own
+    form names the unit, and its recommending unit must be one of the season's."""
+    if unit is None and not season.form_profile.prior_registration_required:
+        if form.recommender_id:
+            season.check_recommender(form.recommender_id, "entry.recommender.registered")
+        return RegisteredUnit(
+            credit_code=form.credit_code, unit_name=form.unit_name,
+            short_name=getattr(form, "unit_short_name", None), recommender_id=form.recommender_id,
+        )
     if unit is None:
         raise RuleViolation(
             "credit_code",
@@ -118,9 +129,9 @@ def check_registered_unit(season: SeasonView, unit: RegisteredUnit | None, form:
     return unit
 
 
-def check_attachment_names(form: EntryFormModel, unit: RegisteredUnit) -> None:
-    """附件名称: 单位简称+班组名称 (a team's attachments)."""
-    if not isinstance(form, TeamExperienceForm):
+def check_attachment_names(form: EntryFormModel, unit: RegisteredUnit, profile: FormProfile) -> None:
+    """附件名称: 单位简称+班组名称 (a team's attachments), where the season's forms say so."""
+    if not isinstance(form, TeamExperienceForm) or profile.attachment_naming is not AttachmentNaming.SHORT_NAME_AND_TEAM:
         return
     short_name = unit.short_name or form.unit_short_name
     if not short_name:

@@ -9,14 +9,20 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from contracts.identity import stable_uuid
+from contracts.profiles import FormName, FormProfile, RateMode
 from contracts.submitted import DerivedRate, QcStatisticsForm, TeamStatisticsForm, derived_rates_of
 
 
-def derived_rates(form: QcStatisticsForm | TeamStatisticsForm) -> dict[str, DerivedRate]:
-    """The QC table's two rates; the team table has none."""
+def derived_rates(form: QcStatisticsForm | TeamStatisticsForm, profile: FormProfile | None = None) -> dict[str, DerivedRate]:
+    """The QC table's rates its profile derives (both, by default); typed rates stay on the form as typed; the
+    team table has none."""
     if not isinstance(form, QcStatisticsForm):
         return {}
-    return derived_rates_of(form.model_dump())
+    rates = derived_rates_of(form.model_dump())
+    if profile is None:
+        return rates
+    return {name: rate for name, rate in rates.items()
+            if (rule := profile.rule(FormName.QC_STATISTICS, name)) is not None and rule.rate is RateMode.DERIVED}
 
 
 def statistics_id(season_id: str, recommender_id: str, period: str) -> UUID:

@@ -18,6 +18,7 @@ from contracts.submitted import (
     TeamStatisticsForm,
     WorkSummaryForm,
 )
+from contracts.profiles import AttachmentNaming, FormName, FormProfile, Presence
 from infra.errors import RuleViolation
 
 TEAM_NAME_SUFFIXES = DEFAULT_TEAM_NAME_SUFFIXES
@@ -43,36 +44,26 @@ def check_team_name(name: str, approved_suffixes: tuple[str, ...] = ()) -> None:
         )
 
 
-def check_team_form(form: TeamExperienceForm, approved_suffixes: tuple[str, ...] = ()) -> None:
+def check_team_form(
+    form: TeamExperienceForm, profile: FormProfile | None = None, approved_suffixes: tuple[str, ...] = ()
+) -> None:
+    """The 申报表's rules; those of boxes the season's form does not print (its profile) do not apply."""
     check_team_name(form.team_name, approved_suffixes)
-    accidents = form.accidents_last_three_years
-    found = [
-        (f"accidents_last_three_years.{name}", label, getattr(accidents, name))
-        for name, label in (("quality", "质量"), ("safety", "安全"), ("environmental", "环保"))
-        if getattr(accidents, name)
-    ]
-    if form.metrics.quality_safety_accidents:
-        found.append(("metrics.quality_safety_accidents", "年质量、安全", form.metrics.quality_safety_accidents))
-    if found:
-        raise RuleViolation(
-            found[0][0],
-            "entry.team.accident_free",
-            "a team with a quality, safety or environmental accident in the last three years is not eligible "
-            "(申报条件 6: 班组近三年无质量、安全、环保事故); reported: "
-            + ", ".join(f"{label} {count}" for _, label, count in found),
-        )
-    if not form.basic_formal_unit:
+    if _asks(profile, "accidents_last_three_years"):
+        _check_accident_free(form)
+    if form.basic_formal_unit is False:
         raise RuleViolation(
             "basic_formal_unit",
             "entry.team.basic_unit",
             "the team must be a basic formal unit of the enterprise (申报条件 2: 被推荐班组必须是企业最基础的正式组织单元)",
         )
-    missing = [name for name in COMMITMENTS if not getattr(form.commitments, name)]
+    texts = COMMITMENTS if profile is None else profile.commitments
+    missing = [name for name in texts if form.commitments is not None and not getattr(form.commitments, name)]
     if missing:
         raise RuleViolation(
             f"commitments.{missing[0]}",
             "entry.commitments",
-            "all four 组织承诺 are required to submit; not given: " + "; ".join(COMMITMENTS[name] for name in missing),
+            f"all {len(texts)} 组织承诺 are required to submit; not given: " + "; ".join(texts[name] for name in missing),
         )
     _other_text(form.unit_nature is UnitNature.OTHER, form.unit_nature_other, "unit_nature_other", "单位性质")
     for position, industry in enumerate(form.key_industries):
@@ -85,7 +76,36 @@ def check_team_form(form: TeamExperienceForm, approved_suffixes: tuple[str, ...]
         raise RuleViolation(
             "attachments",
             "entry.attachments.required",
-            "add at least one attachment (the 申报表 or the 创建材料), named 单位简称+班组名称",
+            "add at least one attachment (the 申报表 or the 创建材料)"
+            + ("" if profile is not None and profile.attachment_naming is AttachmentNaming.FREE
+               else ", named 单位简称+班组名称"),
+        )
+
+
+def _asks(profile: FormProfile | None, path: str) -> bool:
+    """Whether the season's 申报表 has the field (every field, for Shanghai's forms before profiles)."""
+    rule = profile.rule(FormName.TEAM_EXPERIENCE, path) if profile is not None else None
+    return rule is None or rule.presence is not Presence.ABSENT
+
+
+def _check_accident_free(form: TeamExperienceForm) -> None:
+    """申报条件 6 (2024 Shanghai team notice, 附件4): no quality, safety or environmental accident in the last three
+    years, nor in the year's figures. Shandong's notice sets no such condition, and its form has no such box."""
+    accidents = form.accidents_last_three_years
+    found = [
+        (f"accidents_last_three_years.{name}", label, getattr(accidents, name))
+        for name, label in (("quality", "质量"), ("safety", "安全"), ("environmental", "环保"))
+        if accidents is not None and getattr(accidents, name)
+    ]
+    if form.metrics.quality_safety_accidents:
+        found.append(("metrics.quality_safety_accidents", "年质量、安全", form.metrics.quality_safety_accidents))
+    if found:
+        raise RuleViolation(
+            found[0][0],
+            "entry.team.accident_free",
+            "a team with a quality, safety or environmental accident in the last three years is not eligible "
+            "(申报条件 6: 班组近三年无质量、安全、环保事故); reported: "
+            + ", ".join(f"{label} {count}" for _, label, count in found),
         )
 
 
@@ -105,9 +125,13 @@ def check_qc_form(form: QcAchievementForm) -> None:
         )
 
 
-def check_entry_form(form: QcAchievementForm | TeamExperienceForm, approved_suffixes: tuple[str, ...] = ()) -> None:
+def check_entry_form(
+    form: QcAchievementForm | TeamExperienceForm,
+    profile: FormProfile | None = None,
+    approved_suffixes: tuple[str, ...] = (),
+) -> None:
     if isinstance(form, TeamExperienceForm):
-        check_team_form(form, approved_suffixes)
+        check_team_form(form, profile, approved_suffixes)
     else:
         check_qc_form(form)
 
@@ -135,15 +159,17 @@ def check_period(form: QcStatisticsForm | TeamStatisticsForm | WorkSummaryForm) 
         )
 
 
-def _not_above(part: str, part_value: Decimal | int, whole: str, whole_value: Decimal | int, rule: str) -> None:
-    if part_value > whole_value:
+def _not_above(
+    part: str, part_value: Decimal | int | None, whole: str, whole_value: Decimal | int | None, rule: str
+) -> None:
+    if part_value is not None and whole_value is not None and part_value > whole_value:
         raise RuleViolation(part, rule, f"{part} ({part_value}) cannot exceed {whole} ({whole_value})")
 
 
 def check_statistics(form: QcStatisticsForm | TeamStatisticsForm) -> None:
     check_period(form)
     if isinstance(form, QcStatisticsForm):
-        if form.total_staff < 1:
+        if form.total_staff is not None and form.total_staff < 1:
             raise RuleViolation("total_staff", "stats.total_staff", "职工总数 (total staff) is at least 1")
         _not_above("participants", form.participants, "total_staff", form.total_staff, "stats.participation.bounds")
         _not_above("groups_with_results", form.groups_with_results, "registered_groups", form.registered_groups,

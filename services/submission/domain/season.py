@@ -15,6 +15,8 @@ from pydantic import ValidationError
 
 from contracts.codes import ActivityKind, Channel, Stage
 from contracts.common import Window
+from contracts.profiles import FormProfile
+from contracts.season_profile import channel_label, profile_of_document, season_profile
 from infra.errors import RuleViolation
 from infra.windows import SEASON_TIME_ZONE, check_window_open
 
@@ -32,6 +34,12 @@ class SeasonView:
     recommenders: frozenset[str] = frozenset()
     approved_team_name_suffixes: tuple[str, ...] = ()  # TeamNameSuffixApproved, beyond 班/组/工段/室
     entries_per_unit_max: int | None = None  # SeasonOpened: 申报 limit per unit, none when left out
+    profile: FormProfile | None = None
+
+    @property
+    def form_profile(self) -> FormProfile:
+        """The season's forms: its own profile, or Shanghai's of its kind (seasons opened before profiles)."""
+        return self.profile or season_profile(self.kind, None)
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any], recommenders: frozenset[str] = frozenset()) -> "SeasonView":
@@ -51,19 +59,26 @@ class SeasonView:
             recommenders=recommenders,
             approved_team_name_suffixes=tuple(document.get("team_name_suffixes") or {}),
             entries_per_unit_max=document.get("entries_per_unit_max"),
+            profile=profile_of_document(document),
         )
 
     def check_window_open(self, stage: Stage, now: datetime, field: str = "season_id") -> None:
         """Refuse an action outside the stage's window, naming the window and its instants."""
         check_window_open(self.windows, stage, now, season_id=self.season_id, field=field, time_zone=self.time_zone)
 
+    def channel_label(self, channel: Channel) -> str:
+        """The channel's name; the direct channel's is the season's own (its profile's)."""
+        return channel_label(channel, self.form_profile)
+
     def check_channel(self, channel: Channel) -> None:
         if self.channels and channel.value not in self.channels:
-            offered = ", ".join(f"{Channel(item).label}" for item in sorted(self.channels) if item in Channel._value2member_map_)
+            offered = ", ".join(
+                self.channel_label(Channel(item)) for item in sorted(self.channels) if item in Channel._value2member_map_
+            )
             raise RuleViolation(
                 "channel",
                 "season.channel",
-                f"season {self.season_id} does not take part through {channel.label}; it offers: {offered}",
+                f"season {self.season_id} does not take part through {self.channel_label(channel)}; it offers: {offered}",
                 status_code=409,
             )
 
