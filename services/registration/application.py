@@ -110,7 +110,8 @@ class RegistrationApplication(EventStoreApplication):
                 "event": None,
                 "changed": False,
             }
-        check_windows(season.all_windows() | {stage: window}, season.year)
+        check_windows(season.all_windows() | {stage: window}, season.year,
+                      registration_required=season.form_profile.prior_registration_required)
         changed = SeasonWindowChanged(season_id=season_id, stage=stage, window=window, reason=reason)
         season.change_window(**stamp(changed, context, season_id=season_id, organizer=season.organizer))
         result = recorded(season, "SeasonWindowChanged", season_id=season_id, stage=stage.value) | {"changed": True}

@@ -116,6 +116,7 @@ def example_seasons() -> dict[str, dict[str, Any]]:
     # the platform provinces review on T/CAQ10201-2020's scoring forms; Shandong's units register here with the
     # platform's default forms, since the flow to CAQ is the subject (its own forms: test_shandong_seasons.py)
     shandong = {key: value for key, value in seasons[SD].items() if key != "profile"}
+    shandong["windows"] = {"registration": seasons[SH]["windows"]["registration"]} | shandong["windows"]
     return {SH: seasons[SH] | {"rubrics": RUBRICS}, SD: shandong | {"rubrics": RUBRICS}, XZ: seasons[XZ],
             NATIONAL: national}
 

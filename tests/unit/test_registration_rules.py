@@ -138,6 +138,17 @@ def test_season_windows_registration_required() -> None:
     assert (violation.field, violation.rule) == ("windows.registration", "season.windows.registration_required")
 
 
+def test_a_season_whose_forms_have_no_prior_registration_needs_no_registration_window() -> None:
+    app = application()
+    body = season_body() | {"organizer": "370000", "organizer_name": "山东省质量管理协会",
+                            "profile": {"profile_id": "shandong-2024-qc", "version": 1}}
+    del body["windows"]["registration"]
+    opened = app.open_season(SeasonOpened(season_id="370000-2026-qc_group", **body), SECRETARIAT)
+    assert opened["event"] == "SeasonOpened"
+    season = app.season("370000-2026-qc_group")
+    assert not season.form_profile.prior_registration_required and season.window(Stage.REGISTRATION) is None
+
+
 def test_season_windows_year() -> None:
     app = application()
     body = season_body()

@@ -123,7 +123,9 @@ NATIONAL_ORGANIZER = "CAQ"
 
 def check_season(opened: SeasonOpened) -> None:
     """Every rule a season must meet when it is opened."""
-    check_windows(opened.windows, opened.year)
+    check_declared_profile(opened.profile, opened.kind)
+    profile = season_profile(opened.kind, opened.profile)
+    check_windows(opened.windows, opened.year, registration_required=profile.prior_registration_required)
     check_channels(opened.channels)
     check_quota(opened.quota, opened.kind, field="quota")
     check_rubrics(opened.rubrics, opened.kind)
@@ -133,7 +135,6 @@ def check_season(opened: SeasonOpened) -> None:
         check_round_windows({FORMAL_REVIEW: opened.formal_review}, opened.year, field="formal_review")
     check_entries_per_unit(opened)
     check_province_quota(opened)  # national flow (issue 10)
-    check_declared_profile(opened.profile, opened.kind)
 
 
 def check_province_quota(opened: SeasonOpened) -> None:
@@ -146,13 +147,17 @@ def check_province_quota(opened: SeasonOpened) -> None:
         )
 
 
-def check_windows(windows: Mapping[Stage, Window], year: int, *, field: str = "windows") -> None:
-    """A registration window; each window near its year; stages follow one another in calendar order."""
-    if Stage.REGISTRATION not in windows:
+def check_windows(
+    windows: Mapping[Stage, Window], year: int, *, field: str = "windows", registration_required: bool = True
+) -> None:
+    """A registration window where the season's forms ask for a prior 报名 (报名 is optional: Shandong's units
+    submit directly); each window near its year; stages follow one another in calendar order."""
+    if registration_required and Stage.REGISTRATION not in windows:
         raise RuleViolation(
             f"{field}.registration",
             "season.windows.registration_required",
-            "a season needs a 报名 (registration) window: units register before they submit",
+            "a season whose forms ask for a prior 报名 needs a 报名 (registration) window: units register before "
+            "they submit",
         )
     for stage, window in windows.items():
         for edge, instant in (("opens_at", window.opens_at), ("closes_at", window.closes_at)):
