@@ -17,8 +17,11 @@ from contracts.identity import credit_code_check_character
 from infra.auth import TokenService
 
 EXAMPLE_FEEDS = Path(__file__).resolve().parent.parent / "feeds" / "examples"
-# the provinces' feeds, then Tibet's recommendations to the national season (they name entries of its own feed)
-FEED_FILES = ("shanghai-2026.ndjson", "shandong-2026.ndjson", "tibet-2026.ndjson.gz", "tibet-2026-national.ndjson")
+# the provinces' feeds, then their recommendations to the national season (they name entries of their own feeds)
+FEED_FILES = (
+    "shanghai-2026.ndjson", "shandong-2026.ndjson", "tibet-2026.ndjson.gz",
+    "shanghai-2026-national.ndjson", "shandong-2026-national.ndjson", "tibet-2026-national.ndjson",
+)
 
 SHANGHAI_OFFSET = timezone(timedelta(hours=8))  # Asia/Shanghai has kept +08:00 since 1991
 DEMO_UNITS = [
@@ -192,7 +195,7 @@ def load_demo(
 
 def load_example_feeds(urls: Mapping[str, str], tokens: TokenService, *, wait_seconds: float = 120.0) -> dict[str, Any]:
     """Open the example feeds' seasons and the national season (once), then post the three provinces' feeds and
-    Tibet's recommendations to the national season; answers each feed's totals."""
+    their recommendations to the national season; answers each feed's totals."""
     from qcp.feed_cli import post_feed, province_in, read_feed, split_by_service
 
     national = {"Authorization": f"Bearer {tokens.mint('demo-caq', 'national', 'CAQ')}"}

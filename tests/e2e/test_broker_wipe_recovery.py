@@ -18,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from infra.settings import ServiceSettings
-from qcp.demo import example_seasons, load_demo
+from qcp.demo import example_seasons, load_demo, national_example_season
 from qcp.launcher import Platform, default_ports
 from qcp.services import SERVICES, definition
 from tests.e2e.conftest import free_port_base
@@ -104,6 +104,8 @@ async def test_after_the_broker_lost_its_data_republishing_restores_everything(r
     year = next(item["year"] for item in example_seasons())
     reports = [f"/seasons/{loaded['season_id']}/overview", f"/national/{year}/overview", f"/national/{year}/statistics"]
     reports += [f"/seasons/{item['organizer']}-{item['year']}-{item['kind']}/overview" for item in example_seasons()]
+    national_season = f"/seasons/{national_example_season()['organizer']}-{year}-qc_group/provinces"
+    reports.append(national_season)
     organizer = {"Authorization": f"Bearer {tokens.mint('staff-1', *ORGANIZER_SHANGHAI)}"}
     national = {"Authorization": f"Bearer {tokens.mint('caq-1', 'national', 'CAQ')}"}
     ops = {"Authorization": f"Bearer {tokens.mint('ops-1', 'ops', 'platform')}"}
@@ -117,6 +119,9 @@ async def test_after_the_broker_lost_its_data_republishing_restores_everything(r
         before = await read_reports()
         projected_before = await projections(stack.mongo_url, prefix)
         assert before[f"/national/{year}/overview"]["total"]["registrations"] > 0
+        # the demo's national season received the three provinces' recommendations by their feeds
+        sent = {row["province"]: row["sent"] for row in before[national_season]["provinces"]}
+        assert sent == {"310000": 2, "370000": 2, "540000": 2}, before[national_season]
 
         for service in SERVICES:
             platform.stop_process(f"{service}-worker")
