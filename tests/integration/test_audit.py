@@ -125,7 +125,8 @@ async def test_history_state_as_of_and_agreeing_chains_then_tampering_is_named(a
     grade = await drive_an_entry(audited)
     entry_id = audited.entry_id
     # submitted, amended, confirmed (submission); recommended, passed, 2 assignments, 8 scores, 1 revision, graded (review)
-    history = await journaled(audited, entry_id, expect=16)
+    history = await journaled(audited, entry_id, expect=17)
+    assert history["total"] == 17
     events = history["events"]
     types = [item["type"] for item in events]
     assert types[:2] == ["EntrySubmitted", "EntryAmended"] and types[-1] == "EntryGraded", types

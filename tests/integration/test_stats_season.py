@@ -102,13 +102,23 @@ async def test_the_live_reports_say_what_happened_in_the_season(season: SeasonWi
     judge_4 = next(row for row in workload["judges"] if row["judge_id"] == season.season.judge(4))
     assert judge_4["stages"]["material_review"] == {"assigned": 6, "scored": 6} and judge_4["revisions"] == 1
     assert judge_4["stages"]["presentation"] == {"assigned": 6, "scored": 6} and judge_4["to_score"] == 0
-    national = await season.report("/national/2026/overview")
-    assert national["provinces"][0]["published"] == 4
+    # each report document is written in its own round, about once a second: wait for this one too
+    national = await season.report("/national/2026/overview", lambda page: page["provinces"][0]["published"] == 4)
+    assert national["provinces"][0]["organizer"] == "310000"
 
 
 async def test_a_rebuild_equals_every_live_report_and_switches_over(season: SeasonWithStats) -> None:
     reports = season.database[f"reports_{(await season.database['generations'].find_one({'_id': 'active'}))['generation']}"]
-    before = {item["_id"]: unpacked(item[REPORT_FIELD]) async for item in reports.find({})}
+
+    async def settled() -> dict[str, Any] | None:
+        """The live reports once two readings two seconds apart agree (they are written about once a second,
+        and the national season's reports follow the provincial events that feed them)."""
+        first = {item["_id"]: unpacked(item[REPORT_FIELD]) async for item in reports.find({})}
+        await asyncio.sleep(2)
+        second = {item["_id"]: unpacked(item[REPORT_FIELD]) async for item in reports.find({})}
+        return second if first == second else None
+
+    before = await eventually(settled, timeout=60)
     assert len(before) >= 6
     started = await season.stats.post("/rebuilds", headers=AUDITOR)
     assert started.status_code == 202, started.text
