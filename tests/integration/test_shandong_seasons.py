@@ -18,7 +18,15 @@ from openpyxl import load_workbook
 
 from contracts.builtin_profiles import SHANDONG_DECLARATION
 from tests.harness import eventually
-from tests.integration.test_review_http import ReviewServices, everything_on, judge_form, recommendation_form, running_review
+from tests.integration.test_review_http import (
+    RUBRICS,
+    ReviewServices,
+    everything_on,
+    fill,
+    judge_form,
+    recommendation_form,
+    running_review,
+)
 from tests.integration.test_stats_season import stats_beside
 from tests.integration.test_submission_http import TOKENS, Calendar, bearer, recommender_form
 from tests.unit.test_form_profiles import (
@@ -57,7 +65,24 @@ def shandong_season(kind: str) -> dict[str, Any]:
         # the notice sets no per-unit quota and no 班组类型 (Shanghai's 推荐要求 2): a generous one of its own
         "quota": {"per_unit_max": 10, "distinct_team_types": False},
         "profile": {"profile_id": f"shandong-2024-{'qc' if kind == 'qc_group' else 'team'}", "version": 1},
-    }
+    } | (SHANDONG_QC_REVIEW if kind == "qc_group" else {})
+
+
+# 二、2–3: 初审 in June decides who presents at the 发表赛; the grade (一、二、三等) comes from both. The notice
+# gives no weights (they count equally) and no score lines: the bands below are this test's.
+SHANDONG_QC_REVIEW: dict[str, Any] = {
+    "rubrics": RUBRICS,
+    "grade_bands": [{"code": "first", "label": "一等成果", "min_score": 85},
+                    {"code": "second", "label": "二等成果", "min_score": 75},
+                    {"code": "third", "label": "三等成果", "min_score": 60}],
+    "rounds": [
+        {"code": "initial_review", "label": "初审", "review_form": "material", "judges_per_entry": 3,
+         "window": window("2024-06-06", "2024-06-30"), "gate": {"method": "organizer_choice"},
+         "assign_on_entry": False},
+        {"code": "presentation", "label": "发表赛", "review_form": "presentation", "judges_per_entry": 3,
+         "window": window("2024-07-01", "2024-08-31"), "assign_on_entry": False},
+    ],
+}
 
 
 def shandong_qc_form(**changes: Any) -> dict[str, Any]:
@@ -312,3 +337,68 @@ async def test_the_organizer_adjusts_the_team_form_and_a_contradiction_is_refuse
     profile = (await shandong.registration.get(f"/seasons/{TEAM}/profile", headers=ORGANIZER)).json()
     assert profile["based_on"] == {"profile_id": "shandong-2024-team", "version": 1}
     assert profile["forms"]["team_experience"]["fields"]["contact_phone"]["presence"] == "optional"
+
+
+# ---------------------------------------------------------------- end to end: 初审 as a gate to the 发表赛
+
+
+async def test_a_qc_achievement_goes_from_shandongs_form_through_the_initial_review_gate_to_its_grade(
+    shandong: ReviewServices,
+) -> None:
+    judges = [(await shandong.register(f"/seasons/{QC}/judges", judge_form(index, work_unit=f"山东省质量技术研究院第{index}室"),
+                                       ORGANIZER))["judge_id"] for index in (1, 2, 3)]
+    await shandong.register(f"/seasons/{QC}/judges", judge_form(4, recommender_id="jinan", work_unit="济南市质量技术服务中心"),
+                            ORGANIZER)  # signs Jinan's 推荐表, so never scores its entries
+    entries = {}
+    for name, topic, group in (("A", "降低转炉钢铁料消耗", "炼钢QC小组"), ("B", "提高连铸坯定尺合格率", "连铸QC小组")):
+        answer = await shandong.submission.post(
+            f"/seasons/{QC}/qc-achievements", headers=UNIT,
+            json=shandong_qc_form(topic=topic, group_name=group, attachments=[attachment(f"{group}成果报告.docx")]))
+        assert answer.status_code == 201, answer.text
+        entries[name] = answer.json()["entry_id"]
+    for rank, name in enumerate("AB", start=1):
+        body = recommendation_form(rank, ["TGQ-2026-0005"], filled_on=TODAY,
+                                   declaration={"accepted": True, "signer": "王芳", "signed_on": TODAY})
+
+        async def recommended(entry_id: str = entries[name], body: dict = body) -> Any:
+            got = await shandong.review.post(f"/seasons/{QC}/entries/{entry_id}/recommendation", json=body, headers=JINAN)
+            return got if got.status_code == 201 else None
+
+        await eventually(recommended, timeout=90)
+    await shandong.until(f"/seasons/{QC}/judges", lambda page: page["total"] >= 4, ORGANIZER)
+
+    before = shandong.calendar.now
+    try:
+        shandong.calendar.now = datetime(2024, 6, 10, 2, tzinfo=UTC)
+        initial = {"A": "88", "B": "72"}
+        for name, total in initial.items():
+            path = f"/seasons/{QC}/entries/{entries[name]}"
+            await shandong.ok(f"{path}/formal-review", {"outcome": "passed"}, ORGANIZER)
+            await shandong.until(path, lambda item: item["progress"] == "in_review", ORGANIZER)
+            await shandong.ok(f"{path}/assignments", {"stage": "initial_review", "judge_ids": judges}, ORGANIZER)
+            for judge_id in judges:
+                await shandong.ok(f"{path}/scores", {"stage": "initial_review", "judge_id": judge_id,
+                                                     "criteria": fill(RUBRICS[0], total)}, ORGANIZER)
+
+        # 初审 closed: a late score is refused naming the round; the organizer lets A present, B stops here
+        shandong.calendar.now = datetime(2024, 7, 2, 2, tzinfo=UTC)
+        late = await shandong.post(f"/seasons/{QC}/entries/{entries['B']}/score-revisions",
+                                   {"stage": "initial_review", "judge_id": judges[0],
+                                    "criteria": fill(RUBRICS[0], "90"), "reason": "复核后更正"}, ORGANIZER)
+        assert problem(late)[:3] == (409, "season_id", "season.window.round") and "初审" in problem(late)[3]
+        decided = await shandong.ok(f"/seasons/{QC}/rounds/initial_review/advance",
+                                    {"method": "organizer_choice", "entry_ids": [entries["A"]]}, ORGANIZER)
+        assert decided["advanced"] == [entries["A"]]
+        assert [item["entry_id"] for item in decided["not_advanced"]] == [entries["B"]]
+
+        path = f"/seasons/{QC}/entries/{entries['A']}"
+        await shandong.ok(f"{path}/assignments", {"stage": "presentation", "judge_ids": judges}, ORGANIZER)
+        for judge_id in judges:
+            await shandong.ok(f"{path}/scores", {"stage": "presentation", "judge_id": judge_id,
+                                                 "criteria": fill(RUBRICS[1], "90")}, ORGANIZER)
+        graded = await shandong.ok(f"{path}/grade", None, ORGANIZER)
+        assert (graded["combined_score"], graded["grade"]) == ("89.00", "first"), graded  # (88 + 90) / 2
+        stopped = await shandong.post(f"/seasons/{QC}/entries/{entries['B']}/grade", None, ORGANIZER)
+        assert problem(stopped)[:3] == (409, "entry_id", "grade.entry.not_advanced")
+    finally:
+        shandong.calendar.now = before
