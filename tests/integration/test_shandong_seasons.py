@@ -65,24 +65,39 @@ def shandong_season(kind: str) -> dict[str, Any]:
         # the notice sets no per-unit quota and no 班组类型 (Shanghai's 推荐要求 2): a generous one of its own
         "quota": {"per_unit_max": 10, "distinct_team_types": False},
         "profile": {"profile_id": f"shandong-2024-{'qc' if kind == 'qc_group' else 'team'}", "version": 1},
-    } | (SHANDONG_QC_REVIEW if kind == "qc_group" else {})
+    } | shandong_review(RUBRICS if kind == "qc_group" else TEAM_RUBRICS)
 
 
-# 二、2–3: 初审 in June decides who presents at the 发表赛; the grade (一、二、三等) comes from both. The notice
-# gives no weights (they count equally) and no score lines: the bands below are this test's.
-SHANDONG_QC_REVIEW: dict[str, Any] = {
-    "rubrics": RUBRICS,
-    "grade_bands": [{"code": "first", "label": "一等成果", "min_score": 85},
-                    {"code": "second", "label": "二等成果", "min_score": 75},
-                    {"code": "third", "label": "三等成果", "min_score": 60}],
-    "rounds": [
+# T/CAQ 10204-2017's two forms of evaluation for teams' experiences, as a season's scoring forms
+TEAM_RUBRICS = [
+    {"code": "team_material", "label": "质量信得过班组建设经验材料评审表", "standard": "T/CAQ 10204-2017",
+     "review_form": "material", "criteria": [
+         {"code": "basics", "label": "班组基础管理", "max_points": 40},
+         {"code": "improvement", "label": "改进与创新", "max_points": 40},
+         {"code": "results", "label": "特色与成效", "max_points": 20}]},
+    {"code": "team_presentation", "label": "质量信得过班组建设经验发表评审表", "standard": "T/CAQ 10204-2017",
+     "review_form": "presentation", "criteria": [
+         {"code": "content", "label": "经验内容", "max_points": 70},
+         {"code": "presentation", "label": "发表", "max_points": 30}]},
+]
+
+
+def shandong_review(rubrics: list[dict[str, Any]]) -> dict[str, Any]:
+    """二、2–3: 初审 in June decides who presents at the 发表赛; the grade (一、二、三等) comes from both. The
+    notice gives no weights (they count equally) and no score lines: the bands below are this test's."""
+    return {
+        "rubrics": rubrics,
+            "grade_bands": [{"code": "first", "label": "一等", "min_score": 85},
+                        {"code": "second", "label": "二等", "min_score": 75},
+                        {"code": "third", "label": "三等", "min_score": 60}],
+        "rounds": [
         {"code": "initial_review", "label": "初审", "review_form": "material", "judges_per_entry": 3,
          "window": window("2024-06-06", "2024-06-30"), "gate": {"method": "organizer_choice"},
          "assign_on_entry": False},
         {"code": "presentation", "label": "发表赛", "review_form": "presentation", "judges_per_entry": 3,
          "window": window("2024-07-01", "2024-08-31"), "assign_on_entry": False},
-    ],
-}
+        ],
+    }
 
 
 def shandong_qc_form(**changes: Any) -> dict[str, Any]:
@@ -103,9 +118,10 @@ async def shandong(stack, tmp_path_factory) -> AsyncIterator[Any]:
             await running.register(f"/seasons/{season_id}/recommenders",
                                    recommender_form("jinan", "济南市质量管理协会", "city", region_code="370100"),
                                    ORGANIZER)
-        judge = await running.register(f"/seasons/{TEAM}/judges", judge_form(0, recommender_id="jinan",
-                                                                             work_unit="济南市质量技术服务中心"),
-                                       ORGANIZER)
+        for season_id in (QC, TEAM):  # Jinan's panel: signs its 推荐表, so never scores its entries
+            judge = await running.register(f"/seasons/{season_id}/judges",
+                                           judge_form(0, recommender_id="jinan", work_unit="济南市质量技术服务中心"),
+                                           ORGANIZER)
         running.judges["TGQ-2026-0001"] = judge["judge_id"]
         for season_id in (QC, TEAM):
             await eventually(lambda season_id=season_id: _knows(running.submission, season_id), timeout=90)
@@ -345,60 +361,73 @@ async def test_the_organizer_adjusts_the_team_form_and_a_contradiction_is_refuse
 async def test_a_qc_achievement_goes_from_shandongs_form_through_the_initial_review_gate_to_its_grade(
     shandong: ReviewServices,
 ) -> None:
-    judges = [(await shandong.register(f"/seasons/{QC}/judges", judge_form(index, work_unit=f"山东省质量技术研究院第{index}室"),
-                                       ORGANIZER))["judge_id"] for index in (1, 2, 3)]
-    await shandong.register(f"/seasons/{QC}/judges", judge_form(4, recommender_id="jinan", work_unit="济南市质量技术服务中心"),
-                            ORGANIZER)  # signs Jinan's 推荐表, so never scores its entries
+    forms = {name: shandong_qc_form(topic=topic, group_name=group, attachments=[attachment(f"{group}成果报告.docx")])
+             for name, topic, group in (("A", "降低转炉钢铁料消耗", "炼钢QC小组"), ("B", "提高连铸坯定尺合格率", "连铸QC小组"))}
+    await through_the_gate_to_a_grade(shandong, QC, "qc-achievements", forms, RUBRICS)
+
+
+async def test_a_teams_experience_goes_from_shandongs_form_through_the_initial_review_gate_to_its_grade(
+    shandong: ReviewServices,
+) -> None:
+    forms = {name: shandong_team_form(team_name=team) for name, team in (("A", "炼钢厂转炉丙班"), ("B", "热轧厂精整二组"))}
+    await through_the_gate_to_a_grade(shandong, TEAM, "team-experiences", forms, TEAM_RUBRICS)
+
+
+async def through_the_gate_to_a_grade(shandong: ReviewServices, season_id: str, route: str, forms: dict[str, Any],
+                                      rubrics: list[dict[str, Any]]) -> None:
+    """Entries A and B on Shandong's form, recommended by Jinan; 初审 scores A 88 and B 72; the organizer lets A
+    present; A scores 90 at the 发表赛 and is graded 一等 from both (89.00); B stays not advanced, ungraded."""
+    judges = [(await shandong.register(f"/seasons/{season_id}/judges",
+                                       judge_form(index, work_unit=f"山东省质量技术研究院第{index}室"), ORGANIZER))["judge_id"]
+              for index in (5, 6, 7)]
     entries = {}
-    for name, topic, group in (("A", "降低转炉钢铁料消耗", "炼钢QC小组"), ("B", "提高连铸坯定尺合格率", "连铸QC小组")):
-        answer = await shandong.submission.post(
-            f"/seasons/{QC}/qc-achievements", headers=UNIT,
-            json=shandong_qc_form(topic=topic, group_name=group, attachments=[attachment(f"{group}成果报告.docx")]))
+    for name, form in forms.items():
+        answer = await shandong.submission.post(f"/seasons/{season_id}/{route}", json=form, headers=UNIT)
         assert answer.status_code == 201, answer.text
         entries[name] = answer.json()["entry_id"]
-    for rank, name in enumerate("AB", start=1):
-        body = recommendation_form(rank, ["TGQ-2026-0005"], filled_on=TODAY,
+    for rank, name in enumerate(forms, start=11):  # ranks of their own beside the season's other recommendations
+        body = recommendation_form(rank, ["TGQ-2026-0001"], filled_on=TODAY,
                                    declaration={"accepted": True, "signer": "王芳", "signed_on": TODAY})
 
         async def recommended(entry_id: str = entries[name], body: dict = body) -> Any:
-            got = await shandong.review.post(f"/seasons/{QC}/entries/{entry_id}/recommendation", json=body, headers=JINAN)
+            got = await shandong.review.post(f"/seasons/{season_id}/entries/{entry_id}/recommendation", json=body,
+                                             headers=JINAN)
             return got if got.status_code == 201 else None
 
         await eventually(recommended, timeout=90)
-    await shandong.until(f"/seasons/{QC}/judges", lambda page: page["total"] >= 4, ORGANIZER)
+    await shandong.until(f"/seasons/{season_id}/judges", lambda page: page["total"] >= 4, ORGANIZER)
 
     before = shandong.calendar.now
     try:
         shandong.calendar.now = datetime(2024, 6, 10, 2, tzinfo=UTC)
-        initial = {"A": "88", "B": "72"}
-        for name, total in initial.items():
-            path = f"/seasons/{QC}/entries/{entries[name]}"
+        for name, total in {"A": "88", "B": "72"}.items():
+            path = f"/seasons/{season_id}/entries/{entries[name]}"
             await shandong.ok(f"{path}/formal-review", {"outcome": "passed"}, ORGANIZER)
             await shandong.until(path, lambda item: item["progress"] == "in_review", ORGANIZER)
             await shandong.ok(f"{path}/assignments", {"stage": "initial_review", "judge_ids": judges}, ORGANIZER)
             for judge_id in judges:
                 await shandong.ok(f"{path}/scores", {"stage": "initial_review", "judge_id": judge_id,
-                                                     "criteria": fill(RUBRICS[0], total)}, ORGANIZER)
+                                                     "criteria": fill(rubrics[0], total)}, ORGANIZER)
 
         # 初审 closed: a late score is refused naming the round; the organizer lets A present, B stops here
         shandong.calendar.now = datetime(2024, 7, 2, 2, tzinfo=UTC)
-        late = await shandong.post(f"/seasons/{QC}/entries/{entries['B']}/score-revisions",
+        late = await shandong.post(f"/seasons/{season_id}/entries/{entries['B']}/score-revisions",
                                    {"stage": "initial_review", "judge_id": judges[0],
-                                    "criteria": fill(RUBRICS[0], "90"), "reason": "复核后更正"}, ORGANIZER)
+                                    "criteria": fill(rubrics[0], "90"), "reason": "复核后更正"}, ORGANIZER)
         assert problem(late)[:3] == (409, "season_id", "season.window.round") and "初审" in problem(late)[3]
-        decided = await shandong.ok(f"/seasons/{QC}/rounds/initial_review/advance",
+        decided = await shandong.ok(f"/seasons/{season_id}/rounds/initial_review/advance",
                                     {"method": "organizer_choice", "entry_ids": [entries["A"]]}, ORGANIZER)
         assert decided["advanced"] == [entries["A"]]
         assert [item["entry_id"] for item in decided["not_advanced"]] == [entries["B"]]
 
-        path = f"/seasons/{QC}/entries/{entries['A']}"
+        path = f"/seasons/{season_id}/entries/{entries['A']}"
         await shandong.ok(f"{path}/assignments", {"stage": "presentation", "judge_ids": judges}, ORGANIZER)
         for judge_id in judges:
             await shandong.ok(f"{path}/scores", {"stage": "presentation", "judge_id": judge_id,
-                                                 "criteria": fill(RUBRICS[1], "90")}, ORGANIZER)
+                                                 "criteria": fill(rubrics[1], "90")}, ORGANIZER)
         graded = await shandong.ok(f"{path}/grade", None, ORGANIZER)
         assert (graded["combined_score"], graded["grade"]) == ("89.00", "first"), graded  # (88 + 90) / 2
-        stopped = await shandong.post(f"/seasons/{QC}/entries/{entries['B']}/grade", None, ORGANIZER)
+        stopped = await shandong.post(f"/seasons/{season_id}/entries/{entries['B']}/grade", None, ORGANIZER)
         assert problem(stopped)[:3] == (409, "entry_id", "grade.entry.not_advanced")
     finally:
         shandong.calendar.now = before
