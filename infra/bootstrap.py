@@ -245,6 +245,7 @@ def build_relay(settings: ServiceSettings, application: EventStoreApplication, m
         retry_backoff=settings.retry_backoff_seconds,
         replace_after_failures=settings.relay_replace_producer_after_failures,
         yield_lease_after=settings.relay_yield_lease_after_seconds,
+        publish_timeout=settings.relay_publish_timeout_seconds,
     )
 
 

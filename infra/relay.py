@@ -54,6 +54,7 @@ class OutboxRelay:
         retry_backoff: float = 1.0,
         replace_after_failures: int = 3,
         yield_lease_after: float = 60.0,
+        publish_timeout: float = 60.0,
     ) -> None:
         self.application = application
         self.topic = topic
@@ -65,6 +66,7 @@ class OutboxRelay:
         self.retry_backoff = retry_backoff
         self.replace_after_failures = replace_after_failures
         self.yield_lease_after = yield_lease_after
+        self.publish_timeout = publish_timeout
         self.tracking_name = f"relay:{topic}"
         self.last_error: str | None = None
         self.backlog = 0
@@ -85,7 +87,9 @@ class OutboxRelay:
         if not envelopes:
             self._progressed()
             return 0
-        await self.producer.publish(self.topic, envelopes)
+        # A producer can also hang without an error after a broker restart (seen under the fault suite):
+        # a batch that takes this long is a failure, and the producer is replaced.
+        await asyncio.wait_for(self.producer.publish(self.topic, envelopes), timeout=self.publish_timeout)
         if os.environ.get(CRASH_AFTER_PUBLISH_ENV) == "1":
             os.kill(os.getpid(), signal.SIGKILL)
         await asyncio.to_thread(self.application.relay_tracking.insert_tracking, Tracking(self.tracking_name, last))
@@ -153,7 +157,8 @@ class OutboxRelay:
         self._failures_in_a_row += 1
         self.last_error = f"{type(error).__name__}: {error}"
         log.warning("relay to %s failed (%d in a row), retrying: %s", self.topic, self._failures_in_a_row, self.last_error)
-        if needs_new_producer(error) or self._failures_in_a_row >= self.replace_after_failures:
+        hung = isinstance(error, TimeoutError)
+        if hung or needs_new_producer(error) or self._failures_in_a_row >= self.replace_after_failures:
             await self.producer.replace(self.last_error)
             self.metrics.relay_producer_replacements.labels(self.metrics.service).inc()
             self._failures_in_a_row = 0

@@ -46,6 +46,8 @@ class ServiceSettings(BaseSettings):
     relay_replace_producer_after_failures: int = Field(default=3, ge=1, le=100)
     # A leader with a backlog and nothing published for this long hands its lease to a standby ...
     relay_yield_lease_after_seconds: float = Field(default=60.0, gt=0)
+    # A batch not acknowledged within this long counts as failed (the producer hung) and the producer is replaced.
+    relay_publish_timeout_seconds: float = Field(default=60.0, gt=0)
     # ... and after this long the worker's liveness probe fails, so Kubernetes restarts it.
     relay_liveness_stall_seconds: float = Field(default=180.0, gt=0)
     retry_backoff_seconds: float = 1.0

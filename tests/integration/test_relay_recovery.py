@@ -33,6 +33,11 @@ def break_for_good(producer: AIOKafkaProducer, error: Exception) -> None:
     producer._message_accumulator.fail_all(error)  # noqa: SLF001
 
 
+def hang(producer: AIOKafkaProducer) -> None:
+    """A producer whose sender stopped without an error: sends are queued and never answered."""
+    producer._sender.sender_task.cancel()  # noqa: SLF001 - reproducing a silent hang
+
+
 def metric(metrics: ServiceMetrics, name: str) -> float:
     value = metrics.registry.get_sample_value(name, {"service": metrics.service})
     return 0.0 if value is None else value
@@ -45,12 +50,14 @@ async def event_ids_on(settings, expect: int) -> set[str]:  # noqa: ANN001
 
 @pytest.mark.parametrize("event_store", ["sqlite", "postgres"])
 @pytest.mark.parametrize(
-    "error", [OutOfOrderSequenceNumber(), KafkaConnectionError("injected")], ids=["fatal", "retriable-forever"]
+    "error", [OutOfOrderSequenceNumber(), KafkaConnectionError("injected"), None],
+    ids=["fatal", "retriable-forever", "hung-without-error"],
 )
 async def test_a_producer_that_never_sends_again_is_replaced_and_every_stored_event_reaches_kafka(
     stack, tmp_path, event_store, error
 ) -> None:
-    settings = isolated_settings(stack, "registration", tmp_path, new_namespace(), retry_backoff_seconds=0.1)
+    settings = isolated_settings(stack, "registration", tmp_path, new_namespace(), retry_backoff_seconds=0.1,
+                                 relay_publish_timeout_seconds=3.0)
     if event_store == "postgres":
         settings = on_postgres(stack, settings)
     await ensure_topics(settings, [settings.own_topic])
@@ -62,7 +69,10 @@ async def test_a_producer_that_never_sends_again_is_replaced_and_every_stored_ev
     running = asyncio.create_task(relay.run(stop))
     try:
         await eventually(lambda: relay.position(), timeout=30)  # the first events are out
-        break_for_good(relay.producer._producer, error)  # noqa: SLF001
+        if error is None:
+            hang(relay.producer._producer)  # noqa: SLF001
+        else:
+            break_for_good(relay.producer._producer, error)  # noqa: SLF001
         for index in range(4):  # new units and amendments
             form = UnitRegistrationForm.model_validate(demo_registration(index))
             await asyncio.to_thread(app.register_unit, season_id, form, SECRETARIAT)
