@@ -3,7 +3,7 @@
 Measured from the groups' committed offsets against the topics' end offsets, so it is right when nothing
 flows too (the per-message gauge only moves when a message arrives). It feeds the readiness ("degraded"
 above a threshold, still ready), the Prometheus gauges, and the liveness: a group with lag that has made
-no progress (no commit, no message handled) for a set time is wedged, and the worker must be restarted.
+no progress (no commit, no message handled or even retried) for a set time is wedged, and the worker must be restarted.
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ class GroupLag:
         return topics
 
     def stalled_seconds(self, now: float) -> float:
-        """How long it has neither committed nor handled a message while behind (0 when caught up)."""
+        """How long it has neither committed nor tried a message while behind (0 when caught up)."""
         if self.total == 0:
             return 0.0
-        return now - max(self.progressed_at, self.consumer.last_handled)
+        return now - max(self.progressed_at, self.consumer.last_active)
 
 
 class ConsumerLagMonitor:

@@ -142,8 +142,9 @@ class EventConsumer:
         self.meters = meters
         self.retry_backoff = retry_backoff
         self.positions = positions
-        # when a message was last handled (monotonic): the worker's liveness tells a slow consumer from a wedged one
-        self.last_handled = time.monotonic()
+        # when a message was last handled or retried (monotonic): the worker's liveness tells a consumer that
+        # waits (a store away, NotReady) or is slow from one that stopped turning altogether
+        self.last_active = time.monotonic()
         self.hang_on_first_message = os.environ.get(HANG_ON_FIRST_MESSAGE_ENV) == "1"
         self.subscriber = broker.subscriber(
             *topics,
@@ -184,12 +185,14 @@ class EventConsumer:
         except PERMANENT_ERRORS as error:
             await self.dead_letter(message, self.meters.failure_reason, error)
             return
+        finally:
+            self.last_active = time.monotonic()
         self._observe(raw.topic, raw.partition, raw.offset, envelope, applied, consumer)
 
     async def dead_letter(self, message: KafkaMessage, reason: str, error: BaseException) -> None:
         """Publish the original bytes with the error to the dead-letter topic, then let the partition move on."""
         raw = message.raw_message
-        self.last_handled = time.monotonic()
+        self.last_active = time.monotonic()
         log.error("dead-lettering %s[%s]@%s: %s", raw.topic, raw.partition, raw.offset, error)
         await self.broker.publish(
             message.body,
@@ -210,7 +213,6 @@ class EventConsumer:
     def _observe(
         self, topic: str, partition: int, offset: int, envelope: Envelope, applied: bool, consumer: object
     ) -> None:
-        self.last_handled = time.monotonic()
         labels = self.meters.labels
         outcome = "applied" if applied else "duplicate"
         self.meters.events.labels(*labels, topic, outcome).inc()

@@ -22,6 +22,8 @@ from tests.harness import environment_for, isolated_settings, new_namespace
 from tests.integration.test_outbox_relay import store_season_with_units
 
 NAMES = ["registration-api", "registration-worker"]
+# the hung worker's health counts only after this: a slow start on a busy machine is not what is tested there
+START_GRACE = 60.0
 
 
 @pytest.fixture
@@ -105,7 +107,7 @@ def test_a_worker_that_stops_answering_is_killed_and_restarted(supervised) -> No
     assert worker["last_reason"].startswith("/health did not answer")
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(300)
 def test_a_worker_whose_consumer_hangs_fails_liveness_and_is_restarted(stack, tmp_path: Path) -> None:
     """A consumer that stops consuming while the process lives: its /health fails after the stall time
     (short here), and the supervisor restarts the worker with that reason."""
@@ -120,11 +122,11 @@ def test_a_worker_whose_consumer_hangs_fails_liveness_and_is_restarted(stack, tm
         "QCP_CONSUMER_LIVENESS_STALL_SECONDS": "5",
     })
     supervisor = Supervisor(platform, ["registration-worker"], status_path=tmp_path / "platform.json",
-                            echo=lambda _: None, interval=0.5, start_grace=10.0)
+                            echo=lambda _: None, interval=0.5, start_grace=START_GRACE)
     hung = platform.processes["registration-worker"].pid
     try:
         started = time.monotonic()
-        while platform.processes["registration-worker"].pid == hung and time.monotonic() - started < 90:
+        while platform.processes["registration-worker"].pid == hung and time.monotonic() - started < START_GRACE + 90:
             supervisor.check()
             time.sleep(0.5)
         worker = read_status(supervisor.status_path)["processes"]["registration-worker"]

@@ -89,7 +89,7 @@ async def test_a_consumer_that_hangs_shows_its_lag_degrades_readiness_and_fails_
         monkeypatch.delenv(HANG_ON_FIRST_MESSAGE_ENV)
         assert (await worker.client.get("/health")).status_code == 200
 
-        body = await eventually(lambda: reported_lag(worker, UNITS + 1), timeout=60)
+        body = await eventually(lambda: reported_lag(worker, UNITS + 1), timeout=120)
         assert body["ready"] is True
         assert body["degraded"] is True
         assert body["degraded_reasons"]["consumer_lag"] == (
@@ -102,7 +102,7 @@ async def test_a_consumer_that_hangs_shows_its_lag_degrades_readiness_and_fails_
             answer = await worker.client.get("/health")
             return answer.json() if answer.status_code == 503 else None
 
-        health = await eventually(wedged, timeout=60)
+        health = await eventually(wedged, timeout=120)
         assert health["status"] == "wedged"
         assert f"consumer group {settings.consumer_group} has handled and committed nothing" in (
             health["problems"]["consumers"]
@@ -113,7 +113,7 @@ async def test_a_consumer_that_hangs_shows_its_lag_degrades_readiness_and_fails_
 async def test_a_worker_that_consumes_shows_no_lag_and_stays_healthy(stack, tmp_path) -> None:
     settings = settings_for(stack, tmp_path, consumer_lag_degraded_messages=3)
     async with running(settings) as worker:
-        body = await eventually(lambda: reported_lag(worker, 0), timeout=60)
+        body = await eventually(lambda: reported_lag(worker, 0), timeout=120)
         assert body["degraded"] is False
         assert "degraded_reasons" not in body
         await asyncio.sleep(STALL_SECONDS * 2)  # past the stall time of the hung worker above
