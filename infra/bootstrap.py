@@ -22,7 +22,14 @@ from infra.kafka import EVENT_TOPICS, build_broker, document_publisher
 from infra.metrics import ServiceMetrics
 from infra.mongo import build_client
 from infra.operations_http import build_operations_router
-from infra.projection import EventHandler, ProcessManagerRunner, Projection, ProjectionRunner
+from infra.positions import AppliedPositions
+from infra.projection import (
+    EventConsumer,
+    EventHandler,
+    ProcessManagerRunner,
+    Projection,
+    ProjectionRunner,
+)
 from infra.readiness import Readiness, event_store_check, kafka_check, mongo_check
 from infra.relay import OutboxRelay
 from infra.relay_lease import lease_for
@@ -161,11 +168,13 @@ def build_messaging(
     *,
     application: EventStoreApplication | None = None,
     handlers: list[ProcessHandler] | None = None,
+    consumers: list[EventConsumer] | None = None,
 ) -> KafkaBroker:
     """The service's broker with its projection subscriber, a subscriber per process manager and, for a
-    write service, its topic declared. The process managers' handlers are appended to `handlers`."""
+    write service, its topic declared. The process managers' handlers are appended to `handlers`, and every
+    consumer to `consumers`."""
     broker = build_broker(settings)
-    ProjectionRunner(
+    projection = ProjectionRunner(
         broker,
         group=settings.consumer_group,
         topics=[settings.topic(name) for name in definition.consumes],
@@ -173,10 +182,15 @@ def build_messaging(
         dead_letter_topic=settings.dead_letter_topic,
         metrics=metrics,
         retry_backoff=settings.retry_backoff_seconds,
+        # a read model may keep its own position log (stats: recorded with its reports); the others record
+        # each event's position after its write
+        positions=getattr(read_model, "position_log", None) or AppliedPositions(read_model.database),
     )
+    if consumers is not None:
+        consumers.append(projection)
     for process in definition.processes:
         handler = process.build_handler(ProcessContext(settings, application, read_model.database, metrics))
-        ProcessManagerRunner(
+        runner = ProcessManagerRunner(
             broker,
             name=process.name,
             group=process.group(settings),
@@ -188,6 +202,8 @@ def build_messaging(
         )
         if handlers is not None:
             handlers.append(handler)
+        if consumers is not None:
+            consumers.append(runner)
     if definition.build_application is not None:
         document_publisher(broker, settings.own_topic, settings.service)
     return broker
@@ -206,8 +222,9 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
         read_model = definition.build_read_model(database)
     application = open_event_store(definition, settings)
     handlers: list[ProcessHandler] = []
+    consumers: list[EventConsumer] = []
     broker = build_messaging(
-        definition, settings, read_model, metrics, application=application, handlers=handlers
+        definition, settings, read_model, metrics, application=application, handlers=handlers, consumers=consumers
     )
     checks = {"kafka": kafka_check(settings.kafka_bootstrap), "mongodb": mongo_check(mongo)}
     relay = None
@@ -223,6 +240,7 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
         broker=broker,
         relay=relay,
         topics=sorted(set(topics)),
+        consumers=consumers,
         readiness=Readiness(checks),
         metrics=metrics,
         tokens=tokens_for(settings),

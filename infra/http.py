@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 
 from eventsourcing.persistence import IntegrityError, OperationalError
-from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
@@ -23,6 +23,14 @@ from infra.eventstore import CommandContext
 from infra.idempotency import MAX_KEY_LENGTH, IdempotencyKey
 from infra.errors import NotFound, RuleViolation
 from infra.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
+from infra.positions import (
+    MIN_POSITION,
+    OPERATIONAL_PATHS,
+    POSITION_HEADER,
+    Position,
+    PositionNotReached,
+    read_your_writes,
+)
 from infra.readiness import Readiness
 
 log = logging.getLogger(__name__)
@@ -52,7 +60,10 @@ def create_app(
         description=f"The {service} service of the mass quality activities platform.",
         version="0.1.0",
         lifespan=lifespan,
+        # every read answers only once the read model has applied the caller's `min_position`, if given
+        dependencies=[Depends(read_your_writes)],
     )
+    _document_min_position_on_reads_only(app)
     app.state.tokens = tokens
     app.state.metrics = metrics
     app.state.readiness = readiness
@@ -64,6 +75,27 @@ def create_app(
     _add_error_handlers(app)
     _add_latency_middleware(app, service, metrics)
     return app
+
+
+def _document_min_position_on_reads_only(app: FastAPI) -> None:
+    """The shared `min_position` dependency is declared on the app, so every route takes it; only the read
+    routes act on it, so only they document it."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            for path, operations in generate().get("paths", {}).items():
+                for method, operation in operations.items():
+                    if method == "get" and path not in OPERATIONAL_PATHS:
+                        continue
+                    kept = [item for item in operation.get("parameters", []) if item.get("name") != MIN_POSITION]
+                    if kept:
+                        operation["parameters"] = kept
+                    else:
+                        operation.pop("parameters", None)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _add_operational_routes(
@@ -80,12 +112,14 @@ def _add_operational_routes(
             return JSONResponse({"status": "wedged", "service": service, "problems": problems}, status_code=503)
         return JSONResponse({"status": "ok", "service": service})
 
-    @app.get("/ready", tags=["operations"], summary="Readiness: Kafka, event store and MongoDB reachable")
+    @app.get("/ready", tags=["operations"], summary="Readiness: Kafka, event store and MongoDB reachable; degraded (still ready) when far behind")
     async def ready() -> JSONResponse:
         is_ready, checks = await readiness.report()
-        return JSONResponse(
-            {"ready": is_ready, "service": service, "checks": checks}, status_code=200 if is_ready else 503
-        )
+        degraded = readiness.degraded()
+        answer = {"ready": is_ready, "service": service, "checks": checks, "degraded": bool(degraded)}
+        if degraded:
+            answer["degraded_reasons"] = degraded
+        return JSONResponse(answer | readiness.shown(), status_code=200 if is_ready else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     async def prometheus_metrics() -> Response:
@@ -117,6 +151,10 @@ def _add_error_handlers(app: FastAPI) -> None:
             },
             status_code=error.status_code,
         )
+
+    @app.exception_handler(PositionNotReached)
+    async def position_not_reached(_: Request, error: PositionNotReached) -> JSONResponse:
+        return JSONResponse(error.answer(), status_code=409, headers={"Retry-After": "1"})
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, error: NotFound) -> JSONResponse:
@@ -181,14 +219,19 @@ def idempotency_for(request: Request, actor: Actor, body: BaseModel) -> Idempote
 
 
 def command_answer(result: dict[str, Any]) -> JSONResponse:
-    """201 for a new aggregate, 200 for a change to one; a replayed answer says so in a header."""
+    """201 for a new aggregate, 200 for a change to one; a replayed answer says so in a header.
+
+    The answer carries the position of its event (also in a header), which a read can pass as `min_position`
+    to see its own write; answers stored before positions existed get theirs from the aggregate and version.
+    """
     replayed = result.pop("replayed", False)
     created = result.pop("created", False)
-    return JSONResponse(
-        result,
-        status_code=201 if created else 200,
-        headers={"Idempotent-Replayed": "true"} if replayed else None,
-    )
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    position = Position.of_answer(result)
+    if position is not None:
+        result["position"] = str(position)
+        headers[POSITION_HEADER] = str(position)
+    return JSONResponse(result, status_code=201 if created else 200, headers=headers or None)
 
 
 async def execute(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ from infra.kafka import UNREADABLE, read_message
 from infra.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
+
+# Fault injection for the wedged-consumer test: the handler blocks forever on its first message,
+# a consumer that stopped consuming while the process lives (liveness must catch it).
+HANG_ON_FIRST_MESSAGE_ENV = "QCP_FAULT_CONSUMER_HANG"
 
 # Errors that say the infrastructure is away, not that the message is bad: the message
 # is not acknowledged, the partition is rewound to it, and it is tried again.
@@ -60,6 +65,12 @@ class Delivery:
 
 # Set for the duration of each handler call, so the handler protocol stays (envelope, payload).
 current_delivery: ContextVar[Delivery | None] = ContextVar("current_delivery", default=None)
+
+
+class PositionLog(Protocol):
+    """Where a consumer records that an event is applied, for reads that wait for their own writes."""
+
+    async def record(self, envelope: Envelope) -> None: ...
 
 
 class EventHandler(Protocol):
@@ -120,6 +131,7 @@ class EventConsumer:
         retry_backoff: float = 1.0,
         title: str,
         description: str,
+        positions: PositionLog | None = None,
     ) -> None:
         self.broker = broker
         self.group = group
@@ -129,6 +141,11 @@ class EventConsumer:
         self.metrics = metrics
         self.meters = meters
         self.retry_backoff = retry_backoff
+        self.positions = positions
+        # when a message was last handled or retried (monotonic): the worker's liveness tells a consumer that
+        # waits (a store away, NotReady) or is slow from one that stopped turning altogether
+        self.last_active = time.monotonic()
+        self.hang_on_first_message = os.environ.get(HANG_ON_FIRST_MESSAGE_ENV) == "1"
         self.subscriber = broker.subscriber(
             *topics,
             group_id=group,
@@ -149,8 +166,14 @@ class EventConsumer:
             await self.dead_letter(message, "unreadable", error)
             return
         current_delivery.set(Delivery(raw.topic, raw.partition, raw.offset, message.body))
+        if self.hang_on_first_message:
+            log.error("%s hangs on its first message (fault injected by %s)", self.group, HANG_ON_FIRST_MESSAGE_ENV)
+            await asyncio.Event().wait()
         try:
             applied = await self.handler.apply(envelope, payload)
+            # after the handler's write, before the commit: a read waiting for this event may answer now
+            if self.positions is not None:
+                await self.positions.record(envelope)
         except NotReady as error:
             log.info("%s not ready for %s[%s]@%s: %s", self.group, raw.topic, raw.partition, raw.offset, error)
             await asyncio.sleep(self.retry_backoff)
@@ -162,11 +185,14 @@ class EventConsumer:
         except PERMANENT_ERRORS as error:
             await self.dead_letter(message, self.meters.failure_reason, error)
             return
+        finally:
+            self.last_active = time.monotonic()
         self._observe(raw.topic, raw.partition, raw.offset, envelope, applied, consumer)
 
     async def dead_letter(self, message: KafkaMessage, reason: str, error: BaseException) -> None:
         """Publish the original bytes with the error to the dead-letter topic, then let the partition move on."""
         raw = message.raw_message
+        self.last_active = time.monotonic()
         log.error("dead-lettering %s[%s]@%s: %s", raw.topic, raw.partition, raw.offset, error)
         await self.broker.publish(
             message.body,
@@ -209,6 +235,7 @@ class ProjectionRunner(EventConsumer):
         dead_letter_topic: str,
         metrics: ServiceMetrics,
         retry_backoff: float = 1.0,
+        positions: PositionLog | None = None,
     ) -> None:
         super().__init__(
             broker,
@@ -221,6 +248,7 @@ class ProjectionRunner(EventConsumer):
             retry_backoff=retry_backoff,
             title=f"{group}:projection",
             description=f"{group} projection of {', '.join(topics)}",
+            positions=positions,
         )
         self.projection = projection
 

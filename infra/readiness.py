@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaClient
 from pymongo import AsyncMongoClient
@@ -47,6 +48,10 @@ class Readiness:
     checks: dict[str, Check]
     cache_seconds: float = 2.0
     extra: dict[str, Callable[[], str | None]] = field(default_factory=dict)
+    # shown on /ready without deciding it (e.g. the consumer lag)
+    details: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    # reasons to answer "ready, but degraded" (still 200), e.g. a consumer lag above its threshold
+    degradations: dict[str, Callable[[], str | None]] = field(default_factory=dict)
     _cached: tuple[float, dict[str, str]] | None = None
 
     async def report(self) -> tuple[bool, dict[str, str]]:
@@ -64,6 +69,12 @@ class Readiness:
                 results[name] = "ok" if problem is None else problem
             self._cached = (now, results)
         return all(value == "ok" for value in results.values()), results
+
+    def degraded(self) -> dict[str, str]:
+        return {name: reason for name, probe in self.degradations.items() if (reason := probe()) is not None}
+
+    def shown(self) -> dict[str, Any]:
+        return {name: describe() for name, describe in self.details.items()}
 
     @staticmethod
     async def _run(check: Check) -> str:

@@ -50,6 +50,14 @@ class ServiceSettings(BaseSettings):
     relay_publish_timeout_seconds: float = Field(default=60.0, gt=0)
     # ... and after this long the worker's liveness probe fails, so Kubernetes restarts it.
     relay_liveness_stall_seconds: float = Field(default=180.0, gt=0)
+    # A worker measures its consumer groups' lag this often; above the threshold its readiness says
+    # "degraded" (still ready, so traffic keeps flowing and KEDA scales out) ...
+    consumer_lag_interval_seconds: float = Field(default=5.0, gt=0)
+    consumer_lag_degraded_messages: int = Field(default=1_000, ge=0)
+    # ... and a group with lag that has handled and committed nothing for this long fails liveness.
+    consumer_liveness_stall_seconds: float = Field(default=180.0, gt=0)
+    # A read with min_position waits this long for its read model before answering 409.
+    read_your_writes_wait_seconds: float = Field(default=5.0, ge=0, le=60)
     retry_backoff_seconds: float = 1.0
     log_level: str = "INFO"
 

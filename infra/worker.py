@@ -11,9 +11,11 @@ import uvicorn
 from faststream.kafka import KafkaBroker
 
 from infra.auth import TokenService
+from infra.consumer_lag import ConsumerLagMonitor
 from infra.http import create_app
 from infra.kafka import ensure_topics
 from infra.metrics import ServiceMetrics
+from infra.projection import EventConsumer
 from infra.readiness import Readiness
 from infra.relay import OutboxRelay
 from infra.settings import ServiceSettings
@@ -31,6 +33,7 @@ class Worker:
         broker: KafkaBroker,
         relay: OutboxRelay | None,
         topics: list[str],
+        consumers: list[EventConsumer] | None = None,
         readiness: Readiness,
         metrics: ServiceMetrics,
         tokens: TokenService,
@@ -48,7 +51,17 @@ class Worker:
         self.relay_task: asyncio.Task[None] | None = None
         self.topics_ready = asyncio.Event()
         readiness.extra["consumers"] = lambda: self.consumers_problem
-        liveness = {}
+        self.lag = ConsumerLagMonitor(
+            settings.kafka_bootstrap,
+            consumers or [],
+            interval=settings.consumer_lag_interval_seconds,
+            degraded_above=settings.consumer_lag_degraded_messages,
+            stall_seconds=settings.consumer_liveness_stall_seconds,
+        )
+        self.lag_task: asyncio.Task[None] | None = None
+        readiness.details["consumer_lag"] = self.lag.report
+        readiness.degradations["consumer_lag"] = self.lag.degraded
+        liveness: dict[str, Callable[[], str | None]] = {"consumers": self.consumers_wedged}
         if relay is not None:
             readiness.extra["relay"] = lambda: relay.last_error and f"retrying: {relay.last_error}"
             liveness["relay"] = self.relay_wedged
@@ -76,6 +89,12 @@ class Worker:
                 f" (last error: {self.relay.last_error})"
             )
         return None
+
+    def consumers_wedged(self) -> str | None:
+        """Why the consumers need a restart of this process, if they do: a group stopped consuming with lag."""
+        if self.consumers_problem is not None:
+            return None  # not consuming yet (Kafka or MongoDB away): a restart would not help
+        return self.lag.wedged()
 
     async def start_consumers(self, stop: asyncio.Event) -> bool:
         """Keep trying until Kafka answers; report why not meanwhile. Returns False if stopped first."""
@@ -112,11 +131,13 @@ class Worker:
             if self.relay is not None:
                 self.relay_task = asyncio.create_task(self.relay.run(stop, topic_ready=self.topics_ready))
             if await self.start_consumers(stop):
+                self.lag_task = asyncio.create_task(self.lag.run(stop))
                 await stop.wait()
         finally:
-            if self.relay_task is not None:
-                with contextlib.suppress(Exception):
-                    await self.relay_task
+            for task in (self.relay_task, self.lag_task):
+                if task is not None:
+                    with contextlib.suppress(Exception):
+                        await task
             with contextlib.suppress(Exception):
                 await self.broker.stop()
             if self.on_stop is not None:

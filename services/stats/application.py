@@ -33,6 +33,7 @@ from pydantic import BaseModel
 
 from contracts import Envelope
 from infra.kafka import UNREADABLE, read_message
+from infra.positions import AppliedPositions
 from services.stats.adapters.replay import Positions, TopicReader, committed_offsets
 from services.stats.adapters.store import StatsStore, snapshot_chunks, unpacked
 from services.stats.domain.records import Header, Payload, StatsState, fold, relevant
@@ -52,10 +53,16 @@ def header_of(envelope: Envelope) -> Header:
 
 
 class LiveStats:
-    """The worker's state of every record, applied event by event, and its report documents."""
+    """The worker's state of every record, applied event by event, and its report documents.
+
+    It is also the consumer's position log: for stats an event is applied once the reports it answers
+    include it, so the positions handled are recorded after the report documents that hold them.
+    """
 
     def __init__(self, store: StatsStore, *, materialise_interval: float = 1.0) -> None:
         self.store = store
+        self.applied_positions = AppliedPositions(store.database)
+        self.pending_positions: dict[str, int] = {}
         self.state = StatsState()
         self.generation = ""
         self.lock = asyncio.Lock()
@@ -84,17 +91,28 @@ class LiveStats:
         self.state.changed_records.discard(candidate["_id"])
         return True
 
+    async def record(self, envelope: Envelope) -> None:
+        """An event handled (its record stored): its position is recorded with the next report documents."""
+        key = str(envelope.aggregate_id)
+        self.pending_positions[key] = max(self.pending_positions.get(key, 0), envelope.aggregate_version)
+
     async def materialise(self) -> int:
-        """Write the report documents of the seasons changed since the last time; how many were written."""
+        """Write the report documents of the seasons changed since the last time, then the positions they
+        include; how many reports were written."""
         async with self.lock:
             changed = self.state.take_changed_seasons()
-            if not changed:
-                return 0
+            # taken with the state: every position here is in the reports written from it
+            positions, self.pending_positions = self.pending_positions, {}
+            reports: dict[str, Any] = {}
             try:
-                reports = reports_for(self.state.seasons, changed)
-                await self.store.save_reports(self.generation, reports)
+                if changed:
+                    reports = reports_for(self.state.seasons, changed)
+                    await self.store.save_reports(self.generation, reports)
+                await self.applied_positions.record_many(positions)
             except BaseException:
                 self.state.changed_seasons |= changed
+                for key, version in positions.items():
+                    self.pending_positions[key] = max(self.pending_positions.get(key, 0), version)
                 raise
             return len(reports)
 

@@ -13,12 +13,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from infra.projection import HANG_ON_FIRST_MESSAGE_ENV
 from qcp.launcher import Platform, default_ports
 from qcp.supervisor import Supervisor, read_status
 from tests.e2e.conftest import free_port_base
+from services.registration.application import RegistrationApplication
 from tests.harness import environment_for, isolated_settings, new_namespace
+from tests.integration.test_outbox_relay import store_season_with_units
 
 NAMES = ["registration-api", "registration-worker"]
+# the hung worker's health counts only after this: a slow start on a busy machine is not what is tested there
+START_GRACE = 60.0
 
 
 @pytest.fixture
@@ -100,3 +105,33 @@ def test_a_worker_that_stops_answering_is_killed_and_restarted(supervised) -> No
     worker = read_status(supervisor.status_path)["processes"]["registration-worker"]
     assert worker["restarts"] == 1
     assert worker["last_reason"].startswith("/health did not answer")
+
+
+@pytest.mark.timeout(300)
+def test_a_worker_whose_consumer_hangs_fails_liveness_and_is_restarted(stack, tmp_path: Path) -> None:
+    """A consumer that stops consuming while the process lives: its /health fails after the stall time
+    (short here), and the supervisor restarts the worker with that reason."""
+    settings = isolated_settings(stack, "registration", tmp_path, new_namespace())
+    application = RegistrationApplication(settings)
+    store_season_with_units(application, 2)  # events to consume, so the hung group has lag
+    application.close()
+    platform = Platform(environment_for(settings), tmp_path / "logs", default_ports(free_port_base(18600)))
+    platform.start_process("registration", "worker", {
+        HANG_ON_FIRST_MESSAGE_ENV: "1",
+        "QCP_CONSUMER_LAG_INTERVAL_SECONDS": "0.5",
+        "QCP_CONSUMER_LIVENESS_STALL_SECONDS": "5",
+    })
+    supervisor = Supervisor(platform, ["registration-worker"], status_path=tmp_path / "platform.json",
+                            echo=lambda _: None, interval=0.5, start_grace=START_GRACE)
+    hung = platform.processes["registration-worker"].pid
+    try:
+        started = time.monotonic()
+        while platform.processes["registration-worker"].pid == hung and time.monotonic() - started < START_GRACE + 90:
+            supervisor.check()
+            time.sleep(0.5)
+        worker = read_status(supervisor.status_path)["processes"]["registration-worker"]
+    finally:
+        platform.stop()
+    assert worker["restarts"] == 1
+    assert worker["last_reason"].startswith("/health answered 503")
+    assert f"consumer group {settings.consumer_group} has handled and committed nothing" in worker["last_reason"]

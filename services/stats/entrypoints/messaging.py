@@ -28,6 +28,8 @@ class StatsWorkerModel:
         self.store = StatsStore(database)
         self.live = LiveStats(self.store, materialise_interval=materialise_interval)
         self.rebuilder = Rebuilder(self.store, rebuild_settings(settings), self.live)
+        # applied means "in the reports the API answers": positions are recorded with the report documents
+        self.position_log = self.live
         self.stop = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
 
