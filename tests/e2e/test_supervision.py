@@ -13,9 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qcp.launcher import Platform, default_ports
+from qcp.launcher import Platform, default_ports, free_port_base
 from qcp.supervisor import Supervisor, read_status
-from tests.e2e.conftest import free_port_base
 from tests.harness import environment_for, isolated_settings, new_namespace
 
 NAMES = ["registration-api", "registration-worker"]
