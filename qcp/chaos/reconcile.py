@@ -21,6 +21,7 @@ from qcp.services import SERVICES
 from qcp.stats_cli import FINISHED
 
 WRITE_SERVICES = ("registration", "submission")  # the services the load sends commands to
+MIRRORS = (("registration", "unit_registrations"), ("submission", "entries"))
 OUTAGE_GRACE = 30.0  # seconds after a fault healed in which a 503 still belongs to its outage
 
 
@@ -187,17 +188,17 @@ class Reconciler:
                         if document["_applied_events"] > document.get("_version", 0):
                             problems.append(f"{service}.{name} {document['_id']}: applied "
                                             f"{document['_applied_events']} events up to v{document.get('_version')}")
-            registrations = mongo[f"{self.mongo_db_prefix}registration"]["unit_registrations"]
-            async for document in registrations.find({"season_id": self.season_id}):
-                stored = next((head["version"] for key, head in heads.items() if key == str(document["_id"])), None)
-                if not document["_applied_events"] == document["_version"] == (stored or document["_version"]):
-                    problems.append(f"registration {document['_id']}: applied {document['_applied_events']}, "
-                                    f"v{document['_version']}, event store v{stored}")
+            for service, name in MIRRORS:  # documents that mirror one aggregate each: every event applied once
+                async for document in mongo[f"{self.mongo_db_prefix}{service}"][name].find({"season_id": self.season_id}):
+                    stored = heads.get(str(document["_id"]), {}).get("version")
+                    if not document["_applied_events"] == document["_version"] == stored:
+                        problems.append(f"{service}.{name} {document['_id']}: applied {document['_applied_events']}, "
+                                        f"v{document['_version']}, event store v{stored}")
         finally:
             await mongo.close()
         return Check("duplicates on Kafka harmless", not problems,
                      f"{duplicates} re-published copies on the topics; {checked} read-model documents each applied "
-                     "every event once", problems)
+                     "every event once, the registrations and entries exactly their aggregates' versions", problems)
 
     async def projections_and_stats(self) -> Check:
         counts, expected = await self._counts(), self._expected_counts()
@@ -220,8 +221,9 @@ class Reconciler:
                 answered = attempt.answered_at or attempt.at
                 in_outage = any(attempt.at <= end and answered >= start for start, end, _ in windows)
                 if attempt.status != 503 or attempt.retry_after is None or not in_outage:
-                    problems.append(f"{command.kind} {command.key}: {attempt.status} at {time.strftime('%H:%M:%S', time.localtime(attempt.at))}"
-                                    f" (Retry-After {attempt.retry_after}, {'in' if in_outage else 'outside'} an outage)")
+                    moment = time.strftime("%H:%M:%S", time.localtime(attempt.at))
+                    problems.append(f"{command.kind} {command.key}: {attempt.status} at {moment} (Retry-After "
+                                    f"{attempt.retry_after}, {'in' if in_outage else 'outside'} an outage)")
         return Check("no 5xx but 503 with Retry-After during an outage", not problems,
                      ", ".join(f"{count} {what}" for what, count in sorted(seen.items())) or "none", problems)
 

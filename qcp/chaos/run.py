@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import threading
 import time
 import uuid
@@ -151,7 +152,7 @@ async def run_chaos(options: ChaosOptions, stack: StackConfig, echo: Callable[[s
 
 async def _prepare(load: Load, urls: dict[str, str]) -> None:
     """The season opened and each client's unit for entries registered, then known to submission."""
-    rng = __import__("random").Random(load.seed)
+    rng = random.Random(load.seed)
     season = demo_season(int(load.season_id.split("-")[1]), datetime.now(UTC))
     opened = await load.send(Command("registration", "season", "/seasons", season, load.organizer), rng)
     if not opened.accepted:
