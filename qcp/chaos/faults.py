@@ -14,7 +14,7 @@ import httpx
 
 from qcp.launcher import Platform
 from qcp.services import SERVICES
-from qcp.stack import StackConfig, down, up
+from qcp.stack import StackConfig, StackError, down, up
 from qcp.stack.core import component
 
 PROCESS_FAULTS = [f"kill-{service}-{kind}" for service in SERVICES for kind in ("api", "worker")]
@@ -96,7 +96,7 @@ class Injector:
         try:
             record.detail = await self.inject(record.fault)
         except Exception as error:  # noqa: BLE001 - a fault that could not be injected is reported, not fatal
-            record.detail = f"could not inject: {type(error).__name__}: {error}"
+            record.detail = f"could not inject: {type(error).__name__}: {str(error).splitlines()[0]}"
         record.ended = time.time()
         self.echo(f"  {record.at:6.1f} s  {record.fault:<26} {record.seconds:5.1f} s  {record.detail}")
 
@@ -136,8 +136,7 @@ class Injector:
         hold = round(self.rng.uniform(*self.down_seconds), 1)
         await asyncio.to_thread(down, self.stack, ["kafka"], echo=_quiet)
         await asyncio.sleep(hold)
-        await asyncio.to_thread(up, self.stack, ["kafka"], echo=_quiet)
-        return f"stopped, down {hold} s, started"
+        return f"stopped, down {hold} s, started" + await self._bring_up(["kafka"])
 
     async def _kill_mongo(self) -> str:
         pid = component(self.stack, "ferretdb").live_pid()
@@ -146,15 +145,26 @@ class Injector:
         hold = round(self.rng.uniform(*self.down_seconds), 1)
         os.kill(pid, signal.SIGKILL)
         await asyncio.sleep(hold)
-        await asyncio.to_thread(up, self.stack, ["ferretdb"], echo=_quiet)
-        return f"SIGKILL pid {pid}, down {hold} s, started"
+        return f"SIGKILL pid {pid}, down {hold} s, started" + await self._bring_up(["ferretdb"])
 
     async def _restart_postgres(self) -> str:
         hold = round(self.rng.uniform(*self.down_seconds), 1)
         await asyncio.to_thread(down, self.stack, ["postgres"], echo=_quiet)
         await asyncio.sleep(hold)
-        await asyncio.to_thread(up, self.stack, ["postgres", "ferretdb"], echo=_quiet)
-        return f"stopped, down {hold} s, started"
+        return f"stopped, down {hold} s, started" + await self._bring_up(["postgres", "ferretdb"])
+
+
+    async def _bring_up(self, names: list[str], attempts: int = 5) -> str:
+        """Start the servers again; on a busy machine one may take longer than `up` waits, and is waited for again."""
+        slow: list[str] = []
+        for _ in range(attempts):
+            try:
+                await asyncio.to_thread(up, self.stack, names, echo=_quiet)
+            except StackError as error:
+                slow.append(str(error).splitlines()[0])
+                continue
+            return f" (slow start, waited again after: {slow[0]})" if slow else ""
+        return f" (NOT healthy after {attempts} tries: {slow[-1]})"
 
 
 def _quiet(_: str) -> None:

@@ -116,6 +116,7 @@ class Reconciler:
         kafka = {service: await read_envelopes(self.bootstrap, f"{self.topic_prefix}{service}.events", self.season_id)
                  for service in WRITE_SERVICES}
         return [
+            self.faults_healed(),
             self.none_refused(),
             self.stored_once(heads),
             self.on_kafka(heads, kafka),
@@ -135,6 +136,13 @@ class Reconciler:
                 found = await DigestClient(service, client, self.auditor).season_heads(self.season_id)
             heads |= {key: item | {"service": service} for key, item in found.items()}
         return heads
+
+    def faults_healed(self) -> Check:
+        """Every fault was injected and what it broke came back (a run whose faults failed tried nothing)."""
+        problems = [f"{item.fault} at {item.at} s: {item.detail}" for item in self.injected
+                    if item.detail.startswith("could not inject") or "NOT" in item.detail]
+        return Check("every fault injected and healed", not problems,
+                     f"{len(self.injected)} faults, {len(problems)} not injected or not healed", problems)
 
     def none_refused(self) -> Check:
         """The load sends only valid commands: any 4xx is a finding (a retry refused, a projection behind)."""
