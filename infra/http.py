@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, OperationFailure
 
 from contracts import Actor
 from contracts.codes import Channel, Role
@@ -23,6 +23,7 @@ from infra.eventstore import CommandContext
 from infra.idempotency import MAX_KEY_LENGTH, IdempotencyKey
 from infra.errors import NotFound, RuleViolation
 from infra.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
+from infra.mongo import backend_away
 from infra.positions import (
     MIN_POSITION,
     OPERATIONAL_PATHS,
@@ -162,8 +163,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     unavailable = {ConnectionFailure: "read model", OperationalError: "event store"}
 
-    async def backend_unavailable(_: Request, error: Exception) -> JSONResponse:
-        backend = next(name for kind, name in unavailable.items() if isinstance(error, kind))
+    def unavailable_answer(backend: str, error: Exception) -> JSONResponse:
         log.warning("%s unavailable: %s", backend, error)
         return JSONResponse(
             {"detail": f"the service's {backend} is unavailable at the moment; nothing was changed, try again shortly"},
@@ -171,8 +171,18 @@ def _add_error_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "5"},
         )
 
+    async def backend_unavailable(_: Request, error: Exception) -> JSONResponse:
+        return unavailable_answer(next(name for kind, name in unavailable.items() if isinstance(error, kind)), error)
+
     for kind in unavailable:
         app.add_exception_handler(kind, backend_unavailable)
+
+    @app.exception_handler(OperationFailure)
+    async def read_model_failure(_: Request, error: OperationFailure) -> JSONResponse:
+        if backend_away(error):  # FerretDB without its PostgreSQL
+            return unavailable_answer("read model", error)
+        log.error("read model refused an operation: %s", error)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
 
     @app.exception_handler(IntegrityError)
     async def concurrent_write(_: Request, error: IntegrityError) -> JSONResponse:

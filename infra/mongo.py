@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -9,10 +10,22 @@ from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
 
 from contracts import Envelope
 from infra.settings import ServiceSettings
+
+
+# FerretDB answers an OperationFailure, not a ConnectionFailure, when its PostgreSQL is away: SQLSTATE class 08
+# (connection exception) or 57P (shutting down, cannot connect now), or it fails to connect at all.
+_STORAGE_AWAY = re.compile(r"SQLSTATE (08|57P)|failed to connect to")
+
+
+def backend_away(error: BaseException) -> bool:
+    """Whether a MongoDB error says the server or its storage is away (try again later), not that the request is wrong."""
+    if isinstance(error, ConnectionFailure):
+        return True
+    return isinstance(error, OperationFailure) and bool(_STORAGE_AWAY.search(str(error)))
 
 
 def build_client(settings: ServiceSettings) -> AsyncMongoClient:

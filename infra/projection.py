@@ -28,6 +28,7 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 from contracts import Envelope
 from infra.kafka import UNREADABLE, read_message
 from infra.metrics import ServiceMetrics
+from infra.mongo import backend_away
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,10 @@ class EventConsumer:
             await asyncio.sleep(self.retry_backoff)
             raise
         except PERMANENT_ERRORS as error:
+            if backend_away(error):  # the read model's storage is away: the message is fine, try it again
+                log.warning("%s waiting for its store: %s", self.group, error)
+                await asyncio.sleep(self.retry_backoff)
+                raise
             await self.dead_letter(message, self.meters.failure_reason, error)
             return
         finally:

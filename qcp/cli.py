@@ -168,6 +168,41 @@ def bench_feed_intake(records: int, relay_batch_size: int, output: Path) -> None
     click.echo(f"report: {path}")
 
 
+@cli.command("chaos")
+@click.option("--seconds", type=float, default=300, show_default=True, help="seconds of load; faults in the first 80 %")
+@click.option("--seed", type=int, default=1, show_default=True, help="the same seed repeats the same faults and load")
+@click.option("--faults", "faults_text", default="all", show_default=True,
+              help="all, kill (every API and worker), or a comma-separated list of: kill-<service>-api|worker, "
+                   "broker-freeze, broker-restart, mongo-kill, postgres-restart")
+@click.option("--rounds", type=int, default=1, show_default=True, help="how many times each fault is injected")
+@click.option("--clients", type=int, default=6, show_default=True)
+@click.option("--rate", type=float, default=20.0, show_default=True, help="commands/s between all clients")
+@click.option("--event-store", type=click.Choice(["postgres", "sqlite"]), default="postgres", show_default=True)
+@click.option("--catch-up-timeout", type=float, default=900, show_default=True, help="seconds to wait after the load")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True)
+def chaos(seconds: float, seed: int, faults_text: str, rounds: int, clients: int, rate: float, event_store: str,
+          catch_up_timeout: float, output: Path) -> None:
+    """Faults under load on the local stack, then a reconciliation; exits 1 naming every check that failed.
+
+    It kills and restarts the stack's Kafka, FerretDB and PostgreSQL: run it on a stack nobody else uses.
+    """
+    import asyncio
+
+    from qcp.chaos import ChaosOptions, parse_faults, run_chaos
+    from qcp.stack import StackConfig, up
+
+    try:
+        faults = parse_faults(faults_text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--faults") from None
+    config = StackConfig()
+    up(config)
+    options = ChaosOptions(seconds=seconds, seed=seed, faults=faults, rounds=rounds, clients=clients, rate=rate,
+                           event_store=event_store, catch_up_timeout=catch_up_timeout, output_dir=output)
+    result = asyncio.run(run_chaos(options, config, echo=click.echo))
+    sys.exit(0 if result.ok else 1)
+
+
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def test(pytest_args: tuple[str, ...]) -> None:

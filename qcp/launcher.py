@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +25,24 @@ class ServicePorts:
 def default_ports(base: int = 8100) -> dict[str, ServicePorts]:
     """registration on base+1, submission base+2, review base+3, stats base+4; workers ten above."""
     return {name: ServicePorts(base + 1 + index, base + 11 + index) for index, name in enumerate(SERVICES)}
+
+
+def free_port_base(start: int = 18100) -> int:
+    """A base whose eight service ports are free, so that two platforms on one machine do not talk to each other."""
+    for base in range(start, start + 2000, 20):
+        ports = [port for pair in default_ports(base).values() for port in (pair.api, pair.worker)]
+        if all(_free(port) for port in ports):
+            return base
+    raise RuntimeError(f"no free ports for the platform from {start} on")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass

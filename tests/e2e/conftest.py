@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 
 from infra.auth import TokenService
 from infra.settings import DEVELOPMENT_JWT_SECRET
-from qcp.launcher import Platform, default_ports
+from qcp.launcher import Platform, default_ports, free_port_base
 from qcp.stack import StackConfig
 from tests.harness import environment_for, isolated_settings, new_namespace
 
@@ -26,24 +25,6 @@ def platform(stack: StackConfig, tmp_path_factory: pytest.TempPathFactory) -> It
         yield running
     finally:
         running.stop()
-
-
-def free_port_base(start: int = 18100) -> int:
-    """A base whose eight service ports are free, so that two runs on one machine do not talk to each other's platform."""
-    for base in range(start, start + 2000, 20):
-        ports = [port for pair in default_ports(base).values() for port in (pair.api, pair.worker)]
-        if all(_free(port) for port in ports):
-            return base
-    raise RuntimeError(f"no free ports for the platform from {start} on")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,8 @@ from pymongo import AsyncMongoClient
 
 from infra.settings import ServiceSettings
 from qcp.demo import example_seasons, load_demo, national_example_season
-from qcp.launcher import Platform, default_ports
+from qcp.launcher import Platform, default_ports, free_port_base
 from qcp.services import SERVICES, definition
-from tests.e2e.conftest import free_port_base
 from tests.harness import environment_for, eventually, group_caught_up, isolated_settings, new_namespace
 
 WRITE_SERVICES = ("registration", "submission", "review")

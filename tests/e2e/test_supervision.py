@@ -14,9 +14,8 @@ import httpx
 import pytest
 
 from infra.projection import HANG_ON_FIRST_MESSAGE_ENV
-from qcp.launcher import Platform, default_ports
+from qcp.launcher import Platform, default_ports, free_port_base
 from qcp.supervisor import Supervisor, read_status
-from tests.e2e.conftest import free_port_base
 from services.registration.application import RegistrationApplication
 from tests.harness import environment_for, isolated_settings, new_namespace
 from tests.integration.test_outbox_relay import store_season_with_units
