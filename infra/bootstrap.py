@@ -218,6 +218,9 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
         checks["event_store"] = event_store_check(application)
         relay = build_relay(settings, application, metrics)
         topics.append(settings.own_topic)
+        # A PostgreSQL store holds a pool of connections until closed: a worker stopped in a
+        # process that goes on (tests, an embedding) must give them back.
+        closing.append(_closer(application))
     return Worker(
         settings=settings,
         broker=broker,
@@ -246,6 +249,13 @@ def build_relay(settings: ServiceSettings, application: EventStoreApplication, m
         replace_after_failures=settings.relay_replace_producer_after_failures,
         yield_lease_after=settings.relay_yield_lease_after_seconds,
     )
+
+
+def _closer(application: EventStoreApplication) -> Callable[[], Awaitable[None]]:
+    async def close() -> None:
+        application.close()
+
+    return close
 
 
 def _in_turn(steps: list[Callable[[], Awaitable[None]]]) -> Callable[[], Awaitable[None]]:

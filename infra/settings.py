@@ -34,6 +34,8 @@ class ServiceSettings(BaseSettings):
     # The database of a service is this prefix and its name unless postgres_db names it,
     # so that several platforms (test runs) can share one PostgreSQL server.
     postgres_db_prefix: str = "qcp_"
+    # Connections each event store opens at once (it grows by up to 10 more under load).
+    postgres_pool_size: int = Field(default=5, ge=1, le=100)
     postgres_user: str = "qcp"
     postgres_password: SecretStr = SecretStr("qcp")
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
@@ -97,7 +99,7 @@ class ServiceSettings(BaseSettings):
                 "POSTGRES_USER": self.postgres_user,
                 "POSTGRES_PASSWORD": self.postgres_password.get_secret_value(),
                 "POSTGRES_CONNECT_TIMEOUT": "5",
-                "POSTGRES_POOL_SIZE": "5",
+                "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
                 "CREATE_TABLE": "true",
             }
         raise ValueError(f"service {self.service} has no event store")

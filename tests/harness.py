@@ -44,6 +44,8 @@ def isolated_settings(config: StackConfig, service: str, root: Path, namespace: 
         "sqlite_dir": root / "eventstores",
         "postgres_port": config.postgres_port,
         "postgres_db_prefix": prefix,
+        # The suite holds several platforms' stores open at once, on a server with 200 connections.
+        "postgres_pool_size": 1,
         "topic_prefix": namespace,
         "retry_backoff_seconds": 0.5,
         "relay_poll_interval_seconds": 0.1,
@@ -94,6 +96,7 @@ def environment_for(settings: ServiceSettings) -> dict[str, str]:
         "QCP_SQLITE_DIR": str(settings.sqlite_dir),
         "QCP_POSTGRES_PORT": str(settings.postgres_port),
         "QCP_POSTGRES_DB_PREFIX": settings.postgres_db_prefix,
+        "QCP_POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
         "QCP_TOPIC_PREFIX": settings.topic_prefix,
         "QCP_RETRY_BACKOFF_SECONDS": str(settings.retry_backoff_seconds),
         "QCP_RELAY_POLL_INTERVAL_SECONDS": str(settings.relay_poll_interval_seconds),
