@@ -27,13 +27,15 @@ def pytest_report_header() -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On the PostgreSQL pass, leave out the tests that compare both stores themselves: the first pass ran them."""
+    """On the PostgreSQL pass, leave out the tests that choose their stores themselves (a parametrized
+    `event_store`, or marked `own_event_store`): the first pass ran them on the stores they chose."""
     if TEST_EVENT_STORE != "postgres":
         return
     kept, compared = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
-        (compared if callspec is not None and "event_store" in callspec.params else kept).append(item)
+        chosen = (callspec is not None and "event_store" in callspec.params) or item.get_closest_marker("own_event_store")
+        (compared if chosen else kept).append(item)
     if compared:
         config.hook.pytest_deselected(items=compared)
         items[:] = kept
