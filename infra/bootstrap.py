@@ -235,6 +235,9 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
         checks["event_store"] = event_store_check(application)
         relay = build_relay(settings, application, metrics)
         topics.append(settings.own_topic)
+        # A PostgreSQL store holds a pool of connections until closed: a worker stopped in a
+        # process that goes on (tests, an embedding) must give them back.
+        closing.append(_closer(application))
     return Worker(
         settings=settings,
         broker=broker,
@@ -265,6 +268,13 @@ def build_relay(settings: ServiceSettings, application: EventStoreApplication, m
         yield_lease_after=settings.relay_yield_lease_after_seconds,
         publish_timeout=settings.relay_publish_timeout_seconds,
     )
+
+
+def _closer(application: EventStoreApplication) -> Callable[[], Awaitable[None]]:
+    async def close() -> None:
+        application.close()
+
+    return close
 
 
 def _in_turn(steps: list[Callable[[], Awaitable[None]]]) -> Callable[[], Awaitable[None]]:

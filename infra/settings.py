@@ -31,6 +31,11 @@ class ServiceSettings(BaseSettings):
     postgres_host: str = "127.0.0.1"
     postgres_port: int = 15432
     postgres_db: str | None = None
+    # The database of a service is this prefix and its name unless postgres_db names it,
+    # so that several platforms (test runs) can share one PostgreSQL server.
+    postgres_db_prefix: str = "qcp_"
+    # Connections each event store opens at once (it grows by up to 10 more under load).
+    postgres_pool_size: int = Field(default=5, ge=1, le=100)
     postgres_user: str = "qcp"
     postgres_password: SecretStr = SecretStr("qcp")
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
@@ -65,6 +70,10 @@ class ServiceSettings(BaseSettings):
     def database_name(self) -> str:
         return self.mongo_db or f"{self.mongo_db_prefix}{self.service}"
 
+    @property
+    def postgres_database(self) -> str:
+        return self.postgres_db or f"{self.postgres_db_prefix}{self.service}"
+
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
 
@@ -94,13 +103,13 @@ class ServiceSettings(BaseSettings):
         if self.event_store == "postgres":
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.postgres",
-                "POSTGRES_DBNAME": self.postgres_db or f"qcp_{self.service}",
+                "POSTGRES_DBNAME": self.postgres_database,
                 "POSTGRES_HOST": self.postgres_host,
                 "POSTGRES_PORT": str(self.postgres_port),
                 "POSTGRES_USER": self.postgres_user,
                 "POSTGRES_PASSWORD": self.postgres_password.get_secret_value(),
                 "POSTGRES_CONNECT_TIMEOUT": "5",
-                "POSTGRES_POOL_SIZE": "5",
+                "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
                 "CREATE_TABLE": "true",
             }
         raise ValueError(f"service {self.service} has no event store")

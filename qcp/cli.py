@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -203,12 +204,22 @@ def chaos(seconds: float, seed: int, faults_text: str, rounds: int, clients: int
     sys.exit(0 if result.ok else 1)
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
-@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
-def test(pytest_args: tuple[str, ...]) -> None:
-    """The whole test suite: brings the local stack up, then unit, contract, deploy, integration and e2e tests.
+# The suite's passes: the whole suite on SQLite event stores, then the tests that use the stack
+# again on PostgreSQL ones, the store deployments run (see tests/harness.py).
+TEST_PASSES = {"sqlite": ("SQLite", ()), "postgres": ("PostgreSQL", ("tests/integration", "tests/e2e"))}
 
-    A stack this command started is stopped again afterwards; one that was already running is left as it was.
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.option("--event-stores", type=click.Choice(["both", "sqlite", "postgres"]), default="both", show_default=True,
+              help="Which passes to run: SQLite event stores (the whole suite), PostgreSQL (integration and e2e), both.")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def test(event_stores: str, pytest_args: tuple[str, ...]) -> None:
+    """The whole test suite: brings the local stack up, then unit, contract, deploy, integration and e2e tests
+    on SQLite event stores, and the integration and e2e tests again on PostgreSQL event stores.
+
+    Arguments go to pytest in both passes; without a test path the PostgreSQL pass takes tests/integration and
+    tests/e2e. It fails when either pass fails. A stack this command started is stopped again afterwards; one
+    that was already running is left as it was.
     """
     from qcp.stack import StackConfig, down, status, up
 
@@ -218,12 +229,26 @@ def test(pytest_args: tuple[str, ...]) -> None:
     up(config)
     click.echo(f"stack ready in {time.monotonic() - started:.0f}s; running the tests")
     root = Path(__file__).resolve().parent.parent
+    chosen = list(TEST_PASSES) if event_stores == "both" else [event_stores]
+    has_paths = any(not argument.startswith("-") for argument in pytest_args)
+    outcomes: list[tuple[str, int, float]] = []
     try:
-        result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=root, check=False)  # noqa: S603
+        for number, store in enumerate(chosen, start=1):
+            label, default_paths = TEST_PASSES[store]
+            arguments = [*pytest_args, *(() if has_paths else default_paths)]
+            click.echo(f"=== pass {number}/{len(chosen)}: {label} event stores: pytest {' '.join(arguments)}".rstrip())
+            began = time.monotonic()
+            result = subprocess.run(  # noqa: S603
+                [sys.executable, "-m", "pytest", *arguments], cwd=root, check=False,
+                env={**os.environ, "QCP_TEST_EVENT_STORE": store},
+            )
+            outcomes.append((label, result.returncode, time.monotonic() - began))
     finally:
         if not was_running:
             down(config)
-    sys.exit(result.returncode)
+    for label, code, seconds in outcomes:
+        click.echo(f"{label} event stores: {'passed' if code == 0 else f'FAILED (exit {code})'} in {seconds / 60:.1f} min")
+    sys.exit(next((code for _, code, _ in outcomes if code != 0), 0))
 
 
 from qcp.stats_cli import bench_stats_rebuild, stats  # noqa: E402 - stats' commands, kept in their own module

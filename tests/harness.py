@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -15,30 +16,70 @@ from aiokafka.admin import AIOKafkaAdminClient
 from infra.settings import ServiceSettings
 from qcp.stack import StackConfig, create_database
 
+# The suite runs twice: on SQLite event stores, then the integration and e2e tests again on
+# PostgreSQL ones (`qcp test` sets this for its second pass), the store deployments run.
+TEST_EVENT_STORE = os.environ.get("QCP_TEST_EVENT_STORE", "sqlite")
+if TEST_EVENT_STORE not in ("sqlite", "postgres"):
+    raise ValueError(f"QCP_TEST_EVENT_STORE must be sqlite or postgres, not {TEST_EVENT_STORE!r}")
+
+WRITE_AND_STATS_SERVICES = ("registration", "submission", "review", "stats")
+
+# Every database the tests created, so that the session can drop them when it ends.
+created_databases: set[str] = set()
+
 
 def isolated_settings(config: StackConfig, service: str, root: Path, namespace: str, **overrides: Any) -> ServiceSettings:
-    """Settings for one service on the real stack, with its own topics, groups, databases and event store."""
+    """Settings for one service on the real stack, with its own topics, groups, databases and event store.
+
+    The event store is the run's (QCP_TEST_EVENT_STORE); on PostgreSQL every service of the namespace
+    gets a fresh database, so that a platform started from these settings finds its four ready.
+    """
+    prefix = namespace.replace(".", "_")
     defaults: dict[str, Any] = {
         "service": service,
         "kafka_bootstrap": config.kafka_bootstrap,
         "mongo_url": config.mongo_url,
-        "mongo_db_prefix": namespace.replace(".", "_"),
-        "event_store": "sqlite",
+        "mongo_db_prefix": prefix,
+        "event_store": TEST_EVENT_STORE,
         "sqlite_dir": root / "eventstores",
+        "postgres_port": config.postgres_port,
+        "postgres_db_prefix": prefix,
+        # The suite holds several platforms' stores open at once, on a server with 200 connections.
+        "postgres_pool_size": 1,
         "topic_prefix": namespace,
         "retry_backoff_seconds": 0.5,
         "relay_poll_interval_seconds": 0.1,
     }
-    return ServiceSettings(**(defaults | overrides))
+    settings = ServiceSettings(**(defaults | overrides))
+    if settings.event_store == "postgres":
+        for name in WRITE_AND_STATS_SERVICES:
+            _create(config, settings.model_copy(update={"service": name}).postgres_database)
+    return settings
 
 
 def on_postgres(config: StackConfig, settings: ServiceSettings) -> ServiceSettings:
     """The same settings with the event store in a fresh database of the stack's PostgreSQL."""
     database = settings.mongo_db_prefix + settings.service
-    create_database(config, database)
+    _create(config, database)
     return settings.model_copy(
         update={"event_store": "postgres", "postgres_port": config.postgres_port, "postgres_db": database}
     )
+
+
+def _create(config: StackConfig, database: str) -> None:
+    create_database(config, database)
+    created_databases.add(database)
+
+
+def drop_created_databases(config: StackConfig) -> None:
+    """Drop the event-store databases this test session created, so that runs do not pile them up."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(config.postgres_dsn_for("postgres"), autocommit=True) as connection:
+        for database in sorted(created_databases):
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+    created_databases.clear()
 
 
 def new_namespace() -> str:
@@ -53,6 +94,9 @@ def environment_for(settings: ServiceSettings) -> dict[str, str]:
         "QCP_MONGO_DB_PREFIX": settings.mongo_db_prefix,
         "QCP_EVENT_STORE": settings.event_store,
         "QCP_SQLITE_DIR": str(settings.sqlite_dir),
+        "QCP_POSTGRES_PORT": str(settings.postgres_port),
+        "QCP_POSTGRES_DB_PREFIX": settings.postgres_db_prefix,
+        "QCP_POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
         "QCP_TOPIC_PREFIX": settings.topic_prefix,
         "QCP_RETRY_BACKOFF_SECONDS": str(settings.retry_backoff_seconds),
         "QCP_RELAY_POLL_INTERVAL_SECONDS": str(settings.relay_poll_interval_seconds),

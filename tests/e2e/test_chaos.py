@@ -8,6 +8,7 @@ import pytest
 from qcp.chaos import ALL_FAULTS, ChaosOptions, run_chaos
 
 
+@pytest.mark.own_event_store  # PostgreSQL event stores, the deployed ones, in the first pass: not run twice
 @pytest.mark.timeout(1200)
 async def test_three_minutes_of_every_fault_under_load_lose_nothing_and_do_nothing_twice(stack) -> None:
     options = ChaosOptions(seconds=180, seed=15, faults=ALL_FAULTS, clients=4, rate=8.0, event_store="postgres",

@@ -78,6 +78,7 @@ def outcomes(app: ReviewApplication) -> list[Envelope]:
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.own_event_store  # on PostgreSQL in both passes: the PostgreSQL pass leaves it out
 async def test_two_workers_one_killed_midway_assign_every_entry_exactly_once(stack, tmp_path) -> None:
     began = time.monotonic()
     settings = on_postgres(

@@ -317,6 +317,13 @@ async def set_up_season(running: ReviewServices, judges: int = 7, season: dict[s
     for recommender_id in ("pudong", "xuhui"):
         await running.until(f"/seasons/{QC}/recommenders/{recommender_id}/recommendations")
 
+    # the tests submit next: submission's projection of registration must know the units too
+    async def submission_knows_the_units() -> bool:
+        paths = [f"/seasons/{QC}/units/{demo_registration(index)['credit_code']}" for index in range(4)]
+        return all([(await running.submission.get(path, headers=ORGANIZER)).status_code == 200 for path in paths])
+
+    await eventually(submission_knows_the_units, timeout=90)
+
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def services(stack, tmp_path_factory) -> AsyncIterator[ReviewServices]:
