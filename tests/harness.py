@@ -121,34 +121,6 @@ async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float 
     return records
 
 
-async def read_whole_topic(bootstrap: str, topic: str, *, timeout: float = 60.0) -> list[Any]:
-    """Every record of a topic up to its end offsets as they were when reading began."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (description,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    partitions = [TopicPartition(topic, item["partition"]) for item in description["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        deadline = time.monotonic() + timeout
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{topic} not read to its end within {timeout:.0f}s")
-            batch = await consumer.getmany(timeout_ms=500)
-            for items in batch.values():
-                records.extend(items)
-    finally:
-        await consumer.stop()
-    return records
-
-
 async def group_caught_up(bootstrap: str, group: str, topic: str) -> bool:
     """Whether the consumer group has committed every partition of the topic up to its end."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

@@ -12,7 +12,8 @@ import pytest
 
 from qcp.demo import DEMO_UNITS, demo_registration, demo_season
 from qcp.stack import down, up
-from tests.harness import eventually, read_whole_topic
+from qcp.chaos.reconcile import read_topic as read_whole_topic
+from tests.harness import eventually
 
 ORGANIZER = "320000"  # a province of this test's own on the shared platform
 
@@ -63,7 +64,9 @@ async def test_every_event_stored_under_load_reaches_kafka_across_two_broker_res
     assert worker.poll() is None, "the worker kept running"
 
     async def all_on_kafka() -> set[tuple[str, int]] | None:
-        records = await read_whole_topic(stack.kafka_bootstrap, f"{platform.environment['QCP_TOPIC_PREFIX']}registration.events")
+        records = await read_whole_topic(
+            stack.kafka_bootstrap, f"{platform.environment['QCP_TOPIC_PREFIX']}registration.events", timeout=60
+        )
         published = {
             (envelope["payload"]["credit_code"], envelope["aggregate_version"])
             for envelope in (json.loads(record.value) for record in records)
