@@ -69,7 +69,9 @@ def _new_cluster_id() -> str:
 
 class Kafka(Component):
     name = "kafka"
-    start_timeout = 60.0
+    # A restart loads every partition it holds: after a whole test suite's topics, on 2 busy cores,
+    # that took more than a minute (the broker-restart and fault-suite tests restart it).
+    start_timeout = 180.0
     stop_timeout = 30.0
 
     def __init__(self, config: StackConfig) -> None:
