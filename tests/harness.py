@@ -140,6 +140,19 @@ async def group_caught_up(bootstrap: str, group: str, topic: str) -> bool:
         await admin.close()
 
 
+# The last segment of a command's path says what it does: these create something (201); every other command
+# changes what exists (200). The test helpers assert exactly the one their route answers.
+CREATING_COMMANDS = frozenset({
+    "seasons", "registrations", "recommenders", "judges", "recommendation", "direct-acceptance", "notice", "scores",
+    "national-recommendation",
+})
+
+
+def command_status(path: str) -> int:
+    """The status a successful command on `path` answers: 201 where it creates, 200 where it changes."""
+    return 201 if path.rstrip("/").rsplit("/", 1)[-1] in CREATING_COMMANDS else 200
+
+
 async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 60.0, interval: float = 0.3) -> Any:
     """Poll until the check returns something truthy; the last answer is in the error otherwise."""
     deadline = time.monotonic() + timeout

@@ -39,7 +39,7 @@ from qcp.stack import StackConfig
 from services.review.application import ReviewApplication
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from tests.harness import eventually, isolated_settings, new_namespace
+from tests.harness import command_status, eventually, isolated_settings, new_namespace
 from tests.integration.test_submission_http import (
     DIRECT_FORM,
     PUDONG_FORM,
@@ -224,12 +224,12 @@ class ReviewServices:
 
     async def ok(self, path: str, body: Any = None, headers: dict[str, str] = ORGANIZER) -> dict[str, Any]:
         answer = await self.post(path, body, headers)
-        assert answer.status_code in (200, 201), answer.text
+        assert answer.status_code == command_status(path), answer.text
         return answer.json()
 
     async def register(self, path: str, body: dict[str, Any], headers: dict[str, str] = ORGANIZER) -> dict[str, Any]:
         answer = await self.registration.post(path, json=body, headers=headers)
-        assert answer.status_code in (200, 201), answer.text
+        assert answer.status_code == command_status(path), answer.text
         return answer.json()
 
     async def submit(self, index: int, *, confirm: bool = True, **form: Any) -> str:

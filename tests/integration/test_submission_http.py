@@ -31,7 +31,7 @@ from qcp.demo import demo_registration, demo_season
 from qcp.services import definition
 from qcp.stack import StackConfig
 from services.submission.application import SubmissionApplication
-from tests.harness import eventually, isolated_settings, new_namespace
+from tests.harness import command_status, eventually, isolated_settings, new_namespace
 from tests.unit.test_submission_forms import (
     attachment,
     qc_form,
@@ -110,7 +110,7 @@ class Services:
 
     async def register(self, path: str, body: dict[str, Any], headers: dict[str, str] = ORGANIZER) -> dict[str, Any]:
         answer = await self.registration.post(path, json=body, headers=headers)
-        assert answer.status_code in (200, 201), answer.text
+        assert answer.status_code == command_status(path), answer.text
         return answer.json()
 
     async def until_known(self, season_id: str, *, units: list[int] = (), recommenders: list[str] = ()) -> None:

@@ -8,6 +8,8 @@ PostgreSQL and FerretDB.
 
 from __future__ import annotations
 
+from tests.harness import command_status
+
 import copy
 import uuid
 from collections.abc import AsyncIterator
@@ -207,7 +209,7 @@ class Service:
 
     async def ok(self, path: str, body: Any = None, headers: dict[str, str] = ORGANIZER) -> dict[str, Any]:
         answer = await self.post(path, body, headers)
-        assert answer.status_code in (200, 201), answer.text
+        assert answer.status_code == command_status(path), answer.text
         return answer.json()
 
     async def get(self, path: str, headers: dict[str, str] = ORGANIZER, **params: Any) -> Any:
