@@ -215,9 +215,15 @@ async def test_a_rebuild_equals_the_live_reports_and_switches_while_the_api_answ
                        entries_per_unit=0, judges=1)
     for topic, envelope in season_events(extra):
         await stats.publish(topic, envelope)
-    await stats.report(f"/seasons/{extra.season_id}/overview")
-    records = await StatsStore(database).load_records(f"r{rebuild_id}")
-    assert len(records) == len({item["aggregate_id"] for item in stats.envelopes}), "every aggregate's record, once"
+    aggregates = {item["aggregate_id"] for item in stats.envelopes}
+
+    async def every_record_written() -> Any:
+        records = await StatsStore(database).load_records(f"r{rebuild_id}")
+        return records if {record["_id"] for record in records} >= aggregates else None
+
+    # the overview answers once the season is opened; its other aggregates' records follow
+    records = await eventually(every_record_written, timeout=60)
+    assert len(records) == len(aggregates), "every aggregate's record, once"
 
 
 def api_database(stats: RunningStats) -> Any:
