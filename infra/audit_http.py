@@ -18,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 
 from contracts import Actor, Envelope
 from contracts.codes import Role
+from infra.authorization import READ_EVERYWHERE, Policy, Scope
 from infra.auth import AuthenticatedActor, require_role
 from infra.digest import chain_report, head_of
 from infra.eventstore import EventStoreApplication
@@ -45,6 +46,13 @@ def require_audit_scope(actor: Actor, envelopes: list[Envelope]) -> None:
     require_role(actor, *AUDIT_ROLES)
     if actor.role == Role.ORGANIZER and any(item.organizer not in (None, actor.org) for item in envelopes):
         raise HTTPException(403, detail=f"these events belong to another organizer; the token is scoped to {actor.org}")
+
+
+# Digests: auditors and the national association read every province's; a province's staff its own seasons'.
+DIGEST_POLICY: Policy = {
+    ("GET", "/audit/aggregates/{aggregate_id}/digests"): {**READ_EVERYWHERE, Role.ORGANIZER: Scope.ORGANIZER},
+    ("GET", "/audit/digests"): {**READ_EVERYWHERE, Role.ORGANIZER: Scope.ORGANIZER},
+}
 
 
 def build_digest_router(source_of: Callable[[Request], DigestSource]) -> APIRouter:

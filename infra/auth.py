@@ -12,6 +12,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from contracts import Actor
 from contracts.codes import Role
+from infra.authorization import Caller
+
+# The roles whose `org` is their organizer: a province's (or the national association's) staff, a province's feed.
+OWN_ORGANIZER = frozenset({Role.ORGANIZER, Role.NATIONAL, Role.FEED})
 
 ALGORITHM = "HS256"
 DEFAULT_TTL_SECONDS = 8 * 3600
@@ -28,7 +32,8 @@ class TokenService:
     secret: str
     issuer: str
 
-    def mint(self, subject: str, role: Role | str, org: str, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> str:
+    def mint(self, subject: str, role: Role | str, org: str, ttl_seconds: int = DEFAULT_TTL_SECONDS, *,
+             organizer: str | None = None, season: str | None = None) -> str:
         now = int(time.time())
         claims = {
             "sub": subject,
@@ -38,9 +43,13 @@ class TokenService:
             "iat": now,
             "exp": now + ttl_seconds,
         }
+        if organizer is not None:
+            claims["organizer"] = organizer
+        if season is not None:
+            claims["season"] = season
         return jwt.encode(claims, self.secret, algorithm=ALGORITHM)
 
-    def verify(self, token: str) -> Actor:
+    def verify(self, token: str) -> Caller:
         try:
             claims = jwt.decode(
                 token,
@@ -49,7 +58,9 @@ class TokenService:
                 issuer=self.issuer,
                 options={"require": ["sub", "role", "org", "exp", "iss"]},
             )
-            return Actor(id=claims["sub"], role=claims["role"], org=claims["org"])
+            actor = Actor(id=claims["sub"], role=claims["role"], org=claims["org"])
+            organizer = claims.get("organizer") or (claims["org"] if actor.role in OWN_ORGANIZER else None)
+            return Caller(actor, organizer=organizer, season_id=claims.get("season"))
         except (jwt.PyJWTError, ValueError) as error:
             raise InvalidToken(str(error)) from error
 
@@ -70,7 +81,7 @@ def authenticated_actor(
         )
     tokens: TokenService = request.app.state.tokens
     try:
-        return tokens.verify(credentials.credentials)
+        return tokens.verify(credentials.credentials).actor
     except InvalidToken as error:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -14,14 +14,15 @@ from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from pymongo.asynchronous.database import AsyncDatabase
 
-from infra.audit_http import build_digest_router, event_store_digests
+from infra.audit_http import DIGEST_POLICY, build_digest_router, event_store_digests
+from infra.authorization import Policy
 from infra.auth import TokenService
 from infra.eventstore import Clock, EventStoreApplication, utc_now
 from infra.http import create_app
 from infra.kafka import EVENT_TOPICS, build_broker, document_publisher
 from infra.metrics import ServiceMetrics
 from infra.mongo import build_client
-from infra.operations_http import build_operations_router
+from infra.operations_http import OPERATIONS_POLICY, build_operations_router
 from infra.positions import AppliedPositions
 from infra.projection import (
     EventConsumer,
@@ -95,6 +96,8 @@ class ServiceDefinition:
     build_read_model: Callable[[AsyncDatabase], ReadModel]
     build_router: Callable[[], APIRouter]
     consumes: list[str]
+    # Who may call each of the service's routes (infra.authorization); None only while a service has none yet
+    policy: Policy | None = None
     build_application: Callable[[ServiceSettings, Clock], EventStoreApplication] | None = None
     processes: tuple[ProcessDefinition, ...] = field(default_factory=tuple)
     # The worker's read model when it differs from the API's (it needs the settings, has a close)
@@ -150,6 +153,8 @@ def build_api(definition: ServiceDefinition, settings: ServiceSettings, *, clock
         metrics=metrics,
         readiness=Readiness(checks),
         lifespan=lifespan,
+        policy=None if definition.policy is None else {
+            **definition.policy, **({**DIGEST_POLICY, **OPERATIONS_POLICY} if application else {})},
         state={
             "settings": settings,
             "application": application,

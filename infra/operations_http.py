@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from contracts.codes import Role
+from infra.authorization import Policy, Scope
 from infra.auth import AuthenticatedActor, require_role
 from infra.errors import NotFound
 from infra.http import PathId
@@ -23,6 +24,13 @@ log = logging.getLogger(__name__)
 
 class RepublishRequest(BaseModel):
     from_position: int = Field(default=0, ge=0, description="notification id after which to republish; 0 for all")
+
+
+# Platform-wide operations are the ops role's alone.
+OPERATIONS_POLICY: Policy = {
+    ("POST", "/operations/republish"): {Role.OPS: Scope.PLATFORM},
+    ("GET", "/operations/republish/{job_id}"): {Role.OPS: Scope.PLATFORM},
+}
 
 
 def build_operations_router() -> APIRouter:

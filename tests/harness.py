@@ -13,7 +13,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from infra.settings import ServiceSettings
+from infra.auth import TokenService
+from infra.settings import DEVELOPMENT_JWT_SECRET, ServiceSettings
 from qcp.stack import StackConfig, create_database
 
 # The suite runs twice: on SQLite event stores, then the integration and e2e tests again on
@@ -163,3 +164,18 @@ async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 60
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"not reached within {timeout:.0f}s; last answer: {last!r}")
+
+
+# The suite's tokens: signed with the development secret the embedded stack runs with.
+TOKENS = TokenService(DEVELOPMENT_JWT_SECRET, "qc-platform")
+# A recommending unit's and a judge's ids are chosen per organizer: their tokens name it; the suite's
+# usual province is Shanghai's association.
+DEFAULT_ORGANIZER = "310000"
+
+
+def bearer(role: str, org: str, subject: str = "someone", *, organizer: str | None = None,
+           season: str | None = None) -> dict[str, str]:
+    """An Authorization header for a token of this role and organization."""
+    if organizer is None and role in ("recommender", "judge"):
+        organizer = DEFAULT_ORGANIZER
+    return {"Authorization": f"Bearer {TOKENS.mint(subject, role, org, organizer=organizer, season=season)}"}

@@ -14,21 +14,15 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from infra.auth import TokenService
 from infra.bootstrap import build_api, build_worker
-from infra.settings import DEVELOPMENT_JWT_SECRET
 from qcp.demo import demo_registration, demo_season
 from qcp.services import definition
 from services.registration.application import RegistrationApplication
-from tests.harness import eventually, isolated_settings, new_namespace
+from tests.harness import TOKENS, bearer, eventually, isolated_settings, new_namespace
 
 NOW = datetime(2026, 3, 1, 2, tzinfo=UTC)
 QC, TEAM = "310000-2026-qc_group", "310000-2026-team"
-TOKENS = TokenService(DEVELOPMENT_JWT_SECRET, "qc-platform")
 
-
-def bearer(role: str, org: str, subject: str = "someone") -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKENS.mint(subject, role, org)}"}
 
 
 ORGANIZER = bearer("organizer", "310000", "staff-1")

@@ -24,14 +24,12 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from infra.auth import TokenService
 from infra.bootstrap import build_api, build_worker
-from infra.settings import DEVELOPMENT_JWT_SECRET
 from qcp.demo import demo_registration, demo_season
 from qcp.services import definition
 from qcp.stack import StackConfig
 from services.submission.application import SubmissionApplication
-from tests.harness import command_status, eventually, isolated_settings, new_namespace
+from tests.harness import TOKENS, bearer, command_status, eventually, isolated_settings, new_namespace
 from tests.unit.test_submission_forms import (
     attachment,
     qc_form,
@@ -43,11 +41,7 @@ from tests.unit.test_submission_forms import (
 
 NOW = datetime(2026, 3, 1, 2, tzinfo=UTC)
 QC, TEAM = "310000-2026-qc_group", "310000-2026-team"
-TOKENS = TokenService(DEVELOPMENT_JWT_SECRET, "qc-platform")
 
-
-def bearer(role: str, org: str, subject: str = "someone") -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKENS.mint(subject, role, org)}"}
 
 
 def unit_token(index: int) -> dict[str, str]:

@@ -8,7 +8,7 @@ PostgreSQL and FerretDB.
 
 from __future__ import annotations
 
-from tests.harness import command_status
+from tests.harness import TOKENS, bearer, command_status
 
 import copy
 import uuid
@@ -23,11 +23,10 @@ import pytest_asyncio
 from pymongo.errors import DuplicateKeyError
 
 from contracts import Envelope, parse_payload
-from infra.auth import TokenService
 from infra.http import create_app
 from infra.metrics import ServiceMetrics
 from infra.readiness import Readiness
-from infra.settings import DEVELOPMENT_JWT_SECRET, ServiceSettings
+from infra.settings import ServiceSettings
 from qcp.demo import demo_registration, demo_season
 from services.review.adapters.read_model import ReviewReadModel
 from services.review.application import ReviewApplication
@@ -149,11 +148,7 @@ class Database(dict):
 
 NOW = datetime(2026, 3, 1, 2, tzinfo=UTC)
 QC = "310000-2026-qc_group"
-TOKENS = TokenService(DEVELOPMENT_JWT_SECRET, "qc-platform")
 
-
-def bearer(role: str, org: str, subject: str = "someone") -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKENS.mint(subject, role, org)}"}
 
 
 ORGANIZER = bearer("organizer", "310000", "staff-1")

@@ -12,7 +12,7 @@ tokens = TokenService("a-test-secret-of-enough-length-for-hs256", "qc-platform")
 
 
 def test_a_minted_token_verifies_to_its_actor() -> None:
-    actor = tokens.verify(tokens.mint("staff-1", "organizer", "310000"))
+    actor = tokens.verify(tokens.mint("staff-1", "organizer", "310000")).actor
     assert (actor.id, actor.role, actor.org) == ("staff-1", Role.ORGANIZER, "310000")
 
 

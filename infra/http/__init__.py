@@ -19,6 +19,8 @@ from pymongo.errors import ConnectionFailure, OperationFailure
 from contracts import Actor
 from contracts.codes import Channel, Role
 from infra.auth import TokenService
+from infra.authorization import PUBLIC, NotPermitted, OutOfScope, Policy
+from infra.http.security import authorize, not_permitted, out_of_scope
 from infra.eventstore import CommandContext
 from infra.idempotency import MAX_KEY_LENGTH, IdempotencyKey
 from infra.errors import NotFound, RuleViolation
@@ -55,14 +57,19 @@ def create_app(
     lifespan: Lifespan | None = None,
     state: dict[str, Any] | None = None,
     liveness: dict[str, Callable[[], str | None]] | None = None,
+    policy: Policy | None = None,
 ) -> FastAPI:
+    dependencies = [Depends(read_your_writes)]
+    if policy is not None:
+        # the policy on every route: a route that declares none is refused at start, never served open
+        dependencies.append(Depends(authorize))
     app = FastAPI(
         title=f"QC platform: {service}",
         description=f"The {service} service of the mass quality activities platform.",
         version="0.1.0",
         lifespan=lifespan,
         # every read answers only once the read model has applied the caller's `min_position`, if given
-        dependencies=[Depends(read_your_writes)],
+        dependencies=dependencies,
     )
     _document_min_position_on_reads_only(app)
     app.state.tokens = tokens
@@ -73,6 +80,9 @@ def create_app(
     for router in routers:
         app.include_router(router)
     _add_operational_routes(app, service, metrics, readiness, liveness or {})
+    if policy is not None:
+        app.state.policy = {**OPERATIONAL_POLICY, **policy}
+        _require_a_policy_for_every_route(app, app.state.policy)
     _add_error_handlers(app)
     _add_latency_middleware(app, service, metrics)
     return app
@@ -127,7 +137,27 @@ def _add_operational_routes(
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
+OPERATIONAL_POLICY: Policy = {("GET", "/health"): PUBLIC, ("GET", "/ready"): PUBLIC, ("GET", "/metrics"): PUBLIC,
+                              ("GET", "/openapi.json"): PUBLIC, ("GET", "/docs"): PUBLIC,
+                              ("GET", "/docs/oauth2-redirect"): PUBLIC, ("GET", "/redoc"): PUBLIC}
+
+
+def operations_of(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (method, path) the app answers."""
+    return sorted((method, route.path) for route in app.routes
+                  for method in (getattr(route, "methods", None) or ()) if method != "HEAD")
+
+
+def _require_a_policy_for_every_route(app: FastAPI, policy: Policy) -> None:
+    missing = [operation for operation in operations_of(app) if operation not in policy]
+    if missing:
+        raise RuntimeError(f"routes without an authorization policy: {missing}")
+
+
 def _add_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(NotPermitted, lambda _, error: not_permitted(error))  # type: ignore[arg-type]
+    app.add_exception_handler(OutOfScope, lambda _, error: out_of_scope(error))  # type: ignore[arg-type]
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
         problems = [

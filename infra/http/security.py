@@ -1,0 +1,69 @@
+"""The edge's security dependencies: the bearer token verified, and the service's authorization policy applied.
+
+`authorize` runs on every route of an app built with a policy (it is one of the app's dependencies): it verifies
+the token, finds the route's rules and checks what the path names. A route that needs the grant takes
+`grant: Authorized`; FastAPI solves the dependency once per request, so the check is never made twice.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from infra.auth import InvalidToken, TokenService
+from infra.authorization import (
+    Caller,
+    Grant,
+    MissingCredentials,
+    NotPermitted,
+    OutOfScope,
+    Policy,
+    grant_for,
+)
+
+_bearer = HTTPBearer(auto_error=False, description="A platform JWT: `qcp token mint --help`")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _unauthenticated(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def caller_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Caller | None:
+    """The verified caller, None without a token, 401 for a token that is not valid."""
+    if credentials is None:
+        return None
+    if credentials.scheme.lower() != "bearer":
+        raise _unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
+    tokens: TokenService = request.app.state.tokens
+    try:
+        return tokens.verify(credentials.credentials)
+    except InvalidToken as error:
+        raise _unauthenticated(f"the bearer token is not valid: {error}") from error
+
+
+def authorize(request: Request, credentials: Credentials) -> Grant:
+    """The service's policy applied to this call: the grant, or 401, 403 (role) or 404 (object out of scope)."""
+    route = request.scope.get("route")
+    method = "GET" if request.method == "HEAD" else request.method
+    policy: Policy = request.app.state.policy
+    caller = caller_of(request, credentials)
+    try:
+        return grant_for(policy, (method, getattr(route, "path", request.url.path)), caller,
+                         request.path_params, request.query_params)
+    except MissingCredentials as error:
+        raise _unauthenticated("a bearer token is required (Authorization: Bearer <token>)") from error
+
+
+Authorized = Annotated[Grant, Depends(authorize)]
+
+
+def not_permitted(error: NotPermitted) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=status.HTTP_403_FORBIDDEN)
+
+
+def out_of_scope(error: OutOfScope) -> JSONResponse:
+    return JSONResponse({"detail": f"{error.what} not found"}, status_code=status.HTTP_404_NOT_FOUND)
