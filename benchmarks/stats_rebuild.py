@@ -34,7 +34,7 @@ from infra.settings import ServiceSettings
 from qcp.stack import StackConfig
 from services.stats.adapters.replay import TopicReader
 from services.stats.adapters.store import StatsStore
-from services.stats.application import RebuildSettings, Rebuilder
+from services.stats.rebuild import RebuildSettings, Rebuilder
 from services.stats.entrypoints.messaging import CONSUMED_TOPICS
 
 Echo = Callable[[str], None]

@@ -11,14 +11,16 @@ from pydantic import ValidationError
 from contracts.codes import Channel, RecommenderCategory, Stage
 from contracts.common import Window
 from contracts.identity import season_key
+from contracts.names import name_key
+from contracts.profiles import ProfileAdjustment, SeasonProfileAdjusted
 from contracts.registered import (
+    FORMAL_REVIEW,
     JudgeForm,
     JudgeRegistered,
     QuotaRule,
     RecommenderCancelled,
     RecommenderForm,
     RecommenderQuotaRaised,
-    FORMAL_REVIEW,
     RecommenderRegistered,
     SeasonOpened,
     SeasonWindowChanged,
@@ -27,9 +29,14 @@ from contracts.registered import (
     UnitRegistrationAmended,
     UnitRegistrationForm,
 )
-from contracts.profiles import ProfileAdjustment, SeasonProfileAdjusted
 from infra.errors import NotFound, RuleViolation
-from infra.eventstore import CommandContext, EventStoreApplication, idempotent, recorded, stamp
+from infra.eventstore import (
+    CommandContext,
+    EventStoreApplication,
+    idempotent,
+    recorded,
+    stamp,
+)
 from infra.feeds import FeedRecord, Work
 from infra.idempotency import IdempotencyKey
 from services.registration.domain.claims import Claim, claim_id
@@ -39,7 +46,6 @@ from services.registration.domain.recommender import (
     check_quota_raise,
     check_recommender_form,
     derived_recommender_id,
-    name_key,
     recommender_aggregate_id,
 )
 from services.registration.domain.season import (
@@ -51,9 +57,13 @@ from services.registration.domain.season import (
     check_windows,
     season_aggregate_id,
 )
-from services.registration.domain.team_names import check_team_name_suffix
 from services.registration.domain.season_profile import adjusted_profile
-from services.registration.domain.unit_registration import UnitRegistration, check_form, unit_registration_id
+from services.registration.domain.team_names import check_team_name_suffix
+from services.registration.domain.unit_registration import (
+    UnitRegistration,
+    check_form,
+    unit_registration_id,
+)
 
 
 class RegistrationApplication(EventStoreApplication):

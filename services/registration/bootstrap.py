@@ -6,7 +6,9 @@ from infra.bootstrap import ServiceDefinition
 from services.registration.adapters.read_model import RegistrationReadModel
 from services.registration.application import RegistrationApplication
 from services.registration.entrypoints.http import build_router
-from services.registration.entrypoints.messaging import CONSUMED_TOPICS
+
+# Registration's messaging: its own topic feeds its own read model.
+CONSUMED_TOPICS = ["registration.events"]
 
 
 def definition() -> ServiceDefinition:

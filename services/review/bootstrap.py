@@ -8,7 +8,9 @@ from services.review.application import ReviewApplication
 from services.review.assignment.process import assignment_process
 from services.review.cancellation import cancellation_process
 from services.review.entrypoints.http import build_router
-from services.review.entrypoints.messaging import CONSUMED_TOPICS
+
+# Review's messaging: it consumes registration's and submission's events, and its own.
+CONSUMED_TOPICS = ["registration.events", "submission.events", "review.events"]
 
 
 def definition() -> ServiceDefinition:

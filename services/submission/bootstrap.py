@@ -6,7 +6,9 @@ from infra.bootstrap import ServiceDefinition
 from services.submission.adapters.read_model import SubmissionReadModel
 from services.submission.application import SubmissionApplication
 from services.submission.entrypoints.http import build_router
-from services.submission.entrypoints.messaging import CONSUMED_TOPICS
+
+# Submission's messaging: it learns seasons, windows and registered units from registration's events.
+CONSUMED_TOPICS = ["registration.events", "submission.events"]
 
 
 def definition() -> ServiceDefinition:

@@ -24,7 +24,7 @@ from infra.kafka import encode, ensure_topics
 from infra.settings import ServiceSettings
 from qcp.services import definition
 from services.stats.adapters.store import StatsStore
-from services.stats.application import differences
+from services.stats.rebuild import differences
 from services.stats.domain.records import Header, StatsState
 from services.stats.domain.reports import reports_for
 from services.stats.entrypoints.messaging import CONSUMED_TOPICS

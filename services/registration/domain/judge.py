@@ -9,7 +9,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts.identity import stable_uuid
 from contracts.registered import JudgeRegistered
-from services.registration.domain.events import current
+from infra.events import current
 
 
 def judge_aggregate_id(season_id: str, certificate_no: str) -> UUID:

@@ -9,18 +9,14 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts.codes import RecommenderCategory
 from contracts.identity import NATIONAL_ORGANIZER, PROVINCES, stable_uuid
+from contracts.names import name_key
 from contracts.registered import QuotaRule, RecommenderForm, RecommenderRegistered
 from infra.errors import RuleViolation
-from services.registration.domain.events import current
+from infra.events import current
 
 
 def recommender_aggregate_id(season_id: str, recommender_id: str) -> UUID:
     return stable_uuid("recommender", season_id, recommender_id)
-
-
-def name_key(name: str) -> str:
-    """Two spellings of one name (spaces, full-width brackets) are the same name."""
-    return "".join(name.split()).replace("（", "(").replace("）", ")")
 
 
 def derived_recommender_id(season_id: str, name: str) -> str:

@@ -20,7 +20,7 @@ from contracts.registered import FORMAL_REVIEW, GradeBand, QuotaRule, ReviewRoun
 from contracts.season_profile import declared_ref, season_profile
 from infra.errors import RuleViolation
 from infra.windows import check_window_open, shown
-from services.registration.domain.events import current
+from infra.events import current
 from services.registration.domain.season_profile import check_declared_profile
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

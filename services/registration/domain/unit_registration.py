@@ -15,7 +15,7 @@ from contracts.identity import stable_uuid
 from contracts.registered import UnitRegistered, UnitRegistrationForm
 from infra.errors import RuleViolation
 from infra.profile_checks import check_against_profile
-from services.registration.domain.events import current
+from infra.events import current
 
 # Characters a name on a seal (公章) never shows: whitespace and the separators people use to
 # put a parent unit in front of their own ("XX集团-XX公司", "XX集团/XX厂", "XX局 | XX站").

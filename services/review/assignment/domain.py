@@ -28,7 +28,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts.identity import stable_uuid
 from contracts.scored import AssignmentBlocked, JudgesAssigned, ReviewStage
-from services.review.domain.names import name_key
+from contracts.names import name_key
 
 DEFAULT_JUDGES_PER_ENTRY: dict[str, int] = {ReviewStage.MATERIAL_REVIEW.value: 5, ReviewStage.PRESENTATION.value: 5}
 

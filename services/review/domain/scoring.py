@@ -25,7 +25,7 @@ from contracts.identity import stable_uuid
 from contracts.registered import GradeBand, ReviewRound, Rubric
 from contracts.scored import ScoreSheet, StageResult
 from infra.errors import RuleViolation
-from services.review.domain.names import name_key
+from contracts.names import name_key
 from services.review.domain.views import EntryView, JudgeView, SeasonView
 
 HUNDREDTH = Decimal("0.01")

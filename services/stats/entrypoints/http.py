@@ -18,7 +18,7 @@ from infra.errors import NotFound
 from infra.http import PathId
 from services.stats.adapters.export import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, to_csv, to_xlsx
 from services.stats.adapters.store import StatsStore
-from services.stats.application import SWITCH_ALWAYS, SWITCH_IF_EQUAL
+from services.stats.rebuild import SWITCH_ALWAYS, SWITCH_IF_EQUAL
 from services.stats.domain.reports import Report, entry_bucket
 from services.stats.domain.tables import LAYOUTS, Sheet, statistics_sheets
 from services.stats.entrypoints.audit_http import build_audit_router

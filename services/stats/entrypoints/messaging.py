@@ -12,7 +12,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from contracts import Envelope
 from infra.settings import ServiceSettings
 from services.stats.adapters.store import StatsStore
-from services.stats.application import LiveStats, RebuildSettings, Rebuilder
+from services.stats.live import LiveStats
+from services.stats.rebuild import RebuildSettings, Rebuilder
 
 CONSUMED_TOPICS = ["registration.events", "submission.events", "review.events"]
 

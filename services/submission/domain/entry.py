@@ -13,7 +13,7 @@ from contracts.profiles import AttachmentNaming, FormProfile
 from contracts.submitted import EntryAmended, EntryStatus, EntrySubmitted, QcAchievementForm, TeamExperienceForm
 from infra.errors import RuleViolation
 from infra.eventstore import CommandContext
-from services.submission.domain.events import current
+from infra.events import current
 from services.submission.domain.season import RegisteredUnit, SeasonView
 
 EntryFormModel = QcAchievementForm | TeamExperienceForm
