@@ -16,6 +16,7 @@ from typing import Any
 
 from contracts import Actor
 from contracts.codes import Role
+from infra import errors
 
 
 class Scope(StrEnum):
@@ -91,22 +92,21 @@ class Caller:
         return self.role in (Role.ORGANIZER, Role.NATIONAL) and organizer is not None and organizer == self.org
 
 
-class NotPermitted(Exception):
-    """The caller may not do this at all (403): its role may not run the operation, or the body names another
+class NotPermitted(errors.NotPermitted):
+    """The caller may not do this at all: its role may not run the operation, or the body names another
     organization than the caller's own. It says nothing about any stored object."""
+
+    def __init__(self, message: str, rule: str = "authorization.scope") -> None:
+        super().__init__("authorization", rule, message)
 
     @classmethod
     def for_role(cls, role: Role, operation: Operation, allowed: Rules) -> NotPermitted:
         names = ", ".join(f"{item.value} ({item.label})" for item in allowed) or "nobody"
-        return cls(f"role {role.value} may not {operation[0]} {operation[1]}; allowed: {names}")
+        return cls(f"role {role.value} may not {operation[0]} {operation[1]}; allowed: {names}", "authorization.role")
 
 
-class OutOfScope(Exception):
-    """The object is not one the caller may know of: answered as 404, the same as a missing one."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
+class OutOfScope(errors.NotFound):
+    """The object is not one the caller may know of: answered as a missing one."""
 
 
 @dataclass(frozen=True)

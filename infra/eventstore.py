@@ -163,7 +163,6 @@ class EventStoreApplication(Application):
                 "Idempotency-Key",
                 "idempotency.key_reused",
                 "this Idempotency-Key was already used for a different request; use a new key for a new request",
-                status_code=422,
             )
         return record.result
 

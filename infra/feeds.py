@@ -64,7 +64,7 @@ from contracts.fed import (
 from contracts.identity import PROVINCES, stable_uuid
 from contracts.registered import SEASON_ID_PATTERN
 from infra.auth import AuthenticatedActor
-from infra.errors import NotFound, RuleViolation
+from infra.errors import Conflict, Malformed, NotFound, RuleViolation, TooLarge, Unsupported
 from infra.eventstore import CommandContext, EventStoreApplication, stamp
 from infra.http import Limit, PathId, Skip
 from infra.mongo import FieldsOf, payload_fields, public
@@ -87,6 +87,18 @@ FEED_BATCHES = "feed_batches"
 
 class BatchRefused(RuleViolation):
     """The whole batch is refused before anything is stored (bad gzip, too large)."""
+
+
+class BatchTooLarge(BatchRefused, TooLarge):
+    """The batch, packed or unpacked, is larger than a batch may be."""
+
+
+class BatchUnsupported(BatchRefused, Unsupported):
+    """The batch comes in an encoding the intake does not read."""
+
+
+class BatchUnreadable(BatchRefused, Malformed):
+    """The batch's bytes cannot be read (a broken gzip stream, not UTF-8)."""
 
 
 @dataclass
@@ -128,12 +140,11 @@ def is_province(code: str) -> bool:
 def unpacked(body: bytes, content_encoding: str | None) -> bytes:
     """The NDJSON text of a body, gunzipped when it says so or starts with gzip's magic bytes."""
     if len(body) > MAX_BYTES:
-        raise BatchRefused("body", "feed.batch.too_large", f"a batch is at most {MAX_BYTES} bytes", status_code=413)
+        raise BatchTooLarge("body", "feed.batch.too_large", f"a batch is at most {MAX_BYTES} bytes")
     encoding = (content_encoding or "").strip().lower()
     if encoding not in {"", "identity", "gzip", "x-gzip"}:
-        raise BatchRefused(
+        raise BatchUnsupported(
             "Content-Encoding", "feed.encoding.unsupported", f"Content-Encoding {encoding} is not taken; send gzip or none",
-            status_code=415,
         )
     if encoding in {"gzip", "x-gzip"} or body[:2] == b"\x1f\x8b":
         return _gunzip(body)
@@ -151,23 +162,21 @@ def _gunzip(body: bytes) -> bytes:
             part = decompressor.decompress(rest, MAX_BYTES - size + 1)
             size += len(part)
             if size > MAX_BYTES:
-                raise BatchRefused(
-                    "body", "feed.batch.too_large", f"the batch unpacks to more than {MAX_BYTES} bytes", status_code=413
+                raise BatchTooLarge(
+                    "body", "feed.batch.too_large", f"the batch unpacks to more than {MAX_BYTES} bytes"
                 )
             if not decompressor.eof:
-                raise BatchRefused(
+                raise BatchUnreadable(
                     "body",
                     "feed.gzip.truncated",
                     f"the gzip stream ends before its end (after {size} unpacked bytes): the upload was cut off; "
                     "nothing of this batch was stored, send it again whole",
-                    status_code=400,
                 )
             parts.append(part)
             rest = decompressor.unused_data.lstrip(b"\x00")
     except zlib.error as error:
-        raise BatchRefused(
+        raise BatchUnreadable(
             "body", "feed.gzip.invalid", f"the body is not a valid gzip stream ({error}); nothing was stored",
-            status_code=400,
         ) from None
     return b"".join(parts)
 
@@ -206,11 +215,10 @@ def split_lines(text: bytes) -> list[tuple[int, bytes]]:
     """Numbered non-empty lines; more than MAX_RECORDS refuses the batch (413) before anything is parsed."""
     lines = [(number, line) for number, line in enumerate(text.split(b"\n"), start=1) if line.strip()]
     if len(lines) > MAX_RECORDS:
-        raise BatchRefused(
+        raise BatchTooLarge(
             "body",
             "feed.batch.too_many_records",
             f"a batch has at most {MAX_RECORDS} records; this one has {len(lines)}: split it, nothing was stored",
-            status_code=413,
         )
     return lines
 
@@ -487,12 +495,11 @@ class FeedIntake:
         batch_key = batch_aggregate_id(self.service, province, batch_id)
         earlier = self._get(batch_key)
         if earlier is not None and earlier.content_sha256 != content_sha256:
-            raise RuleViolation(
+            raise Conflict(
                 "batch_id",
                 "feed.batch.reused",
                 f"batch {batch_id} of {province} was posted before with other content; a changed batch gets a new "
                 "batch id (its records with higher versions)",
-                status_code=409,
             )
         report = Report()
         stored = 0

@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from contracts.profile_rules import problems_of_form
 from contracts.profiles import FormName, FormProfile
-from infra.errors import RuleViolation
+from infra.errors import Conflict, RuleViolation
 
 
 def check_against_profile(profile: FormProfile, name: FormName, form: BaseModel) -> None:
@@ -24,7 +24,6 @@ def check_against_profile(profile: FormProfile, name: FormName, form: BaseModel)
 def check_form_offered(profile: FormProfile, name: FormName) -> None:
     """Refuse a form the season's forms do not include (Shandong's notice asks for no work summary)."""
     if profile.form(name) is None:
-        raise RuleViolation(
+        raise Conflict(
             "form", "profile.form.not_offered", f"the season's forms ({profile.title}) have no {name.label}",
-            status_code=409,
         )

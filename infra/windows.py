@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contracts.codes import Stage
 from contracts.common import Window
-from infra.errors import RuleViolation
+from infra.errors import Conflict
 
 SEASON_TIME_ZONE = "Asia/Shanghai"
 
@@ -34,21 +34,19 @@ def check_window_open(
     """
     window = windows.get(stage.value)
     if window is None:
-        raise RuleViolation(
+        raise Conflict(
             field,
             f"season.window.{stage.value}.missing",
             f"season {season_id} has no {stage.label} ({stage.value}) window",
-            status_code=409,
         )
     if not window.contains(now):
         state = "has not opened yet" if now < window.opens_at else "is closed"
-        raise RuleViolation(
+        raise Conflict(
             field,
             f"season.window.{stage.value}",
             f"the {stage.label} ({stage.value}) window of season {season_id} {state}: it runs from "
             f"{shown(window.opens_at, time_zone)} to {shown(window.closes_at, time_zone)} {time_zone}"
             f" (now {shown(now, time_zone)})",
-            status_code=409,
         )
 
 
@@ -65,13 +63,12 @@ def check_labelled_window_open(
     """Refuse an action outside a review round's own window (or 形式审查's), naming the round by its label and code."""
     if not window.contains(now):
         state = "has not opened yet" if now < window.opens_at else "is closed"
-        raise RuleViolation(
+        raise Conflict(
             field,
             "season.window.round",
             f"the {label} ({code}) window of season {season_id} {state}: it runs from "
             f"{shown(window.opens_at, time_zone)} to {shown(window.closes_at, time_zone)} {time_zone}"
             f" (now {shown(now, time_zone)})",
-            status_code=409,
         )
 
 

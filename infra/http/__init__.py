@@ -19,11 +19,20 @@ from pymongo.errors import ConnectionFailure, OperationFailure
 from contracts import Actor
 from contracts.codes import Channel, Role
 from infra.auth import TokenService
-from infra.authorization import PUBLIC, NotPermitted, OutOfScope, Policy
-from infra.http.security import authorize, not_permitted, out_of_scope
+from infra.authorization import PUBLIC, Policy
+from infra.errors import (
+    Conflict,
+    Malformed,
+    NotFound,
+    NotPermitted,
+    RuleViolation,
+    TooLarge,
+    Unknown,
+    Unsupported,
+)
 from infra.eventstore import CommandContext
+from infra.http.security import authorize
 from infra.idempotency import MAX_KEY_LENGTH, IdempotencyKey
-from infra.errors import NotFound, RuleViolation
 from infra.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
 from infra.mongo import backend_away
 from infra.positions import (
@@ -154,10 +163,17 @@ def _require_a_policy_for_every_route(app: FastAPI, policy: Policy) -> None:
         raise RuntimeError(f"routes without an authorization policy: {missing}")
 
 
-def _add_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(NotPermitted, lambda _, error: not_permitted(error))  # type: ignore[arg-type]
-    app.add_exception_handler(OutOfScope, lambda _, error: out_of_scope(error))  # type: ignore[arg-type]
+# The one place a domain error becomes an HTTP status: the most specific kind wins.
+STATUS_OF_ERROR: dict[type[RuleViolation], int] = {
+    Conflict: 409, NotPermitted: 403, Unknown: 404, TooLarge: 413, Unsupported: 415, Malformed: 400,
+}
 
+
+def status_of(error: RuleViolation) -> int:
+    return next((STATUS_OF_ERROR[kind] for kind in type(error).__mro__ if kind in STATUS_OF_ERROR), 422)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
         problems = [
@@ -180,7 +196,7 @@ def _add_error_handlers(app: FastAPI) -> None:
                 "detail": error.message,
                 "errors": [{"field": error.field, "rule": error.rule, "message": error.message}],
             },
-            status_code=error.status_code,
+            status_code=status_of(error),
         )
 
     @app.exception_handler(PositionNotReached)

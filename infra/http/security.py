@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from infra.auth import InvalidToken, TokenService
@@ -18,8 +17,6 @@ from infra.authorization import (
     Caller,
     Grant,
     MissingCredentials,
-    NotPermitted,
-    OutOfScope,
     Policy,
     grant_for,
 )
@@ -60,10 +57,3 @@ def authorize(request: Request, credentials: Credentials) -> Grant:
 
 Authorized = Annotated[Grant, Depends(authorize)]
 
-
-def not_permitted(error: NotPermitted) -> JSONResponse:
-    return JSONResponse({"detail": str(error)}, status_code=status.HTTP_403_FORBIDDEN)
-
-
-def out_of_scope(error: OutOfScope) -> JSONResponse:
-    return JSONResponse({"detail": f"{error.what} not found"}, status_code=status.HTTP_404_NOT_FOUND)

@@ -29,7 +29,7 @@ from contracts.registered import (
     UnitRegistrationAmended,
     UnitRegistrationForm,
 )
-from infra.errors import NotFound, RuleViolation
+from infra.errors import Conflict, NotFound, RuleViolation, Unknown
 from infra.eventstore import (
     CommandContext,
     EventStoreApplication,
@@ -84,11 +84,10 @@ class RegistrationApplication(EventStoreApplication):
             raise RuleViolation("season_id", "season.id", f"season_id must be {expected}")
         check_season(opened)
         if self._exists(season_aggregate_id(opened.season_id)):
-            raise RuleViolation(
+            raise Conflict(
                 "season_id",
                 "season.unique",
                 f"season {opened.season_id} is already open; change its windows instead",
-                status_code=409,
             )
         season = Season(**stamp(opened, context, season_id=opened.season_id, organizer=opened.organizer))
         return self.save_once([season], recorded(season, "SeasonOpened", season_id=opened.season_id), idempotency)
@@ -142,10 +141,10 @@ class RegistrationApplication(EventStoreApplication):
         rounds = season.review_rounds()
         if round_code != FORMAL_REVIEW and not any(item.code == round_code for item in rounds):
             known = ", ".join(f"{item.code} ({item.label})" for item in rounds) or "none"
-            raise RuleViolation(
+            raise Unknown(
                 "round_code", "season.rounds.unknown",
                 f"season {season_id} has no review round {round_code}; its rounds are {known}, and formal_review "
-                "(形式审查)", status_code=404,
+                "(形式审查)",
             )
         if season.round_window(round_code) == window:
             return {"season_id": season_id, "round": round_code, "aggregate_id": str(season.id),
@@ -257,12 +256,11 @@ class RegistrationApplication(EventStoreApplication):
                 "choose one from the season's list of recommending units",
             ) from None
         if recommender.cancellation is not None:
-            raise RuleViolation(
+            raise Conflict(
                 "recommender_id",
                 "registration.recommender.cancelled",
                 f"推荐单位 {recommender.name} lost its right to recommend in season {season.season_id} (取消推荐资格: "
                 f"{recommender.cancellation['reason']}); choose another recommending unit",
-                status_code=409,
             )
         if recommender.category == RecommenderCategory.DIRECT.value and not form.member:
             raise RuleViolation(
@@ -292,20 +290,18 @@ class RegistrationApplication(EventStoreApplication):
         check_recommender_form(form, season.organizer)
         recommender_id = form.recommender_id or derived_recommender_id(season_id, form.name)
         if self._exists(recommender_aggregate_id(season_id, recommender_id)):
-            raise RuleViolation(
+            raise Conflict(
                 "recommender_id",
                 "recommender.id.unique",
                 f"season {season_id} already has a recommending unit {recommender_id}",
-                status_code=409,
             )
         name_scope = f"recommender-name/{season_id}"
         if self._exists(claim_id(name_scope, name_key(form.name))):
             owner = self.repository.get(claim_id(name_scope, name_key(form.name))).owner
-            raise RuleViolation(
+            raise Conflict(
                 "name",
                 "recommender.name.unique",
                 f"season {season_id} already has a recommending unit named {form.name} ({owner})",
-                status_code=409,
             )
         claims = [Claim(name_scope, name_key(form.name), recommender_id)]
         if form.category is RecommenderCategory.DIRECT:
@@ -318,11 +314,10 @@ class RegistrationApplication(EventStoreApplication):
             direct_scope = f"recommender-direct/{season_id}"
             if self._exists(claim_id(direct_scope, "direct")):
                 owner = self.repository.get(claim_id(direct_scope, "direct")).owner
-                raise RuleViolation(
+                raise Conflict(
                     "category",
                     "recommender.direct.unique",
                     f"season {season_id} already has its direct channel: {owner}",
-                    status_code=409,
                 )
             claims.append(Claim(direct_scope, "direct", recommender_id))
         payload = RecommenderRegistered(
@@ -403,11 +398,10 @@ class RegistrationApplication(EventStoreApplication):
                     f"推荐单位 {form.recommender_id} is not a recommending unit of season {season_id}",
                 ) from None
         if self._exists(judge_aggregate_id(season_id, form.certificate_no)):
-            raise RuleViolation(
+            raise Conflict(
                 "certificate_no",
                 "judge.certificate.unique",
                 f"a judge with TGQ 评委证书号 {form.certificate_no} is already registered for season {season_id}",
-                status_code=409,
             )
         judge_id = judge_id_for(season_id, form.certificate_no)
         payload = JudgeRegistered(season_id=season_id, judge_id=judge_id, **form.model_dump())

@@ -72,7 +72,7 @@ from contracts.scored import (
     ScoreSheet,
     StageResult,
 )
-from infra.errors import NotFound, RuleViolation
+from infra.errors import Conflict, NotFound, NotPermitted, RuleViolation
 from infra.eventstore import CommandContext, EventStoreApplication, idempotent, recorded, stamp, stamp_in_season
 from infra.feeds import FeedRecord, Work, feed_aggregate_id
 from infra.idempotency import IdempotencyKey
@@ -169,25 +169,23 @@ class ReviewApplication(EventStoreApplication):
         season.check_window_open(Stage.RECOMMENDATION, now)
         season.check_channel(Channel.RECOMMENDER)
         if recommender.direct:
-            raise RuleViolation(
+            raise Conflict(
                 "recommender_id",
                 "recommendation.direct_channel",
                 f"{recommender.name} is the direct channel: its entries are accepted by the organizer's secretariat "
                 "(经秘书处确认后直接申报), not recommended through 推荐通道",
-                status_code=409,
             )
         slate = self._slate(season.season_id, recommender.recommender_id)
         check_not_cancelled(recommender, slate.closed if slate else None)  # 取消推荐资格
         check_filings(season, recommender)  # 基础性条件, where the season says so
         self._check_entry_recommendable(season, entry)
         if entry.recommender_id != recommender.recommender_id:
-            raise RuleViolation(
+            raise NotPermitted(
                 "entry_id",
                 "recommendation.recommender.not_the_units",
                 f"entry {entry.entry_id} of unit {entry.credit_code} is recommended by "
                 f"{entry.recommender_id or 'no recommending unit (the direct channel)'}, not by {recommender.recommender_id}; "
                 "a recommending unit recommends its own units' entries only",
-                status_code=403,
             )
         check_declaration_and_dates(form, now, season)
         certificates = check_recommendation_judges(form, judges_by_certificate, season.season_id)
@@ -227,12 +225,11 @@ class ReviewApplication(EventStoreApplication):
         self._check_entry_recommendable(season, entry)
         direct_id = direct.recommender_id if direct else None
         if entry.recommender_id and entry.recommender_id != direct_id:
-            raise RuleViolation(
+            raise Conflict(
                 "entry_id",
                 "recommendation.direct.has_recommender",
                 f"entry {entry.entry_id} of unit {entry.credit_code} has the recommending unit {entry.recommender_id}: "
                 "it is recommended through 推荐通道; the secretariat accepts only entries of the direct channel",
-                status_code=409,
             )
         eligibility = direct_eligibility(entry, acceptance.eligibility)  # 外商 / “专精特新”类 / 高新技术类民营企业
         review = self._review_to_recommend(season.season_id, entry.entry_id)
@@ -266,12 +263,11 @@ class ReviewApplication(EventStoreApplication):
         review = self.entry_review(season.season_id, entry_id)
         self._check_recommendation_owner(review, context)
         if review.progress in PAST_FORMAL_REVIEW:
-            raise RuleViolation(
+            raise Conflict(
                 "entry_id",
                 "recommendation.revoke.reviewed",
                 f"entry {entry_id} passed formal review and is with the expert panel ({review.progress.label}); "
                 "its recommendation is no longer revoked",
-                status_code=409,
             )
         review.check_progress(REVOCABLE, "entry_id", "recommendation.revoke.not_recommended",
                               f"entry {entry_id} is not recommended at the moment")
@@ -293,19 +289,17 @@ class ReviewApplication(EventStoreApplication):
                 f"season {season.season_id} reviews {season.kind.label} entries, not {entry.kind.label}",
             )
         if entry.withdrawn:
-            raise RuleViolation(
+            raise Conflict(
                 "entry_id",
                 "recommendation.entry.withdrawn",
                 f"entry {entry.entry_id} was withdrawn by its unit; a withdrawn entry is not recommended",
-                status_code=409,
             )
         if season.offers(Channel.UNIT) and entry.status.value != "confirmed":
-            raise RuleViolation(
+            raise Conflict(
                 "entry_id",
                 "recommendation.entry.unconfirmed",
                 f"entry {entry.entry_id} awaits its unit's confirmation through 单位通道 (自我评价 and the sealed "
                 "申报推荐意见); season " + season.season_id + " offers 单位通道, so the unit confirms before it is recommended",
-                status_code=409,
             )
 
     def _review_to_recommend(self, season_id: str, entry_id: str) -> EntryReview:
@@ -313,13 +307,12 @@ class ReviewApplication(EventStoreApplication):
         if review is None:
             return EntryReview(season_id, entry_id)
         if review.progress is not ReviewProgress.REVOKED:
-            raise RuleViolation(
+            raise Conflict(
                 "entry_id",
                 "recommendation.duplicate",
                 f"entry {entry_id} is already {review.progress.label if review.progress else 'recommended'}"
                 + (f" by {review.recommender_id}" if review.recommender_id else "")
                 + "; an entry is recommended once (revoke it first to change the recommendation)",
-                status_code=409,
             )
         return review
 
@@ -332,11 +325,10 @@ class ReviewApplication(EventStoreApplication):
         )
         if not own:
             by = "the secretariat (direct channel)" if review.accepted_directly else review.recommender_id
-            raise RuleViolation(
+            raise NotPermitted(
                 "entry_id",
                 "recommendation.owner",
                 f"entry {review.entry_id} was recommended by {by}; the {actor.role.value} {actor.org} does not act on it",
-                status_code=403,
             )
 
     # ------------------------------------------------------------ formal review (资料形式审查)
@@ -355,25 +347,23 @@ class ReviewApplication(EventStoreApplication):
         season.check_formal_review_period(now)
         review = self.entry_review(season.season_id, entry.entry_id)
         if review.progress is ReviewProgress.FORMAL_REVIEW_FAILED:
-            raise RuleViolation(
+            raise Conflict(
                 "entry_id",
                 "formal_review.awaiting_correction",
                 f"entry {entry.entry_id} failed formal review; it is reviewed again once corrected and resubmitted",
-                status_code=409,
             )
         if review.progress in PAST_FORMAL_REVIEW:
-            raise RuleViolation(
+            raise Conflict(
                 "entry_id",
                 "formal_review.decided",
                 f"entry {entry.entry_id} already passed formal review ({review.progress.label if review.progress else ''})",
-                status_code=409,
             )
         review.check_progress(AWAITING_FORMAL_REVIEW, "entry_id", "formal_review.not_recommended",
                               f"entry {entry.entry_id} is not recommended, so it is not up for formal review")
         if entry.withdrawn:
-            raise RuleViolation(
+            raise Conflict(
                 "entry_id", "formal_review.entry.withdrawn",
-                f"entry {entry.entry_id} was withdrawn by its unit", status_code=409,
+                f"entry {entry.entry_id} was withdrawn by its unit",
             )
         if decision.outcome == "passed":
             if decision.reasons:
@@ -414,16 +404,15 @@ class ReviewApplication(EventStoreApplication):
         review.check_progress((ReviewProgress.FORMAL_REVIEW_FAILED,), "entry_id", "formal_review.resubmit.not_failed",
                               "only an entry that failed formal review is resubmitted")
         if review.failed_version is not None and entry.version <= review.failed_version:
-            raise RuleViolation(
+            raise Conflict(
                 "entry_id",
                 "formal_review.resubmit.not_corrected",
                 f"entry {entry.entry_id} has not been corrected since it failed formal review (version "
                 f"{review.failed_version}); its unit amends it (EntryAmended) first",
-                status_code=409,
             )
         if entry.withdrawn:
-            raise RuleViolation("entry_id", "formal_review.entry.withdrawn",
-                                f"entry {entry.entry_id} was withdrawn by its unit", status_code=409)
+            raise Conflict("entry_id", "formal_review.entry.withdrawn",
+                                f"entry {entry.entry_id} was withdrawn by its unit")
         payload = FormalReviewResubmitted(
             season_id=season.season_id, entry_id=entry.entry_id, entry_version=entry.version, note=resubmission.note
         )
@@ -469,9 +458,8 @@ class ReviewApplication(EventStoreApplication):
         if aggregate_id in self.repository:
             assignment = self.repository.get(aggregate_id)
             if list(assignment.judge_ids) == list(judge_ids):
-                raise RuleViolation("judge_ids", "assignment.unchanged",
-                                    f"these judges are already assigned to entry {entry.entry_id} for {item.label}",
-                                    status_code=409)
+                raise Conflict("judge_ids", "assignment.unchanged",
+                                    f"these judges are already assigned to entry {entry.entry_id} for {item.label}")
         else:
             assignment = Assignment(season.season_id, entry.entry_id, stage, entry.credit_code,
                                     review.recommender_id)
@@ -508,12 +496,11 @@ class ReviewApplication(EventStoreApplication):
         review, item, rubric_code, total, now = self._check_score(season, entry, judge, stage, sheet)
         stage = item.code
         if score_id(season.season_id, entry.entry_id, stage, judge.judge_id) in self.repository:
-            raise RuleViolation(
+            raise Conflict(
                 "stage",
                 "score.duplicate",
                 f"judge {judge.judge_id} already scored entry {entry.entry_id} for {item.label}; one score per judge "
                 "per stage: revise it, giving the reason",
-                status_code=409,
             )
         payload = ScoreRecorded(
             season_id=season.season_id, entry_id=entry.entry_id, judge_id=judge.judge_id, stage=stage,
@@ -542,10 +529,10 @@ class ReviewApplication(EventStoreApplication):
         stage = item.code
         aggregate_id = score_id(season.season_id, entry.entry_id, stage, judge.judge_id)
         if aggregate_id not in self.repository:
-            raise RuleViolation(
+            raise Conflict(
                 "stage", "score.revision.no_score",
                 f"judge {judge.judge_id} has not scored entry {entry.entry_id} for {item.label} yet; record the score "
-                "first", status_code=409,
+                "first",
             )
         score: Score = self.repository.get(aggregate_id)
         previous = score.total
@@ -571,11 +558,10 @@ class ReviewApplication(EventStoreApplication):
         review = self.entry_review(season.season_id, entry.entry_id)
         if review.progress in (ReviewProgress.GRADED, ReviewProgress.APPROVED, ReviewProgress.PUBLISHED,
                                ReviewProgress.RESULT_WITHDRAWN):
-            raise RuleViolation(
+            raise Conflict(
                 "entry_id", "score.entry.graded",
                 f"entry {entry.entry_id} is already graded ({review.grade_label or review.grade or '—'}); its scores "
                 "are final (an objection during the notice leads to a regrade)",
-                status_code=409,
             )
         review.check_progress((ReviewProgress.IN_REVIEW,), "entry_id", "score.entry.not_in_review",
                               "entries are scored after they pass formal review")
@@ -609,14 +595,13 @@ class ReviewApplication(EventStoreApplication):
         now = self.clock()
         review = self.entry_review(season.season_id, entry_id)
         if review.progress in (ReviewProgress.GRADED, ReviewProgress.APPROVED, ReviewProgress.PUBLISHED):
-            raise RuleViolation("entry_id", "grade.already_graded",
-                                f"entry {entry_id} is already graded ({review.grade_label or '—'})", status_code=409)
+            raise Conflict("entry_id", "grade.already_graded",
+                                f"entry {entry_id} is already graded ({review.grade_label or '—'})")
         if review.progress is ReviewProgress.NOT_ADVANCED and not season.grade_not_advanced:
-            raise RuleViolation(
+            raise Conflict(
                 "entry_id", "grade.entry.not_advanced",
                 f"entry {entry_id} did not advance from {review_round(season, review.stopped_at or '').label}; season "
                 f"{season.season_id} grades only the entries that went on (grade_not_advanced is false)",
-                status_code=409,
             )
         if review.progress is not ReviewProgress.NOT_ADVANCED:
             review.check_progress((ReviewProgress.IN_REVIEW,), "entry_id", "grade.entry.not_in_review",
@@ -624,15 +609,14 @@ class ReviewApplication(EventStoreApplication):
         taken = rounds_taken(season, review.advanced_through)
         pending = taken[-1]
         if pending.gate is not None and review.stopped_at != pending.code:
-            raise RuleViolation(
+            raise Conflict(
                 "entry_id", "grade.gate.pending",
                 f"{pending.label} ({pending.code}) is a gate not yet decided for entry {entry_id}; it is graded after "
-                "the rounds it goes on to", status_code=409,
+                "the rounds it goes on to",
             )
         if not season.grade_bands:
-            raise RuleViolation("season_id", "grade.bands.missing",
-                                f"season {season.season_id} has no grade bands (成果等级); the organizer adds them",
-                                status_code=409)
+            raise Conflict("season_id", "grade.bands.missing",
+                                f"season {season.season_id} has no grade bands (成果等级); the organizer adds them")
         results: dict[str, StageResult] = {}
         labels = {item.code: item.label for item in season.review_rounds}
         for item in taken:
@@ -643,24 +627,22 @@ class ReviewApplication(EventStoreApplication):
             totals = self.stage_totals(season.season_id, entry_id, stage, assigned)
             missing = sorted(assigned - set(totals))
             if missing:
-                raise RuleViolation(
+                raise Conflict(
                     "entry_id", "grade.scores.incomplete",
                     f"{item.label} ({stage}) of entry {entry_id} still awaits the scores of "
                     + ", ".join(missing) + f" ({len(totals)} of {len(assigned)} judges scored)",
-                    status_code=409,
                 )
             results[stage] = stage_result(stage, totals)
         if not results:
-            raise RuleViolation("entry_id", "grade.scores.missing",
-                                f"entry {entry_id} has no judges' scores to grade from", status_code=409)
+            raise Conflict("entry_id", "grade.scores.missing",
+                                f"entry {entry_id} has no judges' scores to grade from")
         weights = round_weights(season, taken, list(results))
         unscored = [stage for stage in weights if stage not in results]
         if unscored:
-            raise RuleViolation(
+            raise Conflict(
                 "entry_id", "grade.stage.unscored",
                 f"season {season.season_id} weighs {', '.join(f'{labels[stage]} ({stage})' for stage in unscored)} "
                 f"in the combined score, and entry {entry_id} has no scores there",
-                status_code=409,
             )
         combined = combined_score(results, weights)
         band = band_for(season.grade_bands, combined)
@@ -693,16 +675,16 @@ class ReviewApplication(EventStoreApplication):
         now = self.clock()
         item = review_round(season, round_code, field="round_code")
         if item.gate is None:
-            raise RuleViolation("round_code", "gate.not_a_gate",
-                                f"{item.label} ({item.code}) is not a gate: every entry in it goes on", status_code=409)
+            raise Conflict("round_code", "gate.not_a_gate",
+                                f"{item.label} ({item.code}) is not a gate: every entry in it goes on")
         following = next_round(season, item.code)
         assert following is not None  # a gate is never the last round (season.rounds.gate_last)
         if gate_id(season.season_id, item.code) in self.repository:
             gate: RoundGate = self.repository.get(gate_id(season.season_id, item.code))
-            raise RuleViolation(
+            raise Conflict(
                 "round_code", "gate.decided",
                 f"{item.label} ({item.code}) was decided already: {len(gate.advanced)} went on, "
-                f"{len(gate.not_advanced)} did not", status_code=409,
+                f"{len(gate.not_advanced)} did not",
             )
         rule = gate_rule(item, GateRule(method=decision.method, top_n=decision.top_n, threshold=decision.threshold),
                          decision.entry_ids)
@@ -711,8 +693,8 @@ class ReviewApplication(EventStoreApplication):
                    and review.progress is ReviewProgress.IN_REVIEW
                    and rounds_taken(season, review.advanced_through)[-1].code == item.code]
         if not reviews:
-            raise RuleViolation("round_code", "gate.no_entries",
-                                f"no entries are in {item.label} ({item.code}) awaiting this gate", status_code=409)
+            raise Conflict("round_code", "gate.no_entries",
+                                f"no entries are in {item.label} ({item.code}) awaiting this gate")
         scores: dict[str, Decimal | None] = {}
         for review in reviews:
             assigned = self.assigned_judges(season.season_id, review.entry_id, item.code) or frozenset()
@@ -747,8 +729,7 @@ class ReviewApplication(EventStoreApplication):
         try:
             return self.save_once([gate, *reviews], result, idempotency)
         except IntegrityError:  # decided at the same moment by another request
-            raise RuleViolation("round_code", "gate.decided", f"{item.label} ({item.code}) was decided already",
-                                status_code=409) from None
+            raise Conflict("round_code", "gate.decided", f"{item.label} ({item.code}) was decided already") from None
 
     # ------------------------------------------------------------ approval, notice, objections
 
@@ -785,8 +766,8 @@ class ReviewApplication(EventStoreApplication):
                 raise RuleViolation(field, "approval.duplicate", f"entry {entry_id} is listed twice")
             reviews.append(review)
         if not reviews:
-            raise RuleViolation("entry_ids", "approval.nothing_to_approve",
-                                f"season {season.season_id} has no graded entry awaiting approval", status_code=409)
+            raise Conflict("entry_ids", "approval.nothing_to_approve",
+                                f"season {season.season_id} has no graded entry awaiting approval")
         for review in reviews:
             payload = GuidingUnitsApproved(
                 season_id=season.season_id, entry_id=review.entry_id, grade=review.grade or "",
@@ -810,17 +791,16 @@ class ReviewApplication(EventStoreApplication):
         now = self.clock()
         season.check_window_open(Stage.NOTICE, now)
         if season_results_id(season.season_id) in self.repository:
-            raise RuleViolation("season_id", "notice.already_opened",
-                                f"the notice of season {season.season_id} is already open", status_code=409)
+            raise Conflict("season_id", "notice.already_opened",
+                                f"the notice of season {season.season_id} is already open")
         entry_ids = [
             entry_id for entry_id in approved
             if (review := self._find_review(season.season_id, entry_id)) is not None
             and review.progress is ReviewProgress.APPROVED
         ]
         if not entry_ids:
-            raise RuleViolation("season_id", "notice.no_entries",
-                                f"season {season.season_id} has no entries approved by the guiding units to put on notice",
-                                status_code=409)
+            raise Conflict("season_id", "notice.no_entries",
+                                f"season {season.season_id} has no entries approved by the guiding units to put on notice")
         window = season.windows[Stage.NOTICE.value]
         payload = NoticeOpened(season_id=season.season_id, entry_ids=sorted(entry_ids), opens_at=now,
                                closes_at=window.closes_at)
@@ -844,9 +824,8 @@ class ReviewApplication(EventStoreApplication):
         season.check_window_open(Stage.NOTICE, now)
         results = self._season_results(season.season_id)
         if results is None or entry_id not in results.on_notice:
-            raise RuleViolation("entry_id", "objection.not_on_notice",
-                                f"entry {entry_id} is not on the public notice of season {season.season_id}",
-                                status_code=409)
+            raise Conflict("entry_id", "objection.not_on_notice",
+                                f"entry {entry_id} is not on the public notice of season {season.season_id}")
         review = self.entry_review(season.season_id, entry_id)
         review.check_progress((ReviewProgress.APPROVED,), "entry_id", "objection.result_withdrawn",
                               "objections are filed against results on notice")
@@ -873,9 +852,8 @@ class ReviewApplication(EventStoreApplication):
         if objection_id not in review.objections:
             raise NotFound(f"objection {objection_id} of entry {entry_id}")
         if review.objections[objection_id]["status"] != "open":
-            raise RuleViolation("objection_id", "objection.resolved",
-                                f"objection {objection_id} is already resolved ({review.objections[objection_id]['status']})",
-                                status_code=409)
+            raise Conflict("objection_id", "objection.resolved",
+                                f"objection {objection_id} is already resolved ({review.objections[objection_id]['status']})")
         review.check_progress((ReviewProgress.APPROVED, ReviewProgress.RESULT_WITHDRAWN), "entry_id",
                               "objection.published", "objections are resolved before the results are published")
         if decision.outcome == "dismissed" and (decision.remedy or decision.grade or decision.combined_score is not None):
@@ -887,12 +865,12 @@ class ReviewApplication(EventStoreApplication):
         regraded: EntryRegraded | None = None
         if decision.remedy == "regrade":
             if review.progress is not ReviewProgress.APPROVED:
-                raise RuleViolation("remedy", "objection.result_withdrawn",
-                                    f"the result of entry {entry_id} is withdrawn; it is not regraded", status_code=409)
+                raise Conflict("remedy", "objection.result_withdrawn",
+                                    f"the result of entry {entry_id} is withdrawn; it is not regraded")
             regraded = self._regrade(season, review, objection_id, decision)
         elif decision.remedy == "withdraw" and review.progress is ReviewProgress.RESULT_WITHDRAWN:
-            raise RuleViolation("remedy", "objection.result_withdrawn",
-                                f"the result of entry {entry_id} is already withdrawn", status_code=409)
+            raise Conflict("remedy", "objection.result_withdrawn",
+                                f"the result of entry {entry_id} is already withdrawn")
         elif decision.grade or decision.combined_score is not None:
             raise RuleViolation("grade", "objection.grade.without_regrade", "a grade or score is given for a regrade only")
         resolved = ObjectionResolved(season_id=season.season_id, entry_id=entry_id, objection_id=objection_id,
@@ -958,32 +936,29 @@ class ReviewApplication(EventStoreApplication):
         now = self.clock()
         results = self._season_results(season.season_id)
         if results is None:
-            raise RuleViolation("season_id", "publication.no_notice",
-                                f"season {season.season_id}'s results have not been on public notice (公示) yet",
-                                status_code=409)
+            raise Conflict("season_id", "publication.no_notice",
+                                f"season {season.season_id}'s results have not been on public notice (公示) yet")
         window = season.windows.get(Stage.NOTICE.value)
         closes_at = window.closes_at if window else results.notice_closes_at  # a notice window may be extended
         if now <= closes_at:
-            raise RuleViolation(
+            raise Conflict(
                 "season_id", "publication.notice_open",
                 f"the public notice of season {season.season_id} runs until {shown(closes_at, season.time_zone)} "
                 f"{season.time_zone}; results are published after it (now {shown(now, season.time_zone)})",
-                status_code=409,
             )
         season.check_window_open(Stage.PUBLICATION, now)
         reviews = [self.entry_review(season.season_id, entry_id) for entry_id in results.on_notice]
         unresolved = [review.entry_id for review in reviews if review.open_objections]
         if unresolved:
-            raise RuleViolation(
+            raise Conflict(
                 "season_id", "publication.objection_unresolved",
                 "objections to " + ", ".join(unresolved) + " are not resolved yet; every objection is resolved before "
-                "publication", status_code=409,
+                "publication",
             )
         ready = [review for review in reviews if review.progress is ReviewProgress.APPROVED]
         if not ready:
-            raise RuleViolation("season_id", "publication.nothing_to_publish",
-                                f"every result on notice of season {season.season_id} is published or withdrawn",
-                                status_code=409)
+            raise Conflict("season_id", "publication.nothing_to_publish",
+                                f"every result on notice of season {season.season_id} is published or withdrawn")
         order = {band.code: position for position, band in enumerate(season.grade_bands)}
         ready.sort(key=lambda review: (order.get(review.grade or "", len(order)),
                                        -Decimal(review.combined_score or "0"), review.entry_id))
@@ -1024,17 +999,15 @@ class ReviewApplication(EventStoreApplication):
         national.check_window_open(Stage.RECOMMENDATION, now, "national_season_id")
         review = self.entry_review(season.season_id, entry.entry_id)
         if review.national_season_id:
-            raise RuleViolation("entry_id", "national.duplicate",
-                                f"entry {entry.entry_id} is already recommended to {review.national_season_id}",
-                                status_code=409)
+            raise Conflict("entry_id", "national.duplicate",
+                                f"entry {entry.entry_id} is already recommended to {review.national_season_id}")
         review.check_progress(NATIONALLY_RECOMMENDABLE, "entry_id", "national.not_graded",
                               "an entry goes to the national level once the province's review graded it")
         if not review.grade:
-            raise RuleViolation(
+            raise Conflict(
                 "entry_id", "national.not_graded",
                 f"entry {entry.entry_id} scored {review.combined_score}, below every grade band of season "
                 f"{season.season_id}; the organizer chooses among graded entries (好中选优)",
-                status_code=409,
             )
         province = province_of(season.season_id)
         national_id = national_entry_id(national.season_id, season.season_id, entry.entry_id)
@@ -1087,9 +1060,8 @@ class ReviewApplication(EventStoreApplication):
             )
         national_id = national_entry_id(national.season_id, season.season_id, entry.entry_id)
         if work.get(entry_review_id(national.season_id, national_id)) is not None:
-            raise RuleViolation("data.entry", "national.duplicate",
-                                f"entry {form.entry} is already a national entry of {national.season_id} ({national_id})",
-                                status_code=409)
+            raise Conflict("data.entry", "national.duplicate",
+                                f"entry {form.entry} is already a national entry of {national.season_id} ({national_id})")
         received, slate = self._national_entry(national, record.province, national_id, "data.national_season_id", work)
         result = work.get(provincial_result_id(season.season_id, entry.entry_id))
         graded = result.form if result is not None else {}
@@ -1118,9 +1090,8 @@ class ReviewApplication(EventStoreApplication):
             slate = self.repository.get(slate_key) if slate_key in self.repository else None
         check_province_quota(national, slate, province, field)
         if work is None and self._find_review(national.season_id, national_id) is not None:
-            raise RuleViolation(field, "national.duplicate",
-                                f"the national season {national.season_id} already has this entry ({national_id})",
-                                status_code=409)
+            raise Conflict(field, "national.duplicate",
+                                f"the national season {national.season_id} already has this entry ({national_id})")
         return EntryReview(national.season_id, national_id), slate or ProvinceSlate(national.season_id, province)
 
     # ------------------------------------------------------------ reading the write model

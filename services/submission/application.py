@@ -36,7 +36,7 @@ from contracts.submitted import (
     WorkSummaryForm,
 )
 from contracts.profiles import FormName
-from infra.errors import NotFound, RuleViolation
+from infra.errors import Conflict, NotFound, RuleViolation
 from infra.profile_checks import check_against_profile, check_form_offered
 from infra.eventstore import CommandContext, EventStoreApplication, idempotent, recorded, stamp, stamp_in_season
 from infra.feeds import FeedRecord, Work, feed_aggregate_id
@@ -244,11 +244,10 @@ class SubmissionApplication(EventStoreApplication):
         """单位通道: the unit self-evaluates and confirms its entry with its seal; an event of its own."""
         entry, now = self._entry_open_to_change(season, entry_id, context)
         if entry.status is EntryStatus.CONFIRMED:
-            raise RuleViolation(
+            raise Conflict(
                 "entry_id",
                 "entry.confirmed",
                 f"entry {entry_id} is already confirmed by its unit; an amendment would need a new confirmation",
-                status_code=409,
             )
         payload = UnitConfirmed(
             season_id=season.season_id, entry_id=entry.entry_id, credit_code=entry.credit_code,
@@ -308,12 +307,11 @@ class SubmissionApplication(EventStoreApplication):
             existing: Entry = self.repository.get(candidate)
             if existing.status is not EntryStatus.WITHDRAWN:
                 field = "team_name" if form.kind.value == "team" else "topic"
-                raise RuleViolation(
+                raise Conflict(
                     field,
                     "entry.duplicate",
                     f"unit {form.credit_code} already submitted “{form.display_name}” as entry {candidate} in season "
                     f"{season_id}; amend that entry instead",
-                    status_code=409,
                 )
         raise AssertionError("unreachable")
 

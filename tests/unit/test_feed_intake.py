@@ -31,6 +31,7 @@ from infra.feeds import (
     split_lines,
     unpacked,
 )
+from infra.http import status_of
 from infra.settings import ServiceSettings
 
 FEED = Actor(id="shanghai-platform", role=Role.FEED, org="310000")
@@ -59,7 +60,7 @@ def test_a_truncated_gzip_refuses_the_whole_batch() -> None:
     packed = gzip.compress(ndjson(*[record(f"R{index}") for index in range(200)]))
     with pytest.raises(BatchRefused) as refused:
         unpacked(packed[: len(packed) // 2], "gzip")
-    assert (refused.value.status_code, refused.value.rule) == (400, "feed.gzip.truncated")
+    assert (status_of(refused.value), refused.value.rule) == (400, "feed.gzip.truncated")
 
 
 def test_a_body_that_is_not_gzip_but_says_so_is_refused() -> None:
@@ -71,7 +72,7 @@ def test_a_body_that_is_not_gzip_but_says_so_is_refused() -> None:
 def test_more_than_50000_records_are_refused_before_parsing() -> None:
     with pytest.raises(BatchRefused) as refused:
         split_lines(b"{}\n" * (MAX_RECORDS + 1))
-    assert (refused.value.status_code, refused.value.rule) == (413, "feed.batch.too_many_records")
+    assert (status_of(refused.value), refused.value.rule) == (413, "feed.batch.too_many_records")
     assert len(split_lines(b"{}\n\n  \n" * 3)) == 3, "blank lines are not records"
 
 
@@ -112,7 +113,7 @@ def test_only_a_provinces_feed_token_posts() -> None:
                   Actor(id="x", role=Role.FEED, org="CAQ"), Actor(id="x", role=Role.ORGANIZER, org="310000")):
         with pytest.raises(HTTPException) as refused:
             province_of(actor)
-        assert refused.value.status_code == 403
+        assert status_of(refused.value) == 403
 
 
 # ---------------------------------------------------------------- the report
@@ -189,7 +190,7 @@ def test_a_batch_id_reused_for_other_content_is_refused(intake: FeedIntake) -> N
     post(intake, ndjson(record("A")))
     with pytest.raises(RuleViolation) as refused:
         post(intake, ndjson(record("B")))
-    assert (refused.value.status_code, refused.value.rule) == (409, "feed.batch.reused")
+    assert (status_of(refused.value), refused.value.rule) == (409, "feed.batch.reused")
 
 
 def test_refused_records_are_quarantined_once_and_resolved_when_sent_correctly(intake: FeedIntake) -> None:

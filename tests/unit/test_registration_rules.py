@@ -13,9 +13,15 @@ from pydantic import BaseModel, ValidationError
 from contracts import Actor
 from contracts.codes import Channel, Role, Stage
 from contracts.common import Window
-from contracts.registered import JudgeForm, RecommenderForm, SeasonOpened, UnitRegistrationForm
+from contracts.registered import (
+    JudgeForm,
+    RecommenderForm,
+    SeasonOpened,
+    UnitRegistrationForm,
+)
 from infra.errors import NotFound, RuleViolation
 from infra.eventstore import CommandContext
+from infra.http import status_of
 from infra.settings import ServiceSettings
 from qcp.demo import demo_registration, demo_season
 from services.registration.application import RegistrationApplication
@@ -108,7 +114,7 @@ def test_season_unique() -> None:
     app = application()
     app.open_season(opened(), SECRETARIAT)
     violation = refused(app, lambda: app.open_season(opened(), SECRETARIAT))
-    assert (violation.rule, violation.status_code) == ("season.unique", 409)
+    assert (violation.rule, status_of(violation)) == ("season.unique", 409)
 
 
 def test_season_window_closes_after_opens() -> None:
@@ -328,7 +334,7 @@ def test_a_window_of_an_unknown_season_is_not_found() -> None:
 def test_season_window_registration(app: RegistrationApplication) -> None:
     app.clock = lambda: datetime(2026, 12, 31, tzinfo=UTC)
     violation = refused(app, lambda: app.register_unit(QC, form(), SECRETARIAT))
-    assert (violation.rule, violation.status_code) == ("season.window.registration", 409)
+    assert (violation.rule, status_of(violation)) == ("season.window.registration", 409)
     assert "is closed" in violation.message and "Asia/Shanghai" in violation.message
 
 
@@ -474,7 +480,7 @@ def test_identity_email() -> None:
 
 def test_registration_recommender_unknown(app: RegistrationApplication) -> None:
     violation = refused(app, lambda: app.register_unit(QC, form(recommender_id="nobody"), SECRETARIAT))
-    assert (violation.field, violation.rule, violation.status_code) == (
+    assert (violation.field, violation.rule, status_of(violation)) == (
         "recommender_id", "registration.recommender.unknown", 422,
     )
 
@@ -530,14 +536,14 @@ def test_recommender_id_unique(app: RegistrationApplication) -> None:
     app.register_recommender(QC, recommender(recommender_id="xuhui"), SECRETARIAT)
     again = recommender(recommender_id="xuhui", name="徐汇区质量协会")
     violation = refused(app, lambda: app.register_recommender(QC, again, SECRETARIAT))
-    assert (violation.rule, violation.status_code) == ("recommender.id.unique", 409)
+    assert (violation.rule, status_of(violation)) == ("recommender.id.unique", 409)
 
 
 def test_recommender_name_unique(app: RegistrationApplication) -> None:
     app.register_recommender(QC, recommender(), SECRETARIAT)
     again = recommender(recommender_id="xuhui2", name=" 徐汇区市场监督管理局 ")
     violation = refused(app, lambda: app.register_recommender(QC, again, SECRETARIAT))
-    assert (violation.field, violation.rule, violation.status_code) == ("name", "recommender.name.unique", 409)
+    assert (violation.field, violation.rule, status_of(violation)) == ("name", "recommender.name.unique", 409)
 
 
 def test_the_same_name_may_recommend_in_another_season(app: RegistrationApplication) -> None:
@@ -557,7 +563,7 @@ def test_recommender_direct_unique(app: RegistrationApplication) -> None:
     app.register_recommender(QC, direct(), SECRETARIAT)
     second = direct(recommender_id="direct2", name="市质协秘书处")
     violation = refused(app, lambda: app.register_recommender(QC, second, SECRETARIAT))
-    assert (violation.rule, violation.status_code) == ("recommender.direct.unique", 409)
+    assert (violation.rule, status_of(violation)) == ("recommender.direct.unique", 409)
 
 
 def test_a_recommender_of_an_unknown_season_is_not_found() -> None:
@@ -616,7 +622,7 @@ def test_judge_certificate_no_format() -> None:
 def test_judge_certificate_unique(app: RegistrationApplication) -> None:
     app.register_judge(QC, judge(), SECRETARIAT)
     violation = refused(app, lambda: app.register_judge(QC, judge(name="李明明", certificate_no="tgq-2019-0012"), SECRETARIAT))
-    assert (violation.field, violation.rule, violation.status_code) == ("certificate_no", "judge.certificate.unique", 409)
+    assert (violation.field, violation.rule, status_of(violation)) == ("certificate_no", "judge.certificate.unique", 409)
     assert app.register_judge(TEAM, judge(), SECRETARIAT)["created"] is True  # unique per season
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.registered import SeasonOpened
+from infra.http import status_of
 from services.registration.domain.recommender import recommender_aggregate_id
 from services.registration.domain.season import season_aggregate_id
 from tests.unit.test_registration_rules import (
@@ -40,20 +41,20 @@ def test_recommender_cancel_already(app: Any) -> None:
     app.register_recommender(QC, recommender(recommender_id="xuhui"), SECRETARIAT)
     app.cancel_recommender(QC, "xuhui", REASON, SECRETARIAT)
     violation = refused(app, lambda: app.cancel_recommender(QC, "xuhui", REASON, SECRETARIAT))
-    assert (violation.field, violation.rule, violation.status_code) == ("recommender_id", "recommender.cancel.already", 409)
+    assert (violation.field, violation.rule, status_of(violation)) == ("recommender_id", "recommender.cancel.already", 409)
 
 
 def test_recommender_cancel_direct(app: Any) -> None:
     app.register_recommender(QC, direct(), SECRETARIAT)
     violation = refused(app, lambda: app.cancel_recommender(QC, "direct", REASON, SECRETARIAT))
-    assert (violation.rule, violation.status_code) == ("recommender.cancel.direct", 422)
+    assert (violation.rule, status_of(violation)) == ("recommender.cancel.direct", 422)
 
 
 def test_registration_recommender_cancelled(app: Any) -> None:
     app.register_recommender(QC, recommender(recommender_id="xuhui"), SECRETARIAT)
     app.cancel_recommender(QC, "xuhui", REASON, SECRETARIAT)
     violation = refused(app, lambda: app.register_unit(QC, form(0, recommender_id="xuhui"), SECRETARIAT))
-    assert (violation.field, violation.rule, violation.status_code) == (
+    assert (violation.field, violation.rule, status_of(violation)) == (
         "recommender_id", "registration.recommender.cancelled", 409)
     assert REASON in violation.message
 
@@ -77,7 +78,7 @@ def test_season_team_name_suffix_banzu(app: Any) -> None:
 
 def test_season_team_name_suffix_duplicate(app: Any) -> None:
     violation = refused(app, lambda: app.approve_team_name_suffix(TEAM, "工段", "已是默认结尾", SECRETARIAT))
-    assert (violation.rule, violation.status_code) == ("season.team_name_suffix.duplicate", 409)
+    assert (violation.rule, status_of(violation)) == ("season.team_name_suffix.duplicate", 409)
     app.approve_team_name_suffix(TEAM, "站", "加油站、变电站为基础单元", SECRETARIAT)
     violation = refused(app, lambda: app.approve_team_name_suffix(TEAM, "站", "再核准一次", SECRETARIAT))
     assert violation.rule == "season.team_name_suffix.duplicate"

@@ -10,6 +10,7 @@ from contracts.codes import Channel, Role
 from contracts.registered import SeasonOpened, UnitRegistrationForm
 from infra.errors import NotFound, RuleViolation
 from infra.eventstore import CommandContext
+from infra.http import status_of
 from infra.idempotency import IdempotencyKey
 from infra.settings import ServiceSettings
 from qcp.demo import demo_registration, demo_season
@@ -51,7 +52,7 @@ def test_a_season_is_opened_only_once() -> None:
     open_demo_season(app)
     with pytest.raises(RuleViolation) as refusal:
         open_demo_season(app)
-    assert refusal.value.rule == "season.unique" and refusal.value.status_code == 409
+    assert refusal.value.rule == "season.unique" and status_of(refusal.value) == 409
 
 
 def test_the_season_id_must_follow_from_organizer_year_and_kind() -> None:

@@ -20,22 +20,45 @@ import pytest
 from pydantic import ValidationError
 
 from contracts import Actor
-from contracts.codes import ActivityKind, Channel, QcAchievementType, RecommenderCategory, Role
+from contracts.codes import (
+    ActivityKind,
+    Channel,
+    QcAchievementType,
+    RecommenderCategory,
+    Role,
+)
 from contracts.common import Window
-from contracts.published import Approval, NationalRecommendation, Objection, ObjectionDecision
-from contracts.recommended import DirectAcceptance, FormalReviewDecision, RecommendationForm, Resubmission, Revocation
+from contracts.published import (
+    Approval,
+    NationalRecommendation,
+    Objection,
+    ObjectionDecision,
+)
+from contracts.recommended import (
+    DirectAcceptance,
+    FormalReviewDecision,
+    RecommendationForm,
+    Resubmission,
+    Revocation,
+)
 from contracts.registered import GradeBand, QuotaRule, Rubric
 from contracts.scored import JudgesAssigned, ReviewStage, ScoreSheet
 from contracts.submitted import EntryStatus
 from infra.errors import NotFound, RuleViolation
 from infra.eventstore import CommandContext, stamp, to_envelope
+from infra.http import status_of
 from infra.idempotency import IdempotencyKey
 from infra.settings import ServiceSettings
 from qcp.demo import demo_credit_code
 from services.review.application import ReviewApplication
 from services.review.assignment.domain import Assignment, assignment_id
 from services.review.domain.entry_review import ReviewProgress
-from services.review.domain.views import EntryView, JudgeView, RecommenderView, SeasonView
+from services.review.domain.views import (
+    EntryView,
+    JudgeView,
+    RecommenderView,
+    SeasonView,
+)
 
 CST = timezone(timedelta(hours=8))
 MATERIAL, PRESENTATION = ReviewStage.MATERIAL_REVIEW, ReviewStage.PRESENTATION
@@ -342,7 +365,7 @@ def refused(world: World, call: Callable[[], Any]) -> tuple[int, str, str]:
     try:
         call()
     except RuleViolation as violation:
-        answer = (violation.status_code, violation.field, violation.rule)
+        answer = (status_of(violation), violation.field, violation.rule)
         world.last_message = violation.message  # type: ignore[attr-defined]
     else:
         raise AssertionError("the command was not refused")

@@ -30,6 +30,7 @@ from contracts.submitted import (
 )
 from infra.errors import NotFound, RuleViolation
 from infra.eventstore import CommandContext
+from infra.http import status_of
 from infra.idempotency import IdempotencyKey
 from infra.settings import ServiceSettings
 from services.submission.application import SubmissionApplication
@@ -103,7 +104,7 @@ def refused(app: SubmissionApplication | None, call: Callable[[], Any]) -> tuple
     try:
         call()
     except RuleViolation as violation:
-        answer = (violation.status_code, violation.field, violation.rule, violation.message)
+        answer = (status_of(violation), violation.field, violation.rule, violation.message)
     except ValidationError as invalid:
         error = invalid.errors()[0]
         answer = (422, ".".join(str(part) for part in error["loc"]), error["type"], error["msg"])

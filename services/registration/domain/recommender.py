@@ -11,7 +11,7 @@ from contracts.codes import RecommenderCategory
 from contracts.identity import NATIONAL_ORGANIZER, PROVINCES, stable_uuid
 from contracts.names import name_key
 from contracts.registered import QuotaRule, RecommenderForm, RecommenderRegistered
-from infra.errors import RuleViolation
+from infra.errors import Conflict, RuleViolation
 from infra.events import current
 
 
@@ -57,11 +57,10 @@ class Recommender(Aggregate):
                 "to cancel; close the direct channel's entries one by one instead",
             )
         if self.cancellation is not None:
-            raise RuleViolation(
+            raise Conflict(
                 "recommender_id",
                 "recommender.cancel.already",
                 f"{self.name} already lost its right to recommend in this season ({self.cancellation['reason']})",
-                status_code=409,
             )
 
     def effective_quota(self, season_quota: QuotaRule) -> QuotaRule:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contracts.codes import ActivityKind
 from contracts.registered import DEFAULT_TEAM_NAME_SUFFIXES, REFUSED_TEAM_NAME_SUFFIX
-from infra.errors import RuleViolation
+from infra.errors import Conflict, RuleViolation
 
 
 def check_team_name_suffix(kind: ActivityKind | str, suffix: str, approved: list[str]) -> None:
@@ -23,9 +23,8 @@ def check_team_name_suffix(kind: ActivityKind | str, suffix: str, approved: list
         )
     if suffix in DEFAULT_TEAM_NAME_SUFFIXES or suffix in approved:
         allowed = "、".join([*DEFAULT_TEAM_NAME_SUFFIXES, *approved])
-        raise RuleViolation(
+        raise Conflict(
             "suffix",
             "season.team_name_suffix.duplicate",
             f"team names of this season may already end in {suffix} (allowed now: {allowed})",
-            status_code=409,
         )

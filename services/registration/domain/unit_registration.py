@@ -13,7 +13,7 @@ from contracts.codes import ActivityKind, KeyIndustry, RegistrationIntent, UnitN
 from contracts.profiles import FormName, FormProfile
 from contracts.identity import stable_uuid
 from contracts.registered import UnitRegistered, UnitRegistrationForm
-from infra.errors import RuleViolation
+from infra.errors import Conflict, RuleViolation
 from infra.profile_checks import check_against_profile
 from infra.events import current
 
@@ -51,10 +51,9 @@ def check_form(form: UnitRegistrationForm, profile: FormProfile | None = None) -
     profile = profile or builtin_profile(default_profile_ref(ActivityKind.QC_GROUP))
     assert profile is not None
     if profile.form(FormName.REGISTRATION) is None:
-        raise RuleViolation(
+        raise Conflict(
             "season_id", "registration.not_offered",
             f"the season's forms ({profile.title}) have no 报名表: units submit their entries without a prior 报名",
-            status_code=409,
         )
     check_unit_name(form)
     _other_text(

@@ -16,7 +16,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts.codes import LabelledEnum
 from contracts.identity import stable_uuid
-from infra.errors import RuleViolation
+from infra.errors import Conflict
 
 
 class ReviewProgress(LabelledEnum):
@@ -200,4 +200,4 @@ class EntryReview(Aggregate):
     def check_progress(self, allowed: tuple[ReviewProgress, ...], field: str, rule: str, message: str) -> None:
         if self.progress not in allowed:
             label = self.progress.label if self.progress else "—"
-            raise RuleViolation(field, rule, f"{message} (entry {self.entry_id} is {label})", status_code=409)
+            raise Conflict(field, rule, f"{message} (entry {self.entry_id} is {label})")

@@ -30,7 +30,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from contracts.identity import stable_uuid
-from infra.errors import RuleViolation
+from infra.errors import Conflict, RuleViolation
 from services.review.domain.views import SeasonView
 
 
@@ -78,11 +78,10 @@ def check_national_season(
             f"CAQ-{provincial.year}-{provincial.kind.value}, not {national_season_id}",
         )
     if national_season is None:
-        raise RuleViolation(
+        raise Conflict(
             field, "national.season.unknown",
             f"the national season {national_season_id} is not open (yet): the national association opens it before "
             "the provinces submit their recommendations",
-            status_code=409,
         )
     return national_season
 
@@ -95,9 +94,8 @@ def check_province_quota(national_season: SeasonView, slate: ProvinceSlate | Non
     allowed = quota.of(province)
     used = len(slate.entries) if slate else 0
     if used >= allowed:
-        raise RuleViolation(
+        raise Conflict(
             field, "national.quota.per_province",
             f"province {province} has sent {used} of its {allowed} recommendations to the national season "
             f"{national_season.season_id} (全国推荐名额 {allowed}); no further entry is taken",
-            status_code=409,
         )

@@ -24,7 +24,7 @@ from eventsourcing.domain import Aggregate, event
 from contracts.codes import ActivityKind
 from contracts.identity import stable_uuid
 from contracts.registered import QuotaRule
-from infra.errors import RuleViolation
+from infra.errors import Conflict, RuleViolation
 from services.review.domain.views import EntryView
 
 DIRECT_SLATE = "direct"
@@ -105,24 +105,22 @@ def check_quota(quota: QuotaRule, raised: bool, entry: EntryView, others: list[C
     source = "as raised by the organizer" if raised else "the season's rule"
     if len(others) + 1 > quota.per_unit_max:
         listed = ", ".join(item.entry_id for item in others)
-        raise RuleViolation(
+        raise Conflict(
             "entry_id",
             "recommendation.quota.per_unit",
             f"推荐名额: {who} recommends at most {quota.per_unit_max} entries of unit {entry.credit_code} ({source}); "
             f"it already recommends {len(others)}: {listed}. Revoke one while the recommendation window is open "
             "to recommend another",
-            status_code=409,
         )
     if entry.kind is ActivityKind.QC_GROUP and entry.qc_type is not None:
         limit = quota.per_type_max.get(entry.qc_type)
         same = [item for item in others if item.qc_type == entry.qc_type.value]
         if limit is not None and len(same) + 1 > limit:
-            raise RuleViolation(
+            raise Conflict(
                 "qc_type",
                 "recommendation.quota.per_type",
                 f"推荐名额: at most {limit} {entry.qc_type.label} per unit ({source}; 问题解决型和创新型各1个); unit "
                 f"{entry.credit_code} already has {', '.join(item.entry_id for item in same)} recommended",
-                status_code=409,
             )
     if entry.kind is ActivityKind.TEAM and quota.distinct_team_types:
         if not entry.team_type:
@@ -134,12 +132,11 @@ def check_quota(quota: QuotaRule, raised: bool, entry: EntryView, others: list[C
             )
         clash = [item for item in others if team_type_key(item.team_type) == team_type_key(entry.team_type)]
         if clash:
-            raise RuleViolation(
+            raise Conflict(
                 "team_type",
                 "recommendation.quota.distinct_team_types",
                 f"班组类型有所差异: unit {entry.credit_code} already has a recommended team of type “{entry.team_type}” "
                 f"({clash[0].entry_id}); its 2–3 recommended teams are of different team types",
-                status_code=409,
             )
 
 
@@ -149,12 +146,11 @@ def check_rank_unique(slate: RecommenderSlate | None, entry_id: str, rank: int) 
         return
     for other, item in slate.active.items():
         if other != entry_id and item.get("rank") == rank:
-            raise RuleViolation(
+            raise Conflict(
                 "rank",
                 "recommendation.rank.unique",
                 f"排序 {rank} is already given to entry {other} of this recommending unit; each recommended entry has "
                 "its own rank",
-                status_code=409,
             )
 
 

@@ -24,7 +24,7 @@ from contracts.codes import Stage
 from contracts.identity import stable_uuid
 from contracts.registered import GateRule, ReviewRound
 from contracts.scored import GateMethod
-from infra.errors import RuleViolation
+from infra.errors import Conflict, RuleViolation, Unknown
 from infra.windows import check_labelled_window_open
 from services.review.domain.views import SeasonView
 
@@ -34,10 +34,9 @@ def review_round(season: SeasonView, code: str, field: str = "stage") -> ReviewR
     found = next((item for item in season.review_rounds if item.code == code), None)
     if found is None:
         known = ", ".join(f"{item.code} ({item.label})" for item in season.review_rounds)
-        raise RuleViolation(
+        raise (Unknown if field == "round_code" else RuleViolation)(
             field, "review_round.unknown",
             f"season {season.season_id} has no review round {code}; its rounds are {known}",
-            status_code=404 if field == "round_code" else 422,
         )
     return found
 
@@ -102,9 +101,9 @@ def check_taken(season: SeasonView, item: ReviewRound, entry_id: str, advanced_t
     gate = taken[-1]
     why = (f"it did not advance from {gate.label} ({gate.code})" if stopped_at == gate.code
            else f"{gate.label} ({gate.code}) has not advanced it yet")
-    raise RuleViolation(
+    raise Conflict(
         "stage", "review_round.not_taken",
-        f"entry {entry_id} does not take part in {item.label} ({item.code}): {why}", status_code=409,
+        f"entry {entry_id} does not take part in {item.label} ({item.code}): {why}",
     )
 
 
@@ -199,9 +198,9 @@ def decide_gate(item: ReviewRound, rule: GateRule, candidates: list[Candidate], 
         known = {candidate.entry_id for candidate in candidates}
         for position, entry_id in enumerate(chosen or []):
             if entry_id not in known:
-                raise RuleViolation(
+                raise Conflict(
                     f"entry_ids.{position}", "gate.entry.not_in_round",
-                    f"entry {entry_id} is not in {item.label} ({item.code}) awaiting this gate", status_code=409,
+                    f"entry {entry_id} is not in {item.label} ({item.code}) awaiting this gate",
                 )
         picked = set(chosen or [])
         why = reason or f"not chosen by the organizer to go on from {item.label}"
@@ -210,10 +209,10 @@ def decide_gate(item: ReviewRound, rule: GateRule, candidates: list[Candidate], 
                 for candidate in candidates]
     unscored = [candidate.entry_id for candidate in candidates if candidate.score is None]
     if unscored:
-        raise RuleViolation(
+        raise Conflict(
             "method", "gate.scores.incomplete",
             f"{item.label} ({item.code}) decides by score, and entries {', '.join(unscored)} do not have all their "
-            "judges' scores yet", status_code=409,
+            "judges' scores yet",
         )
     outcomes = []
     for candidate in candidates:
@@ -245,10 +244,9 @@ def round_weights(season: SeasonView, taken: list[ReviewRound], scored: list[str
         return {code: Decimal(1) for code in scored}
     weights = {item.code: item.weight for item in taken if item.weight is not None and item.weight > 0}
     if not weights:
-        raise RuleViolation(
+        raise Conflict(
             "season_id", "grade.weights.zero",
             f"season {season.season_id} weighs every round the entry took part in 0; the combined score needs a "
             "positive weight",
-            status_code=409,
         )
     return weights

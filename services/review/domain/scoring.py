@@ -24,7 +24,7 @@ from contracts.codes import QcAchievementType
 from contracts.identity import stable_uuid
 from contracts.registered import GradeBand, ReviewRound, Rubric
 from contracts.scored import ScoreSheet, StageResult
-from infra.errors import RuleViolation
+from infra.errors import Conflict, NotPermitted, RuleViolation
 from contracts.names import name_key
 from services.review.domain.views import EntryView, JudgeView, SeasonView
 
@@ -81,14 +81,13 @@ def rubric_for(season: SeasonView, entry: EntryView, stage: ReviewRound) -> Rubr
 
     candidates = sorted((rubric for rubric in season.rubrics if fits(rubric)), key=lambda rubric: rubric.review_form is None)
     if not candidates:
-        raise RuleViolation(
+        raise Conflict(
             "stage",
             "score.rubric.missing",
             f"season {season.season_id} has no scoring form (评分表) for {stage.label}"
             + (f" ({form.label})" if form else "")
             + (f" of {entry.qc_type.label} entries" if entry.qc_type else "")
             + "; the organizer adds its rubrics to the season",
-            status_code=409,
         )
     return candidates[0]
 
@@ -125,11 +124,10 @@ def check_sheet(rubric: Rubric, sheet: ScoreSheet) -> Decimal:
 def check_assigned(judge_id: str, assigned: frozenset[str] | None, entry_id: str, stage: ReviewRound) -> None:
     if assigned is None or judge_id not in assigned:
         whom = "no judges are assigned yet" if not assigned else f"its judges are {', '.join(sorted(assigned))}"
-        raise RuleViolation(
+        raise NotPermitted(
             "judge_id",
             "score.judge.not_assigned",
             f"judge {judge_id} is not assigned to entry {entry_id} for {stage.label} ({stage.code}); {whom}",
-            status_code=403,
         )
 
 
@@ -154,12 +152,11 @@ def check_no_conflict(
     conflict = conflict_of(judge, entry, recommender_id, certificates)
     if conflict:
         suffix, why = conflict
-        raise RuleViolation(
+        raise Conflict(
             "judge_id",
             f"{prefix}.conflict.{suffix}",
             f"judge {judge.judge_id} ({judge.name}) has a conflict of interest with entry {entry.entry_id}: {why}; "
             "a judge never scores an entry of his or her own work unit or recommending unit",
-            status_code=409,
         )
 
 

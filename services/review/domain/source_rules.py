@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from contracts.codes import KeyDomain, UnitNature
 from contracts.recommended import DirectEligibility
-from infra.errors import RuleViolation
+from infra.errors import Conflict
 from services.review.domain.views import EntryView, RecommenderView, SeasonView
 
 FILINGS = {"statistics": "统计表", "work_summary": "工作总结"}
@@ -23,12 +23,11 @@ def check_not_cancelled(recommender: RecommenderView, closed_reason: str | None)
     """The recommender as review's projection knows it, or its slate closed by the cancellation's withdrawals."""
     reason = recommender.cancellation_reason or closed_reason
     if reason is not None:
-        raise RuleViolation(
+        raise Conflict(
             "recommender_id",
             "recommendation.recommender.cancelled",
             f"{recommender.name} lost its right to recommend in this season (取消推荐资格: {reason}); "
             "its recommendations were withdrawn and it recommends no more",
-            status_code=409,
         )
 
 
@@ -37,24 +36,22 @@ def check_filings(season: SeasonView, recommender: RecommenderView) -> None:
         return
     missing = [label for kind, label in FILINGS.items() if kind not in recommender.filed]
     if missing:
-        raise RuleViolation(
+        raise Conflict(
             "recommender_id",
             "recommendation.preconditions.filings",
             f"{recommender.name} has not filed its {' and '.join(missing)} for season {season.season_id}: the season "
             "takes recommendations only after both are filed (活动总结、活动统计结果是成果推荐工作的基础性条件)",
-            status_code=409,
         )
 
 
 def direct_eligibility(entry: EntryView, claimed: DirectEligibility | None) -> DirectEligibility:
     """Why the entry's unit may use the direct channel, from its 报名表 (and the secretariat's word on high-tech)."""
     if entry.unit_member is not True:
-        raise RuleViolation(
+        raise Conflict(
             "entry_id",
             "recommendation.direct.member",
             f"unit {entry.credit_code} is not registered as a 会员单位 (member unit); the direct channel is for member "
             "units only",
-            status_code=409,
         )
     nature, domain = entry.unit_nature, entry.unit_key_domain
     derived = {
@@ -72,11 +69,10 @@ def direct_eligibility(entry: EntryView, claimed: DirectEligibility | None) -> D
     nature_label = UnitNature(nature).label if nature in UnitNature._value2member_map_ else "unknown"
     domain_label = KeyDomain(domain).label if domain in KeyDomain._value2member_map_ else "unknown"
     said = f"; the secretariat named {claimed.label}, which the registration does not bear out" if claimed else ""
-    raise RuleViolation(
+    raise Conflict(
         "eligibility" if claimed else "entry_id",
         "recommendation.direct.eligibility",
         f"the direct channel takes member units that are 外商投资企业, “专精特新”类民营企业 or 高新技术类民营企业; unit "
         f"{entry.credit_code} registered as 单位性质 {nature_label}, 重点领域 {domain_label}{said}. A private unit that is "
         "high-tech is accepted with eligibility high_tech_private; others go through their recommending unit",
-        status_code=409,
     )

@@ -31,7 +31,7 @@ from contracts.registered import (
 from contracts.scored import ReviewStage
 from contracts.season_profile import channel_label, profile_of_document, season_profile
 from contracts.submitted import EntryStatus
-from infra.errors import RuleViolation
+from infra.errors import Conflict
 from infra.windows import SEASON_TIME_ZONE, check_labelled_window_open, check_window_open
 
 
@@ -139,12 +139,11 @@ class SeasonView:
             offered = ", ".join(
                 channel_label(Channel(item), profile) for item in sorted(self.channels) if item in Channel._value2member_map_
             )
-            raise RuleViolation(
+            raise Conflict(
                 "channel",
                 "season.channel",
                 f"season {self.season_id} does not take part through {channel_label(channel, profile)}; "
                 f"it offers: {offered}",
-                status_code=409,
             )
 
     def offers(self, channel: Channel) -> bool:

@@ -24,7 +24,7 @@ from contracts.published import Approval, NationalRecommendation, Objection, Obj
 from contracts.recommended import DirectAcceptance, FormalReviewDecision, RecommendationForm, Resubmission, Revocation
 from contracts.scored import RoundCode, ScoreSheet
 from infra.auth import AuthenticatedActor, require_org, require_role
-from infra.errors import NotFound, RuleViolation
+from infra.errors import Conflict, NotFound, NotPermitted, RuleViolation
 from infra.http import FULL_VIEW, Limit, PathId, Skip, execute, found
 from services.review.adapters.read_model import ReviewReadModel
 from services.review.entrypoints.feed_http import build_feed_router
@@ -110,10 +110,10 @@ def build_router() -> APIRouter:
         read_model = _read_model(request)
         recommender_document = await read_model.recommender(season_id, actor.org)
         if recommender_document is None:
-            raise RuleViolation(
+            raise Conflict(
                 "recommender_id", "recommendation.recommender.registered",
                 f"{actor.org} is not a recommending unit of season {season_id} (registered recommending units reach "
-                "review within seconds of their registration)", status_code=409,
+                "review within seconds of their registration)",
             )
         entry = await _entry(request, season_id, entry_id)
         judges = {judge.certificate_no: judge for judge in await _judges(request, season_id)}
@@ -525,8 +525,7 @@ async def _scoring_scope(
         judge_id = body.judge_id
     document = await _read_model(request).judge(season_id, judge_id)
     if document is None:
-        raise RuleViolation("judge_id", "score.judge.registered",
-                            f"{judge_id} is not a judge of season {season_id}", status_code=403)
+        raise NotPermitted("judge_id", "score.judge.registered", f"{judge_id} is not a judge of season {season_id}")
     entry = await _entry(request, season_id, entry_id)
     return season, entry, JudgeView.from_document(document)
 

@@ -11,7 +11,7 @@ from contracts.codes import ActivityKind, Role
 from contracts.identity import stable_uuid
 from contracts.profiles import AttachmentNaming, FormProfile
 from contracts.submitted import EntryAmended, EntryStatus, EntrySubmitted, QcAchievementForm, TeamExperienceForm
-from infra.errors import RuleViolation
+from infra.errors import Conflict, NotPermitted, RuleViolation
 from infra.eventstore import CommandContext
 from infra.events import current
 from services.submission.domain.season import RegisteredUnit, SeasonView
@@ -65,20 +65,18 @@ class Entry(Aggregate):
     def check_acting_unit(self, context: CommandContext) -> None:
         """A unit acts on its own entries only; the organizer's scope is checked against the season."""
         if context.actor.role is Role.UNIT and context.actor.org != self.credit_code:
-            raise RuleViolation(
+            raise NotPermitted(
                 "entry_id",
                 "entry.owner",
                 f"entry {self.entry_id} belongs to unit {self.credit_code}; the token is scoped to {context.actor.org}",
-                status_code=403,
             )
 
     def check_not_withdrawn(self) -> None:
         if self.status is EntryStatus.WITHDRAWN:
-            raise RuleViolation(
+            raise Conflict(
                 "entry_id",
                 "entry.withdrawn",
                 f"entry {self.entry_id} was withdrawn; a withdrawn entry is not changed (submit it again instead)",
-                status_code=409,
             )
 
 
@@ -104,11 +102,10 @@ def check_registered_unit(season: SeasonView, unit: RegisteredUnit | None, form:
             short_name=getattr(form, "unit_short_name", None), recommender_id=form.recommender_id,
         )
     if unit is None:
-        raise RuleViolation(
+        raise Conflict(
             "credit_code",
             "entry.unit.registered",
             f"unit {form.credit_code} is not registered for season {season.season_id}; register it (报名) first",
-            status_code=409,
         )
     if form.unit_name != unit.unit_name:
         raise RuleViolation(

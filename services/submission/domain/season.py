@@ -17,7 +17,7 @@ from contracts.codes import ActivityKind, Channel, Stage
 from contracts.common import Window
 from contracts.profiles import FormProfile
 from contracts.season_profile import channel_label, profile_of_document, season_profile
-from infra.errors import RuleViolation
+from infra.errors import Conflict
 from infra.windows import SEASON_TIME_ZONE, check_window_open
 
 
@@ -75,22 +75,20 @@ class SeasonView:
             offered = ", ".join(
                 self.channel_label(Channel(item)) for item in sorted(self.channels) if item in Channel._value2member_map_
             )
-            raise RuleViolation(
+            raise Conflict(
                 "channel",
                 "season.channel",
                 f"season {self.season_id} does not take part through {self.channel_label(channel)}; it offers: {offered}",
-                status_code=409,
             )
 
     def check_recommender(self, recommender_id: str, rule: str) -> None:
         """The recommending unit is registered for the season (as registration's events told submission)."""
         if recommender_id not in self.recommenders:
-            raise RuleViolation(
+            raise Conflict(
                 "recommender_id",
                 rule,
                 f"推荐单位 {recommender_id} is not a recommending unit of season {self.season_id} "
                 "(registered recommending units reach submission within seconds of their registration)",
-                status_code=409,
             )
 
 

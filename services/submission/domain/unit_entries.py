@@ -14,7 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from contracts.identity import stable_uuid
-from infra.errors import RuleViolation
+from infra.errors import Conflict
 
 
 def unit_entries_id(season_id: str, credit_code: str) -> UUID:
@@ -44,10 +44,9 @@ class UnitEntries(Aggregate):
 
     def check_room(self, limit: int, season_id: str) -> None:
         if len(self.live) >= limit:
-            raise RuleViolation(
+            raise Conflict(
                 "credit_code",
                 "entry.per_unit.limit",
                 f"unit {self.credit_code} already has {len(self.live)} entries in season {season_id}, and the season "
                 f"takes at most {limit} per unit (每家活动单位申报成果数量为 2-3 个); withdraw one to submit another",
-                status_code=409,
             )
