@@ -24,12 +24,13 @@ NAMES_ITS_ORGANIZER = frozenset({Role.RECOMMENDER, Role.JUDGE})
 
 ALGORITHM = "HS256"
 DEFAULT_TTL_SECONDS = 8 * 3600
-# HS256 keys shorter than the hash (32 bytes) can be guessed offline from any one token.
+# RFC 7518 asks for HS256 keys at least as long as the hash: a shorter one can be brute-forced from any one token.
 MIN_KEY_BYTES = 32
 # How long a token may live: a person's for a working day at most, a provincial feed's (a machine's) for a day.
 PERSON_MAX_TTL_SECONDS = 12 * 3600
 FEED_MAX_TTL_SECONDS = 24 * 3600
-MAX_TTL_SECONDS: Mapping[Role, int] = {role: PERSON_MAX_TTL_SECONDS for role in Role} | {Role.FEED: FEED_MAX_TTL_SECONDS}
+MAX_TTL_SECONDS: Mapping[Role, int] = {
+    role: FEED_MAX_TTL_SECONDS if role is Role.FEED else PERSON_MAX_TTL_SECONDS for role in Role}
 REQUIRED_CLAIMS = ["sub", "role", "org", "iss", "aud", "iat", "exp"]
 
 
@@ -77,7 +78,7 @@ class TokenService:
         """A signed token; ValueError for a lifetime over the role's cap or a recommender/judge without organizer."""
         role = Role(role)
         if ttl_seconds > max_ttl_seconds(role):
-            raise ValueError(f"a {role.value} token may live at most {max_ttl_seconds(role)} s "
+            raise ValueError(f"a token of role {role.value} may live at most {max_ttl_seconds(role)} s "
                              f"({max_ttl_seconds(role) // 3600} h), not {ttl_seconds} s")
         if role in NAMES_ITS_ORGANIZER and not organizer:
             raise ValueError(f"a {role.value} token must name its organizer (the provincial association's code)")
@@ -103,7 +104,7 @@ class TokenService:
             actor = Actor(id=claims["sub"], role=claims["role"], org=claims["org"])
             lifetime = claims["exp"] - claims["iat"]
             if lifetime > max_ttl_seconds(actor.role):
-                raise InvalidToken(f"the token lives {lifetime} s; a {actor.role.value} token may live at most "
+                raise InvalidToken(f"the token lives {lifetime} s; a token of role {actor.role.value} may live at most "
                                    f"{max_ttl_seconds(actor.role)} s")
             if actor.role in NAMES_ITS_ORGANIZER and not claims.get("organizer"):
                 raise InvalidToken(f"a {actor.role.value} token must name its organizer (claim `organizer`)")
