@@ -101,6 +101,7 @@ class Run:
             "QCP_POSTGRES_PORT": str(s.postgres_port), "QCP_POSTGRES_DB": str(s.postgres_db),
             "QCP_TOPIC_PREFIX": s.topic_prefix, "QCP_TOPIC_PARTITIONS": str(s.topic_partitions),
             "QCP_ASSIGNMENT_JUDGES_PER_ENTRY": json.dumps({STAGE: self.k}), "QCP_LOG_LEVEL": "WARNING",
+            "QCP_DEVELOPMENT_MODE": "true",
         }
 
     async def prepare(self) -> None:
@@ -210,10 +211,11 @@ class Run:
 
 
 def namespace_settings(config: StackConfig, service: str, **overrides: Any) -> ServiceSettings:
-    """A service's settings in a fresh namespace of the stack: topics, MongoDB database, PostgreSQL event store."""
+    """A service's settings in a fresh namespace of the stack: topics, MongoDB database, PostgreSQL event store;
+    in development mode, since a benchmark runs on the local stack with the development signing secret."""
     namespace = f"b{uuid.uuid4().hex[:10]}."
     return ServiceSettings(
-        service=service, kafka_bootstrap=config.kafka_bootstrap, mongo_url=config.mongo_url,
+        service=service, development_mode=True, kafka_bootstrap=config.kafka_bootstrap, mongo_url=config.mongo_url,
         mongo_db_prefix=namespace.replace(".", "_"), event_store="postgres", postgres_port=config.postgres_port,
         postgres_db=f"{namespace.replace('.', '_')}{service}", topic_prefix=namespace, **overrides,
     )

@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from infra.audit_http import DIGEST_POLICY, build_digest_router, event_store_digests
 from infra.authorization import Policy
-from infra.auth import TokenService
+from infra.auth import TokenService, token_service
 from infra.eventstore import Clock, EventStoreApplication, utc_now
 from infra.http import create_app
 from infra.kafka import EVENT_TOPICS, build_broker, document_publisher
@@ -122,11 +122,13 @@ def open_event_store(
 
 
 def tokens_for(settings: ServiceSettings) -> TokenService:
-    return TokenService(settings.jwt_secret.get_secret_value(), settings.jwt_issuer)
+    """The service's tokens; SigningKeyRefused (before anything is opened) for a key it must not run with."""
+    return token_service(settings)
 
 
 def build_api(definition: ServiceDefinition, settings: ServiceSettings, *, clock: Clock = utc_now) -> FastAPI:
     """The service's HTTP app; tests may inject a clock, which commands and window checks then use."""
+    tokens = tokens_for(settings)
     metrics = ServiceMetrics(settings.service)
     mongo = build_client(settings)
     application = open_event_store(definition, settings, clock)
@@ -149,7 +151,7 @@ def build_api(definition: ServiceDefinition, settings: ServiceSettings, *, clock
             definition.build_router(),
             *([build_digest_router(event_store_digests), build_operations_router()] if application else []),
         ],
-        tokens=tokens_for(settings),
+        tokens=tokens,
         metrics=metrics,
         readiness=Readiness(checks),
         lifespan=lifespan,
@@ -215,6 +217,7 @@ def build_messaging(
 
 
 def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Worker:
+    tokens = tokens_for(settings)
     metrics = ServiceMetrics(settings.service)
     mongo = build_client(settings)
     database = mongo[settings.database_name]
@@ -251,7 +254,7 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
         consumers=consumers,
         readiness=Readiness(checks),
         metrics=metrics,
-        tokens=tokens_for(settings),
+        tokens=tokens,
         on_start=_in_turn([read_model.create_indexes, *(handler.start for handler in handlers)]),
         on_stop=_in_turn([*(handler.close for handler in handlers), *closing]),
     )

@@ -11,8 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ServiceName = Literal["registration", "submission", "review", "stats"]
 EventStoreKind = Literal["sqlite", "postgres", "memory", "none"]
 
-# Development-only signing secret: the embedded stack and tests use it; deployments
-# must set QCP_JWT_SECRET from a secret store (see deploy/k8s).
+# Development-only signing secret, published with the code: only the embedded development platform and the
+# tests (QCP_DEVELOPMENT_MODE) use it; a service outside that mode refuses to start with it (infra.auth).
 DEVELOPMENT_JWT_SECRET = "qcp-development-secret-not-for-production-use"
 
 
@@ -38,8 +38,16 @@ class ServiceSettings(BaseSettings):
     postgres_pool_size: int = Field(default=5, ge=1, le=100)
     postgres_user: str = "qcp"
     postgres_password: SecretStr = SecretStr("qcp")
-    jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
+    # The embedded development platform (`qcp run`, `qcp chaos`, the tests): the only mode in which a service
+    # runs with the published development signing secret. Deployments never set it.
+    development_mode: bool = False
+    # The key new tokens are signed with (at least 32 bytes); unset means the development secret, and is refused
+    # outside development mode.
+    jwt_secret: SecretStr | None = None
+    # Keys being rolled out, comma-separated: tokens they signed still verify until they expire.
+    jwt_previous_secrets: SecretStr | None = None
     jwt_issuer: str = "qc-platform"
+    jwt_audience: str = "qc-platform"
     topic_partitions: int = 3
     # A namespace for topics and consumer groups, so that a staging copy or a test run
     # can share a Kafka cluster without reading anyone else's events.

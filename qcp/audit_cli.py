@@ -180,10 +180,9 @@ def check(
     if sum(item is not None for item in (aggregate, entry, season)) != 1:
         raise click.UsageError("give exactly one of --aggregate, --entry or --season")
     if token is None:
-        from infra.bootstrap import tokens_for
-        from qcp.services import settings_for
+        from qcp.services import local_tokens
 
-        token = tokens_for(settings_for("stats")).mint("qcp-audit-check", "auditor", "audit", 600)
+        token = local_tokens().mint("qcp-audit-check", "auditor", "audit", 600)
     urls = {"registration": registration_url, "submission": submission_url, "review": review_url}
     checks = asyncio.run(_check_over_http(urls, stats_url, token, aggregate=aggregate, entry=entry, season=season))
     for item in checks:

@@ -13,6 +13,7 @@ import click
 from qcp.audit_cli import audit
 from qcp.feed_cli import feed
 from qcp.relay_cli import relay
+from contracts.codes import Role
 from qcp.services import SERVICES
 from qcp.stack.cli import stack
 
@@ -89,12 +90,11 @@ def status_command() -> None:
 @click.option("--review-url", default="http://127.0.0.1:8103", show_default=True)
 def demo_command(registration_url: str, submission_url: str, review_url: str) -> None:
     """Load the demo season and the example provincial feeds into running services."""
-    from infra.bootstrap import tokens_for
     from qcp.demo import load_demo
-    from qcp.services import settings_for
+    from qcp.services import local_tokens
 
     urls = {"registration": registration_url, "submission": submission_url, "review": review_url}
-    click.echo(load_demo(registration_url, tokens_for(settings_for("registration")), feed_urls=urls))
+    click.echo(load_demo(registration_url, local_tokens(), feed_urls=urls))
 
 
 @cli.group()
@@ -103,16 +103,26 @@ def token() -> None:
 
 
 @token.command("mint")
-@click.option("--role", required=True, help="organizer, unit, recommender, judge, national, feed, auditor")
-@click.option("--org", required=True, help="organizer region code, unit credit code, or recommender id")
+@click.option("--role", required=True, type=click.Choice([role.value for role in Role if role is not Role.SYSTEM]))
+@click.option("--org", required=True,
+              help="organizer region code (organizer, national, feed), unit credit code, recommender id or judge id")
 @click.option("--sub", "subject", required=True, help="the person or machine acting")
-@click.option("--ttl", type=int, default=8 * 3600, show_default=True, help="seconds")
-def mint(role: str, org: str, subject: str, ttl: int) -> None:
-    """Print a token signed with QCP_JWT_SECRET (or the development default)."""
-    from infra.bootstrap import tokens_for
-    from qcp.services import settings_for
+@click.option("--organizer", help="the organizer a recommender or judge belongs to (required for both), e.g. 310000")
+@click.option("--season", help="the season a recommender recommends in (required for a recommender)")
+@click.option("--ttl", type=click.IntRange(min=1), default=8 * 3600, show_default=True,
+              help="seconds; at most 12 h (43200) for people, 24 h (86400) for feeds")
+def mint(role: str, org: str, subject: str, organizer: str | None, season: str | None, ttl: int) -> None:
+    """Print a token signed with QCP_JWT_SECRET (or, when unset, the embedded platform's development secret)."""
+    from qcp.services import local_tokens
 
-    click.echo(tokens_for(settings_for("registration")).mint(subject, role, org, ttl))
+    if role in (Role.RECOMMENDER, Role.JUDGE) and not organizer:
+        raise click.UsageError(f"a {role} token needs --organizer (the provincial association's code)")
+    if role == Role.RECOMMENDER and not season:
+        raise click.UsageError("a recommender token needs --season (the season it recommends in)")
+    try:
+        click.echo(local_tokens().mint(subject, role, org, ttl, organizer=organizer, season=season))
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
 
 
 @cli.group()
@@ -170,7 +180,10 @@ def bench_feed_intake(records: int, relay_batch_size: int, output: Path) -> None
 
 
 @cli.command("chaos")
-@click.option("--seconds", type=float, default=300, show_default=True, help="seconds of load; faults in the first 80 %")
+# The run's organizer and unit tokens are minted once and live 12 h, the cap for people's tokens: load and
+# catch-up together stay within it.
+@click.option("--seconds", type=click.FloatRange(min=1, max=10 * 3600), default=300, show_default=True,
+              help="seconds of load (at most 10 h); faults in the first 80 %")
 @click.option("--seed", type=int, default=1, show_default=True, help="the same seed repeats the same faults and load")
 @click.option("--faults", "faults_text", default="all", show_default=True,
               help="all, kill (every API and worker), or a comma-separated list of: kill-<service>-api|worker, "
@@ -179,7 +192,8 @@ def bench_feed_intake(records: int, relay_batch_size: int, output: Path) -> None
 @click.option("--clients", type=int, default=6, show_default=True)
 @click.option("--rate", type=float, default=20.0, show_default=True, help="commands/s between all clients")
 @click.option("--event-store", type=click.Choice(["postgres", "sqlite"]), default="postgres", show_default=True)
-@click.option("--catch-up-timeout", type=float, default=900, show_default=True, help="seconds to wait after the load")
+@click.option("--catch-up-timeout", type=click.FloatRange(min=0, max=3600), default=900, show_default=True,
+              help="seconds to wait after the load (at most 1 h)")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True)
 def chaos(seconds: float, seed: int, faults_text: str, rounds: int, clients: int, rate: float, event_store: str,
           catch_up_timeout: float, output: Path) -> None:

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import click
 
-from infra.bootstrap import tokens_for
 from qcp.demo import load_demo
 from qcp.launcher import Platform, default_ports
-from qcp.services import SERVICES, settings_for
+from qcp.services import SERVICES, local_tokens
 from qcp.stack import StackConfig, up
 from qcp.supervisor import Supervisor
 
@@ -56,7 +55,7 @@ def run_platform(*, demo: bool, base_port: int) -> None:
         click.echo(f"platform ready in {time.monotonic() - started:.0f}s")
         if demo:
             urls = {service: platform.url(service) for service in ("registration", "submission", "review")}
-            loaded = load_demo(urls["registration"], tokens_for(settings_for("registration")), feed_urls=urls)
+            loaded = load_demo(urls["registration"], local_tokens(), feed_urls=urls)
             click.echo(f"demo season {loaded['season_id']} loaded with {loaded['units']} registered units")
             click.echo(f"example feeds loaded: {loaded['feeds']}")
         for service in SERVICES:

@@ -175,10 +175,9 @@ def post_command(
 
 
 def development_token(province: str) -> str:
-    from infra.bootstrap import tokens_for
-    from qcp.services import settings_for
+    from qcp.services import local_tokens
 
-    return tokens_for(settings_for("registration")).mint(f"feed-{province}", "feed", province)
+    return local_tokens().mint(f"feed-{province}", "feed", province)
 
 
 async def _post_with_urls(

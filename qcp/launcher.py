@@ -45,6 +45,11 @@ def _free(port: int) -> bool:
     return True
 
 
+# The processes this launcher starts form the embedded development platform: they may run with the
+# development signing secret (a deployment's services run from their manifests, never from here).
+DEVELOPMENT_ENVIRONMENT = {"QCP_DEVELOPMENT_MODE": "true"}
+
+
 @dataclass
 class Platform:
     """The eight processes of the platform, their logs and their URLs."""
@@ -75,7 +80,7 @@ class Platform:
         with (self.log_dir / f"{service}-{kind}.log").open("ab") as log_file:
             self.processes[f"{service}-{kind}"] = subprocess.Popen(  # noqa: S603 - our own CLI
                 command,
-                env=os.environ | self.environment | (extra_env or {}),
+                env=os.environ | DEVELOPMENT_ENVIRONMENT | self.environment | (extra_env or {}),
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

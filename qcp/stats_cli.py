@@ -23,17 +23,16 @@ def stats() -> None:
 @click.option("--interval", type=float, default=0.5, show_default=True, help="seconds between progress polls")
 @click.option("--timeout", type=float, default=3600, show_default=True, help="give up waiting after this many seconds")
 @click.option("--switch-anyway", is_flag=True,
-              help="switch to the rebuilt reports even if they differ (after a change of the reducer); organizer only")
+              help="switch to the rebuilt reports even if they differ (after a change of the reducer)")
 def rebuild(url: str, interval: float, timeout: float, switch_anyway: bool) -> None:
     """Replay every topic from offset 0 into a fresh generation, compare with the live reports, switch if equal.
 
     Exits non-zero when the comparison found differences (listed) without switching, or the rebuild failed.
     """
-    from infra.bootstrap import tokens_for
-    from qcp.services import settings_for
+    from qcp.services import local_tokens
 
-    role = "organizer" if switch_anyway else "auditor"
-    token = tokens_for(settings_for("stats")).mint("qcp-cli", role, "CAQ", 3600)
+    # rebuilds are platform-wide operations: the ops role alone starts and follows them
+    token = local_tokens().mint("qcp-cli", "ops", "platform", 3600)
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
         started = client.post("/rebuilds", params={"switch": "always" if switch_anyway else "if_equal"})
         if started.status_code != 202:

@@ -50,6 +50,8 @@ def isolated_settings(config: StackConfig, service: str, root: Path, namespace: 
         "topic_prefix": namespace,
         "retry_backoff_seconds": 0.5,
         "relay_poll_interval_seconds": 0.1,
+        # the suite's platforms are embedded development ones: signed with the development secret (TOKENS)
+        "development_mode": True,
     }
     settings = ServiceSettings(**(defaults | overrides))
     if settings.event_store == "postgres":
@@ -101,6 +103,7 @@ def environment_for(settings: ServiceSettings) -> dict[str, str]:
         "QCP_TOPIC_PREFIX": settings.topic_prefix,
         "QCP_RETRY_BACKOFF_SECONDS": str(settings.retry_backoff_seconds),
         "QCP_RELAY_POLL_INTERVAL_SECONDS": str(settings.relay_poll_interval_seconds),
+        "QCP_DEVELOPMENT_MODE": str(settings.development_mode).lower(),
     }
 
 

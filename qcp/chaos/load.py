@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from contracts.identity import credit_code_check_character
+from infra.auth import PERSON_MAX_TTL_SECONDS
 from qcp.demo import demo_registration
 
 RETRIABLE_STATUS = 503
@@ -161,7 +162,7 @@ class Load:
         self.seed = seed
         self.sender = Sender(urls, give_up_after=give_up_after)
         self.commands: list[Command] = []
-        self.organizer = tokens.mint("chaos-secretariat", "organizer", season_id.split("-")[0], 24 * 3600)
+        self.organizer = tokens.mint("chaos-secretariat", "organizer", season_id.split("-")[0], PERSON_MAX_TTL_SECONDS)
         self._numbers = iter(range(1, 10_000_000))
         self.started_at: float | None = None
         self.stopped_at: float | None = None
@@ -175,7 +176,7 @@ class Load:
                        f"/seasons/{self.season_id}/registrations", unit_form(number, revision), self.organizer)
 
     def _unit_token(self, unit: dict[str, Any]) -> str:
-        return self.tokens.mint(f"promoter-{unit['credit_code']}", "unit", unit["credit_code"], 24 * 3600)
+        return self.tokens.mint(f"promoter-{unit['credit_code']}", "unit", unit["credit_code"], PERSON_MAX_TTL_SECONDS)
 
     async def prepare_client(self, state: ClientState, rng: random.Random) -> Command:
         """Each client's unit for entries, registered before the load (submission learns of it from Kafka)."""

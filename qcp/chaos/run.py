@@ -16,13 +16,13 @@ from typing import Any
 
 import httpx
 
-from infra.bootstrap import tokens_for
+from infra.auth import PERSON_MAX_TTL_SECONDS
 from qcp.chaos.faults import Injector, schedule
 from qcp.chaos.load import Command, Load
 from qcp.chaos.reconcile import Check, Reconciler
 from qcp.demo import demo_season
 from qcp.launcher import Platform, default_ports, free_port_base
-from qcp.services import SERVICES, settings_for
+from qcp.services import SERVICES, local_tokens
 from qcp.stack import StackConfig, create_database
 from qcp.supervisor import Supervisor
 
@@ -104,7 +104,7 @@ async def run_chaos(options: ChaosOptions, stack: StackConfig, echo: Callable[[s
     supervisor = Supervisor(platform, list(platform.processes), echo=lambda line: restarts.append(
         f"{time.strftime('%H:%M:%S')} {line}"), interval=1.0, start_grace=20.0, initial_backoff=1.0, max_backoff=5.0)
     thread = threading.Thread(target=_supervise, args=(supervisor, stop_supervising), daemon=True)
-    tokens = tokens_for(settings_for("registration"))
+    tokens = local_tokens()
     try:
         platform.wait_until_ready(timeout=180)
         thread.start()
@@ -123,7 +123,7 @@ async def run_chaos(options: ChaosOptions, stack: StackConfig, echo: Callable[[s
         reconciler = Reconciler(
             load, injector.injected, urls=urls, bootstrap=stack.kafka_bootstrap, mongo_url=stack.mongo_url,
             topic_prefix=namespace, mongo_db_prefix=environment["QCP_MONGO_DB_PREFIX"],
-            auditor=tokens.mint("qcp-chaos", "auditor", "audit", 24 * 3600),
+            auditor=tokens.mint("qcp-chaos", "auditor", "audit", PERSON_MAX_TTL_SECONDS),
         )
         caught_up = await reconciler.wait_caught_up(options.catch_up_timeout)
         say(f"caught up {reconciler.caught_up_seconds} s after the load" if caught_up

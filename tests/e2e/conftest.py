@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from infra.auth import TokenService
-from infra.settings import DEVELOPMENT_JWT_SECRET
 from qcp.launcher import Platform, default_ports, free_port_base
 from qcp.stack import StackConfig
-from tests.harness import environment_for, isolated_settings, new_namespace
+from tests.harness import TOKENS, environment_for, isolated_settings, new_namespace
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +28,8 @@ def platform(stack: StackConfig, tmp_path_factory: pytest.TempPathFactory) -> It
 
 @pytest.fixture(scope="session")
 def tokens() -> TokenService:
-    return TokenService(DEVELOPMENT_JWT_SECRET, "qc-platform")
+    """The suite's tokens, signed with the development secret the platform runs with in development mode."""
+    return TOKENS
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

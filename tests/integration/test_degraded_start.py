@@ -9,14 +9,12 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from infra.auth import TokenService
 from infra.bootstrap import build_api
-from infra.settings import DEVELOPMENT_JWT_SECRET
 from qcp.demo import demo_season
 from qcp.launcher import Platform, ServicePorts
 from qcp.services import definition
 from qcp.stack import down, up
-from tests.harness import environment_for, eventually, isolated_settings, new_namespace
+from tests.harness import bearer, environment_for, eventually, isolated_settings, new_namespace
 
 
 def unused_port() -> int:
@@ -30,7 +28,7 @@ async def test_an_api_without_mongodb_is_not_ready_answers_503_and_still_stores_
         update={"mongo_url": f"mongodb://127.0.0.1:{unused_port()}/"}
     )
     app = build_api(definition("registration"), settings)
-    organizer = {"Authorization": f"Bearer {TokenService(DEVELOPMENT_JWT_SECRET, 'qc-platform').mint('s', 'organizer', '310000')}"}
+    organizer = bearer("organizer", "310000", "s")
     now = datetime.now(UTC)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
         ready = await client.get("/ready")

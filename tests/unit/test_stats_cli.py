@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from qcp import stats_cli
 from qcp.cli import cli
+from tests.harness import TOKENS
 
 
 def api(outcome: dict[str, Any]) -> httpx.MockTransport:
@@ -43,3 +44,19 @@ def test_a_rebuild_is_followed_to_its_outcome(monkeypatch: pytest.MonkeyPatch, o
     result = CliRunner().invoke(cli, ["stats", "rebuild", "--url", "http://stats", "--interval", "0"])
     assert result.exit_code == exit_code, result.output
     assert "rebuild abc requested" in result.output and shown in result.output
+
+
+def test_a_rebuild_is_started_and_followed_with_an_ops_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    roles: list[str] = []
+    outcome = api({"status": "switched", "events_read": 1, "events_total": 1, "reports_compared": 1, "seconds": 1})
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        roles.append(TOKENS.verify(request.headers["authorization"].removeprefix("Bearer ")).role.value)
+        return outcome.handle_request(request)
+
+    real_client = httpx.Client
+    monkeypatch.setattr(stats_cli.httpx, "Client",
+                        lambda **options: real_client(transport=httpx.MockTransport(handle), **options))
+    result = CliRunner().invoke(cli, ["stats", "rebuild", "--url", "http://stats", "--interval", "0"],
+                                env={"QCP_JWT_SECRET": None})
+    assert (result.exit_code, set(roles)) == (0, {"ops"}), result.output
