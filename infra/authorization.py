@@ -232,7 +232,9 @@ def _check_path(grant: Grant, params: Mapping[str, str]) -> None:
     if scope in checks:
         name, label = checks[scope]
         value = params.get(name)
-        if value is not None and value != caller.org:
+        # a credit code is looked up as written in capitals without spaces, so it is compared so
+        given = value.strip().upper() if value is not None and name == "credit_code" else value
+        if value is not None and given != caller.org:
             raise OutOfScope(f"{label} {value}")
     if scope is Scope.RECOMMENDER and (value := params.get("recommender")) is not None and value != caller.org:
         raise OutOfScope(f"recommending unit {value}")

@@ -152,9 +152,13 @@ OPERATIONAL_POLICY: Policy = {("GET", "/health"): PUBLIC, ("GET", "/ready"): PUB
 
 
 def operations_of(app: FastAPI) -> list[tuple[str, str]]:
-    """Every (method, path) the app answers."""
-    return sorted((method, route.path) for route in app.routes
-                  for method in (getattr(route, "methods", None) or ()) if method != "HEAD")
+    """Every (method, path) the app answers: its OpenAPI operations (included routers are not listed one route
+    by one in `app.routes`) and the routes it declares itself."""
+    documented = {(method.upper(), path) for path, operations in app.openapi().get("paths", {}).items()
+                  for method in operations}
+    own = {(method, route.path) for route in app.routes
+           for method in (getattr(route, "methods", None) or ()) if method != "HEAD"}
+    return sorted(documented | own)
 
 
 def _require_a_policy_for_every_route(app: FastAPI, policy: Policy) -> None:

@@ -1,4 +1,4 @@
-"""Registration's composition root: its write model, read model, topics and routes."""
+"""Registration's composition root: its write model, read model, topics, routes and who may call them."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from infra.bootstrap import ServiceDefinition
 from services.registration.adapters.read_model import RegistrationReadModel
 from services.registration.application import RegistrationApplication
 from services.registration.entrypoints.http import build_router
+from services.registration.entrypoints.policy import POLICY
 
 # Registration's messaging: its own topic feeds its own read model.
 CONSUMED_TOPICS = ["registration.events"]
@@ -18,4 +19,5 @@ def definition() -> ServiceDefinition:
         build_read_model=RegistrationReadModel,
         build_router=build_router,
         consumes=CONSUMED_TOPICS,
+        policy=POLICY,
     )
