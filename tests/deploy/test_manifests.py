@@ -846,7 +846,16 @@ def test_production_keda_scales_review_workers() -> None:
     topics = {t["spec"].get("topicName", t["metadata"]["name"]) for t in of_kind(objects, "KafkaTopic")}
     bootstrap = configmap_value(objects, {"name": "qcp-backends", "key": "kafka-bootstrap"})
     host, port = bootstrap.split(":")
+    # KEDA authenticates as its own Kafka user, over TLS, with the cluster CA.
+    auth = named(objects, "TriggerAuthentication", "qcp-kafka-keda")
+    parameters = {ref["parameter"]: (ref["name"], ref["key"]) for ref in auth["spec"]["secretTargetRef"]}
+    assert parameters["ca"] == ("qcp-kafka-cluster-ca-cert", "ca.crt")
+    assert {"sasl", "username", "password", "tls"} <= set(parameters)
+    keda_user = named(objects, "KafkaUser", "qcp-kafka-keda")
+    assert keda_user["spec"]["authentication"]["password"]["valueFrom"]["secretKeyRef"] == {
+        "name": parameters["password"][0], "key": parameters["password"][1]}
     for trigger in triggers:
+        assert trigger["authenticationRef"] == {"name": "qcp-kafka-keda"}
         meta = trigger["metadata"]
         assert meta["topic"] in topics
         assert int(meta["lagThreshold"]) > 0
@@ -1164,6 +1173,67 @@ def test_service_monitor_scrapes_every_deployment() -> None:
                         assert container_port(the_container(deploy), port["targetPort"]) == ROLES[role]
                         scraped.add(dname)
     assert scraped == set(deployments(objects))
+
+
+# =========================================================================== ingress
+
+# Never reachable from outside the cluster: probes and their details, metrics (Prometheus scrapes the pods),
+# the API documents, and the platform-wide operations (ops run them from inside the cluster).
+OFF_THE_INGRESS = ("/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/ready", "/health",
+                   "/operations/republish", "/operations/republish/{job_id}", "/rebuilds", "/rebuilds/{rebuild_id}")
+
+
+def _routed(paths: list[Obj], request_path: str) -> bool:
+    """Kubernetes Ingress matching: Exact is the whole path, Prefix matches whole path elements."""
+    for path in paths:
+        wanted, kind = path["path"], path["pathType"]
+        if kind == "Exact" and request_path == wanted:
+            return True
+        if kind in ("Prefix", "ImplementationSpecific"):
+            prefix = wanted.rstrip("/")
+            if prefix == "" or request_path == prefix or request_path.startswith(prefix + "/"):
+                return True
+    return False
+
+
+@cache
+def api_paths(service: str) -> tuple[str, ...]:
+    """The public API paths of a service, from its OpenAPI document (its routes and the shared audit digests)."""
+    from fastapi import FastAPI
+
+    from infra.audit_http import build_digest_router, event_store_digests
+
+    app = FastAPI()
+    app.include_router(definition(service).build_router())
+    if service in EVENT_STORE_SERVICES:
+        app.include_router(build_digest_router(event_store_digests))
+    return tuple(sorted(path for path in app.openapi()["paths"] if path not in OFF_THE_INGRESS))
+
+
+@pytest.mark.parametrize("name", ["base", "production"])
+def test_the_ingress_routes_only_the_apis(name: str) -> None:
+    objects = render(name)
+    (ingress,) = of_kind(objects, "Ingress")
+    assert ingress["spec"].get("tls"), "TLS at the entrance"
+    assert "defaultBackend" not in ingress["spec"], "nothing unrouted falls through to a service"
+    hosts = {}
+    for rule in ingress["spec"]["rules"]:
+        paths = rule["http"]["paths"]
+        backends = {p["backend"]["service"]["name"] for p in paths}
+        assert len(backends) == 1, f"{rule['host']}: one service per host"
+        (backend,) = backends
+        hosts[backend.removesuffix("-api")] = paths
+        assert all(p["backend"]["service"]["port"] == {"name": "http"} for p in paths)
+        assert all(p["path"] not in ("", "/") for p in paths), "no catch-all"
+    assert set(hosts) == set(SERVICES)
+    for service, paths in hosts.items():
+        for hidden in OFF_THE_INGRESS:
+            assert not _routed(paths, hidden), f"{service}: {hidden} is routed"
+        for path in api_paths(service):
+            assert _routed(paths, path), f"{service}: {path} is not routed"
+        # A concrete request for each: an id in place of each path parameter.
+        for path in api_paths(service):
+            assert _routed(paths, re.sub(r"\{[^}]+\}", "x", path)), path
 
 
 # =========================================================================== image, hygiene
