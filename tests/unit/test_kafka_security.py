@@ -165,3 +165,10 @@ def test_each_services_kafka_use_is_its_own_topics_and_groups() -> None:
     assert {"registration.events", "submission.events", "review.events"} <= access["stats"].reads
     prefixed = kafka_access(definition("review"), ServiceSettings(service="review", topic_prefix="t1."))
     assert all(name.startswith("t1.") for name in prefixed.topics + sorted(prefixed.groups))
+
+
+def test_a_worker_with_contradicting_kafka_settings_does_not_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.kafka import build_broker
+
+    with pytest.raises(KafkaSecurityError, match="QCP_KAFKA_PASSWORD"):
+        build_broker(sasl_settings(monkeypatch, QCP_KAFKA_PASSWORD=None))
