@@ -19,7 +19,9 @@ from infra.authorization import Policy
 from infra.auth import TokenService, token_service
 from infra.eventstore import Clock, EventStoreApplication, utc_now
 from infra.http import create_app
-from infra.kafka import EVENT_TOPICS, build_broker, document_publisher
+from infra.kafka import build_broker, document_publisher
+from infra.kafka_access import kafka_access
+from infra.kafka_security import kafka_security
 from infra.metrics import ServiceMetrics
 from infra.mongo import build_client
 from infra.operations_http import OPERATIONS_POLICY, build_operations_router
@@ -132,7 +134,8 @@ def build_api(definition: ServiceDefinition, settings: ServiceSettings, *, clock
     metrics = ServiceMetrics(settings.service)
     mongo = build_client(settings)
     application = open_event_store(definition, settings, clock)
-    checks = {"kafka": kafka_check(settings.kafka_bootstrap), "mongodb": mongo_check(mongo)}
+    checks = {"kafka": kafka_check(settings.kafka_bootstrap, security=kafka_security(settings)),
+              "mongodb": mongo_check(mongo)}
     if application is not None:
         checks["event_store"] = event_store_check(application)
 
@@ -234,15 +237,14 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
     broker = build_messaging(
         definition, settings, read_model, metrics, application=application, handlers=handlers, consumers=consumers
     )
-    checks = {"kafka": kafka_check(settings.kafka_bootstrap), "mongodb": mongo_check(mongo)}
+    checks = {"kafka": kafka_check(settings.kafka_bootstrap, security=kafka_security(settings)),
+              "mongodb": mongo_check(mongo)}
     relay = None
-    topics = [settings.topic(name) for name in [*definition.consumes, *EVENT_TOPICS]] + [settings.dead_letter_topic]
-    for process in definition.processes:
-        topics += [settings.topic(name) for name in process.consumes] + [process.dead_letter_topic(settings)]
+    # Only the topics it uses: its Kafka user may describe no others, so it could not tell others exist.
+    topics = kafka_access(definition, settings).topics
     if application is not None:
         checks["event_store"] = event_store_check(application)
         relay = build_relay(settings, application, metrics)
-        topics.append(settings.own_topic)
         # A PostgreSQL store holds a pool of connections until closed: a worker stopped in a
         # process that goes on (tests, an embedding) must give them back.
         closing.append(_closer(application))
@@ -250,7 +252,7 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
         settings=settings,
         broker=broker,
         relay=relay,
-        topics=sorted(set(topics)),
+        topics=topics,
         consumers=consumers,
         readiness=Readiness(checks),
         metrics=metrics,
@@ -262,7 +264,8 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
 
 def build_relay(settings: ServiceSettings, application: EventStoreApplication, metrics: ServiceMetrics) -> OutboxRelay:
     """The service's outbox relay with a producer of its own and the lease that keeps it alone."""
-    producer = RelayProducer(idempotent_producer_factory(settings.kafka_bootstrap, f"qcp-{settings.service}-relay"))
+    producer = RelayProducer(idempotent_producer_factory(
+        settings.kafka_bootstrap, f"qcp-{settings.service}-relay", security=kafka_security(settings)))
     return OutboxRelay(
         application,
         settings.own_topic,

@@ -15,6 +15,7 @@ import time
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from infra.kafka_security import PLAINTEXT, KafkaSecurity
 from infra.projection import NotReady
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,10 @@ class CatchUp:
         *,
         fresh_for: float = 1.0,
         poll_interval: float = 0.2,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         self.bootstrap = bootstrap
+        self.security = security
         self.group = group
         self.topics = topics
         self.fresh_for = fresh_for
@@ -69,8 +72,12 @@ class CatchUp:
 
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         if self._admin is None or self._consumer is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10_000)
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self.bootstrap, request_timeout_ms=10_000, **self.security.client_kwargs()
+            )
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False, **self.security.client_kwargs()
+            )
             await admin.start()
             try:
                 await consumer.start()

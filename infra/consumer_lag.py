@@ -19,6 +19,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from infra.kafka_security import PLAINTEXT, KafkaSecurity
 from infra.projection import EventConsumer
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,10 @@ class ConsumerLagMonitor:
         interval: float,
         degraded_above: int,
         stall_seconds: float,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         self.bootstrap = bootstrap
+        self.security = security
         self.groups = [GroupLag(consumer) for consumer in consumers]
         self.interval = interval
         self.degraded_above = degraded_above
@@ -89,8 +92,12 @@ class ConsumerLagMonitor:
         topics = sorted({topic for group in self.groups for topic in group.consumer.topics})
         if not topics:
             return
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5_000)
-        reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, request_timeout_ms=5_000)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap, request_timeout_ms=5_000, **self.security.client_kwargs()
+        )
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=None, request_timeout_ms=5_000, **self.security.client_kwargs()
+        )
         await admin.start()
         try:
             await reader.start()

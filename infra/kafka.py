@@ -11,6 +11,7 @@ from faststream.kafka import KafkaBroker
 from pydantic import BaseModel, ValidationError
 
 from contracts import ContractError, Envelope, parse_payload
+from infra.kafka_security import kafka_security
 from infra.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ def build_broker(settings: ServiceSettings) -> KafkaBroker:
         enable_idempotence=True,
         acks="all",
         request_timeout_ms=15_000,
+        security=kafka_security(settings).broker_security(),
         logger=logging.getLogger(f"qcp.{settings.service}.kafka"),
     )
 
@@ -62,7 +64,9 @@ def read_message(value: bytes) -> tuple[Envelope, BaseModel]:
 
 async def ensure_topics(settings: ServiceSettings, topics: list[str], replication_factor: int = 1) -> None:
     """Create missing topics with infinite retention: the log is what stats rebuilds from."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10_000, **kafka_security(settings).client_kwargs()
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

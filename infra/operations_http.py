@@ -16,6 +16,7 @@ from infra.audit_http import granted_by
 from infra.authorization import Grant, Policy, Scope
 from infra.errors import NotFound
 from infra.http import PathId
+from infra.kafka_security import kafka_security
 from infra.relay_producer import RelayProducer, idempotent_producer_factory
 from infra.republish import republish
 
@@ -72,7 +73,8 @@ def build_operations_router() -> APIRouter:
 
 async def _run(state: Any, jobs: Any, job_id: str, from_position: int) -> None:  # noqa: ANN401 - FastAPI's app state
     settings = state.settings
-    producer = RelayProducer(idempotent_producer_factory(settings.kafka_bootstrap, f"qcp-{settings.service}-republish"))
+    producer = RelayProducer(idempotent_producer_factory(
+        settings.kafka_bootstrap, f"qcp-{settings.service}-republish", security=kafka_security(settings)))
     try:
         report = await republish(settings, state.application, producer, from_position=from_position)
     except Exception as error:  # noqa: BLE001 - the operator reads the reason in the job

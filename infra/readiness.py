@@ -12,13 +12,14 @@ from aiokafka import AIOKafkaClient
 from pymongo import AsyncMongoClient
 
 from infra.eventstore import EventStoreApplication
+from infra.kafka_security import PLAINTEXT, KafkaSecurity
 
 Check = Callable[[], Awaitable[None]]
 
 
-def kafka_check(bootstrap: str) -> Check:
+def kafka_check(bootstrap: str, *, security: KafkaSecurity = PLAINTEXT) -> Check:
     async def check() -> None:
-        client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=3_000)
+        client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=3_000, **security.client_kwargs())
         try:
             await asyncio.wait_for(client.bootstrap(), timeout=4)
         finally:

@@ -12,6 +12,7 @@ from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber, ProducerClosed
 
 from contracts import Envelope
 from infra.kafka import encode
+from infra.kafka_security import PLAINTEXT, KafkaSecurity
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ FATAL_PRODUCER_ERRORS: tuple[type[Exception], ...] = (
 ProducerFactory = Callable[[], AIOKafkaProducer]
 
 
-def idempotent_producer_factory(bootstrap: str, client_id: str) -> ProducerFactory:
+def idempotent_producer_factory(bootstrap: str, client_id: str, *, security: KafkaSecurity = PLAINTEXT) -> ProducerFactory:
     def build() -> AIOKafkaProducer:
         return AIOKafkaProducer(
             bootstrap_servers=bootstrap,
@@ -35,6 +36,7 @@ def idempotent_producer_factory(bootstrap: str, client_id: str) -> ProducerFacto
             enable_idempotence=True,
             acks="all",
             request_timeout_ms=15_000,
+            **security.client_kwargs(),
         )
 
     return build

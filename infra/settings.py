@@ -73,6 +73,14 @@ class ServiceSettings(BaseSettings):
     read_your_writes_wait_seconds: float = Field(default=5.0, ge=0, le=60)
     retry_backoff_seconds: float = 1.0
     log_level: str = "INFO"
+    # How every Kafka client of the process authenticates (infra.kafka_security): PLAINTEXT on the local
+    # stack; in a deployment SASL over TLS, as the service's own SCRAM user, verifying the cluster's CA.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    # A PEM file (the cluster CA Secret mounted into the pod); unset trusts the system's CAs.
+    kafka_ssl_cafile: str | None = None
 
     @property
     def database_name(self) -> str:

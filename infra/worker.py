@@ -14,6 +14,7 @@ from infra.auth import TokenService
 from infra.consumer_lag import ConsumerLagMonitor
 from infra.http import create_app
 from infra.kafka import ensure_topics
+from infra.kafka_security import kafka_security
 from infra.metrics import ServiceMetrics
 from infra.projection import EventConsumer
 from infra.readiness import Readiness
@@ -57,6 +58,7 @@ class Worker:
             interval=settings.consumer_lag_interval_seconds,
             degraded_above=settings.consumer_lag_degraded_messages,
             stall_seconds=settings.consumer_liveness_stall_seconds,
+            security=kafka_security(settings),
         )
         self.lag_task: asyncio.Task[None] | None = None
         readiness.details["consumer_lag"] = self.lag.report

@@ -23,6 +23,7 @@ def republish_command(service: str, from_position: int) -> None:
 
     Same event ids, same order per aggregate; consumers recognise what they already applied."""
     from infra.bootstrap import open_event_store
+    from infra.kafka_security import kafka_security
     from infra.relay_producer import RelayProducer, idempotent_producer_factory
     from infra.republish import republish
     from qcp.services import definition, settings_for
@@ -31,7 +32,8 @@ def republish_command(service: str, from_position: int) -> None:
     application = open_event_store(definition(service), settings)
     if application is None:
         raise click.ClickException(f"{service} has no event store")
-    producer = RelayProducer(idempotent_producer_factory(settings.kafka_bootstrap, f"qcp-{service}-republish"))
+    producer = RelayProducer(idempotent_producer_factory(
+        settings.kafka_bootstrap, f"qcp-{service}-republish", security=kafka_security(settings)))
 
     def progress(position: int, end: int) -> None:
         click.echo(f"\r{service}: {position}/{end}", nl=False)

@@ -24,6 +24,7 @@ import orjson
 from aiokafka import ConsumerRecord, TopicPartition
 
 from infra.kafka import UNREADABLE, read_message
+from infra.kafka_security import PLAINTEXT, KafkaSecurity
 from services.stats.adapters.replay import Positions, TopicReader, committed_offsets
 from services.stats.adapters.store import StatsStore, snapshot_chunks, unpacked
 from services.stats.domain.records import Header, Payload, StatsState, relevant
@@ -166,6 +167,7 @@ class RebuildSettings:
     # partitions fold independently in processes of their own and their records merge without conflict.
     fold_processes: int = field(default_factory=lambda: min(os.cpu_count() or 1, 4))
     parallel_from_events: int = 200_000  # below this, starting processes costs more than it saves
+    security: KafkaSecurity = PLAINTEXT
 
 
 PartitionKey = tuple[str, int]
@@ -181,6 +183,7 @@ class Share:
     ends: dict[PartitionKey, int]
     dead_lettered: frozenset[tuple[str, int, int]]
     validate_from: dict[PartitionKey, int]
+    security: KafkaSecurity = PLAINTEXT
 
     def positions(self, which: dict[PartitionKey, int]) -> Positions:
         return {TopicPartition(*key): offset for key, offset in which.items()}
@@ -197,13 +200,14 @@ def split_into_shares(settings: RebuildSettings, begins: Positions, ends: Positi
             {keys[tp]: begins[tp] for tp in part}, {keys[tp]: ends[tp] for tp in part},
             frozenset(item for item in dead_lettered if (item[0], item[1]) in keys.values()),
             {keys[tp]: validate_from[tp] for tp in part if tp in validate_from},
+            settings.security,
         ))
     return shares
 
 
 async def fold_share(share: Share) -> Folder:
     folder = Folder(StatsState(), set(share.dead_lettered), share.positions(share.validate_from))
-    async with TopicReader(share.bootstrap, share.topics) as reader:
+    async with TopicReader(share.bootstrap, share.topics, security=share.security) as reader:
         with collection_paused():
             async for batch in reader.read(share.positions(share.starts), share.positions(share.ends)):
                 folder.fold_batch(batch)
@@ -355,10 +359,11 @@ class Rebuilder:
         await progress({"status": "running", "phase": "reading dead letters", "generation": generation})
         dead_lettered = await self._dead_lettered()
         await progress({"phase": "opening the topics"})
-        async with TopicReader(self.settings.bootstrap, self.settings.topics) as reader:
+        async with TopicReader(self.settings.bootstrap, self.settings.topics, security=self.settings.security) as reader:
             partitions = list(await reader.end_offsets())
             await progress({"phase": "reading the live group's offsets"})
-            validate_from = await committed_offsets(self.settings.bootstrap, self.settings.live_group, partitions)
+            validate_from = await committed_offsets(self.settings.bootstrap, self.settings.live_group, partitions,
+                                                    security=self.settings.security)
             fold = await self.read_all(reader, progress, validate_from=validate_from, dead_lettered=dead_lettered,
                                        generation=generation)
             folder = fold.folder
@@ -378,7 +383,8 @@ class Rebuilder:
         equal (or if asked to switch anyway)."""
         assert self.live is not None
         now_ends = await reader.end_offsets()
-        committed = await committed_offsets(self.settings.bootstrap, self.settings.live_group, list(now_ends))
+        committed = await committed_offsets(self.settings.bootstrap, self.settings.live_group, list(now_ends),
+                                            security=self.settings.security)
         folder.validate_from = {tp: 0 for tp in now_ends}
         async for batch in reader.read(ends, now_ends):
             folder.fold_batch(batch)
@@ -408,7 +414,8 @@ class Rebuilder:
     async def _dead_lettered(self) -> set[tuple[str, int, int]]:
         """The positions the live consumer group sent to the dead-letter topic."""
         found: set[tuple[str, int, int]] = set()
-        async with TopicReader(self.settings.bootstrap, [self.settings.dead_letter_topic]) as reader:
+        async with TopicReader(self.settings.bootstrap, [self.settings.dead_letter_topic],
+                               security=self.settings.security) as reader:
             async for batch in reader.read(await reader.begin_offsets(), await reader.end_offsets()):
                 for message in batch:
                     if _header(message, "consumer_group") == self.settings.live_group:

@@ -29,6 +29,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from infra.kafka_access import KafkaAccess, kafka_access
+from infra.settings import ServiceSettings
+from qcp.services import definition
+
 from .kustomize_render import (
     CLUSTER_SCOPED,
     KustomizeError,
@@ -54,7 +58,6 @@ SERVICES = ("registration", "submission", "review", "stats")
 EVENT_STORE_SERVICES = ("registration", "submission", "review")
 ROLES = {"api": 8000, "worker": 8001}
 EVENT_TOPICS = ("registration.events", "submission.events", "review.events")
-DLQ_TOPICS = ("registration.dlq", "submission.dlq", "review.dlq", "stats.dlq")
 EXPECTED_COMPONENTS = {
     "strimzi-kafka",
     "cloudnative-pg",
@@ -69,11 +72,28 @@ APP_LABELS = (
     "app.kubernetes.io/part-of",
     "app.kubernetes.io/managed-by",
 )
-REQUIRED_ENV = ("QCP_SERVICE", "QCP_KAFKA_BOOTSTRAP", "QCP_MONGO_URL", "QCP_MONGO_DB",
-                "QCP_EVENT_STORE", "QCP_JWT_SECRET", "QCP_LOG_LEVEL")
+REQUIRED_ENV = ("QCP_SERVICE", "QCP_KAFKA_BOOTSTRAP", "QCP_KAFKA_SECURITY_PROTOCOL", "QCP_KAFKA_SASL_MECHANISM",
+                "QCP_KAFKA_USERNAME", "QCP_KAFKA_PASSWORD", "QCP_KAFKA_SSL_CAFILE", "QCP_MONGO_URL", "QCP_MONGO_DB",
+                "QCP_EVENT_STORE", "QCP_JWT_SECRET", "QCP_JWT_PREVIOUS_SECRETS", "QCP_JWT_AUDIENCE", "QCP_LOG_LEVEL")
 POSTGRES_ENV = ("QCP_POSTGRES_HOST", "QCP_POSTGRES_PORT", "QCP_POSTGRES_DB",
                 "QCP_POSTGRES_USER", "QCP_POSTGRES_PASSWORD")
-SECRET_ENV = ("QCP_MONGO_URL", "QCP_JWT_SECRET", "QCP_POSTGRES_USER", "QCP_POSTGRES_PASSWORD")
+SECRET_ENV = ("QCP_MONGO_URL", "QCP_JWT_SECRET", "QCP_JWT_PREVIOUS_SECRETS", "QCP_POSTGRES_USER",
+              "QCP_POSTGRES_PASSWORD", "QCP_KAFKA_PASSWORD")
+# Secrets every service's pods read besides their own: the token keys and the brokers' CA.
+SHARED_SECRETS = {"qcp-jwt", "qcp-kafka-cluster-ca-cert"}
+KAFKA_BOOTSTRAP = "qcp-kafka-kafka-bootstrap:9093"
+
+
+def own_secrets(service: str) -> set[str]:
+    """The Secrets holding one service's own credentials: its Kafka user, MongoDB user, PostgreSQL role."""
+    return {f"qcp-kafka-{service}", f"qcp-mongodb-{service}"} | (
+        {f"qcp-postgres-{service}"} if service in EVENT_STORE_SERVICES else set())
+
+
+@cache
+def service_kafka_access(service: str) -> KafkaAccess:
+    """The topics and groups a service's code uses (what its Kafka user's ACLs must name, and no more)."""
+    return kafka_access(definition(service), ServiceSettings(service=service))
 
 # Oldest Kubernetes minor we support, and the newest one kubernetes-validate knows.
 K8S_VERSIONS = ("1.30", kubernetes_validate.latest_version())
@@ -147,11 +167,13 @@ CRD_SCHEMAS: dict[tuple[str, str], Obj] = {
                 port={"type": "integer", "minimum": 9092},
                 type={"enum": ["internal", "route", "loadbalancer", "nodeport", "ingress", "cluster-ip"]},
                 tls=_BOOL,
-                authentication=_ANY_OBJECT,
+                authentication=_obj(["type"], type={"enum": ["tls", "scram-sha-512", "oauth", "custom"]}),
                 configuration=_ANY_OBJECT,
                 networkPolicyPeers={"type": "array", "items": _obj(
                     podSelector=_LABEL_SELECTOR, namespaceSelector=_LABEL_SELECTOR, ipBlock=_ANY_OBJECT)},
             )},
+            authorization=_obj(["type"], type={"enum": ["simple", "opa", "keycloak", "custom"]},
+                               superUsers={"type": "array", "items": _STR}),
             config=_ANY_OBJECT,
             resources=_RESOURCES,
             template=_ANY_OBJECT,
@@ -176,6 +198,25 @@ CRD_SCHEMAS: dict[tuple[str, str], Obj] = {
         replicas={"type": "integer", "minimum": 1, "maximum": 32767},
         config=_ANY_OBJECT,
     )),
+    ("kafka.strimzi.io/v1beta2", "KafkaUser"): _crd("kafka.strimzi.io/v1beta2", "KafkaUser", _obj(
+        authentication=_obj(
+            ["type"], type={"enum": ["tls", "tls-external", "scram-sha-512"]},
+            password=_obj(["valueFrom"], valueFrom=_obj(["secretKeyRef"], secretKeyRef=_obj(
+                ["name", "key"], name=_STR, key=_STR))),
+        ),
+        authorization=_obj(["type", "acls"], type={"enum": ["simple"]}, acls={"type": "array", "items": _obj(
+            ["resource", "operations"],
+            resource=_obj(["type"], type={"enum": ["topic", "group", "cluster", "transactionalId"]}, name=_STR,
+                          patternType={"enum": ["literal", "prefix"]}),
+            type={"enum": ["allow", "deny"]},
+            operations={"type": "array", "minItems": 1, "items": {"enum": [
+                "Read", "Write", "Create", "Delete", "Alter", "Describe", "ClusterAction", "AlterConfigs",
+                "DescribeConfigs", "IdempotentWrite", "All"]}},
+            host=_STR,
+        )}),
+        quotas=_ANY_OBJECT,
+        template=_ANY_OBJECT,
+    )),
     ("postgresql.cnpg.io/v1", "Cluster"): _crd("postgresql.cnpg.io/v1", "Cluster", _obj(
         ["instances"],
         instances={"type": "integer", "minimum": 1},
@@ -190,6 +231,19 @@ CRD_SCHEMAS: dict[tuple[str, str], Obj] = {
                       podAntiAffinityType={"enum": ["preferred", "required"]}),
         resources=_RESOURCES,
         monitoring=_ANY_OBJECT,
+        managed=_obj(roles={"type": "array", "items": _obj(
+            ["name"],
+            name=_STR,
+            ensure={"enum": ["present", "absent"]},
+            comment=_STR,
+            login=_BOOL, superuser=_BOOL, createdb=_BOOL, createrole=_BOOL, inherit=_BOOL, replication=_BOOL,
+            bypassrls=_BOOL,
+            connectionLimit=_INT,
+            validUntil=_STR,
+            inRoles={"type": "array", "items": _STR},
+            passwordSecret=_obj(["name"], name=_STR),
+            disablePassword=_BOOL,
+        )}),
         backup=_obj(
             ["barmanObjectStore"],
             retentionPolicy={"type": "string", "pattern": "^[1-9][0-9]*[dwm]$"},
@@ -270,6 +324,12 @@ CRD_SCHEMAS: dict[tuple[str, str], Obj] = {
             authenticationRef=_obj(["name"], name=_STR, kind=_STR),
             metricType={"enum": ["AverageValue", "Value", "Utilization"]},
         )},
+    )),
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): _crd("keda.sh/v1alpha1", "TriggerAuthentication", _obj(
+        secretTargetRef={"type": "array", "minItems": 1, "items": _obj(
+            ["parameter", "name", "key"], parameter=_STR, name=_STR, key=_STR)},
+        env={"type": "array"},
+        podIdentity=_ANY_OBJECT,
     )),
     ("monitoring.coreos.com/v1", "ServiceMonitor"): _crd("monitoring.coreos.com/v1", "ServiceMonitor", _obj(
         ["selector", "endpoints"],
@@ -646,23 +706,41 @@ def test_deployments_invariants(name: str) -> None:
 @pytest.mark.parametrize("name", ["base", "production"])
 def test_environment(name: str) -> None:
     objects = render(name)
-    mongodb_operator = name == "production"
     for dname, deploy in deployments(objects).items():
         service = dname.rsplit("-", 1)[0]
-        env = env_of(the_container(deploy))
+        container = the_container(deploy)
+        env = env_of(container)
         for required in REQUIRED_ENV:
             assert required in env, f"{dname}: {required}"
         for secret in SECRET_ENV:
             if secret in env:
                 assert "value" not in env[secret], f"{dname}: {secret} must not be a literal"
+        assert "QCP_DEVELOPMENT_MODE" not in env, f"{dname}: development mode is never deployed"
 
         assert env_value(objects, env["QCP_SERVICE"]) == service
-        assert env_value(objects, env["QCP_KAFKA_BOOTSTRAP"]) == "qcp-kafka-kafka-bootstrap:9092"
         assert env_value(objects, env["QCP_MONGO_DB"]) == f"qcp_{service}"
         assert env_value(objects, env["QCP_LOG_LEVEL"]) == "INFO"
+        assert secret_ref(env["QCP_MONGO_URL"]) == (f"qcp-mongodb-{service}", "connectionString.standard")
+
+        # Kafka: the service's own SCRAM user over TLS, verified by the cluster CA mounted from its Secret.
+        assert env_value(objects, env["QCP_KAFKA_BOOTSTRAP"]) == KAFKA_BOOTSTRAP
+        assert env_value(objects, env["QCP_KAFKA_SECURITY_PROTOCOL"]) == "SASL_SSL"
+        assert env_value(objects, env["QCP_KAFKA_SASL_MECHANISM"]) == "SCRAM-SHA-512"
+        assert env_value(objects, env["QCP_KAFKA_USERNAME"]) == f"qcp-kafka-{service}"
+        assert secret_ref(env["QCP_KAFKA_PASSWORD"]) == (f"qcp-kafka-{service}", "password")
+        cafile = Path(env_value(objects, env["QCP_KAFKA_SSL_CAFILE"]))
+        mount = next(m for m in container["volumeMounts"] if cafile.parent == Path(m["mountPath"]))
+        assert mount.get("readOnly") is True
+        volume = next(v for v in pod_spec(deploy)["volumes"] if v["name"] == mount["name"])
+        assert volume["secret"]["secretName"] == "qcp-kafka-cluster-ca-cert"
+        assert {"key": "ca.crt", "path": cafile.name} in volume["secret"]["items"]
+
+        # Tokens: the signing key, the keys being retired (optional: absent outside a rollover), the audience.
         assert secret_ref(env["QCP_JWT_SECRET"]) == ("qcp-jwt", "secret")
-        expected_mongo_key = "connectionString.standard" if mongodb_operator else "url"
-        assert secret_ref(env["QCP_MONGO_URL"]) == ("qcp-mongodb", expected_mongo_key)
+        assert secret_ref(env["QCP_JWT_PREVIOUS_SECRETS"]) == ("qcp-jwt", "previous")
+        assert env["QCP_JWT_PREVIOUS_SECRETS"]["valueFrom"]["secretKeyRef"]["optional"] is True
+        assert "optional" not in env["QCP_JWT_SECRET"]["valueFrom"]["secretKeyRef"], "the signing key is required"
+        assert env_value(objects, env["QCP_JWT_AUDIENCE"]) == "qc-platform"
 
         if service in EVENT_STORE_SERVICES:
             assert env_value(objects, env["QCP_EVENT_STORE"]) == "postgres"
@@ -671,11 +749,31 @@ def test_environment(name: str) -> None:
             assert env_value(objects, env["QCP_POSTGRES_HOST"]) == "qcp-postgres-rw"
             assert env_value(objects, env["QCP_POSTGRES_PORT"]) == "5432"
             assert env_value(objects, env["QCP_POSTGRES_DB"]) == f"qcp_{service}"
-            assert secret_ref(env["QCP_POSTGRES_USER"]) == ("qcp-postgres-app", "username")
-            assert secret_ref(env["QCP_POSTGRES_PASSWORD"]) == ("qcp-postgres-app", "password")
+            assert secret_ref(env["QCP_POSTGRES_USER"]) == (f"qcp-postgres-{service}", "username")
+            assert secret_ref(env["QCP_POSTGRES_PASSWORD"]) == (f"qcp-postgres-{service}", "password")
         else:
             assert env_value(objects, env["QCP_EVENT_STORE"]) == "none"
             assert not set(POSTGRES_ENV) & set(env), f"{dname}: stats has no event store"
+
+
+def secrets_read_by(deploy: Obj) -> set[str]:
+    """Every Secret a Deployment's pods get: env and envFrom references, and Secret volumes."""
+    spec = pod_spec(deploy)
+    names = {v["secret"]["secretName"] for v in spec.get("volumes", []) if "secret" in v}
+    names |= {s["secret"]["name"] for v in spec.get("volumes", []) if "projected" in v
+              for s in v["projected"].get("sources", []) if "secret" in s}
+    for container in spec["containers"] + spec.get("initContainers", []):
+        names |= {e["valueFrom"]["secretKeyRef"]["name"] for e in container.get("env", [])
+                  if "secretKeyRef" in e.get("valueFrom", {})}
+        names |= {e["secretRef"]["name"] for e in container.get("envFrom", []) if "secretRef" in e}
+    return names
+
+
+@pytest.mark.parametrize("name", ["base", "production"])
+def test_each_service_reads_only_its_own_secrets(name: str) -> None:
+    for dname, deploy in deployments(render(name)).items():
+        service = dname.rsplit("-", 1)[0]
+        assert secrets_read_by(deploy) == own_secrets(service) | SHARED_SECRETS, dname
 
 
 # =========================================================================== scaling, disruption
@@ -748,7 +846,16 @@ def test_production_keda_scales_review_workers() -> None:
     topics = {t["spec"].get("topicName", t["metadata"]["name"]) for t in of_kind(objects, "KafkaTopic")}
     bootstrap = configmap_value(objects, {"name": "qcp-backends", "key": "kafka-bootstrap"})
     host, port = bootstrap.split(":")
+    # KEDA authenticates as its own Kafka user, over TLS, with the cluster CA.
+    auth = named(objects, "TriggerAuthentication", "qcp-kafka-keda")
+    parameters = {ref["parameter"]: (ref["name"], ref["key"]) for ref in auth["spec"]["secretTargetRef"]}
+    assert parameters["ca"] == ("qcp-kafka-cluster-ca-cert", "ca.crt")
+    assert {"sasl", "username", "password", "tls"} <= set(parameters)
+    keda_user = named(objects, "KafkaUser", "qcp-kafka-keda")
+    assert keda_user["spec"]["authentication"]["password"]["valueFrom"]["secretKeyRef"] == {
+        "name": parameters["password"][0], "key": parameters["password"][1]}
     for trigger in triggers:
+        assert trigger["authenticationRef"] == {"name": "qcp-kafka-keda"}
         meta = trigger["metadata"]
         assert meta["topic"] in topics
         assert int(meta["lagThreshold"]) > 0
@@ -787,15 +894,18 @@ def test_kafka_kraft_cluster_and_topics() -> None:
     controllers = sum(p["spec"]["replicas"] for p in pools if "controller" in p["spec"]["roles"])
     assert controllers % 2 == 1, "an odd number of KRaft controllers"
 
-    # QCP_KAFKA_BOOTSTRAP points at this cluster's plain listener.
+    # QCP_KAFKA_BOOTSTRAP points at this cluster's TLS listener.
     bootstrap = configmap_value(objects, {"name": "qcp-backends", "key": "kafka-bootstrap"})
     listeners = {listener["port"]: listener for listener in kafka["spec"]["kafka"]["listeners"]}
     host, port = bootstrap.split(":")
     assert host == f"{cluster}-kafka-bootstrap"
-    assert int(port) in listeners and listeners[int(port)]["tls"] is False
+    assert int(port) in listeners and listeners[int(port)]["tls"] is True
 
+    # Every topic a service uses exists as a KafkaTopic (no service may create one), and no other.
+    used = {topic for service in SERVICES for topic in service_kafka_access(service).topics}
     topics = {t["spec"].get("topicName", t["metadata"]["name"]): t for t in of_kind(objects, "KafkaTopic")}
-    assert set(topics) == set(EVENT_TOPICS) | set(DLQ_TOPICS)
+    assert set(topics) == used
+    assert set(EVENT_TOPICS) <= used
     for name, topic in topics.items():
         spec = topic["spec"]
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == cluster, name
@@ -804,6 +914,56 @@ def test_kafka_kraft_cluster_and_topics() -> None:
         assert int(spec["config"]["min.insync.replicas"]) < spec["replicas"]
         if name in EVENT_TOPICS:
             assert spec["partitions"] == 6, name
+
+
+@pytest.mark.parametrize("name", [b for b in ALL_BUILDS if b in ("production", "base+strimzi-kafka")])
+def test_kafka_has_no_unauthenticated_listener_and_authorizes_with_acls(name: str) -> None:
+    (kafka,) = of_kind(render(name), "Kafka")
+    spec = kafka["spec"]["kafka"]
+    assert spec["authorization"]["type"] == "simple"
+    assert "superUsers" not in spec["authorization"], "no service is a super user"
+    assert "allow.everyone.if.no.acl.found" not in spec.get("config", {})
+    for listener in spec["listeners"]:
+        assert listener.get("authentication", {}).get("type") == "scram-sha-512", listener["name"]
+        assert listener["tls"] is True, f"{listener['name']}: SCRAM over TLS only"
+
+
+def _acls(user: Obj) -> dict[tuple[str, str], set[str]]:
+    """A KafkaUser's allow rules as {(resource type, name): operations}; only literal names."""
+    assert user["spec"]["authorization"]["type"] == "simple"
+    rules: dict[tuple[str, str], set[str]] = {}
+    for rule in user["spec"]["authorization"]["acls"]:
+        resource = rule["resource"]
+        assert rule.get("type", "allow") == "allow"
+        assert resource.get("patternType", "literal") == "literal", f"{resource}: no prefixes"
+        assert resource["type"] in ("topic", "group"), f"{resource}: no cluster or transactional id rights"
+        assert "*" not in resource["name"] and rule.get("host", "*") == "*"
+        rules.setdefault((resource["type"], resource["name"]), set()).update(rule["operations"])
+    return rules
+
+
+def test_every_service_has_its_kafka_user_with_acls_on_its_own_topics_and_groups_only() -> None:
+    objects = render("production")
+    users = {u["metadata"]["name"]: u for u in of_kind(objects, "KafkaUser")}
+    assert set(users) == {f"qcp-kafka-{s}" for s in SERVICES} | {"qcp-kafka-keda"}
+    for service in SERVICES:
+        user = users[f"qcp-kafka-{service}"]
+        assert user["metadata"]["labels"]["strimzi.io/cluster"] == "qcp-kafka"
+        assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+        access = service_kafka_access(service)
+        expected = {("topic", t): {"Describe"} | ({"Write"} if t in access.writes else set())
+                    | ({"Read"} if t in access.reads else set()) for t in access.topics}
+        expected |= {("group", g): {"Read"} for g in access.groups}
+        assert _acls(user) == expected, service
+        # What that means: it writes only its own events and dead letters, joins only its own groups.
+        written = {name for (kind, name), ops in expected.items() if kind == "topic" and "Write" in ops}
+        assert all(t == f"{service}.events" or (t.startswith(f"{service}.") and t.endswith(".dlq")) for t in written)
+        groups = {name for kind, name in expected if kind == "group"}
+        assert all(g == service or g.startswith(f"{service}.") for g in groups)
+    # The consumer-lag reader of KEDA only describes what it measures.
+    keda = _acls(users["qcp-kafka-keda"])
+    assert keda == {("topic", "registration.events"): {"Describe"}, ("topic", "submission.events"): {"Describe"},
+                    ("group", "review"): {"Describe"}}
 
 
 def test_the_event_stores_are_backed_up_with_wal_archiving_and_a_nightly_base_backup() -> None:
@@ -822,38 +982,92 @@ def test_postgres_cluster_matches_the_services() -> None:
     (cluster,) = of_kind(objects, "Cluster")
     name = cluster["metadata"]["name"]
     assert name == "qcp-postgres" and cluster["spec"]["instances"] == 3
-    owner = cluster["spec"]["bootstrap"]["initdb"]["owner"]
+    assert cluster["spec"]["enableSuperuserAccess"] is False
     assert configmap_value(objects, {"name": "qcp-backends", "key": "postgres-host"}) == f"{name}-rw"
 
+    # One login role per event-sourced service, with its own password Secret and no privilege beyond its database.
+    roles = {r["name"]: r for r in cluster["spec"]["managed"]["roles"]}
+    assert set(roles) == set(EVENT_STORE_SERVICES)
+    for role_name, role in roles.items():
+        assert role.get("ensure", "present") == "present" and role["login"] is True
+        assert role["passwordSecret"]["name"] == f"qcp-postgres-{role_name}"
+        for privilege in ("superuser", "createdb", "createrole", "replication", "bypassrls"):
+            assert role.get(privilege, False) is False, f"{role_name}: {privilege}"
+        assert not role.get("inRoles"), f"{role_name}: member of no other role"
+
     databases = {d["spec"]["name"]: d["spec"] for d in of_kind(objects, "Database")}
+    assert set(databases) == {f"qcp_{s}" for s in EVENT_STORE_SERVICES}
+    for service in EVENT_STORE_SERVICES:
+        assert databases[f"qcp_{service}"]["cluster"]["name"] == name
+        assert databases[f"qcp_{service}"]["owner"] == service, "each database is owned by its service's role"
     for dname, deploy in deployments(objects).items():
         env = env_of(the_container(deploy))
         if "QCP_POSTGRES_DB" not in env:
             continue
-        # CloudNativePG names the owner's Secret <cluster>-app.
-        assert secret_ref(env["QCP_POSTGRES_USER"])[0] == f"{name}-{owner}" == f"{name}-app"
+        service = dname.rsplit("-", 1)[0]
         database = env_value(objects, env["QCP_POSTGRES_DB"])
-        assert database in databases, f"{dname}: no Database {database}"
-        assert databases[database]["cluster"]["name"] == name
-        assert databases[database]["owner"] == owner
-    assert set(databases) == {f"qcp_{s}" for s in EVENT_STORE_SERVICES}
+        # The role whose password Secret the Deployment reads owns the database it opens.
+        assert roles[databases[database]["owner"]]["passwordSecret"]["name"] == secret_ref(env["QCP_POSTGRES_USER"])[0]
+        assert secret_ref(env["QCP_POSTGRES_USER"])[0] == f"qcp-postgres-{service}"
 
 
-def test_mongodb_matches_the_services() -> None:
+def test_mongodb_has_one_user_per_service_database() -> None:
     objects = render("production")
     (mongo,) = of_kind(objects, "MongoDBCommunity")
     assert mongo["metadata"]["name"] == "qcp-mongodb" and mongo["spec"]["members"] == 3
-    (user,) = mongo["spec"]["users"]
-    granted = {r["db"] for r in user["roles"] if r["name"] in ("readWrite", "dbOwner")}
+    users = {u["connectionStringSecretName"]: u for u in mongo["spec"]["users"]}
+    assert set(users) == {f"qcp-mongodb-{s}" for s in SERVICES}
+    secrets_used = [u["passwordSecretRef"]["name"] for u in users.values()] + [
+        u["scramCredentialsSecretName"] for u in users.values()]
+    assert len(set(secrets_used)) == len(secrets_used), "no two users share a Secret"
+    for service in SERVICES:
+        user = users[f"qcp-mongodb-{service}"]
+        assert user["roles"] == [{"name": "readWrite", "db": f"qcp_{service}"}], "its own database only"
+        assert user["db"] == f"qcp_{service}"
     for dname, deploy in deployments(objects).items():
         env = env_of(the_container(deploy))
-        assert secret_ref(env["QCP_MONGO_URL"]) == (user["connectionStringSecretName"], "connectionString.standard")
-        assert env_value(objects, env["QCP_MONGO_DB"]) in granted, dname
+        user = users[secret_ref(env["QCP_MONGO_URL"])[0]]
+        assert secret_ref(env["QCP_MONGO_URL"])[1] == "connectionString.standard"
+        assert [r["db"] for r in user["roles"]] == [env_value(objects, env["QCP_MONGO_DB"])], dname
     # The pods run as the ServiceAccount the operator expects, bound to its Role.
     named(objects, "ServiceAccount", "mongodb-database")
     binding = named(objects, "RoleBinding", "mongodb-database")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "mongodb-database", "namespace": NAMESPACE}]
     named(objects, "Role", binding["roleRef"]["name"])
+
+
+# =========================================================================== RBAC
+
+READING = {"get", "list", "watch", "*"}
+
+
+def _covers_secrets(rule: Obj) -> bool:
+    return bool({"", "*"} & set(rule.get("apiGroups", []))) and bool({"secrets", "*"} & set(rule.get("resources", [])))
+
+
+@pytest.mark.parametrize("name", ALL_BUILDS)
+def test_no_role_reads_every_secret(name: str) -> None:
+    objects = render(name)
+    for role in of_kind(objects, "Role") + of_kind(objects, "ClusterRole"):
+        for rule in role.get("rules", []):
+            if not _covers_secrets(rule) or not READING & set(rule["verbs"]):
+                continue
+            where = f"{role['kind']}/{role['metadata']['name']}"
+            assert rule.get("resourceNames"), f"{where}: reads Secrets it does not name"
+            assert not {"list", "watch", "*"} & set(rule["verbs"]), f"{where}: list/watch reach every Secret"
+            assert not SHARED_SECRETS & set(rule["resourceNames"]), f"{where}: the JWT key or the Kafka CA"
+            assert not any(rule_name in own_secrets(s) for s in SERVICES for rule_name in rule["resourceNames"])
+
+
+@pytest.mark.parametrize("name", ALL_BUILDS)
+def test_the_services_service_account_can_read_nothing(name: str) -> None:
+    objects = render(name)
+    accounts = {pod_spec(d).get("serviceAccountName") for d in deployments(objects).values()}
+    assert accounts == {"qcp-app"}
+    assert named(objects, "ServiceAccount", "qcp-app")["automountServiceAccountToken"] is False
+    for binding in of_kind(objects, "RoleBinding") + of_kind(objects, "ClusterRoleBinding"):
+        assert {"kind": "ServiceAccount", "name": "qcp-app", "namespace": NAMESPACE} not in binding["subjects"]
+        assert all(s.get("name") != "qcp-app" for s in binding["subjects"])
 
 
 # =========================================================================== network policies
@@ -905,8 +1119,8 @@ def test_network_policies(name: str) -> None:
         assert _ingress_allows(objects, labels, {"namespace": ingress_ns}, port) == (role == "api"), dname
         assert not _ingress_allows(objects, labels, {"namespace": other_ns}, port), dname
 
-    # Egress of every app pod: DNS, Kafka, PostgreSQL, MongoDB.
-    needed = {("UDP", 53), ("TCP", 53), ("TCP", 9092), ("TCP", 5432), ("TCP", 27017)}
+    # Egress of every app pod: DNS, Kafka (TLS listener), PostgreSQL, MongoDB.
+    needed = {("UDP", 53), ("TCP", 53), ("TCP", 9093), ("TCP", 5432), ("TCP", 27017)}
     for dname, deploy in deployments(objects).items():
         allowed: set[tuple[str, int]] = set()
         for policy in policies:
@@ -959,6 +1173,67 @@ def test_service_monitor_scrapes_every_deployment() -> None:
                         assert container_port(the_container(deploy), port["targetPort"]) == ROLES[role]
                         scraped.add(dname)
     assert scraped == set(deployments(objects))
+
+
+# =========================================================================== ingress
+
+# Never reachable from outside the cluster: probes and their details, metrics (Prometheus scrapes the pods),
+# the API documents, and the platform-wide operations (ops run them from inside the cluster).
+OFF_THE_INGRESS = ("/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/ready", "/health",
+                   "/operations/republish", "/operations/republish/{job_id}", "/rebuilds", "/rebuilds/{rebuild_id}")
+
+
+def _routed(paths: list[Obj], request_path: str) -> bool:
+    """Kubernetes Ingress matching: Exact is the whole path, Prefix matches whole path elements."""
+    for path in paths:
+        wanted, kind = path["path"], path["pathType"]
+        if kind == "Exact" and request_path == wanted:
+            return True
+        if kind in ("Prefix", "ImplementationSpecific"):
+            prefix = wanted.rstrip("/")
+            if prefix == "" or request_path == prefix or request_path.startswith(prefix + "/"):
+                return True
+    return False
+
+
+@cache
+def api_paths(service: str) -> tuple[str, ...]:
+    """The public API paths of a service, from its OpenAPI document (its routes and the shared audit digests)."""
+    from fastapi import FastAPI
+
+    from infra.audit_http import build_digest_router, event_store_digests
+
+    app = FastAPI()
+    app.include_router(definition(service).build_router())
+    if service in EVENT_STORE_SERVICES:
+        app.include_router(build_digest_router(event_store_digests))
+    return tuple(sorted(path for path in app.openapi()["paths"] if path not in OFF_THE_INGRESS))
+
+
+@pytest.mark.parametrize("name", ["base", "production"])
+def test_the_ingress_routes_only_the_apis(name: str) -> None:
+    objects = render(name)
+    (ingress,) = of_kind(objects, "Ingress")
+    assert ingress["spec"].get("tls"), "TLS at the entrance"
+    assert "defaultBackend" not in ingress["spec"], "nothing unrouted falls through to a service"
+    hosts = {}
+    for rule in ingress["spec"]["rules"]:
+        paths = rule["http"]["paths"]
+        backends = {p["backend"]["service"]["name"] for p in paths}
+        assert len(backends) == 1, f"{rule['host']}: one service per host"
+        (backend,) = backends
+        hosts[backend.removesuffix("-api")] = paths
+        assert all(p["backend"]["service"]["port"] == {"name": "http"} for p in paths)
+        assert all(p["path"] not in ("", "/") for p in paths), "no catch-all"
+    assert set(hosts) == set(SERVICES)
+    for service, paths in hosts.items():
+        for hidden in OFF_THE_INGRESS:
+            assert not _routed(paths, hidden), f"{service}: {hidden} is routed"
+        for path in api_paths(service):
+            assert _routed(paths, path), f"{service}: {path} is not routed"
+        # A concrete request for each: an id in place of each path parameter.
+        for path in api_paths(service):
+            assert _routed(paths, re.sub(r"\{[^}]+\}", "x", path)), path
 
 
 # =========================================================================== image, hygiene

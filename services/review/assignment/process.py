@@ -39,6 +39,7 @@ from contracts.registered import JudgeRegistered
 from contracts.scored import EntryAdvanced, ReviewStage
 from infra.bootstrap import ProcessContext, ProcessDefinition
 from infra.catch_up import CatchUp
+from infra.kafka_security import kafka_security
 from infra.eventstore import CommandContext, EventStoreApplication, stamp, to_envelope
 from services.review.assignment.domain import (
     DEFAULT_JUDGES_PER_ENTRY,
@@ -332,6 +333,7 @@ def assignment_process() -> ProcessDefinition:
             context.settings.consumer_group,
             [context.settings.topic("registration.events")],
             fresh_for=settings.catch_up_fresh_for_seconds,
+            security=kafka_security(context.settings),
         )
         return AssignmentProcess(
             application=context.application,

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from infra.kafka_security import PLAINTEXT, KafkaSecurity
+
 Positions = dict[TopicPartition, int]
 
 FETCH_SETTINGS = {
@@ -29,11 +31,12 @@ class TopicReader:
     topics: list[str]
     consumer: AIOKafkaConsumer | None = None
     partitions: list[TopicPartition] | None = None
+    security: KafkaSecurity = PLAINTEXT
 
     async def __aenter__(self) -> TopicReader:
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
-            **FETCH_SETTINGS,
+            **FETCH_SETTINGS, **self.security.client_kwargs(),
         )
         await self.consumer.start()
         partitions = []
@@ -93,9 +96,10 @@ class TopicReader:
                     pending.discard(tp)
 
 
-async def committed_offsets(bootstrap: str, group: str, partitions: list[TopicPartition]) -> Positions:
+async def committed_offsets(bootstrap: str, group: str, partitions: list[TopicPartition], *,
+                            security: KafkaSecurity = PLAINTEXT) -> Positions:
     """Where the live consumer group has committed (0 where it has not): it applied everything before."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security.client_kwargs())
     await admin.start()
     try:
         committed = await admin.list_consumer_group_offsets(group, partitions=partitions)

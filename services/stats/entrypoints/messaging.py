@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import Envelope
+from infra.kafka_security import kafka_security
 from infra.settings import ServiceSettings
 from services.stats.adapters.store import StatsStore
 from services.stats.live import LiveStats
@@ -68,4 +69,5 @@ def rebuild_settings(settings: ServiceSettings) -> RebuildSettings:
         topics=[settings.topic(name) for name in CONSUMED_TOPICS],
         live_group=settings.consumer_group,
         dead_letter_topic=settings.dead_letter_topic,
+        security=kafka_security(settings),
     )
