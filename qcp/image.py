@@ -45,8 +45,8 @@ class BaseRecipe:
     # python3 (3.11 in bookworm); tzdata for zoneinfo (Asia/Shanghai); ca-certificates for TLS to managed backing
     # services; passwd for the app's user.
     packages: tuple[str, ...] = ("python3", "tzdata", "ca-certificates", "passwd")
+    # A mirror's security updates are beside it (…/debian-security), as on deb.debian.org and the usual mirrors.
     mirror: str = "http://deb.debian.org/debian"
-    security_mirror: str = "http://deb.debian.org/debian-security"
     # /bin, /lib... as links into /usr, as bookworm has them, without the usrmerge package (it would bring perl).
     hooks: tuple[str, ...] = ("merged-usr",)
     # No manuals, documentation (but the licences) or translations: nobody reads them in a container.
@@ -62,7 +62,7 @@ class BaseRecipe:
         return [
             f"deb {self.mirror} {self.suite} main",
             f"deb {self.mirror} {self.suite}-updates main",
-            f"deb {self.security_mirror} {self.suite}-security main",
+            f"deb {self.mirror.rstrip('/')}-security {self.suite}-security main",
         ]
 
     @property
@@ -205,9 +205,8 @@ def image_size(tag: str) -> int:
     return sum(sizes.get(layer, 0) for layer in layers)
 
 
-def build_image(config: StackConfig, echo: Echo, *, refresh_base: bool = False) -> dict[str, Any]:
+def build_image(config: StackConfig, echo: Echo, *, recipe: BaseRecipe, refresh_base: bool = False) -> dict[str, Any]:
     root = find_project_root()
-    recipe = BaseRecipe()
     began = time.monotonic()
     ensure_tools(echo)
     tarball = base_tarball(recipe, config, echo, refresh=refresh_base)
@@ -233,14 +232,16 @@ def image() -> None:
 
 @image.command("build")
 @click.option("--refresh-base", is_flag=True, help="make the Debian base again (security updates) instead of the cached one")
+@click.option("--debian-mirror", default=BaseRecipe.mirror, show_default=True,
+              help="where the base's packages come from (its security updates from the same URL + '-security')")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True)
-def build_command(refresh_base: bool, output: Path) -> None:
+def build_command(refresh_base: bool, debian_mirror: str, output: Path) -> None:
     """Install mmdebstrap and buildah if missing, make the Debian bookworm base (cached under the state folder) and
     build deploy/Dockerfile on it as localhost/qc-platform:<version>. Needs root. JSON report in reports/."""
     from benchmarks.review import write_report
 
     try:
-        result = build_image(StackConfig(), click.echo, refresh_base=refresh_base)
+        result = build_image(StackConfig(), click.echo, recipe=BaseRecipe(mirror=debian_mirror), refresh_base=refresh_base)
     except StackError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"image {result['image']}: {result['size_bytes'] / 1e6:.0f} MB, base {result['base_seconds']:.0f} s, "
