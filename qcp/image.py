@@ -209,9 +209,10 @@ def build_image(config: StackConfig, echo: Echo, *, recipe: BaseRecipe, refresh_
     root = find_project_root()
     began = time.monotonic()
     ensure_tools(echo)
+    tools_seconds = time.monotonic() - began
     tarball = base_tarball(recipe, config, echo, refresh=refresh_base)
     base = import_base(recipe, tarball, echo, refresh=refresh_base)
-    base_seconds = time.monotonic() - began
+    base_seconds = time.monotonic() - began - tools_seconds
     tag = image_tag(root)
     command = bud_command(root, base, tag, host_certificate_authorities())
     echo("build: " + " ".join(command))
@@ -219,7 +220,7 @@ def build_image(config: StackConfig, echo: Echo, *, recipe: BaseRecipe, refresh_
     stream(command, cwd=root)
     return {
         "image": tag, "base": base, "base_tarball": str(tarball),
-        "base_seconds": round(base_seconds, 1), "build_seconds": round(time.monotonic() - build_began, 1),
+        "tools_seconds": round(tools_seconds, 1), "base_seconds": round(base_seconds, 1), "build_seconds": round(time.monotonic() - build_began, 1),
         "total_seconds": round(time.monotonic() - began, 1), "size_bytes": image_size(tag),
     }
 
