@@ -29,8 +29,8 @@ IMAGE_NAME = "qc-platform"
 BASE_NAME = "localhost/qcp-base"
 DOCKERFILE = Path("deploy/Dockerfile")
 IGNORE_FILE = Path("deploy/Dockerfile.dockerignore")
-#: Debian's packages the tools come from (buildah pulls no runtime: it builds with chroot isolation).
-TOOLS = {"mmdebstrap": "mmdebstrap", "buildah": "buildah"}
+#: The tools, each from Debian's package of its name (buildah pulls in no runtime: it builds with chroot isolation).
+TOOLS = ("mmdebstrap", "buildah")
 #: The Dockerfile's build argument that names its base image.
 BASE_ARGUMENT = "PYTHON_IMAGE"
 #: The Dockerfile's build secret with the certificate authorities the build host trusts.
@@ -100,7 +100,7 @@ def image_directory(config: StackConfig) -> Path:
 # -- the tools ------------------------------------------------------------------------------------------------------
 def ensure_tools(echo: Echo) -> None:
     """mmdebstrap and buildah from Debian's packages when either is missing (needs root and apt-get); idempotent."""
-    missing = [package for tool, package in TOOLS.items() if shutil.which(tool) is None]
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if not missing:
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
@@ -113,12 +113,15 @@ def ensure_tools(echo: Echo) -> None:
 
 
 def run(argv: Sequence[str], *, env: dict[str, str] | None = None, timeout: float | None = None) -> str:
-    """A command's output; its failure as a StackError that quotes the output's end."""
+    """A command's standard output alone (buildah answers JSON and names there, warnings on standard error); its
+    failure as a StackError that quotes the end of both."""
     try:
         done = subprocess.run(list(argv), env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=timeout, check=False)
     except FileNotFoundError:
         raise ToolMissing(f"image: command not found: {argv[0]}") from None
+    except subprocess.TimeoutExpired:
+        raise StackError(f"image: `{' '.join(argv)}` did not finish within {timeout:.0f} s") from None
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
         raise StackError(f"image: `{' '.join(argv)}` failed with exit code {done.returncode}\n{tail}")
@@ -138,13 +141,13 @@ def image_exists(tag: str) -> bool:
 
 # -- the base -------------------------------------------------------------------------------------------------------
 def base_tarball(recipe: BaseRecipe, config: StackConfig, echo: Echo, *, refresh: bool = False) -> Path:
-    """The recipe's root filesystem as a tarball, made once (about a minute) and then cached."""
+    """The recipe's root filesystem as a tarball, made once (a minute or two) and then cached."""
     tarball = image_directory(config) / f"debian-{recipe.suite}-{recipe.key}.tar"
     if tarball.exists() and not refresh:
         echo(f"base: cached {tarball.name} ({tarball.stat().st_size / 2**20:.0f} MiB)")
         return tarball
     tarball.parent.mkdir(parents=True, exist_ok=True)
-    partial = tarball.with_suffix(".partial.tar")
+    partial = tarball.with_name(f"{tarball.stem}.{os.getpid()}.partial")  # two builds at once do not mix
     echo(f"base: mmdebstrap {recipe.suite} with {', '.join(recipe.packages)} from {recipe.mirror}...")
     began = time.monotonic()
     run(recipe.mmdebstrap_command(partial), timeout=1800)
@@ -200,7 +203,10 @@ def image_size(tag: str) -> int:
     """Bytes the image's layers take unpacked (what a node stores for it), from buildah's layer records."""
     store = json.loads(run(["buildah", "info"]))["store"]
     records = Path(store["GraphRoot"]) / f"{store['GraphDriverName']}-layers" / "layers.json"
-    sizes = {layer.get("diff-digest"): layer.get("diff-size", 0) for layer in json.loads(records.read_text())}
+    try:
+        sizes = {layer.get("diff-digest"): layer.get("diff-size", 0) for layer in json.loads(records.read_text())}
+    except (OSError, ValueError) as error:
+        raise StackError(f"image: cannot read the layer sizes from buildah's storage ({records}): {error}") from None
     layers = json.loads(run(["buildah", "inspect", "--type", "image", tag]))["OCIv1"]["rootfs"]["diff_ids"]
     return sum(sizes.get(layer, 0) for layer in layers)
 
@@ -220,8 +226,9 @@ def build_image(config: StackConfig, echo: Echo, *, recipe: BaseRecipe, refresh_
     stream(command, cwd=root)
     return {
         "image": tag, "base": base, "base_tarball": str(tarball),
-        "tools_seconds": round(tools_seconds, 1), "base_seconds": round(base_seconds, 1), "build_seconds": round(time.monotonic() - build_began, 1),
-        "total_seconds": round(time.monotonic() - began, 1), "size_bytes": image_size(tag),
+        "tools_seconds": round(tools_seconds, 1), "base_seconds": round(base_seconds, 1),
+        "build_seconds": round(time.monotonic() - build_began, 1), "total_seconds": round(time.monotonic() - began, 1),
+        "size_bytes": image_size(tag),
     }
 
 
@@ -242,7 +249,8 @@ def build_command(refresh_base: bool, debian_mirror: str, output: Path) -> None:
     from benchmarks.review import write_report
 
     try:
-        result = build_image(StackConfig(), click.echo, recipe=BaseRecipe(mirror=debian_mirror), refresh_base=refresh_base)
+        result = build_image(StackConfig(), click.echo, recipe=BaseRecipe(mirror=debian_mirror),
+                             refresh_base=refresh_base)
     except StackError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"image {result['image']}: {result['size_bytes'] / 1e6:.0f} MB, base {result['base_seconds']:.0f} s, "
@@ -253,9 +261,10 @@ def build_command(refresh_base: bool, debian_mirror: str, output: Path) -> None:
 @image.command("smoke")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True)
 def smoke_command(output: Path) -> None:
-    """Start registration's `qcp serve api` and `qcp serve worker` from the built image's root filesystem (chroot, as the image's
-    user) against the local stack in a namespace of their own; check /ready and one command end to end (a season
-    opened and read back once the worker projected it); remove the namespace. Exits 1 when a check fails."""
+    """Start registration's `qcp serve api` and `qcp serve worker` from the built image's root filesystem (chroot,
+    as the image's user) against the local stack in a namespace of their own; check /ready and one command end to
+    end (a season opened and read back once the worker projected it); remove the namespace. Needs root. Exits 1
+    when a check fails. JSON report in reports/."""
     from benchmarks.review import write_report
     from qcp.image_smoke import smoke
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -23,7 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
+from infra.auth import TokenService
+from infra.bootstrap import tokens_for
+from infra.settings import ServiceSettings
 from qcp.image import image_exists, image_size, run
 from qcp.stack import StackConfig, StackError, create_database, up
 
@@ -99,13 +104,16 @@ def smoke(tag: str, config: StackConfig, echo: Echo, *, service: str = "registra
         raise StackError(f"image: {tag} is not in buildah's storage; build it first with `qcp image build`")
     up(config, echo=echo)
     image = ImageConfig.of(tag)
-    settings = namespace_settings(config, service, relay_poll_interval_seconds=0.1)
-    create_database(config, str(settings.postgres_db))
-    container = run(["buildah", "from", "--pull=never", tag]).strip()
+    # Outside development mode, as a deployment runs: signed with a key of its own, never the published one.
+    settings = namespace_settings(config, service).model_copy(
+        update={"development_mode": False, "jwt_secret": SecretStr(secrets.token_hex(32))})
     checks: list[Check] = []
     result: dict[str, Any] = {"image": tag, "size_bytes": image_size(tag), "user": image.user, "service": service,
                               "namespace": settings.topic_prefix}
+    container = None
     try:
+        create_database(config, str(settings.postgres_db))
+        container = run(["buildah", "from", "--pull=never", tag]).strip()
         root = Path(run(["buildah", "mount", container]).strip())
         checks.append(Check("non-root user", image.non_root, f"the image runs as {image.user!r}"))
         present = leftovers(root)
@@ -113,8 +121,9 @@ def smoke(tag: str, config: StackConfig, echo: Echo, *, service: str = "registra
         with tempfile.TemporaryDirectory(prefix="qcp-image-smoke-") as logs:
             result |= _run_processes(root, image, settings, service, Path(logs), checks, echo)
     finally:
-        subprocess.run(["buildah", "umount", container], capture_output=True, check=False)
-        subprocess.run(["buildah", "rm", container], capture_output=True, check=False)
+        if container:
+            subprocess.run(["buildah", "umount", container], capture_output=True, check=False)
+            subprocess.run(["buildah", "rm", container], capture_output=True, check=False)
         asyncio.run(remove_namespace(config, settings))
     result["checks"] = [asdict(check) for check in checks]
     result["passed"] = all(check.ok for check in checks)
@@ -123,20 +132,18 @@ def smoke(tag: str, config: StackConfig, echo: Echo, *, service: str = "registra
     return result
 
 
-def _environment(image: ImageConfig, settings: Any) -> dict[str, str]:
+def _environment(image: ImageConfig, settings: ServiceSettings) -> dict[str, str]:
     """The image's own environment and what the service needs to find the stack, in the smoke's namespace."""
     return image.environment | {
         "QCP_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "QCP_MONGO_URL": settings.mongo_url,
         "QCP_MONGO_DB_PREFIX": settings.mongo_db_prefix, "QCP_EVENT_STORE": "postgres",
         "QCP_POSTGRES_PORT": str(settings.postgres_port), "QCP_POSTGRES_DB": str(settings.postgres_db),
         "QCP_POSTGRES_POOL_SIZE": "2", "QCP_TOPIC_PREFIX": settings.topic_prefix,
-        "QCP_RELAY_POLL_INTERVAL_SECONDS": "0.1",
-        # the local stack's platform signs with the development secret, as every process on this machine does
-        "QCP_DEVELOPMENT_MODE": "true",
+        "QCP_RELAY_POLL_INTERVAL_SECONDS": "0.1", "QCP_JWT_SECRET": settings.jwt_secret.get_secret_value(),
     }
 
 
-def _run_processes(root: Path, image: ImageConfig, settings: Any, service: str, logs: Path, checks: list[Check],
+def _run_processes(root: Path, image: ImageConfig, settings: ServiceSettings, service: str, logs: Path, checks: list[Check],
                    echo: Echo) -> dict[str, Any]:
     ports = {"api": free_port(), "worker": free_port()}
     environment = _environment(image, settings)
@@ -161,7 +168,7 @@ def _run_processes(root: Path, image: ImageConfig, settings: Any, service: str, 
             checks.append(Check(f"{kind} /ready", seconds is not None, f"200 after {seconds:.1f} s" if seconds else
                                 f"{failure}; its log ends:\n{_tail(logs / f'{kind}.log')}"))
         if all(startup.values()):
-            measured["command"] = _one_command(f"http://127.0.0.1:{ports['api']}", checks)
+            measured["command"] = _one_command(f"http://127.0.0.1:{ports['api']}", tokens_for(settings), checks)
         for kind in ("api", "worker"):
             checks.append(_running_user(processes[kind], image, kind))
     finally:
@@ -194,15 +201,14 @@ def _wait_ready(processes: dict[str, subprocess.Popen[bytes]], ports: dict[str, 
     return ready
 
 
-def _one_command(url: str, checks: list[Check]) -> dict[str, Any]:
+def _one_command(url: str, tokens: TokenService, checks: list[Check]) -> dict[str, Any]:
     """An organizer opens the demo season; it is read back once the worker has projected it."""
     from qcp.demo import demo_season
-    from qcp.services import local_tokens
 
     now = datetime.now(UTC)
     body = demo_season(now.year, now)
     season_id = f"{body['organizer']}-{body['year']}-{body['kind']}"
-    headers = {"Authorization": f"Bearer {local_tokens().mint('image-smoke', 'organizer', body['organizer'])}"}
+    headers = {"Authorization": f"Bearer {tokens.mint('image-smoke', 'organizer', body['organizer'])}"}
     began = time.monotonic()
     with httpx.Client(base_url=url, timeout=30, headers=headers) as client:
         opened = client.post("/seasons", json=body)

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from qcp.cli import cli
 from qcp.image import BASE_ARGUMENT, DOCKERFILE, BaseRecipe, bud_command, image_tag
-from qcp.image_smoke import ImageConfig, process_command
+from qcp.image_smoke import ImageConfig, leftovers, process_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,3 +73,18 @@ def test_a_smoke_process_runs_the_entrypoint_chrooted_as_the_image_user() -> Non
 def test_an_image_without_a_user_counts_as_root() -> None:
     assert not ImageConfig(user="0", workdir="/", entrypoint=[]).non_root
     assert ImageConfig(user="10001:10001", workdir="/", entrypoint=[]).non_root
+
+
+def test_compilers_and_package_caches_in_a_root_filesystem_are_found(tmp_path: Path) -> None:
+    for path in ("usr/bin/gcc", "var/cache/apt/archives/libc6_2.36_amd64.deb", "root/.cache/pip/x"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("")
+
+    assert sorted(leftovers(tmp_path)) == ["root/.cache", "usr/bin/gcc", "var/cache/apt/archives/libc6_2.36_amd64.deb"]
+
+
+def test_a_clean_root_filesystem_has_no_leftovers(tmp_path: Path) -> None:
+    (tmp_path / "var/lib/apt/lists/partial").mkdir(parents=True)
+    (tmp_path / "var/lib/apt/lists/lock").write_text("")
+
+    assert leftovers(tmp_path) == []
