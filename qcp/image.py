@@ -136,7 +136,8 @@ def stream(argv: Sequence[str], *, cwd: Path | None = None) -> None:
 
 
 def image_exists(tag: str) -> bool:
-    return subprocess.run(["buildah", "inspect", "--type", "image", tag], capture_output=True, check=False).returncode == 0
+    found = subprocess.run(["buildah", "inspect", "--type", "image", tag], capture_output=True, check=False)
+    return found.returncode == 0
 
 
 # -- the base -------------------------------------------------------------------------------------------------------
@@ -241,7 +242,7 @@ def image() -> None:
 @image.command("build")
 @click.option("--refresh-base", is_flag=True, help="make the Debian base again (security updates) instead of the cached one")
 @click.option("--debian-mirror", default=BaseRecipe.mirror, show_default=True,
-              help="where the base's packages come from (its security updates from the same URL + '-security')")
+              help="where the base's packages come from (security updates: the same URL + '-security')")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True)
 def build_command(refresh_base: bool, debian_mirror: str, output: Path) -> None:
     """Install mmdebstrap and buildah if missing, make the Debian bookworm base (cached under the state folder) and

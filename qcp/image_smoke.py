@@ -66,7 +66,8 @@ class ImageConfig:
     def of(cls, tag: str) -> ImageConfig:
         config = json.loads(run(["buildah", "inspect", "--type", "image", tag]))["OCIv1"]["config"]
         environment = dict(item.split("=", 1) for item in config.get("Env") or [])
-        return cls(config.get("User") or "0", config.get("WorkingDir") or "/", config.get("Entrypoint") or [], environment)
+        return cls(user=config.get("User") or "0", workdir=config.get("WorkingDir") or "/",
+                   entrypoint=config.get("Entrypoint") or [], environment=environment)
 
     @property
     def non_root(self) -> bool:
@@ -98,7 +99,7 @@ def free_port() -> int:
 
 def smoke(tag: str, config: StackConfig, echo: Echo, *, service: str = "registration") -> dict[str, Any]:
     """Start, check and stop; the result says what passed, how long start-up took and how big the image is."""
-    from benchmarks.review import namespace_settings, remove_namespace
+    from benchmarks.review import namespace_settings
 
     if not image_exists(tag):
         raise StackError(f"image: {tag} is not in buildah's storage; build it first with `qcp image build`")
@@ -124,12 +125,26 @@ def smoke(tag: str, config: StackConfig, echo: Echo, *, service: str = "registra
         if container:
             subprocess.run(["buildah", "umount", container], capture_output=True, check=False)
             subprocess.run(["buildah", "rm", container], capture_output=True, check=False)
-        asyncio.run(remove_namespace(config, settings))
+        result["namespace_removed"] = _remove(config, settings, echo)
     result["checks"] = [asdict(check) for check in checks]
     result["passed"] = all(check.ok for check in checks)
     for check in checks:
         echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
     return result
+
+
+def _remove(config: StackConfig, settings: ServiceSettings, echo: Echo) -> bool:
+    """Drop the smoke's topics, MongoDB database and event store; a stack that fails meanwhile is named, not hidden
+    behind the checks' results."""
+    from benchmarks.review import remove_namespace
+
+    try:
+        asyncio.run(remove_namespace(config, settings))
+    except Exception as error:  # noqa: BLE001 - any failure leaves the namespace behind, and says so
+        echo(f"could not remove the namespace {settings.topic_prefix} ({type(error).__name__}: {error}); "
+             f"its topics start with it, its databases are {settings.database_name} and {settings.postgres_db}")
+        return False
+    return True
 
 
 def _environment(image: ImageConfig, settings: ServiceSettings) -> dict[str, str]:
@@ -143,8 +158,8 @@ def _environment(image: ImageConfig, settings: ServiceSettings) -> dict[str, str
     }
 
 
-def _run_processes(root: Path, image: ImageConfig, settings: ServiceSettings, service: str, logs: Path, checks: list[Check],
-                   echo: Echo) -> dict[str, Any]:
+def _run_processes(root: Path, image: ImageConfig, settings: ServiceSettings, service: str, logs: Path,
+                   checks: list[Check], echo: Echo) -> dict[str, Any]:
     ports = {"api": free_port(), "worker": free_port()}
     environment = _environment(image, settings)
     processes: dict[str, subprocess.Popen[bytes]] = {}
