@@ -135,9 +135,14 @@ def stream(argv: Sequence[str], *, cwd: Path | None = None) -> None:
         raise StackError(f"image: `{' '.join(argv)}` failed with exit code {code} (its output is above)")
 
 
+def image_id(tag: str) -> str | None:
+    found = subprocess.run(["buildah", "images", "--quiet", "--no-trunc", tag], capture_output=True, text=True,
+                           check=False)
+    return found.stdout.split()[0] if found.returncode == 0 and found.stdout.split() else None
+
+
 def image_exists(tag: str) -> bool:
-    found = subprocess.run(["buildah", "inspect", "--type", "image", tag], capture_output=True, check=False)
-    return found.returncode == 0
+    return image_id(tag) is not None
 
 
 # -- the base -------------------------------------------------------------------------------------------------------
@@ -221,10 +226,14 @@ def build_image(config: StackConfig, echo: Echo, *, recipe: BaseRecipe, refresh_
     base = import_base(recipe, tarball, echo, refresh=refresh_base)
     base_seconds = time.monotonic() - began - tools_seconds
     tag = image_tag(root)
+    replaced = image_id(tag)
     command = bud_command(root, base, tag, host_certificate_authorities())
     echo("build: " + " ".join(command))
     build_began = time.monotonic()
     stream(command, cwd=root)
+    if replaced and replaced != image_id(tag):
+        # the image this build replaces, untagged now; kept if a container still uses it
+        subprocess.run(["buildah", "rmi", replaced], capture_output=True, check=False)
     return {
         "image": tag, "base": base, "base_tarball": str(tarball),
         "tools_seconds": round(tools_seconds, 1), "base_seconds": round(base_seconds, 1),
