@@ -12,6 +12,7 @@ import click
 
 from qcp.audit_cli import audit
 from qcp.feed_cli import feed
+from qcp.image import image
 from qcp.relay_cli import relay
 from contracts.codes import Role
 from qcp.services import SERVICES
@@ -27,6 +28,7 @@ cli.add_command(stack)
 cli.add_command(audit)
 cli.add_command(feed)
 cli.add_command(relay)
+cli.add_command(image)
 
 
 @cli.group()
