@@ -175,7 +175,8 @@ class Kafka(Component):
     def _jvm(self, main: str, *args: str) -> list[str]:
         return [
             _java(),
-            "-Xmx512m",
+            # the suite creates a namespace of topics per test module: thousands of partitions by its end
+            "-Xmx1536m",
             "-Xms128m",
             "-XX:+ExitOnOutOfMemoryError",
             "-Djava.awt.headless=true",
