@@ -6,6 +6,7 @@ from infra.bootstrap import ServiceDefinition
 from services.submission.adapters.read_model import SubmissionReadModel
 from services.submission.application import SubmissionApplication
 from services.submission.entrypoints.http import build_router
+from services.submission.entrypoints.policy import POLICY
 
 # Submission's messaging: it learns seasons, windows and registered units from registration's events.
 CONSUMED_TOPICS = ["registration.events", "submission.events"]
@@ -18,4 +19,5 @@ def definition() -> ServiceDefinition:
         build_read_model=SubmissionReadModel,
         build_router=build_router,
         consumes=CONSUMED_TOPICS,
+        policy=POLICY,
     )

@@ -12,26 +12,22 @@ from collections.abc import Sequence
 from fastapi import APIRouter, Request
 
 from infra.feeds import FeedIntake, FeedLine, feed_aggregate_id, feed_router
+from infra.http.dependencies import application_of, read_model_of
 from services.submission.adapters.read_model import SubmissionReadModel
-from services.submission.domain.season import RegisteredUnit, SeasonView
 
 
 async def _intake(request: Request, lines: Sequence[FeedLine]) -> FeedIntake:
-    read_model: SubmissionReadModel = request.app.state.read_model
+    read_model: SubmissionReadModel = read_model_of(request)
     records = [line.record for line in lines if line.record is not None and line.record.record_type == "entry"]
     season_ids = sorted({record.season for record in records})
     credit_codes = sorted({str(record.data.get("credit_code", "")).strip().upper() for record in records})
     seasons = {}
     for season_id in season_ids:
-        document = await read_model.season(season_id)
-        if document is not None:
-            seasons[season_id] = SeasonView.from_document(document, await read_model.recommender_ids(season_id))
-    units = {}
-    if seasons and credit_codes:
-        cursor = read_model.units.find({"season_id": {"$in": list(seasons)}, "credit_code": {"$in": credit_codes}})
-        async for document in cursor:
-            units[(document["season_id"], document["credit_code"])] = RegisteredUnit.from_document(document)
-    application = request.app.state.application
+        season = await read_model.season_view(season_id)
+        if season is not None:
+            seasons[season_id] = season
+    units = await read_model.registered_units(list(seasons), credit_codes) if seasons and credit_codes else {}
+    application = application_of(request)
     handler = functools.partial(application.take_feed_entry, seasons, units)
     return FeedIntake(application, "submission", {"entry": handler}, touches={
         "entry": lambda record: [feed_aggregate_id("entry", record.province, record.external_id)]})
