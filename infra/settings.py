@@ -14,6 +14,7 @@ EventStoreKind = Literal["sqlite", "postgres", "memory", "none"]
 # Development-only signing secret, published with the code: only the embedded development platform and the
 # tests (QCP_DEVELOPMENT_MODE) use it; a service outside that mode refuses to start with it (infra.auth).
 DEVELOPMENT_JWT_SECRET = "qcp-development-secret-not-for-production-use"
+MIB = 1024 * 1024
 
 
 class ServiceSettings(BaseSettings):
@@ -81,6 +82,27 @@ class ServiceSettings(BaseSettings):
     kafka_password: SecretStr | None = None
     # A PEM file (the cluster CA Secret mounted into the pod); unset trusts the system's CAs.
     kafka_ssl_cafile: str | None = None
+    # Bounded inputs. A request body is counted while it is read, before it is parsed or its caller is checked:
+    # past this size a JSON route answers 413 ...
+    max_body_bytes: int = Field(default=4 * MIB, ge=1024)
+    # ... and a feed upload past its own: as sent (gzip or not), unpacked, in records; one line past its length
+    # or nesting is quarantined, the rest of the batch is taken.
+    feed_max_compressed_bytes: int = Field(default=64 * MIB, ge=1024)
+    feed_max_unpacked_bytes: int = Field(default=512 * MIB, ge=1024)
+    feed_max_records: int = Field(default=50_000, ge=1)
+    feed_max_line_bytes: int = Field(default=1 * MIB, ge=1024)
+    feed_max_depth: int = Field(default=64, ge=2, le=500)
+    # Writes (POST, PUT, PATCH, DELETE) per minute per token (its subject, role and organization), in bursts of
+    # up to a minute's worth; past it 429 with Retry-After. 0 = no limit. A feed's writes are its batch posts.
+    rate_limit_organizer_per_minute: int = Field(default=600, ge=0)
+    rate_limit_unit_per_minute: int = Field(default=600, ge=0)
+    rate_limit_recommender_per_minute: int = Field(default=600, ge=0)
+    rate_limit_judge_per_minute: int = Field(default=600, ge=0)
+    rate_limit_national_per_minute: int = Field(default=600, ge=0)
+    rate_limit_feed_per_minute: int = Field(default=120, ge=0)
+    rate_limit_auditor_per_minute: int = Field(default=600, ge=0)
+    rate_limit_ops_per_minute: int = Field(default=600, ge=0)
+    rate_limit_system_per_minute: int = Field(default=600, ge=0)
 
     @property
     def database_name(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -14,7 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from pymongo.errors import ConnectionFailure, OperationFailure
+from pymongo.errors import ConnectionFailure, DocumentTooLarge, InvalidDocument, OperationFailure
 
 from contracts import Actor
 from contracts.codes import Channel, Role
@@ -30,6 +31,7 @@ from infra.errors import (
     Unknown,
     Unsupported,
 )
+from infra.http.limits import BodyLimit, RateLimit, clean_parameters
 from infra.eventstore import CommandContext
 from infra.http.security import authorize
 from infra.idempotency import MAX_KEY_LENGTH, IdempotencyKey
@@ -68,7 +70,7 @@ def create_app(
     liveness: dict[str, Callable[[], str | None]] | None = None,
     policy: Policy | None = None,
 ) -> FastAPI:
-    dependencies = [Depends(read_your_writes)]
+    dependencies = [Depends(clean_parameters), Depends(read_your_writes)]
     if policy is not None:
         # the policy on every route: a route that declares none is refused at start, never served open
         dependencies.append(Depends(authorize))
@@ -93,6 +95,8 @@ def create_app(
         app.state.policy = {**OPERATIONAL_POLICY, **policy}
         _require_a_policy_for_every_route(app, app.state.policy)
     _add_error_handlers(app)
+    app.add_middleware(BodyLimit, settings=(state or {}).get("settings"))
+    app.add_middleware(RateLimit, tokens=tokens, settings=(state or {}).get("settings"))
     _add_latency_middleware(app, service, metrics)
     return app
 
@@ -228,11 +232,20 @@ def _add_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(kind, backend_unavailable)
 
     @app.exception_handler(OperationFailure)
-    async def read_model_failure(_: Request, error: OperationFailure) -> JSONResponse:
-        if backend_away(error):  # FerretDB without its PostgreSQL
+    @app.exception_handler(InvalidDocument)
+    async def read_model_failure(_: Request, error: OperationFailure | InvalidDocument) -> JSONResponse:
+        """A store's refusal is the request's fault (413, 422) or the store's (503), never a 500."""
+        if isinstance(error, OperationFailure) and backend_away(error):  # FerretDB without its PostgreSQL
             return unavailable_answer("read model", error)
-        log.error("read model refused an operation: %s", error)
-        return JSONResponse({"detail": "internal error"}, status_code=500)
+        log.warning("read model refused an operation: %s", error)
+        status_code = _status_of_store_refusal(error)
+        if status_code == 503:
+            return unavailable_answer("read model", error)
+        rule = "request.too_large" if status_code == 413 else "request.unreadable_by_store"
+        message = ("the request makes a document larger than the store takes" if status_code == 413 else
+                   "the store cannot take a value of the request (a character or an operator it does not accept)")
+        return JSONResponse({"detail": message, "errors": [{"field": "request", "rule": rule, "message": message}]},
+                            status_code=status_code)
 
     @app.exception_handler(IntegrityError)
     async def concurrent_write(_: Request, error: IntegrityError) -> JSONResponse:
@@ -240,6 +253,21 @@ def _add_error_handlers(app: FastAPI) -> None:
             {"detail": "another change to the same record was saved at the same moment; send it again"},
             status_code=409,
         )
+
+
+# MongoDB's codes for a value it refuses (BadValue, FailedToParse, TypeMismatch, an invalid regex, names with
+# $ or dots), for a document too large, and PostgreSQL's data exceptions (SQLSTATE 22...) behind FerretDB.
+_REFUSED_VALUE_CODES = frozenset({2, 9, 14, 15, 16, 22, 51091, 52, 53, 56, 57})
+_TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
+_DATA_EXCEPTION = re.compile(r"SQLSTATE 22[0-9A-Z]{3}")
+
+
+def _status_of_store_refusal(error: OperationFailure | InvalidDocument) -> int:
+    if isinstance(error, DocumentTooLarge) or getattr(error, "code", None) in _TOO_LARGE_CODES:
+        return 413
+    if isinstance(error, InvalidDocument) or error.code in _REFUSED_VALUE_CODES or _DATA_EXCEPTION.search(str(error)):
+        return 422
+    return 503
 
 
 def _add_latency_middleware(app: FastAPI, service: str, metrics: ServiceMetrics) -> None:

@@ -27,10 +27,10 @@ from infra.feeds import (
     content_batch_id,
     parse_batch,
     parse_line,
-    province_of,
     split_lines,
     unpacked,
 )
+from infra.feeds.routes import province_of
 from infra.http import status_of
 from infra.settings import ServiceSettings
 

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, Request
 
-from infra.feeds import FeedIntake, FeedLine, feed_router
+from infra.feeds import FeedIntake, FeedLine
+from infra.feeds.routes import feed_router
 from services.registration.domain.unit_registration import unit_registration_id
 
 

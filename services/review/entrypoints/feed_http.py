@@ -13,7 +13,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request
 
-from infra.feeds import FeedIntake, FeedLine, FeedRecord, feed_aggregate_id, feed_router
+from infra.feeds import FeedIntake, FeedLine, FeedRecord, feed_aggregate_id
+from infra.feeds.routes import feed_router
 from services.review.adapters.read_model import ReviewReadModel
 from services.review.application import ReviewApplication
 from services.review.domain.entry_review import entry_review_id

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, Request
 
-from infra.feeds import FeedIntake, FeedLine, feed_aggregate_id, feed_router
+from infra.feeds import FeedIntake, FeedLine, feed_aggregate_id
+from infra.feeds.routes import feed_router
 from infra.http.dependencies import application_of, read_model_of
 from services.submission.adapters.read_model import SubmissionReadModel
 

@@ -1,0 +1,78 @@
+"""One chunk's unit of work over the service's event store: the aggregates it reads and changes, saved in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.postgres import PostgresAggregateRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder
+from psycopg.sql import SQL, Identifier
+
+from infra.eventstore import CommandContext, EventStoreApplication
+from infra.feeds.parsing import FeedRecord
+
+
+class Work:
+    """The aggregates one chunk reads and changes, saved together in one transaction."""
+
+    def __init__(self, application: EventStoreApplication) -> None:
+        self.application = application
+        self.loaded: dict[UUID, Aggregate | None] = {}
+        self.changed: dict[UUID, Aggregate] = {}
+
+    def prefetch(self, aggregate_ids: Sequence[UUID]) -> None:
+        """Learn in bulk which of these aggregates are not stored yet, so a new batch costs no lookup per record."""
+        wanted = [item for item in dict.fromkeys(aggregate_ids) if item not in self.loaded]
+        stored = stored_among(self.application, wanted)
+        if stored is not None:
+            self.loaded |= {item: None for item in wanted if item not in stored}
+
+    def get(self, aggregate_id: UUID) -> Any:
+        """The aggregate as this chunk left it, or None."""
+        if aggregate_id not in self.loaded:
+            try:
+                self.loaded[aggregate_id] = self.application.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                self.loaded[aggregate_id] = None
+        return self.loaded[aggregate_id]
+
+    def add(self, *aggregates: Aggregate) -> None:
+        for aggregate in aggregates:
+            self.loaded[aggregate.id] = aggregate
+            self.changed[aggregate.id] = aggregate
+
+    def save(self) -> None:
+        if self.changed:
+            self.application.save(*self.changed.values())
+
+
+def stored_among(application: EventStoreApplication, aggregate_ids: Sequence[UUID]) -> set[UUID] | None:
+    """Which of these aggregates have stored events, in one query per 500 ids; None where the store cannot say."""
+    recorder = application.recorder
+    found: set[UUID] = set()
+    for start in range(0, len(aggregate_ids), 500):
+        part = list(aggregate_ids[start:start + 500])
+        if isinstance(recorder, PostgresAggregateRecorder):
+            statement = SQL("SELECT DISTINCT originator_id FROM {schema}.{table} WHERE originator_id = ANY(%s)").format(
+                schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+            with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
+                cursor.execute(statement, [part])
+                found |= {UUID(str(row["originator_id"])) for row in cursor.fetchall()}
+        elif isinstance(recorder, SQLiteAggregateRecorder):
+            marks = ",".join("?" * len(part))
+            with recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} "  # noqa: S608
+                               f"WHERE originator_id IN ({marks})", [item.hex for item in part])
+                found |= {UUID(str(row[0])) for row in cursor.fetchall()}
+        else:
+            return None
+    return found
+
+
+RecordHandler = Callable[[FeedRecord, Work, CommandContext], Aggregate]
+"""Validates one record by the service's rules (RuleViolation or ValidationError) and returns the domain
+aggregate it created or amended (its further aggregates added to the work)."""
