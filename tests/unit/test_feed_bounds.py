@@ -12,8 +12,16 @@ from dataclasses import replace
 
 import pytest
 
-from infra.feeds import DEFAULT_LIMITS, BatchRefused, FeedLimits, parse_batch, read_batch, split_lines
+from infra.feeds import (
+    DEFAULT_LIMITS,
+    BatchRefused,
+    FeedLimits,
+    parse_batch,
+    read_batch,
+    split_lines,
+)
 from infra.feeds.parsing import LineReader
+from infra.http import status_of
 from infra.http.limits import TokenBuckets
 
 RECORD = {"record_type": "thing", "province": "310000", "external_id": "R1", "version": 1,
@@ -70,7 +78,7 @@ def test_reading_stops_at_the_first_record_past_the_limit() -> None:
     with pytest.raises(BatchRefused) as refused:
         for piece in pieces():
             list(reader.feed(piece))
-    assert (refused.value.status_code, refused.value.rule) == (413, "feed.batch.too_many_records")
+    assert (status_of(refused.value), refused.value.rule) == (413, "feed.batch.too_many_records")
     assert len(read) == 11, "not one piece past the eleventh record is read"
 
 
@@ -80,7 +88,7 @@ def test_a_body_unpacking_past_the_cap_is_refused_naming_the_limit() -> None:
     bomb = b"".join(packer.compress(bytes(1024 * 1024)) for _ in range(9)) + packer.flush()
     with pytest.raises(BatchRefused) as refused:
         read_batch(bomb, "gzip", limits)
-    assert (refused.value.status_code, refused.value.rule) == (413, "feed.batch.too_large")
+    assert (status_of(refused.value), refused.value.rule) == (413, "feed.batch.too_large")
     assert "QCP_FEED_MAX_UNPACKED_BYTES" in refused.value.message
 
 
