@@ -3,7 +3,8 @@
 A province's platform posts a batch (NDJSON, gzip accepted) to `POST /feeds/batches` of the service that owns
 the records' rules. The body is read as a stream (its size capped by the app's body limit, `infra.http.limits`),
 then unpacked, split and parsed in a thread, so neither a large batch nor a gzip bomb holds the event loop.
-The caller: role `feed`, its token's org a province's GB/T 2260 code (`310000`), or 403.
+The caller: role `feed`, its token's org a province's GB/T 2260 code (`310000`), or 403; readers as the service's
+authorization policy says, a province's own staff and feed their province's only.
 """
 
 from __future__ import annotations
@@ -17,35 +18,31 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from contracts import Actor
 from contracts.codes import Role
 from contracts.identity import PROVINCES
-from infra.auth import AuthenticatedActor
-from infra.errors import NotFound, RuleViolation
+from infra.authorization import Grant
+from infra.errors import NotFound, NotPermitted, RuleViolation
 from infra.feeds.intake import BatchInterrupted, FeedIntake
 from infra.feeds.parsing import FeedLimits, FeedLine, batch_id_of_digest, read_batch
 from infra.feeds.read_model import batch_report as stored_batch_report
 from infra.feeds.read_model import quarantine_page
 from infra.http import Limit, PathId, Skip
+from infra.http.security import Authorized
 
 
 def province_of(actor: Actor) -> str:
-    """The province a feed token speaks for, or 403: role `feed`, org a province's GB/T 2260 code."""
+    """The province a feed token speaks for, or 403: role `feed` (the service's policy lets no other role post),
+    org a province's GB/T 2260 code."""
     if actor.role is not Role.FEED:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            detail=f"role {actor.role.value} may not post feeds; a province's platform posts with role feed "
-            f"({Role.FEED.label})",
-        )
+        raise NotPermitted("authorization", "feed.role", f"role {actor.role.value} may not post feeds; a province's "
+                           f"platform posts with role feed ({Role.FEED.label})")
     if not is_province(actor.org):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            detail=f"{actor.org} is not a province: a feed token's org is a province's GB/T 2260 code "
-            "(e.g. 310000 上海市, 370000 山东省, 540000 西藏自治区)",
-        )
+        raise NotPermitted("authorization", "feed.province", f"{actor.org} is not a province: a feed token's org is a "
+                           "province's GB/T 2260 code (e.g. 310000 上海市, 370000 山东省, 540000 西藏自治区)")
     return actor.org
 
 
@@ -53,17 +50,13 @@ def is_province(code: str) -> bool:
     return bool(re.fullmatch(r"[0-9]{2}0000", code)) and code[:2] in PROVINCES
 
 
-def _reader_scope(actor: Actor, province: str | None) -> str | None:
-    """A province reads its own quarantine; an organizer its province's; national and auditors any."""
-    if actor.role in {Role.NATIONAL, Role.AUDITOR}:
-        return province
-    if actor.role in {Role.FEED, Role.ORGANIZER}:
-        if province is not None and province != actor.org:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, detail=f"province {province}'s feed is not in the scope of {actor.org}"
-            )
-        return actor.org
-    raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"role {actor.role.value} may not read feeds")
+def _readable_province(grant: Grant, asked: str | None) -> tuple[bool, str | None]:
+    """The province a reader's query selects: a province's staff and feed read their own province's only (a query
+    naming another selects nothing), the national association and auditors any. False: nothing to read."""
+    own = grant.constraints().get("organizer")
+    if own is None:
+        return True, asked
+    return (asked is None or asked == own), own
 
 
 def _background_priority() -> None:
@@ -107,10 +100,11 @@ def feed_router(service: str, prepare: Prepare) -> APIRouter:
     )
     async def post_batch(
         request: Request,
-        actor: AuthenticatedActor,
+        grant: Authorized,
         batch_id: Annotated[str | None, Query(min_length=1, max_length=128, pattern=r"^[0-9A-Za-z][0-9A-Za-z_.:-]*$")] = None,
         keys: Annotated[bool, Query(description="list the records now stored, as record_type/external_id")] = False,
     ) -> JSONResponse:
+        actor = grant.actor
         province = province_of(actor)
         given = batch_id or request.headers.get("x-batch-id")
         if given is not None and not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z_.:-]{0,127}", given):
@@ -138,7 +132,7 @@ def feed_router(service: str, prepare: Prepare) -> APIRouter:
     @router.get("/feeds/quarantine", summary="Quarantined records with every reason, by province, batch, type, external id")
     async def quarantine(
         request: Request,
-        actor: AuthenticatedActor,
+        grant: Authorized,
         province: ProvinceQuery = None,
         batch_id: TextQuery = None,
         record_type: TextQuery = None,
@@ -147,17 +141,22 @@ def feed_router(service: str, prepare: Prepare) -> APIRouter:
         skip: Skip = 0,
         limit: Limit = 100,
     ) -> dict[str, Any]:
+        readable, province = _readable_province(grant, province)
+        if not readable:
+            return {"total": 0, "skip": skip, "limit": limit, "items": []}
         query: dict[str, Any] = {"service": service}
-        filters = {"province": _reader_scope(actor, province), "batch_id": batch_id, "record_type": record_type,
+        filters = {"province": province, "batch_id": batch_id, "record_type": record_type,
                    "external_id": external_id, "resolved": resolved}
         query |= {key: value for key, value in filters.items() if value is not None}
         return await quarantine_page(request.app.state.read_model.database, query, skip, limit)
 
     @router.get("/feeds/batches/{batch_id}", summary="A batch's report as recorded when it was complete")
     async def batch_report(
-        batch_id: PathId, request: Request, actor: AuthenticatedActor, province: ProvinceQuery = None
+        batch_id: PathId, request: Request, grant: Authorized, province: ProvinceQuery = None
     ) -> dict[str, Any]:
-        scope = _reader_scope(actor, province)
+        readable, scope = _readable_province(grant, province)
+        if not readable:
+            raise NotFound(f"batch {batch_id} of province {province} at {service}")
         if scope is None:
             raise RuleViolation("province", "feed.province.required", "say which province's batch: ?province=310000")
         report = await stored_batch_report(request.app.state.read_model.database, service, scope, batch_id)

@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 from eventsourcing.domain import Aggregate, event
-from fastapi import HTTPException
 
 from contracts import Actor
 from contracts.codes import Role
 from contracts.identity import stable_uuid
-from infra.errors import RuleViolation
+from infra.errors import NotPermitted, RuleViolation
 from infra.eventstore import CommandContext, EventStoreApplication
 from infra.feeds import (
     MAX_RECORDS,
@@ -111,9 +110,9 @@ def test_only_a_provinces_feed_token_posts() -> None:
     assert province_of(FEED) == "310000"
     for actor in (Actor(id="x", role=Role.FEED, org="310100"), Actor(id="x", role=Role.FEED, org="990000"),
                   Actor(id="x", role=Role.FEED, org="CAQ"), Actor(id="x", role=Role.ORGANIZER, org="310000")):
-        with pytest.raises(HTTPException) as refused:
+        with pytest.raises(NotPermitted) as refused:
             province_of(actor)
-        assert refused.value.status_code == 403
+        assert status_of(refused.value) == 403
 
 
 # ---------------------------------------------------------------- the report
