@@ -134,7 +134,8 @@ def _generate_strimzi_crds(into: Path, maven_repo: Path) -> None:
         (work / "pom.xml").write_text(STRIMZI_POM.format(api=STRIMZI_VERSION, generator=STRIMZI_CRD_GENERATOR_VERSION))
         try:
             _proc.run(["mvn", "-q", "-B", f"-Dmaven.repo.local={maven_repo}", "dependency:build-classpath",
-                       f"-Dmdep.outputFile={work / 'cp.txt'}", "-Dmdep.includeScope=compile"], cwd=work, timeout=900, what="mvn dependency:build-classpath")
+                       f"-Dmdep.outputFile={work / 'cp.txt'}", "-Dmdep.includeScope=compile"],
+                      cwd=work, timeout=900, what="mvn dependency:build-classpath")
             classpath = (work / "cp.txt").read_text().strip()
             for versions, classes in STRIMZI_CRDS:
                 _proc.run(

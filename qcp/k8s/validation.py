@@ -3,9 +3,10 @@
 * Built-in kinds: the Kubernetes OpenAPI schemas packaged by ``kubernetes-validate`` (a pinned
   development dependency), for a given Kubernetes minor.
 * Custom resources: the ``openAPIV3Schema`` of the served version in the operator's own CRD
-  (:mod:`qcp.k8s.crds`), read with the API server's rules: an object schema that names its
-  properties admits no other field unless it says ``x-kubernetes-preserve-unknown-fields``;
-  ``nullable`` admits null; ``x-kubernetes-int-or-string`` admits both. The ``metadata`` of a
+  (:mod:`qcp.k8s.crds`), read with the API server's rules: an object schema admits no field it
+  does not name (the API server would drop it) unless it says ``x-kubernetes-preserve-unknown-fields``
+  or gives ``additionalProperties``; ``nullable`` admits null; ``x-kubernetes-int-or-string``
+  admits both; an ``x-kubernetes-embedded-resource`` admits its apiVersion, kind and metadata. The ``metadata`` of a
   custom resource is checked against Kubernetes' ObjectMeta. CEL rules
   (``x-kubernetes-validations``) are the API server's alone and are not evaluated here.
 """
@@ -43,16 +44,20 @@ def describe(obj: Obj) -> str:
     return f"{obj['kind']}/{obj.get('metadata', {}).get('name', '?')}"
 
 
-def _strict(schema: Any) -> Any:
+def strict_schema(schema: Any) -> Any:
     """An openAPIV3Schema as a JSON schema with the API server's pruning and nullability rules."""
     if isinstance(schema, list):
-        return [_strict(s) for s in schema]
+        return [strict_schema(s) for s in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {key: _strict(value) if key in ("items", "not", "allOf", "anyOf", "oneOf", "additionalProperties")
+    out = {key: strict_schema(value) if key in ("items", "not", "allOf", "anyOf", "oneOf", "additionalProperties")
            else value for key, value in schema.items() if key != "properties"}
     if "properties" in schema:
-        out["properties"] = {name: _strict(sub) for name, sub in schema["properties"].items()}
+        out["properties"] = {name: strict_schema(sub) for name, sub in schema["properties"].items()}
+    if schema.get("x-kubernetes-embedded-resource"):
+        # An embedded object always admits its own apiVersion, kind and metadata.
+        out["properties"] = {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                             "metadata": {"type": "object"}, **out.get("properties", {})}
     if schema.get("type") == "object" and "additionalProperties" not in schema \
             and not schema.get("x-kubernetes-preserve-unknown-fields"):
         out["additionalProperties"] = False
@@ -83,7 +88,7 @@ def crd_validators() -> dict[tuple[str, str], tuple[jsonschema.protocols.Validat
         for version in spec["versions"]:
             if not version.get("served", True):
                 continue
-            schema = _strict(version.get("schema", {}).get("openAPIV3Schema") or spec.get("validation", {})
+            schema = strict_schema(version.get("schema", {}).get("openAPIV3Schema") or spec.get("validation", {})
                              .get("openAPIV3Schema") or {"type": "object",
                                                          "x-kubernetes-preserve-unknown-fields": True})
             # The API server checks metadata as ObjectMeta, whatever the CRD says of it.

@@ -31,8 +31,9 @@ import yaml
 
 from infra.kafka_access import KafkaAccess, kafka_access
 from infra.settings import ServiceSettings
-from qcp.k8s import validation
-from qcp.k8s.kustomize import KustomizeError, build, build_inline
+from qcp.k8s import K8sToolError, validation
+from qcp.k8s.crds import ensure_crds
+from qcp.k8s.kustomize import KustomizeError, build, build_inline, ensure_binary
 from qcp.services import definition
 
 # The first run builds kustomize and fetches the CRDs (minutes on a loaded 2-core machine); later runs take seconds.
@@ -308,6 +309,17 @@ def test_kustomize_refuses_a_patch_without_target(tmp_path: Path) -> None:
                                               "patch": "- op: remove\n  path: /spec/replicas\n"}]}))
     with pytest.raises(KustomizeError, match="replicas"):
         build(tmp_path)
+
+
+def test_without_the_module_proxy_the_first_build_fails_and_says_why(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine that cannot reach the Go module proxy gets a failure naming it, not a skipped check."""
+    monkeypatch.setenv("GOPROXY", "off")
+    monkeypatch.setenv("GOMODCACHE", str(tmp_path / "gomod"))
+    with pytest.raises(K8sToolError, match=r"could not build kustomize v[\d.]+ .*Go module proxy"):
+        ensure_binary(tmp_path / "cache", echo=lambda _: None)
+    with pytest.raises(K8sToolError, match=r"could not download github\.com/\S+ through the Go module proxy"):
+        ensure_crds(tmp_path / "cache", echo=lambda _: None)
 
 
 # =========================================================================== schemas
