@@ -6,7 +6,9 @@
 * Strimzi publishes no CRD file to a package registry; its CRDs are generated from the annotated
   model classes of its API jar (``io.strimzi:api`` on Maven Central) by Strimzi's own CRD generator,
   with the arguments Strimzi's build uses. The generator is taken at 0.45.0, the last version
-  published on Maven Central; the schema comes from the API jar's classes.
+  published on Maven Central; the schema comes from the API jar's classes. Compared with the CRD
+  files of Strimzi's 0.48.0 release, the schemas are the same but for the few CEL rules the newer
+  generator adds (on ``metricsConfig``) and a ``deprecated: false`` flag.
 
 Everything lands once in ``<cache>/k8s-crds-<hash of the pins>/`` and is read from there after.
 """

@@ -6,9 +6,10 @@
   (:mod:`qcp.k8s.crds`), read with the API server's rules: an object schema admits no field it
   does not name (the API server would drop it) unless it says ``x-kubernetes-preserve-unknown-fields``
   or gives ``additionalProperties``; ``nullable`` admits null; ``x-kubernetes-int-or-string``
-  admits both; an ``x-kubernetes-embedded-resource`` admits its apiVersion, kind and metadata. The ``metadata`` of a
-  custom resource is checked against Kubernetes' ObjectMeta. CEL rules
-  (``x-kubernetes-validations``) are the API server's alone and are not evaluated here.
+  admits both; an ``x-kubernetes-embedded-resource`` admits its apiVersion, kind and metadata.
+  The ``metadata`` of a custom resource is checked against Kubernetes' ObjectMeta, and the CRD's
+  CEL rules (``x-kubernetes-validations``) are evaluated with ``cel-python``, except transition
+  rules (those naming ``oldSelf``), which only apply to updates.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import celpy
 import jsonschema
 import kubernetes_validate
 from referencing import Registry, Resource
@@ -80,21 +82,21 @@ def _object_meta_validator() -> jsonschema.protocols.Validator:
 
 
 @cache
-def crd_validators() -> dict[tuple[str, str], tuple[jsonschema.protocols.Validator, bool]]:
-    """(apiVersion, kind) of every served CRD version -> (validator of its schema, namespaced)."""
+def crd_validators() -> dict[tuple[str, str], tuple[jsonschema.protocols.Validator, bool, Obj]]:
+    """(apiVersion, kind) of every served CRD version -> (validator of its schema, namespaced, its raw schema)."""
     validators = {}
     for crd in load_crds():
         spec = crd["spec"]
         for version in spec["versions"]:
             if not version.get("served", True):
                 continue
-            schema = strict_schema(version.get("schema", {}).get("openAPIV3Schema") or spec.get("validation", {})
-                             .get("openAPIV3Schema") or {"type": "object",
-                                                         "x-kubernetes-preserve-unknown-fields": True})
+            raw = (version.get("schema", {}).get("openAPIV3Schema") or spec.get("validation", {})
+                   .get("openAPIV3Schema") or {"type": "object", "x-kubernetes-preserve-unknown-fields": True})
+            schema = strict_schema(raw)
             # The API server checks metadata as ObjectMeta, whatever the CRD says of it.
             schema.setdefault("properties", {})["metadata"] = {"type": "object"}
             validators[(f"{spec['group']}/{version['name']}", spec["names"]["kind"])] = (
-                jsonschema.Draft4Validator(schema), spec.get("scope") == "Namespaced")
+                jsonschema.Draft4Validator(schema), spec.get("scope") == "Namespaced", raw)
     return validators
 
 
@@ -113,10 +115,47 @@ def custom_resource_errors(obj: Obj) -> list[str]:
     found = crd_validators().get((obj["apiVersion"], obj["kind"]))
     if found is None:
         return [f"{describe(obj)}: no CRD defines {obj['apiVersion']} {obj['kind']}"]
-    errors = [([], error) for error in found[0].iter_errors(obj)]
-    errors += [(["metadata"], error) for error in _object_meta_validator().iter_errors(obj.get("metadata", {}))]
-    return [f"{describe(obj)}: {'.'.join(str(p) for p in [*prefix, *error.absolute_path])}: {error.message}"
-            for prefix, error in errors]
+    validator, _, raw = found
+    errors = [([str(p) for p in error.absolute_path], error.message) for error in validator.iter_errors(obj)]
+    errors += [(["metadata", *(str(p) for p in error.absolute_path)], error.message)
+               for error in _object_meta_validator().iter_errors(obj.get("metadata", {}))]
+    errors += _cel_errors(raw, obj, [])
+    return [f"{describe(obj)}: {'.'.join(path)}: {message}" for path, message in errors]
+
+
+@cache
+def _cel_program(rule: str) -> celpy.Runner:
+    environment = celpy.Environment()
+    return environment.program(environment.compile(rule))
+
+
+def _cel_errors(schema: Any, value: Any, path: list[str]) -> list[tuple[list[str], str]]:
+    """The CEL rules of ``schema`` (and of its sub-schemas, where ``value`` has them) that ``value`` breaks."""
+    if not isinstance(schema, dict):
+        return []
+    broken = []
+    for rule in schema.get("x-kubernetes-validations", []):
+        if "oldSelf" in rule["rule"]:
+            continue
+        try:
+            result = _cel_program(rule["rule"]).evaluate({"self": celpy.json_to_cel(value)})
+        except celpy.CELParseError as exc:
+            broken.append((path, f"CEL rule {rule['rule']!r} cannot be read: {exc}"))
+            continue
+        if not (isinstance(result, celpy.celtypes.BoolType) and bool(result)):
+            detail = f" ({result})" if isinstance(result, celpy.CELEvalError) else ""
+            broken.append((path, f"{rule.get('message') or 'failed rule: ' + rule['rule']}{detail}"))
+    if isinstance(value, dict):
+        for name, sub in (schema.get("properties") or {}).items():
+            if name in value:
+                broken += _cel_errors(sub, value[name], [*path, name])
+        if isinstance(schema.get("additionalProperties"), dict):
+            for name, item in value.items():
+                broken += _cel_errors(schema["additionalProperties"], item, [*path, name])
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(value):
+            broken += _cel_errors(schema["items"], item, [*path, str(index)])
+    return broken
 
 
 @cache

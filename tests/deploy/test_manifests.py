@@ -7,7 +7,8 @@ library at a pinned version, built once into the qcp cache), then:
   ``kubernetes-validate`` (strict: unknown fields fail), for the oldest and newest Kubernetes
   minor we target;
 * operator resources (Strimzi, CloudNativePG, MongoDB Community, KEDA, Prometheus Operator) are
-  validated against the operators' own CRDs at pinned versions (``qcp.k8s.crds``), strictly too;
+  validated against the operators' own CRDs at pinned versions (``qcp.k8s.crds``), strictly too,
+  CEL rules included;
 * the platform's invariants are asserted: probes, resources, non-root, labels, HPA/PDB per API,
   PDB per worker, environment, topics, the KEDA target, network policies, and that the names
   that tie the pieces together (Secrets, Services, topics, databases) agree.
@@ -351,6 +352,17 @@ def test_crd_validation_is_strict() -> None:
     assert "'listners' was unexpected" in errors
     assert "spec.kafka.listeners.0.tls: 'yes' is not of type 'boolean'" in errors
     assert "metadata: Additional properties are not allowed ('lables' was unexpected)" in errors
+
+
+def test_crd_cel_rules_are_evaluated() -> None:
+    """The CRD's own CEL rules apply: CloudNativePG refuses an image name beside an image catalog."""
+    cluster = named(render("production"), "Cluster", "qcp-postgres")
+    assert validation.custom_resource_errors(cluster) == []
+    catalog = {"apiGroup": "postgresql.cnpg.io", "kind": "Deployment", "name": "catalog", "major": 17}
+    broken = {**cluster, "spec": {**cluster["spec"], "imageName": "postgres:17", "imageCatalogRef": catalog}}
+    errors = validation.custom_resource_errors(broken)
+    assert "Cluster/qcp-postgres: spec: imageName and imageCatalogRef are mutually exclusive" in errors
+    assert "Cluster/qcp-postgres: spec.imageCatalogRef: Only image catalogs are supported" in errors
 
 
 @pytest.mark.parametrize("name", ALL_BUILDS)
