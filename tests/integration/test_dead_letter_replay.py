@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from qcp.cli import cli
 from qcp.demo import demo_registration
 from qcp.dlq import DeadLetter, read_dead_letters, replay
 from qcp.services import definition
+from qcp.status import NOT_RUNNING, service_status
 from services.registration.adapters.read_model import RegistrationReadModel
 from tests.harness import environment_for, eventually, group_caught_up, isolated_settings, new_namespace
 
@@ -66,6 +68,7 @@ class RefusingReadModel:
 class Running:
     settings: ServiceSettings
     read_model: RefusingReadModel
+    worker_url: str
 
     async def document(self) -> dict[str, Any] | None:
         return await self.read_model.inner.registrations.find_one({"_id": str(POISON.aggregate_id)})
@@ -95,7 +98,8 @@ async def dead_lettered(stack, tmp_path) -> AsyncIterator[Running]:
 
     worker = build_worker(dataclasses.replace(definition("registration"), build_read_model=build_read_model), settings)
     stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
+    port = free_port()
+    task = asyncio.create_task(worker.run(stop, port=port))
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     await producer.start()
     try:
@@ -104,7 +108,7 @@ async def dead_lettered(stack, tmp_path) -> AsyncIterator[Running]:
             await producer.send_and_wait(settings.own_topic, value, key=key)
     finally:
         await producer.stop()
-    running = Running(settings, models[0])
+    running = Running(settings, models[0], f"http://127.0.0.1:{port}")
     try:
         await eventually(lambda: running.read_model.inner.registrations.find_one({"_id": str(HEALTHY.aggregate_id)}),
                          timeout=90)
@@ -118,6 +122,12 @@ async def dead_lettered(stack, tmp_path) -> AsyncIterator[Running]:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 async def _waiting(settings: ServiceSettings) -> list[DeadLetter]:
@@ -169,3 +179,15 @@ async def test_a_replay_interrupted_after_handing_back_and_run_again_applies_the
     await eventually(dead_lettered.caught_up, timeout=60)
     document = await dead_lettered.document()
     assert (document["_version"], document["_applied_events"]) == (1, 1)
+
+
+async def test_the_status_row_shows_the_worker_ready_its_lag_and_the_dead_letter_waiting(dead_lettered: Running) -> None:
+    settings = dead_lettered.settings
+
+    async def measured() -> Any:  # the worker measures its lag every few seconds
+        row = await service_status("registration", "http://127.0.0.1:9", dead_lettered.worker_url, settings)
+        return row if row.consumer_lag == f"{settings.consumer_group} 0" and row.relay_lag != "-" else None
+
+    row = await eventually(measured, timeout=60)
+    assert (row.api, row.worker, row.relay_lag, row.consumer_lag, row.dead_letters) == (
+        NOT_RUNNING, "ready", "0", f"{settings.consumer_group} 0", f"{settings.dead_letter_topic} 1")
