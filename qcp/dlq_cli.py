@@ -23,6 +23,19 @@ def operator_settings(service: str):  # noqa: ANN201 - ServiceSettings, imported
                                                if variable not in os.environ})
 
 
+def _run(settings, work):  # noqa: ANN001, ANN202 - a coroutine and its result
+    """Run the work; Kafka not answering is an operator's message, not a traceback."""
+    import logging
+
+    from aiokafka.errors import KafkaError
+
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    try:
+        return asyncio.run(work)
+    except (KafkaError, TimeoutError) as error:
+        raise click.ClickException(f"Kafka at {settings.kafka_bootstrap} did not answer: {error}") from None
+
+
 def _topics(service: str, settings, topic: str | None) -> list[str]:  # noqa: ANN001
     from qcp.dlq import DeadLetterTopicUnknown, dead_letter_topics
 
@@ -50,7 +63,7 @@ def show(service: str, topic: str | None, limit: int, include_replayed: bool, as
     settings = operator_settings(service)
     for name in _topics(service, settings, topic):
         try:
-            read = asyncio.run(read_dead_letters(settings, name))
+            read = _run(settings, read_dead_letters(settings, name))
         except DeadLetterTopicUnknown as error:
             click.echo(f"{name}: {error}")
             continue
@@ -82,7 +95,7 @@ def replay_command(service: str, topic: str | None) -> None:
     from qcp.dlq import replay
 
     settings = operator_settings(service)
-    report = asyncio.run(replay(settings, _topics(service, settings, topic), echo=click.echo))
+    report = _run(settings, replay(settings, _topics(service, settings, topic), echo=click.echo))
     for name, count in report.replayed.items():
         skipped = f", {report.without_origin[name]} without an original topic" if report.without_origin[name] else ""
         click.echo(f"{name}: {count} replayed, {report.already_replayed[name]} replayed before{skipped}")

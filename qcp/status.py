@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from aiokafka.errors import KafkaError
 from prometheus_client.parser import text_string_to_metric_families
 
 from infra.settings import ServiceSettings
-from qcp.dlq import dead_letter_topics, read_dead_letters
+from qcp.dlq import DeadLetterTopicUnknown, dead_letter_topics, read_dead_letters
 
 TIMEOUT = 3.0
 NOT_RUNNING = "not running"
@@ -94,27 +95,36 @@ async def _get(client: httpx.AsyncClient, url: str) -> httpx.Response | None:
 
 
 async def dead_letters_cell(service: str, settings: ServiceSettings) -> str:
-    """Dead letters waiting for a replay, per dead-letter topic that has any; '0' when none."""
+    """Dead letters waiting for a replay, per dead-letter topic that has any; '0' when none (a topic not created
+    yet, before the service's worker first started, has none)."""
+    counts, missing = {}, 0
     try:
-        counts = {}
         for topic in dead_letter_topics(service, settings):
-            counts[topic] = len((await read_dead_letters(settings, topic, timeout=10)).waiting)
-    except Exception as error:  # noqa: BLE001 - Kafka away or the topic missing: say so in the cell
+            try:
+                counts[topic] = len((await read_dead_letters(settings, topic, timeout=10)).waiting)
+            except DeadLetterTopicUnknown:
+                missing += 1
+    except (KafkaError, TimeoutError):
+        return "? (Kafka not answering)"
+    except Exception as error:  # noqa: BLE001 - whatever else: say so in the cell, the table goes on
         return f"? ({type(error).__name__})"
+    if not counts and missing:
+        return "0 (no topics yet)"
     waiting = {topic: count for topic, count in counts.items() if count}
     return ", ".join(f"{topic} {count}" for topic, count in waiting.items()) if waiting else "0"
 
 
 async def stats_generation_cell(settings: ServiceSettings) -> str:
     from pymongo import AsyncMongoClient
+    from pymongo.errors import PyMongoError
 
     from services.stats.adapters.store import FIRST_GENERATION, POINTER
 
     client = AsyncMongoClient(settings.mongo_url, serverSelectionTimeoutMS=3_000, tz_aware=True)
     try:
         pointer = await client[settings.database_name]["generations"].find_one({"_id": POINTER})
-    except Exception as error:  # noqa: BLE001 - MongoDB away: say so in the cell
-        return f"? ({type(error).__name__})"
+    except PyMongoError:
+        return "? (MongoDB not answering)"
     finally:
         await client.close()
     if pointer is None:
