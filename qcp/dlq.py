@@ -3,14 +3,16 @@
 A dead letter is the original message's bytes and key with headers saying why (`error`, `reason`,
 `consumer_group`, `original_topic`, `original_partition`, `original_offset`, `dead_lettered_at`).
 
-Replay, exactly once: each dead letter not yet replayed is published again to its original topic with its
-original key (so to the partition its aggregate's events go to), acknowledged by every in-sync replica, and
+Replay, exactly once: each dead letter not yet replayed is published again to its original topic and partition
+with its original key (where its aggregate's events go), acknowledged by every in-sync replica, and
 only then a replay marker is appended to the same dead-letter partition (an empty message whose headers
 `replay_of_partition` / `replay_of_offset` name the dead letter). A replay skips every dead letter that has a
 marker, so a second replay publishes nothing. A replay killed between the two steps publishes that one
 message again next time: the consumers apply each event once by its aggregate version (a copy of an event
 already applied changes nothing), so the event is still applied once. A replayed event that fails again is
-dead-lettered again, as a new dead letter, to be replayed after the next fix.
+dead-lettered again, as a new dead letter, to be replayed after the next fix. Bytes that will never be an
+event (reason `unreadable` with a body that is not JSON) are best left where they are: replayed, every group
+reading the topic would dead-letter them again; a replay can be limited to some reasons.
 
 The consumer groups that had already handled the event (those of other services reading the same topic)
 receive the copy too and skip it as a duplicate. Markers carry no `consumer_group` header, so stats' rebuild,
@@ -56,6 +58,12 @@ class DeadLetter:
     @property
     def original_topic(self) -> str | None:
         return self.headers.get("original_topic")
+
+    @property
+    def original_partition(self) -> int | None:
+        """Where the message was: its aggregate's partition (the key decides it when the header is missing)."""
+        value = self.headers.get("original_partition", "")
+        return int(value) if value.isdigit() else None
 
     def summary(self) -> dict[str, str | int | None]:
         return {"topic": self.topic, "partition": self.partition, "offset": self.offset,
@@ -159,8 +167,10 @@ class ReplayReport:
 
 
 async def replay(settings: ServiceSettings, topics: list[str], *, echo: Callable[[str], None] = lambda _: None,
-                 hand_back: Callable[[DeadLetter], None] | None = None) -> ReplayReport:
-    """Every dead letter of the topics not replayed before: published to its original topic, then marked.
+                 reasons: frozenset[str] | None = None, hand_back: Callable[[DeadLetter], None] | None = None
+                 ) -> ReplayReport:
+    """Every dead letter of the topics not replayed before (of the given reasons, if any): published to its
+    original topic, then marked.
 
     `hand_back` is called after a message was published and before its marker is written (a test stops a
     replay there, as a replay killed midway would)."""
@@ -175,12 +185,14 @@ async def replay(settings: ServiceSettings, topics: list[str], *, echo: Callable
             report.already_replayed[topic] = len(read.letters) - len(read.waiting)
             report.without_origin[topic] = 0
             for letter in read.waiting:
+                if reasons is not None and letter.headers.get("reason") not in reasons:
+                    continue
                 if not letter.original_topic:
                     report.without_origin[topic] += 1
                     echo(f"{topic}[{letter.partition}]@{letter.offset}: no original_topic header, left as it is")
                     continue
                 sent = await producer.send_and_wait(
-                    letter.original_topic, letter.value, key=letter.key,
+                    letter.original_topic, letter.value, key=letter.key, partition=letter.original_partition,
                     headers=[("replayed_from", f"{topic}/{letter.partition}/{letter.offset}".encode())],
                 )
                 if hand_back is not None:

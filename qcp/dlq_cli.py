@@ -87,7 +87,9 @@ def show(service: str, topic: str | None, limit: int, include_replayed: bool, as
 @dlq.command("replay")
 @click.option("--service", type=click.Choice(SERVICES), required=True)
 @click.option("--topic", help="one of the service's dead-letter topics (default: all of them)")
-def replay_command(service: str, topic: str | None) -> None:
+@click.option("--reason", "reasons", multiple=True, type=click.Choice(["unreadable", "unprojectable", "unprocessable"]),
+              help="only the dead letters of this reason (repeatable; default: every reason)")
+def replay_command(service: str, topic: str | None, reasons: tuple[str, ...]) -> None:
     """Hand every dead letter not yet replayed back to its original topic, once; run it after fixing the cause.
 
     Safe to run again or after an interruption: what was replayed is marked and skipped, and the consumers
@@ -95,7 +97,8 @@ def replay_command(service: str, topic: str | None) -> None:
     from qcp.dlq import replay
 
     settings = operator_settings(service)
-    report = _run(settings, replay(settings, _topics(service, settings, topic), echo=click.echo))
+    report = _run(settings, replay(settings, _topics(service, settings, topic), echo=click.echo,
+                                           reasons=frozenset(reasons) or None))
     for name, count in report.replayed.items():
         skipped = f", {report.without_origin[name]} without an original topic" if report.without_origin[name] else ""
         click.echo(f"{name}: {count} replayed, {report.already_replayed[name]} replayed before{skipped}")

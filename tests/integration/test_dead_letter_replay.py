@@ -146,7 +146,8 @@ async def test_a_dead_letter_replayed_after_its_cause_is_fixed_is_applied_and_a_
     assert "1 waiting, 0 replayed" in await dead_lettered.qcp("dlq", "show", "--service", "registration")
 
     dead_lettered.read_model.refusing = False  # the cause fixed
-    assert "1 replayed, 0 replayed before" in await dead_lettered.qcp("dlq", "replay", "--service", "registration")
+    assert "1 replayed, 0 replayed before" in await dead_lettered.qcp(
+        "dlq", "replay", "--service", "registration", "--reason", "unprojectable")
     document = await eventually(dead_lettered.document, timeout=60)
     assert (document["_version"], document["_applied_events"]) == (1, 1)
 
