@@ -228,6 +228,8 @@ def build_worker(definition: ServiceDefinition, settings: ServiceSettings) -> Wo
     closing: list[Callable[[], Awaitable[None]]] = []
     if definition.build_worker_model is not None:
         worker_model = definition.build_worker_model(database, settings)
+        if (observe := getattr(worker_model, "observe_with", None)) is not None:
+            observe(metrics)  # a worker model with metrics of its own (stats' rebuild progress)
         read_model, closing = worker_model, [worker_model.close]
     else:
         read_model = definition.build_read_model(database)

@@ -91,6 +91,36 @@ class ServiceMetrics:
             ["service", "topic", "reason"],
             **labels,
         )
+        self.feed_batches = Counter(
+            "qcp_feed_batches_total",
+            "Provincial feed batches answered with a report (repeated: the batch id was posted before)",
+            ["service", "province", "repeated"],
+            **labels,
+        )
+        self.feed_records = Counter(
+            "qcp_feed_records_total",
+            "Records of feed batches posted for the first time, by outcome: in = accepted + duplicates + quarantined",
+            ["service", "province", "record_type", "outcome"],
+            **labels,
+        )
+        self.rebuild_running = Gauge(
+            "qcp_stats_rebuild_running", "1 while a stats rebuild runs in this worker", ["service"], **labels
+        )
+        self.rebuild_events_read = Gauge(
+            "qcp_stats_rebuild_events_read", "Events the running (or last) stats rebuild has read", ["service"], **labels
+        )
+        self.rebuild_events_total = Gauge(
+            "qcp_stats_rebuild_events_total_to_read",
+            "Events the running (or last) stats rebuild reads in all (the topics' ends when it began)",
+            ["service"],
+            **labels,
+        )
+        self.rebuilds_finished = Counter(
+            "qcp_stats_rebuilds_total",
+            "Stats rebuilds finished, by status (switched, switched_with_differences, differs, failed)",
+            ["service", "status"],
+            **labels,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from qcp.audit_cli import audit
+from qcp.dlq_cli import dlq
 from qcp.feed_cli import feed
 from qcp.image import image
 from qcp.relay_cli import relay
@@ -26,6 +27,7 @@ def cli() -> None:
 
 cli.add_command(stack)
 cli.add_command(audit)
+cli.add_command(dlq)
 cli.add_command(feed)
 cli.add_command(relay)
 cli.add_command(image)
@@ -69,21 +71,40 @@ def run(demo: bool, base_port: int) -> None:
 
 
 @cli.command("status")
-def status_command() -> None:
-    """The embedded platform's processes as `qcp run` supervises them: pid, restarts and the last reason."""
+@click.option("--base-port", type=int, default=8100, show_default=True,
+              help="where to look for the services when no `qcp run` status says it (as `qcp run --base-port`)")
+def status_command(base_port: int) -> None:
+    """Per service: API and worker readiness, relay lag, consumer lag, dead letters waiting, stats' generation;
+    and the processes as `qcp run` supervises them (pid, restarts, the last reason)."""
+    import asyncio
+    import logging
+
+    from qcp.dlq_cli import operator_settings
     from qcp.embedded import status_path
+    from qcp.launcher import default_ports
     from qcp.stack import StackConfig
+    from qcp.status import collect, table
     from qcp.supervisor import read_status
 
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # Kafka away is a cell of the table, not a log
     status = read_status(status_path(StackConfig()))
+    ports = default_ports(base_port)
+    urls = {name: (f"http://127.0.0.1:{ports[name].api}", f"http://127.0.0.1:{ports[name].worker}") for name in SERVICES}
     if status is None:
-        raise click.ClickException("no platform status: is `qcp run` running?")
-    age = time.time() - status["written_at"]
-    click.echo(f"written {age:.0f} s ago" + ("" if age < 30 else " (is `qcp run` still running?)"))
-    for name, item in status["processes"].items():
-        state = "waiting to restart" if item["waiting_to_restart"] else f"pid {item['pid']}"
-        reason = f"; last: {item['last_reason']}" if item["last_reason"] else ""
-        click.echo(f"  {name:<20} {state:<20} restarts {item['restarts']}{reason}  {item['url']}")
+        click.echo("no `qcp run` status: the embedded platform is not running here; looking on the default ports")
+    else:
+        age = time.time() - status["written_at"]
+        click.echo(f"processes (written {age:.0f} s ago" + (")" if age < 30 else "; is `qcp run` still running?)"))
+        for name, item in status["processes"].items():
+            state = "waiting to restart" if item["waiting_to_restart"] else f"pid {item['pid']}"
+            reason = f"; last: {item['last_reason']}" if item["last_reason"] else ""
+            click.echo(f"  {name:<20} {state:<20} restarts {item['restarts']}{reason}  {item['url']}")
+            service, kind = name.rsplit("-", 1)
+            if service in urls:
+                api, worker = urls[service]
+                urls[service] = (item["url"], worker) if kind == "api" else (api, item["url"])
+        click.echo("")
+    click.echo(table(asyncio.run(collect(urls, operator_settings))))
 
 
 @cli.command("demo")

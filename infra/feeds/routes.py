@@ -84,6 +84,24 @@ async def _body(request: Request) -> bytearray:
 Prepare = Callable[[Request, Sequence[FeedLine]], Awaitable[FeedIntake]]
 """Builds the service's intake for one batch: reads what its rules need from its projection first."""
 
+FEED_OUTCOMES = ("in", "accepted", "duplicates", "quarantined")
+
+
+def count_batch(metrics: Any, service: str, province: str, report: dict[str, Any]) -> None:  # noqa: ANN401
+    """A batch's report as metrics: the batch, and the records of a batch posted for the first time per type by
+    outcome (a repeated batch takes nothing new and adds no quarantine entry: only the batch is counted)."""
+    if metrics is None:
+        return
+    repeated = bool(report.get("repeated"))
+    metrics.feed_batches.labels(service, province, str(repeated).lower()).inc()
+    if repeated:
+        return
+    for record_type, line in report.get("by_type", {}).items():
+        for outcome in FEED_OUTCOMES:
+            if line.get(outcome):
+                metrics.feed_records.labels(service, province, record_type, outcome).inc(line[outcome])
+
+
 ProvinceQuery = Annotated[str | None, Query(pattern=r"^[0-9]{6}$")]
 TextQuery = Annotated[str | None, Query(min_length=1, max_length=128)]
 
@@ -127,6 +145,7 @@ def feed_router(service: str, prepare: Prepare) -> APIRouter:
                  "stored_records": interrupted.stored_records, "report": interrupted.report},
                 status_code=503, headers={"Retry-After": "5"},
             )
+        count_batch(getattr(request.app.state, "metrics", None), service, province, report)
         return JSONResponse(report)
 
     @router.get("/feeds/quarantine", summary="Quarantined records with every reason, by province, batch, type, external id")

@@ -25,6 +25,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 
 from infra.kafka import UNREADABLE, read_message
 from infra.kafka_security import PLAINTEXT, KafkaSecurity
+from infra.metrics import ServiceMetrics
 from services.stats.adapters.replay import Positions, TopicReader, committed_offsets
 from services.stats.adapters.store import StatsStore, snapshot_chunks, unpacked
 from services.stats.domain.records import Header, Payload, StatsState, relevant
@@ -238,6 +239,23 @@ class Rebuilder:
         self.store = store
         self.settings = settings
         self.live = live
+        self.metrics: ServiceMetrics | None = None  # the worker's, when it runs in one
+
+    def _observe(self, fields: dict[str, Any]) -> None:
+        """The progress as metrics: events read of events to read, running or not, and each outcome."""
+        if self.metrics is None:
+            return
+        service = self.metrics.service
+        if fields.get("status") == "running":
+            self.metrics.rebuild_running.labels(service).set(1)
+            self.metrics.rebuild_events_read.labels(service).set(0)
+        if "events_total" in fields:
+            self.metrics.rebuild_events_total.labels(service).set(fields["events_total"])
+        if "events_read" in fields:
+            self.metrics.rebuild_events_read.labels(service).set(fields["events_read"])
+        if fields.get("phase") == "done":
+            self.metrics.rebuild_running.labels(service).set(0)
+            self.metrics.rebuilds_finished.labels(service, fields.get("status", "unknown")).inc()
 
     async def read_all(self, reader: TopicReader, progress: ProgressCallback, *, validate_from: Positions | None = None,
                        dead_lettered: set[tuple[str, int, int]] | None = None, generation: str | None = None
@@ -353,6 +371,7 @@ class Rebuilder:
         generation = f"r{rebuild_id}"
 
         async def progress(fields: dict[str, Any]) -> None:
+            self._observe(fields)
             await self.store.update_rebuild(rebuild_id, fields)
 
         started = time.monotonic()
@@ -441,5 +460,6 @@ class Rebuilder:
             log.info("rebuild %s: %s", rebuild_id, outcome["status"])
         except Exception as error:
             log.exception("rebuild %s failed", rebuild_id)
+            self._observe({"status": "failed", "phase": "done"})
             await self.store.update_rebuild(rebuild_id, {"status": "failed", "phase": "done",
                                                          "error": f"{type(error).__name__}: {error}"})

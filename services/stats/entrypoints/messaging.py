@@ -11,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import Envelope
 from infra.kafka_security import kafka_security
+from infra.metrics import ServiceMetrics
 from infra.settings import ServiceSettings
 from services.stats.adapters.store import StatsStore
 from services.stats.live import LiveStats
@@ -34,6 +35,10 @@ class StatsWorkerModel:
         self.position_log = self.live
         self.stop = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
+
+    def observe_with(self, metrics: ServiceMetrics) -> None:
+        """The worker's metrics, for the rebuilds' progress."""
+        self.rebuilder.metrics = metrics
 
     async def create_indexes(self) -> None:
         """The worker's start hook (retried until it succeeds): indexes, the state loaded, the background tasks."""
