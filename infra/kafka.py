@@ -28,6 +28,8 @@ def build_broker(settings: ServiceSettings) -> KafkaBroker:
         acks="all",
         request_timeout_ms=15_000,
         logger=logging.getLogger(f"qcp.{settings.service}.kafka"),
+        # FastStream's "Received" / "Processed" line for every message: debug only
+        log_level=logging.DEBUG,
     )
 
 

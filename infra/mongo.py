@@ -1,10 +1,11 @@
-"""Read models in MongoDB: the client factory and the idempotent, version-guarded write."""
+"""Read models in MongoDB: the client factory and the idempotent, version-guarded write, one by one or in bulk."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from pymongo import AsyncMongoClient
@@ -14,6 +15,11 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailur
 
 from contracts import Envelope
 from infra.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from infra.projection import Event, Outcome
+
+DUPLICATE_KEY = 11000
 
 
 # FerretDB answers an OperationFailure, not a ConnectionFailure, when its PostgreSQL is away: SQLSTATE class 08
@@ -41,15 +47,11 @@ def build_client(settings: ServiceSettings) -> AsyncMongoClient:
     )
 
 
-async def apply_versioned(
-    collection: AsyncCollection, doc_id: Any, envelope: Envelope, fields: dict[str, Any]
-) -> bool:
-    """Apply one event to the document of its aggregate, once.
+def versioned_write(doc_id: Any, envelope: Envelope, fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The filter and update that apply one event to its aggregate's document, once.
 
-    The filter only matches a document older than the event; a redelivered or replayed
-    event matches nothing, the upsert then collides on _id, and nothing changes.
-    Returns whether the event changed the document.
-    """
+    The filter only matches a document older than the event; a redelivered or replayed event matches
+    nothing, the upsert then collides on _id (a duplicate key error), and nothing changes."""
     update = {
         "$set": {
             **fields,
@@ -59,13 +61,71 @@ async def apply_versioned(
         },
         "$inc": {"_applied_events": 1},
     }
+    return {"_id": doc_id, "_version": {"$lt": envelope.aggregate_version}}, update
+
+
+async def apply_versioned(
+    collection: AsyncCollection, doc_id: Any, envelope: Envelope, fields: dict[str, Any]
+) -> bool:
+    """Apply one event to the document of its aggregate, once; whether the event changed the document."""
+    query, update = versioned_write(doc_id, envelope, fields)
     try:
-        result = await collection.update_one(
-            {"_id": doc_id, "_version": {"$lt": envelope.aggregate_version}}, update, upsert=True
-        )
+        result = await collection.update_one(query, update, upsert=True)
     except DuplicateKeyError:
         return False
     return result.modified_count == 1 or result.upserted_id is not None
+
+
+async def apply_versioned_in_bulk(
+    database: AsyncDatabase, writes: Sequence[tuple[int, str, Any, Envelope, dict[str, Any]]], outcomes: list[Outcome]
+) -> None:
+    """Apply many events, each to its aggregate's document once, with one bulk update per collection and round:
+    round n holds the n-th event of each document, so a document's events apply in order. A write that fails
+    (a duplicate key: a version applied before) ends its command; the writes after it are sent again.
+
+    `writes` are (index in outcomes, collection, document id, envelope, fields) in event order; each outcome
+    becomes True (applied), False (seen before) or the error of that write. A document whose write says the
+    store is away gets no later write (left None: not tried); an error for the whole bulk ends the batch there.
+    """
+    queues: dict[tuple[str, Any], list[tuple[int, Envelope, dict[str, Any]]]] = defaultdict(list)
+    for index, collection, doc_id, envelope, fields in writes:
+        queues[(collection, doc_id)].append((index, envelope, fields))
+    stopped: set[tuple[str, Any]] = set()
+    depth = max((len(queue) for queue in queues.values()), default=0)
+    for round_ in range(depth):
+        by_collection: dict[str, list[tuple[int, tuple[str, Any], dict[str, Any]]]] = defaultdict(list)
+        for key, queue in queues.items():
+            if round_ < len(queue) and key not in stopped:
+                index, envelope, fields = queue[round_]
+                query, update = versioned_write(key[1], envelope, fields)
+                by_collection[key[0]].append((index, key, {"q": query, "u": update, "upsert": True}))
+        for collection, ops in by_collection.items():
+            while ops:
+                try:
+                    # the update command itself, ordered: its answer names the write that failed (a duplicate key
+                    # is a version already applied), and FerretDB stops there even when asked not to
+                    answer = await database.command(
+                        {"update": collection, "updates": [op for _, _, op in ops], "ordered": True}
+                    )
+                except Exception as error:  # noqa: BLE001 - the whole bulk failed (store away...): the batch ends here
+                    for index, _, _ in ops:
+                        outcomes[index] = error
+                    return
+                failures = sorted(answer.get("writeErrors", []), key=lambda item: item["index"])
+                stop = failures[0]["index"] if failures else len(ops)
+                for index, _, _ in ops[:stop]:
+                    outcomes[index] = True
+                if not failures:
+                    break
+                index, key, _ = ops[stop]
+                if failures[0].get("code") == DUPLICATE_KEY:
+                    outcomes[index] = False
+                else:
+                    error = OperationFailure(failures[0].get("errmsg", "write failed"), failures[0].get("code"), failures[0])
+                    outcomes[index] = error
+                    if backend_away(error):
+                        stopped.add(key)
+                ops = ops[stop + 1 :]
 
 
 def public(document: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -97,6 +157,27 @@ class DocumentProjection:
         collection, fields_of = route
         fields = fields_of(envelope, payload.model_dump(mode="json"))
         return await apply_versioned(self.database[collection], str(envelope.aggregate_id), envelope, fields)
+
+    async def apply_batch(self, events: Sequence[Event]) -> list[Outcome]:
+        """A batch of events in bulk (see apply_versioned_in_bulk); an event whose fields cannot be made is
+        that event's error alone."""
+        outcomes: list[Outcome] = [None] * len(events)
+        writes = []
+        for index, event in enumerate(events):
+            envelope = event.envelope
+            route = self.routes.get(envelope.type)
+            if route is None:
+                outcomes[index] = False
+                continue
+            collection, fields_of = route
+            try:
+                fields = fields_of(envelope, event.payload.model_dump(mode="json"))
+            except Exception as error:  # noqa: BLE001 - this event's alone; the consumer dead-letters it
+                outcomes[index] = error
+                continue
+            writes.append((index, collection, str(envelope.aggregate_id), envelope, fields))
+        await apply_versioned_in_bulk(self.database, writes, outcomes)
+        return outcomes
 
 
 def payload_fields(_: Envelope, data: dict[str, Any]) -> dict[str, Any]:
