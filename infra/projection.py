@@ -254,7 +254,7 @@ class EventConsumer:
             if isinstance(outcome, bool):
                 handled.append((record, event, outcome))
                 commits[tp] = record.offset + 1
-            elif isinstance(outcome, BaseException) and not _waits(outcome):
+            elif isinstance(outcome, BaseException) and not asks_to_wait(outcome):
                 poison.append((record, self.meters.failure_reason, outcome))
                 commits[tp] = record.offset + 1
             else:
@@ -396,7 +396,7 @@ def _where(record: ConsumerRecord) -> tuple[str, int, int]:
     return record.topic, record.partition, record.offset
 
 
-def _waits(error: BaseException) -> bool:
+def asks_to_wait(error: BaseException) -> bool:
     """Whether an error says "try again later" (a store away, not ready), not "this message is bad"."""
     if isinstance(error, (NotReady, *TRANSIENT_ERRORS)):
         return True
@@ -415,7 +415,7 @@ async def apply_each(handler: EventHandler, events: Sequence[Event]) -> list[Out
             outcomes[index] = await handler.apply(event.envelope, event.payload)
         except Exception as error:  # noqa: BLE001 - classified by the consumer
             outcomes[index] = error
-            if _waits(error):
+            if asks_to_wait(error):
                 break
         finally:
             current_delivery.reset(token)
