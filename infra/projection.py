@@ -263,6 +263,8 @@ class EventConsumer:
 
         # dead letters first: a partition moves past its poison only once the poison is on the dead-letter topic
         for record, reason, error in poison:
+            if record.offset >= rewinds.get(_tp(record), record.offset + 1):
+                continue  # its partition waits at an earlier poison the dead-letter topic did not take
             try:
                 await self.dead_letter(record, reason, error)
             except Exception as failure:  # noqa: BLE001 - Kafka away: the poison and what follows wait

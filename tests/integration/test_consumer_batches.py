@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 from pymongo import AsyncMongoClient
+from pymongo.errors import AutoReconnect
 
 from contracts import Envelope
 from contracts.envelope import event_id_for
@@ -49,6 +50,26 @@ class CountingStore:
         if self.pause:
             await asyncio.sleep(self.pause)
         return await self.inner.apply_batch(events)
+
+
+class StoreGoneMidBatch:
+    """The real read model whose store goes away halfway through the first batch: the first half is written,
+    the rest meets a dropped connection."""
+
+    def __init__(self, inner: RegistrationReadModel) -> None:
+        self.inner = inner
+        self.batches: list[list[int]] = []
+
+    async def apply(self, envelope: Envelope, payload: BaseModel) -> bool:
+        return await self.inner.apply(envelope, payload)
+
+    async def apply_batch(self, events: Sequence[Event]) -> list[Outcome]:
+        self.batches.append([event.delivery.offset for event in events])
+        if len(self.batches) > 1:
+            return await self.inner.apply_batch(events)
+        half = len(events) // 2
+        written = await self.inner.apply_batch(events[:half])
+        return [*written, *[AutoReconnect("connection to the read model's store dropped")] * (len(events) - half)]
 
 
 async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]], partition: int | None = None) -> None:
@@ -115,6 +136,31 @@ async def test_a_poison_message_in_the_middle_of_a_batch_goes_alone_to_the_dead_
         headers = {key: value.decode() for key, value in dead[0].headers}
         assert (headers["original_offset"], headers["reason"]) == ("5", "unreadable")
         assert "mobile" in headers["error"]
+    finally:
+        await broker.stop()
+        await mongo.drop_database(settings.database_name)
+        await mongo.close()
+
+
+async def test_a_store_gone_mid_batch_rewinds_to_the_first_unapplied_event(stack, tmp_path) -> None:
+    settings = isolated_settings(stack, "registration", tmp_path, new_namespace())
+    topic, dead_letters = settings.own_topic, settings.dead_letter_topic
+    await ensure_topics(settings, [topic, dead_letters])
+    mongo = AsyncMongoClient(settings.mongo_url)
+    store = StoreGoneMidBatch(RegistrationReadModel(mongo[settings.database_name]))
+    broker = build_broker(settings)
+    ProjectionRunner(broker, group=settings.consumer_group, topics=[topic], projection=store,
+                     dead_letter_topic=dead_letters, metrics=ServiceMetrics("registration"), retry_backoff=0.2)
+    await produce(settings.kafka_bootstrap, topic, [message(registration_envelope(index)) for index in range(10)],
+                  partition=0)
+    await broker.start()
+    try:
+        await eventually(lambda: group_caught_up(settings.kafka_bootstrap, settings.consumer_group, topic), timeout=60)
+        documents = [item async for item in store.inner.registrations.find({})]
+        dead = await read_topic(settings.kafka_bootstrap, dead_letters, expect=1, timeout=3)
+        assert store.batches[:2] == [list(range(10)), list(range(5, 10))]  # taken again from the first unapplied
+        assert sorted(item["_applied_events"] for item in documents) == [1] * 10
+        assert dead == []
     finally:
         await broker.stop()
         await mongo.drop_database(settings.database_name)
