@@ -88,8 +88,11 @@ class Run:
         self.partitions = partitions
         self.log_dir = log_dir
         self.settings = namespace_settings(config, "review", topic_partitions=partitions)
-        self.groups = [self.settings.consumer_group] + [
-            process.group(self.settings) for process in definition().processes
+        # the groups that consume review.events: the projection and the process managers that read it
+        processes = [process for process in definition().processes if "review.events" in process.consumes]
+        self.groups = [self.settings.consumer_group] + [process.group(self.settings) for process in processes]
+        self.dead_letter_topics = [self.settings.dead_letter_topic] + [
+            process.dead_letter_topic(self.settings) for process in definition().processes
         ]
         self.review_topic = self.settings.topic("review.events")
 
@@ -171,8 +174,62 @@ class Run:
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
         seconds = max(drained.values())
-        return {"started_at": started_at.isoformat(), "drained_seconds_by_group": drained, "seconds": seconds,
-                **await self._lags(seconds, started_at)}
+        result = {"started_at": started_at.isoformat(), "drained_seconds_by_group": drained, "seconds": seconds,
+                  **await self._lags(seconds, started_at)}
+        await self._check_everything_applied(result)
+        result["events_per_second_per_worker"] = round(result["events_per_second"] / self.workers, 1)
+        return result
+
+    async def _check_everything_applied(self, result: dict[str, Any]) -> None:
+        """Fail loudly unless every score is in the projection and in a judge's queue and no dead letter was written."""
+        mongo = build_client(self.settings)
+        try:
+            database = mongo[self.settings.database_name]
+            projected = await database["scores"].count_documents({})
+        finally:
+            await mongo.close()
+        reader = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None)
+        await reader.start()
+        try:
+            dead = {}
+            await reader.topics()  # the cluster's metadata, so partitions_for_topic knows every topic
+            for topic in self.dead_letter_topics:
+                partitions = reader.partitions_for_topic(topic) or set()
+                ends = await reader.end_offsets([TopicPartition(topic, item) for item in partitions]) if partitions else {}
+                dead[topic] = sum(ends.values())
+        finally:
+            await reader.stop()
+        result["checked"] = {"scores_projected": projected, "scores_in_queues": result["scores_applied"],
+                             "dead_letters": dead}
+        problems = []
+        if projected != self.events:
+            problems.append(f"{projected} of {self.events} scores in review's projection")
+        if result["scores_applied"] != self.events:
+            problems.append(f"{result['scores_applied']} of {self.events} scores in the judges' queues")
+        if any(dead.values()):
+            problems.append(f"dead letters: {dead}")
+        if problems:
+            raise RuntimeError("the workers did not apply the whole backlog: " + "; ".join(problems))
+
+    async def raw_consume(self) -> dict[str, Any]:
+        """The same topic read by a bare aiokafka consumer (no group, all partitions, counting only): the ceiling."""
+        partitions = [TopicPartition(self.review_topic, index) for index in range(self.partitions)]
+        reader = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None,
+                                  enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=500)
+        await reader.start()
+        try:
+            reader.assign(partitions)
+            await reader.seek_to_beginning(*partitions)
+            started, count = time.monotonic(), 0
+            while count < self.events:
+                batch = await reader.getmany(timeout_ms=1000, max_records=500)
+                count += sum(len(items) for items in batch.values())
+                if time.monotonic() - started > 300:
+                    raise TimeoutError(f"raw consume read {count} of {self.events} in 300 s")
+            seconds = time.monotonic() - started
+        finally:
+            await reader.stop()
+        return {"events": count, "seconds": round(seconds, 3), "events_per_second": round(count / seconds, 1)}
 
     async def _lags(self, seconds: float, started_at: datetime) -> dict[str, Any]:
         mongo = build_client(self.settings)
@@ -252,17 +309,23 @@ async def run_review_benchmark(
             echo(f"{count} worker(s): preparing {events} scores in {run.settings.topic_prefix}")
             await run.prepare()
             try:
-                echo(f"{count} worker(s): measuring")
+                raw = await run.raw_consume()
+                echo(f"{count} worker(s): raw aiokafka consume {raw['events_per_second']} events/s; measuring")
                 result = await run.measure()
             finally:
                 await run.clean_up()
+            result["raw_consume"] = raw
+            result["ratio_to_raw"] = round(result["events_per_second"] / raw["events_per_second"], 4)
             runs.append({"workers": count} | result)
-            echo(f"{count} worker(s): {result['events_per_second']} events/s, lag p50 {result['lag_seconds']['p50']} s")
+            echo(f"{count} worker(s): {result['events_per_second']} events/s "
+                 f"({result['events_per_second_per_worker']} per worker), lag p50 {result['lag_seconds']['p50']} s")
     return write_report(output_dir, "review", {
         "parameters": {
             "events": events, "event_type": "ScoreRecorded", "judges_per_entry": judges_per_entry,
             "entries": events // judges_per_entry, "partitions": partitions, "topic": "review.events",
             "consumer_groups": ["review (projection)", "review.assignment (judges' queues)"],
+            "checked": "every score in review's projection and in a judge's queue, every dead-letter topic empty",
+            "raw_consume": "the same topic by a bare aiokafka consumer (no group, all partitions), in the same run",
             "event_store": "postgres",
             "clock": "from starting the workers until every review consumer group committed the end of review.events",
             "lag": "recorded_at (produced just before the workers start) → applied to judge_queue; includes the backlog's wait",
@@ -273,7 +336,8 @@ async def run_review_benchmark(
 
 def write_report(output_dir: Path, benchmark: str, body: dict[str, Any]) -> Path:
     """reports/bench-<benchmark>-<UTC timestamp>.json: what was measured, when, on which machine."""
-    report = {"benchmark": benchmark, "measured_at": datetime.now(UTC).isoformat(), "machine": machine()} | body
+    report = {"benchmark": benchmark, "measured_at": datetime.now(UTC).isoformat(), "machine": machine(),
+              "load_average": os.getloadavg()} | body
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / f"bench-{benchmark}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -19,6 +19,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from infra.kafka_log import kafka_reachable
 from infra.kafka_security import PLAINTEXT, KafkaSecurity
 from infra.projection import EventConsumer
 
@@ -82,6 +83,7 @@ class ConsumerLagMonitor:
             try:
                 await self.measure()
                 self.last_error = None
+                kafka_reachable()
             except Exception as error:  # noqa: BLE001 - the next round tries again; the reason is reported
                 self.last_error = f"{type(error).__name__}: {error}"
                 log.warning("consumer lag not measured: %s", self.last_error)

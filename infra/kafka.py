@@ -30,6 +30,8 @@ def build_broker(settings: ServiceSettings) -> KafkaBroker:
         request_timeout_ms=15_000,
         security=kafka_security(settings).broker_security(),
         logger=logging.getLogger(f"qcp.{settings.service}.kafka"),
+        # FastStream's "Received" / "Processed" line for every message: debug only
+        log_level=logging.DEBUG,
     )
 
 

@@ -19,10 +19,11 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from contracts import Envelope
 from infra.errors import RuleViolation
+from infra.mongo import DUPLICATE_KEY
 
 POSITIONS_COLLECTION = "applied_positions"
 POSITION_HEADER = "Event-Position"
@@ -82,12 +83,30 @@ class AppliedPositions:
     async def record_many(self, versions: Mapping[str, int]) -> None:
         if not versions:
             return
-        updates = [UpdateOne({"_id": key}, {"$max": {"version": value}}, upsert=True) for key, value in versions.items()]
+        # an aggregate's first version is inserted (found by primary key when it exists: a version >= 1 is
+        # recorded already, so there is nothing to raise); a later one raises the recorded version with $max
+        await self._insert_first_versions([key for key, value in versions.items() if value == 1])
+        later = {key: value for key, value in versions.items() if value != 1}
+        if not later:
+            return
+        updates = [UpdateOne({"_id": key}, {"$max": {"version": value}}, upsert=True) for key, value in later.items()]
         try:
             await self.collection.bulk_write(updates, ordered=False)
         except DuplicateKeyError:
             # two upserts of a new aggregate at once: the document exists now, so the second try updates it
             await self.collection.bulk_write(updates, ordered=False)
+
+    async def _insert_first_versions(self, keys: list[str]) -> None:
+        pending = [{"_id": key, "version": 1} for key in keys]
+        while pending:
+            answer = await self.collection.database.command(
+                {"insert": self.collection.name, "documents": pending, "ordered": True})
+            failures = sorted(answer.get("writeErrors", []), key=lambda item: item["index"])
+            if not failures:
+                return
+            if failures[0].get("code") != DUPLICATE_KEY:
+                raise OperationFailure(failures[0].get("errmsg", "insert failed"), failures[0].get("code"), failures[0])
+            pending = pending[failures[0]["index"] + 1 :]  # stopped at a duplicate (recorded before): the rest again
 
     async def applied_version(self, aggregate_id: str) -> int:
         document = await self.collection.find_one({"_id": aggregate_id})

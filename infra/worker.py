@@ -14,6 +14,7 @@ from infra.auth import TokenService
 from infra.consumer_lag import ConsumerLagMonitor
 from infra.http import create_app
 from infra.kafka import ensure_topics
+from infra.kafka_log import kafka_reachable, summarise_broker_trouble
 from infra.kafka_security import kafka_security
 from infra.metrics import ServiceMetrics
 from infra.projection import EventConsumer
@@ -51,6 +52,8 @@ class Worker:
         self.consumers_problem: str | None = "not started yet"
         self.relay_task: asyncio.Task[None] | None = None
         self.topics_ready = asyncio.Event()
+        # aiokafka writes a reconnect error many times a second while Kafka is away: one line away, one back
+        summarise_broker_trouble(f"qcp.{settings.service}.kafka")
         readiness.extra["consumers"] = lambda: self.consumers_problem
         self.lag = ConsumerLagMonitor(
             settings.kafka_bootstrap,
@@ -107,6 +110,7 @@ class Worker:
                 await ensure_topics(self.settings, self.topics)
                 self.topics_ready.set()
                 await self.broker.start()
+                kafka_reachable()
                 self.consumers_problem = None
                 log.info("%s worker consuming", self.settings.service)
                 return True

@@ -67,7 +67,7 @@ class Expected:
 
 class Reconciler:
     def __init__(self, load: Load, injected: list[Injected], *, urls: dict[str, str], bootstrap: str, mongo_url: str,
-                 topic_prefix: str, mongo_db_prefix: str, auditor: str) -> None:
+                 topic_prefix: str, mongo_db_prefix: str, auditor: str, ops: str) -> None:
         self.load = load
         self.injected = injected
         self.urls = urls
@@ -76,6 +76,7 @@ class Reconciler:
         self.topic_prefix = topic_prefix
         self.mongo_db_prefix = mongo_db_prefix
         self.auditor = {"Authorization": f"Bearer {auditor}"}
+        self.ops = {"Authorization": f"Bearer {ops}"}  # a platform-wide rebuild is the ops role's alone
         self.organizer = {"Authorization": f"Bearer {load.organizer}"}
         self.season_id = load.season_id
         self.expected = Expected.of(load.commands)
@@ -266,7 +267,7 @@ class Reconciler:
                      f"{len(checks)} aggregates compared, {len(failed)} diverging or unknown", failed)
 
     async def rebuild_switches(self, timeout: float) -> Check:
-        async with httpx.AsyncClient(base_url=self.urls["stats"], headers=self.auditor, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=self.urls["stats"], headers=self.ops, timeout=30) as client:
             started = await client.post("/rebuilds", params={"switch": "if_equal"})
             if started.status_code != 202:
                 return Check("stats rebuild switches with no difference", False,

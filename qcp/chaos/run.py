@@ -124,6 +124,7 @@ async def run_chaos(options: ChaosOptions, stack: StackConfig, echo: Callable[[s
             load, injector.injected, urls=urls, bootstrap=stack.kafka_bootstrap, mongo_url=stack.mongo_url,
             topic_prefix=namespace, mongo_db_prefix=environment["QCP_MONGO_DB_PREFIX"],
             auditor=tokens.mint("qcp-chaos", "auditor", "audit", PERSON_MAX_TTL_SECONDS),
+            ops=tokens.mint("qcp-chaos", "ops", "platform", PERSON_MAX_TTL_SECONDS),
         )
         caught_up = await reconciler.wait_caught_up(options.catch_up_timeout)
         say(f"caught up {reconciler.caught_up_seconds} s after the load" if caught_up

@@ -335,14 +335,14 @@ async def test_a_fed_national_entrys_history_shows_the_provinces_records(flow: N
 
 
 async def test_a_rebuild_from_offset_0_equals_the_live_national_season_report(flow: NationalFlow) -> None:
-    auditor = bearer("auditor", "audit", "auditor-1")
+    ops = bearer("ops", "platform", "ops-1")  # a platform-wide rebuild is the ops role's alone
     live = await flow.report(f"/seasons/{NATIONAL}/provinces", lambda page: page["total"]["graded"] == 4)
-    started = await flow.stats.post("/rebuilds", headers=auditor)
+    started = await flow.stats.post("/rebuilds", headers=ops)
     assert started.status_code == 202, started.text
     rebuild_id = started.json()["rebuild_id"]
 
     async def done() -> Any:
-        view = (await flow.stats.get(f"/rebuilds/{rebuild_id}", headers=auditor)).json()
+        view = (await flow.stats.get(f"/rebuilds/{rebuild_id}", headers=ops)).json()
         return view if view["status"] not in ("requested", "running") else None
 
     outcome = await eventually(done, timeout=180, interval=0.2)

@@ -24,7 +24,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import cast
 from uuid import UUID
 
@@ -36,11 +36,12 @@ from contracts import Actor, Envelope, parse_payload
 from contracts.codes import Channel, Role
 from contracts.recommended import FormalReviewPassed
 from contracts.registered import JudgeRegistered
-from contracts.scored import EntryAdvanced, ReviewStage
+from contracts.scored import EntryAdvanced, ReviewStage, ScoreFields
 from infra.bootstrap import ProcessContext, ProcessDefinition
 from infra.catch_up import CatchUp
 from infra.kafka_security import kafka_security
 from infra.eventstore import CommandContext, EventStoreApplication, stamp, to_envelope
+from infra.projection import Event, Outcome, asks_to_wait
 from services.review.assignment.domain import (
     DEFAULT_JUDGES_PER_ENTRY,
     Assignment,
@@ -59,6 +60,7 @@ from services.review.domain.views import SeasonView
 log = logging.getLogger(__name__)
 
 ASSIGNER = "review.assignment"
+SCORE_TYPES = frozenset({"ScoreRecorded", "ScoreRevised"})
 
 
 class AssignmentSettings(BaseSettings):
@@ -196,6 +198,38 @@ class AssignmentProcess:
     async def close(self) -> None:
         if self.catch_up is not None:
             await self.catch_up.close()
+
+    async def apply_batch(self, events: Sequence[Event]) -> list[Outcome]:
+        """A batch in order: each run of scores goes to the judges' queues in bulk, every other event one by one
+        (as `apply`); at an error that says "wait", what follows is left untried."""
+        outcomes: list[Outcome] = [None] * len(events)
+        scores: list[tuple[int, Envelope, ScoreFields]] = []
+        for index, event in enumerate(events):
+            if event.envelope.type in SCORE_TYPES:
+                scores.append((index, event.envelope, cast(ScoreFields, event.payload)))
+                continue
+            if not await self._scores_applied(scores, outcomes):
+                return outcomes
+            try:
+                outcomes[index] = await self.apply(event.envelope, event.payload)
+            except Exception as error:  # noqa: BLE001 - classified by the consumer
+                outcomes[index] = error
+                if asks_to_wait(error):
+                    return outcomes
+        await self._scores_applied(scores, outcomes)
+        return outcomes
+
+    async def _scores_applied(self, scores: list[tuple[int, Envelope, ScoreFields]], outcomes: list[Outcome]) -> bool:
+        """Apply the scores gathered so far in bulk; whether the batch may go on (no score met a store away)."""
+        if not scores:
+            return True
+        await self.read_model.apply_scores(scores, outcomes)
+        indexes = [index for index, _, _ in scores]
+        scores.clear()
+        return not any(
+            outcomes[index] is None or (isinstance(outcomes[index], BaseException) and asks_to_wait(outcomes[index]))
+            for index in indexes
+        )
 
     async def apply(self, envelope: Envelope, payload: BaseModel) -> bool:
         if envelope.type == "FormalReviewPassed":

@@ -15,7 +15,7 @@ It also reads what review's projection keeps of registration: seasons, units and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
@@ -27,7 +27,8 @@ from pymongo.errors import DuplicateKeyError
 
 from contracts import Envelope
 from contracts.scored import AssignmentBlocked, JudgesAssigned, ScoreFields
-from infra.mongo import apply_versioned
+from infra.mongo import apply_guarded_in_bulk, apply_versioned
+from infra.projection import Outcome
 from services.review.assignment.domain import Judge
 
 HANDLED_TYPES = frozenset({"JudgesAssigned", "AssignmentBlocked", "ScoreRecorded", "ScoreRevised"})
@@ -35,6 +36,19 @@ HANDLED_TYPES = frozenset({"JudgesAssigned", "AssignmentBlocked", "ScoreRecorded
 
 def queue_id(judge_id: str, stage: str, entry_id: str) -> str:
     return f"{judge_id}/{stage}/{entry_id}"
+
+
+def score_write(envelope: Envelope, score: ScoreFields) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The queue document a score lands in, and the guarded filter and update that show the score once."""
+    doc_id = queue_id(score.judge_id, score.stage, score.entry_id)
+    query = {"_id": doc_id, "_score_version": {"$lt": envelope.aggregate_version}}
+    update = {"$set": {
+        "season_id": score.season_id, "entry_id": score.entry_id, "stage": score.stage, "judge_id": score.judge_id,
+        "status": "scored", "total": str(score.total), "scored_at": envelope.recorded_at,
+        "_score_version": envelope.aggregate_version, "_score_event_id": str(envelope.event_id),
+        "_applied_at": datetime.now(UTC),
+    }}
+    return doc_id, query, update
 
 
 class AssignmentReadModel:
@@ -118,21 +132,17 @@ class AssignmentReadModel:
 
     async def _scored(self, envelope: Envelope, score: ScoreFields) -> bool:
         """The judge's queue document shows the score; the score's version guards against replays."""
-        stage = score.stage
+        _, query, update = score_write(envelope, score)
         try:
-            result = await self.queue.update_one(
-                {"_id": queue_id(score.judge_id, stage, score.entry_id), "_score_version": {"$lt": envelope.aggregate_version}},
-                {"$set": {
-                    "season_id": score.season_id, "entry_id": score.entry_id, "stage": stage, "judge_id": score.judge_id,
-                    "status": "scored", "total": str(score.total), "scored_at": envelope.recorded_at,
-                    "_score_version": envelope.aggregate_version, "_score_event_id": str(envelope.event_id),
-                    "_applied_at": datetime.now(UTC),
-                }},
-                upsert=True,
-            )
+            result = await self.queue.update_one(query, update, upsert=True)
         except DuplicateKeyError:
             return False
         return result.modified_count == 1 or result.upserted_id is not None
+
+    async def apply_scores(self, scores: Sequence[tuple[int, Envelope, ScoreFields]], outcomes: list[Outcome]) -> None:
+        """Many scores at once (index in outcomes, envelope, payload), each queue document's in order, in bulk."""
+        writes = [(index, self.queue.name, *score_write(envelope, score), None) for index, envelope, score in scores]
+        await apply_guarded_in_bulk(self.database, writes, outcomes)
 
     # --- reads --------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ One document per event, written once, so a redelivery changes nothing and there 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,12 +17,13 @@ from pydantic import BaseModel
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from contracts import Envelope
 from infra.bootstrap import ProcessContext, ProcessDefinition
 from infra.kafka import EVENT_TOPICS, decode
-from infra.projection import current_delivery
+from infra.mongo import DUPLICATE_KEY
+from infra.projection import Delivery, Event, Outcome, current_delivery
 from services.stats.audit.history import entry_ids_of
 
 COLLECTION = "audit_journal"
@@ -49,7 +51,40 @@ class Journal:
 
     async def record(self, envelope: Envelope, raw: bytes, delivery: dict[str, Any]) -> bool:
         """Keep the envelope once: a second delivery of the same event id collides on _id and changes nothing."""
-        document = {
+        try:
+            await self.collection.insert_one(self.document(envelope, raw, delivery))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def record_many(self, documents: Sequence[tuple[int, dict[str, Any]]], outcomes: list[Outcome]) -> None:
+        """Keep many envelopes once each (index in outcomes, document), with one insert command for the lot; an
+        insert that fails (a duplicate: kept before) ends its command and the documents after it are sent again."""
+        pending = list(documents)
+        while pending:
+            try:
+                answer = await self.collection.database.command(
+                    {"insert": self.collection.name, "documents": [document for _, document in pending], "ordered": True}
+                )
+            except Exception as error:  # noqa: BLE001 - the store is away (or refuses the lot): classified by the consumer
+                for index, _ in pending:
+                    outcomes[index] = error
+                return
+            failures = sorted(answer.get("writeErrors", []), key=lambda item: item["index"])
+            stop = failures[0]["index"] if failures else len(pending)
+            for index, _ in pending[:stop]:
+                outcomes[index] = True
+            if not failures:
+                return
+            index, _ = pending[stop]
+            failure = failures[0]
+            outcomes[index] = False if failure.get("code") == DUPLICATE_KEY else OperationFailure(
+                failure.get("errmsg", "insert failed"), failure.get("code"), failure)
+            pending = pending[stop + 1 :]
+
+    @staticmethod
+    def document(envelope: Envelope, raw: bytes, delivery: dict[str, Any]) -> dict[str, Any]:
+        return {
             "_id": str(envelope.event_id),
             "raw": raw.decode(),
             "type": envelope.type,
@@ -61,11 +96,6 @@ class Journal:
             "recorded_at": envelope.recorded_at,
             "journaled_at": datetime.now(UTC),
         } | delivery
-        try:
-            await self.collection.insert_one(document)
-        except DuplicateKeyError:
-            return False
-        return True
 
     async def _read(self, query: dict[str, Any]) -> list[tuple[Envelope, dict[str, Any]]]:
         cursor = self.collection.find(query, {"raw": 1, "service": 1, "topic": 1, "partition": 1, "offset": 1})
@@ -110,18 +140,28 @@ class JournalProcess:
         return None
 
     async def apply(self, envelope: Envelope, payload: BaseModel) -> bool:  # noqa: ARG002 - kept as recorded
-        delivery = current_delivery.get()
+        return await self.journal.record(envelope, *self._received(envelope, current_delivery.get()))
+
+    async def apply_batch(self, events: Sequence[Event]) -> list[Outcome]:
+        """A batch kept with one insert command."""
+        outcomes: list[Outcome] = [None] * len(events)
+        documents = [
+            (index, self.journal.document(event.envelope, *self._received(event.envelope, event.delivery)))
+            for index, event in enumerate(events)
+        ]
+        await self.journal.record_many(documents, outcomes)
+        return outcomes
+
+    def _received(self, envelope: Envelope, delivery: Delivery | None) -> tuple[bytes, dict[str, Any]]:
+        """The bytes as received and where from."""
         if delivery is None:  # handed an envelope outside a consumer (tests): kept as it would travel
-            raw, where = envelope.model_dump_json().encode(), {"service": None, "topic": None}
-        else:
-            raw = delivery.body
-            where = {
-                "service": producing_service(delivery.topic, self.topic_prefix),
-                "topic": delivery.topic,
-                "partition": delivery.partition,
-                "offset": delivery.offset,
-            }
-        return await self.journal.record(envelope, raw, where)
+            return envelope.model_dump_json().encode(), {"service": None, "topic": None}
+        return delivery.body, {
+            "service": producing_service(delivery.topic, self.topic_prefix),
+            "topic": delivery.topic,
+            "partition": delivery.partition,
+            "offset": delivery.offset,
+        }
 
 
 class JournalDigests:
