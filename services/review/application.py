@@ -66,7 +66,6 @@ from contracts.scored import (
     GateDecision,
     EntryRegraded,
     JudgesAssigned,
-    ReviewStage,
     ScoreRecorded,
     ScoreRevised,
     ScoreSheet,

@@ -8,6 +8,7 @@ from services.review.application import ReviewApplication
 from services.review.assignment.process import assignment_process
 from services.review.cancellation import cancellation_process
 from services.review.entrypoints.http import build_router
+from services.review.entrypoints.policy import POLICY
 
 # Review's messaging: it consumes registration's and submission's events, and its own.
 CONSUMED_TOPICS = ["registration.events", "submission.events", "review.events"]
@@ -21,4 +22,5 @@ def definition() -> ServiceDefinition:
         build_router=build_router,
         consumes=CONSUMED_TOPICS,
         processes=(assignment_process(), cancellation_process()),
+        policy=POLICY,
     )

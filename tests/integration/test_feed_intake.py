@@ -45,7 +45,7 @@ async def platform(stack, tmp_path_factory) -> AsyncIterator[ReviewServices]:
                 "/seasons", json=season, headers=bearer("organizer", season["organizer"], "staff"))
             assert answer.status_code == 201, answer.text
         for season_id in ("310000-2026-qc_group", "370000-2026-qc_group", "370000-2026-team", "540000-2026-qc_group"):
-            await running.until(f"/seasons/{season_id}")
+            await running.until(f"/seasons/{season_id}", headers=bearer("national", "CAQ", "caq"))
             await eventually(lambda season_id=season_id: _ok(running.submission, f"/seasons/{season_id}"))
         yield running
 

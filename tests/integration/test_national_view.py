@@ -90,7 +90,7 @@ async def open_the_seasons(running: ReviewServices) -> None:
                                                  headers=bearer("organizer", season["organizer"], "staff"))
         assert answer.status_code == 201, answer.text
     for season_id in SEASONS:
-        await running.until(f"/seasons/{season_id}")
+        await running.until(f"/seasons/{season_id}", headers=bearer("national", "CAQ", "caq"))
         await eventually(lambda season_id=season_id: _known(running.submission, f"/seasons/{season_id}"))
 
 

@@ -70,8 +70,9 @@ async def open_national_season(season: ReviewServices) -> None:
                             "closes_at": (PUBLICATION_OPEN + timedelta(days=30)).isoformat()}
                     for stage in ("registration", "recommendation")},
     }
-    await season.register("/seasons", body, bearer("organizer", "CAQ", "caq-staff"))
-    await season.until("/seasons/CAQ-2026-qc_group")
+    caq = bearer("organizer", "CAQ", "caq-staff")
+    await season.register("/seasons", body, caq)
+    await season.until("/seasons/CAQ-2026-qc_group", headers=caq)  # a province's staff knows nothing of it
 
 
 def trimmed(totals: list[str]) -> Decimal:
@@ -191,9 +192,16 @@ async def test_a_season_from_recommendation_to_publication(season: ReviewService
                          {"objector": objector, "grounds": "该成果部分效果数据与企业统计报表不一致，请核实"})
         assert filed["objection_id"] == "o1"
     by_unit = await ok(f"/seasons/{QC}/entries/{entries['D']}/objections",
-                       {"objector": "上海东方航运服务有限公司", "grounds": "对该成果的经济效益计算口径有疑问，请核实"},
+                       {"objector": "上海东方航运服务有限公司", "contact": "13911112222",
+                        "grounds": "对该成果的经济效益计算口径有疑问，请核实"},
                        unit_token(2))
     assert by_unit["event"] == "ObjectionFiled"
+    # the objector's contact: the secretariat sees it as given, an auditor masked
+    recorded = await season.until(f"/seasons/{QC}/entries/{entries['D']}",
+                                  lambda item: "o1" in (item.get("objections") or {}))
+    assert recorded["objections"]["o1"]["contact"] == "13911112222"
+    audited = await season.get(f"/seasons/{QC}/entries/{entries['D']}", AUDITOR)
+    assert (audited["objections"]["o1"]["contact"], audited["masked"]) == ("139****2222", True)
 
     season.calendar.now = PUBLICATION_OPEN
     blocked = await post(f"/seasons/{QC}/publication")
