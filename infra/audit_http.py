@@ -14,15 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from contracts import Envelope
 from contracts.codes import Role
-from infra.authorization import READ_EVERYWHERE, Grant, MissingCredentials, Policy, Scope, grant_for
+from infra.authorization import (
+    READ_EVERYWHERE,
+    Grant,
+    Policy,
+    Scope,
+)
 from infra.digest import chain_report, head_of
 from infra.eventstore import EventStoreApplication
 from infra.http import Limit, Skip
-from infra.http.security import Credentials, authorize, caller_of
+from infra.http.security import Authorized
 
 SeasonId = Annotated[str, Query(min_length=1, max_length=64)]
 INDEX_BATCH = 1_000
@@ -64,30 +69,9 @@ def in_scope(grant: Grant, envelopes: list[Envelope]) -> list[Envelope]:
     return [item for item in envelopes if item.organizer in (None, organizer)]
 
 
-def granted_by(own: Policy) -> Callable[[Request, Credentials], Grant]:
-    """The grant of a shared router's routes: the app's policy when it has one (then `authorize`, as on every
-    route), otherwise the router's own policy (the same rules). The second case exists only while services
-    are still built without a policy; once every service passes one, routes take `Authorized` instead."""
-
-    def dependency(request: Request, credentials: Credentials) -> Grant:
-        if getattr(request.app.state, "policy", None) is not None:
-            return authorize(request, credentials)
-        route = request.scope.get("route")
-        method = "GET" if request.method == "HEAD" else request.method
-        try:
-            return grant_for(own, (method, getattr(route, "path", request.url.path)), caller_of(request, credentials),
-                             request.path_params, request.query_params)
-        except MissingCredentials as error:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"},
-                                detail="a bearer token is required (Authorization: Bearer <token>)") from error
-
-    return dependency
 
 
-DigestGrant = Annotated[Grant, Depends(granted_by(DIGEST_POLICY))]
-
-
-async def aggregate_digests(aggregate_id: uuid.UUID, request: Request, grant: DigestGrant) -> dict[str, Any]:
+async def aggregate_digests(aggregate_id: uuid.UUID, request: Request, grant: Authorized) -> dict[str, Any]:
     """An aggregate's digest chain; another province's aggregate answers as an unknown one."""
     source: DigestSource = request.state.digest_source
     envelopes = await source.aggregate(aggregate_id)
@@ -97,7 +81,7 @@ async def aggregate_digests(aggregate_id: uuid.UUID, request: Request, grant: Di
 
 
 async def season_digests(
-    season_id: SeasonId, request: Request, grant: DigestGrant, skip: Skip = 0, limit: Limit = 100
+    season_id: SeasonId, request: Request, grant: Authorized, skip: Skip = 0, limit: Limit = 100
 ) -> dict[str, Any]:
     """The heads of a season's aggregates; a province's staff see its own organizer's aggregates only."""
     source: DigestSource = request.state.digest_source

@@ -5,11 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import jwt
-from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from contracts import Actor
 from contracts.codes import Role
@@ -151,50 +149,3 @@ def token_service(settings: ServiceSettings) -> TokenService:
     for number, key in enumerate(previous, 1):
         check_signing_key(key, f"key {number} of QCP_JWT_PREVIOUS_SECRETS")
     return TokenService(secret or DEVELOPMENT_JWT_SECRET, settings.jwt_issuer, settings.jwt_audience, tuple(previous))
-
-
-_bearer = HTTPBearer(auto_error=False, description="A platform JWT: `qcp token mint --help`")
-
-
-def authenticated_actor(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Actor:
-    """FastAPI dependency: the verified actor behind the request, or 401."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="a bearer token is required (Authorization: Bearer <token>)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    tokens: TokenService = request.app.state.tokens
-    try:
-        return tokens.verify(credentials.credentials).actor
-    except InvalidToken as error:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail=f"the bearer token is not valid: {error}",
-            headers={"WWW-Authenticate": "Bearer"},
-        ) from error
-
-
-AuthenticatedActor = Annotated[Actor, Depends(authenticated_actor)]
-
-
-def require_role(actor: Actor, *roles: Role) -> None:
-    """Refuse with 403 when the actor's role may not run this command."""
-    if actor.role not in roles:
-        allowed = ", ".join(f"{role.value} ({role.label})" for role in roles)
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            detail=f"role {actor.role.value} may not do this; allowed: {allowed}",
-        )
-
-
-def require_org(actor: Actor, org: str, what: str) -> None:
-    """Refuse with 403 when the actor acts outside its organization's scope."""
-    if actor.org != org:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            detail=f"{what} belongs to {org}; the token is scoped to {actor.org}",
-        )

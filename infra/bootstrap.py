@@ -98,8 +98,8 @@ class ServiceDefinition:
     build_read_model: Callable[[AsyncDatabase], ReadModel]
     build_router: Callable[[], APIRouter]
     consumes: list[str]
-    # Who may call each of the service's routes (infra.authorization); None only while a service has none yet
-    policy: Policy | None = None
+    # Who may call each of the service's routes (infra.authorization), as data: every route has its rules
+    policy: Policy = field(default_factory=dict)
     build_application: Callable[[ServiceSettings, Clock], EventStoreApplication] | None = None
     processes: tuple[ProcessDefinition, ...] = field(default_factory=tuple)
     # The worker's read model when it differs from the API's (it needs the settings, has a close)
@@ -158,8 +158,7 @@ def build_api(definition: ServiceDefinition, settings: ServiceSettings, *, clock
         metrics=metrics,
         readiness=Readiness(checks),
         lifespan=lifespan,
-        policy=None if definition.policy is None else {
-            **definition.policy, **({**DIGEST_POLICY, **OPERATIONS_POLICY} if application else {})},
+        policy={**definition.policy, **({**DIGEST_POLICY, **OPERATIONS_POLICY} if application else {})},
         state={
             "settings": settings,
             "application": application,

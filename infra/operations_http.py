@@ -6,16 +6,16 @@ import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from contracts.codes import Role
-from infra.audit_http import granted_by
-from infra.authorization import Grant, Policy, Scope
+from infra.authorization import Policy, Scope
 from infra.errors import NotFound
 from infra.http import PathId
+from infra.http.security import Authorized
 from infra.kafka_security import kafka_security
 from infra.relay_producer import RelayProducer, idempotent_producer_factory
 from infra.republish import republish
@@ -32,10 +32,9 @@ OPERATIONS_POLICY: Policy = {
     ("POST", "/operations/republish"): {Role.OPS: Scope.PLATFORM},
     ("GET", "/operations/republish/{job_id}"): {Role.OPS: Scope.PLATFORM},
 }
-OperationsGrant = Annotated[Grant, Depends(granted_by(OPERATIONS_POLICY))]
 
 
-async def start_republish(body: RepublishRequest, request: Request, grant: OperationsGrant) -> dict[str, Any]:
+async def start_republish(body: RepublishRequest, request: Request, grant: Authorized) -> dict[str, Any]:
     """Republish every stored event from the event store, in the background."""
     state = request.app.state
     job = {
@@ -54,7 +53,7 @@ async def start_republish(body: RepublishRequest, request: Request, grant: Opera
     return _view(job)
 
 
-async def republish_status(job_id: PathId, request: Request, grant: OperationsGrant) -> dict[str, Any]:  # noqa: ARG001 - the grant is the check
+async def republish_status(job_id: PathId, request: Request, grant: Authorized) -> dict[str, Any]:  # noqa: ARG001 - the grant is the check
     """A republish's status and report."""
     job = await _jobs(request).find_one({"_id": job_id, "kind": "republish"})
     if job is None:

@@ -77,6 +77,7 @@ class Worker:
             metrics=metrics,
             readiness=readiness,
             liveness=liveness,
+            policy={},  # the worker answers only the operational routes, which need no token
         )
 
     def relay_wedged(self) -> str | None:

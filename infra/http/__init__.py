@@ -68,12 +68,10 @@ def create_app(
     lifespan: Lifespan | None = None,
     state: dict[str, Any] | None = None,
     liveness: dict[str, Callable[[], str | None]] | None = None,
-    policy: Policy | None = None,
+    policy: Policy,
 ) -> FastAPI:
-    dependencies = [Depends(clean_parameters), Depends(read_your_writes)]
-    if policy is not None:
-        # the policy on every route: a route that declares none is refused at start, never served open
-        dependencies.append(Depends(authorize))
+    # the authorization policy on every route: a route that declares none is refused at start, never served open
+    dependencies = [Depends(clean_parameters), Depends(read_your_writes), Depends(authorize)]
     app = FastAPI(
         title=f"QC platform: {service}",
         description=f"The {service} service of the mass quality activities platform.",
@@ -91,9 +89,8 @@ def create_app(
     for router in routers:
         app.include_router(router)
     _add_operational_routes(app, service, metrics, readiness, liveness or {})
-    if policy is not None:
-        app.state.policy = {**OPERATIONAL_POLICY, **policy}
-        _require_a_policy_for_every_route(app, app.state.policy)
+    app.state.policy = {**OPERATIONAL_POLICY, **policy}
+    _require_a_policy_for_every_route(app, app.state.policy)
     _add_error_handlers(app)
     app.add_middleware(BodyLimit, settings=(state or {}).get("settings"))
     app.add_middleware(RateLimit, tokens=tokens, settings=(state or {}).get("settings"))

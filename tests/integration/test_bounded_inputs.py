@@ -16,10 +16,10 @@ import statistics
 import sys
 import time
 import zlib
+from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from asyncio.subprocess import PIPE
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ import pytest_asyncio
 import uvicorn
 from fastapi import APIRouter, Request
 
+from infra.authorization import PUBLIC
 from infra.bootstrap import build_api, build_worker
 from infra.http import create_app
 from infra.metrics import ServiceMetrics
@@ -279,7 +280,7 @@ async def probe(stack) -> AsyncIterator[httpx.AsyncClient]:
         return {}
 
     app = create_app(service="registration", routers=[router], tokens=TOKENS, metrics=ServiceMetrics("registration"),
-                     readiness=Readiness({}))
+                     readiness=Readiness({}), policy={("POST", "/probe"): PUBLIC, ("POST", "/probe/large"): PUBLIC})
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://probe") as client:
         yield client
     await mongo.drop_database(settings.database_name)

@@ -6,8 +6,8 @@ province's aggregate answers 404 like an unknown one, and republishing is the op
 from __future__ import annotations
 
 import uuid
-from itertools import islice
 from collections.abc import AsyncIterator
+from itertools import islice
 from typing import Any
 
 import httpx
@@ -54,12 +54,12 @@ class Source:
         return len(members), page[skip : skip + limit]
 
 
-@pytest_asyncio.fixture(params=["with a policy", "without a policy"])
-async def client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+@pytest_asyncio.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
     source = Source(envelopes())
     app = create_app(service="unit-test", routers=[build_digest_router(lambda _: source), build_operations_router()],
                      tokens=TOKENS, metrics=ServiceMetrics("unit-test"), readiness=Readiness({}),
-                     policy={**DIGEST_POLICY, **OPERATIONS_POLICY} if request.param == "with a policy" else None)
+                     policy={**DIGEST_POLICY, **OPERATIONS_POLICY})
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://unit-test") as client:
         yield client
 
