@@ -1,0 +1,379 @@
+"""Every operation of the four services' OpenAPI documents, with every role, on its own objects and on another's.
+
+The policy of each app (`app.state.policy`: the service's, the shared digest and operations routes', the
+operational routes') must name every operation: a new route without one fails here, by name. Then, for each
+operation and each role but SYSTEM, on the world of `authorization_world` (Shanghai's objects are the callers'
+own, Shandong's another's):
+- without a token: 401 (an operation declared PUBLIC answers as for its own objects);
+- a role the policy does not name: 403;
+- a role it names, on another's objects: 404, the same as a missing object (a list narrowed by the caller's
+  scope: 200 with an empty page; a write with a body that the path cannot place out of scope: 422, since the
+  body is refused before any object is loaded, as it is for a missing one); a PLATFORM scope reaches another
+  province's objects as its own;
+- a role it names, on its own objects: the status declared for the operation in `EXPECTED`.
+Path and query parameters come from the world by name; a parameter the world cannot fill fails the test, naming
+it, and so does an operation missing from `EXPECTED`. Every mismatch is collected and listed at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from contracts.codes import Role
+from infra.authorization import PUBLIC, Scope
+from tests.authorization_matrix import matrix_lines
+from tests.integration.authorization_world import SERVICES, World, authorization_world
+
+ROLES = tuple(role for role in Role if role is not Role.SYSTEM)
+# The path and query parameters that name whose an object is: the one set of values differing between the
+# callers' own side and another's.
+OWNERSHIP_PARAMS = frozenset({"season_id", "credit_code", "entry_id", "recommender_id", "recommender", "judge_id",
+                              "aggregate_id", "province"})
+# Which of them the policy checks before a route runs, per scope (infra.authorization.grant_for): another's
+# value there is refused with 404 whatever the route does next.
+CHECKED_ON_THE_PATH: Mapping[Scope, frozenset[str]] = {
+    Scope.ORGANIZER: frozenset({"season_id"}),
+    Scope.RECOMMENDER: frozenset({"season_id", "recommender_id", "recommender"}),
+    Scope.JUDGE: frozenset({"season_id", "judge_id"}),
+    Scope.UNIT: frozenset({"credit_code"}),
+}
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What a role the policy names gets on its own objects; None: not called, for `reason`."""
+
+    own: int | None
+    reason: str = ""
+    listing: bool = False  # a list narrowed to the caller's scope: another's objects give an empty page
+    query: Mapping[str, str] = field(default_factory=dict)  # fixed query parameters to send
+    by_role: Mapping[Role, int] = field(default_factory=dict)  # a role whose own call answers otherwise
+
+    def own_for(self, role: Role) -> int | None:
+        return self.by_role.get(role, self.own)
+
+
+READ = Expect(200)                     # a seeded object (or report) read
+LIST = Expect(200, listing=True)       # a page of seeded objects
+INCOMPLETE = Expect(422)               # a write with a body: `{}` lacks the required fields
+NOT_CALLED_FEED = Expect(None, "posting a batch records a province's data; tests/integration/test_feed_intake covers it")
+
+# Shared by every service with an event store (infra.audit_http, infra.operations_http) and by every app.
+SHARED: dict[tuple[str, str], Expect] = {
+    ("GET", "/audit/aggregates/{aggregate_id}/digests"): READ,
+    ("GET", "/audit/digests"): LIST,
+    ("POST", "/operations/republish"): INCOMPLETE,
+    ("GET", "/operations/republish/{job_id}"): Expect(404, "no republish job was started: an unknown job"),
+    ("GET", "/health"): READ,
+    ("GET", "/ready"): READ,
+    ("GET", "/metrics"): READ,
+}
+FEEDS: dict[tuple[str, str], Expect] = {
+    ("POST", "/feeds/batches"): NOT_CALLED_FEED,
+    ("GET", "/feeds/quarantine"): LIST,
+    ("GET", "/feeds/batches/{batch_id}"): Expect(404, "no batch was posted in this world: an unknown batch"),
+}
+
+EXPECTED: dict[str, dict[tuple[str, str], Expect]] = {
+    "registration": SHARED | FEEDS | {
+        ("GET", "/codes"): READ,
+        ("GET", "/profiles"): READ,
+        ("GET", "/profiles/{profile_id}/versions/{version}"): READ,
+        ("GET", "/seasons/{season_id}/profile"): READ,
+        ("POST", "/seasons/{season_id}/profile/adjustments"): INCOMPLETE,
+        ("POST", "/seasons"): INCOMPLETE,
+        ("PUT", "/seasons/{season_id}/windows/{stage}"): INCOMPLETE,
+        ("PUT", "/seasons/{season_id}/rounds/{round_code}/window"): INCOMPLETE,
+        ("POST", "/seasons/{season_id}/team-name-suffixes"): INCOMPLETE,
+        ("GET", "/seasons/{season_id}"): READ,
+        ("POST", "/seasons/{season_id}/registrations"): INCOMPLETE,
+        ("GET", "/seasons/{season_id}/registrations"): LIST,
+        ("GET", "/seasons/{season_id}/registrations/{credit_code}"): READ,
+        ("GET", "/units/{credit_code}/registrations"): LIST,
+        ("POST", "/seasons/{season_id}/recommenders"): INCOMPLETE,
+        ("GET", "/seasons/{season_id}/recommenders"): LIST,
+        ("PUT", "/seasons/{season_id}/recommenders/{recommender_id}/quota"): INCOMPLETE,
+        ("POST", "/seasons/{season_id}/recommenders/{recommender_id}/cancellation"): INCOMPLETE,
+        ("GET", "/seasons/{season_id}/recommenders/{recommender_id}"): READ,
+        ("POST", "/seasons/{season_id}/judges"): INCOMPLETE,
+        ("GET", "/seasons/{season_id}/judges"): LIST,
+    },
+    "submission": SHARED | FEEDS | {
+        ("GET", "/seasons/{season_id}"): READ,
+        ("GET", "/seasons/{season_id}/units/{credit_code}"): READ,
+        ("GET", "/seasons/{season_id}/recommenders"): LIST,
+        ("POST", "/seasons/{season_id}/qc-achievements"): INCOMPLETE,
+        ("POST", "/seasons/{season_id}/team-experiences"): INCOMPLETE,
+        ("POST", "/seasons/{season_id}/qc-achievements/{entry_id}/amendments"): INCOMPLETE,
+        ("POST", "/seasons/{season_id}/team-experiences/{entry_id}/amendments"): INCOMPLETE,
+        ("POST", "/seasons/{season_id}/entries/{entry_id}/withdrawal"): INCOMPLETE,
+        ("POST", "/seasons/{season_id}/entries/{entry_id}/confirmation"): INCOMPLETE,
+        ("GET", "/seasons/{season_id}/entries"): LIST,
+        ("GET", "/seasons/{season_id}/entries/{entry_id}"): READ,
+        ("GET", "/units/{credit_code}/entries"): LIST,
+        ("GET", "/seasons/{season_id}/recommenders/{recommender_id}/entries"): LIST,
+        ("POST", "/seasons/{season_id}/recommenders/{recommender_id}/qc-statistics"): INCOMPLETE,
+        ("POST", "/seasons/{season_id}/recommenders/{recommender_id}/team-statistics"): INCOMPLETE,
+        ("POST", "/seasons/{season_id}/recommenders/{recommender_id}/work-summaries"): INCOMPLETE,
+        ("GET", "/seasons/{season_id}/recommenders/{recommender_id}/work-summaries"): READ,
+        ("GET", "/seasons/{season_id}/recommenders/{recommender_id}/statistics"): READ,
+    },
+    "review": SHARED | FEEDS | {
+        ("POST", "/seasons/{season_id}/rounds/{round_code}/advance"):
+            Expect(409, "文审 is not a gate (its body is optional): refused by the rule, nothing stored"),
+        ("GET", "/seasons/{season_id}/rounds"): READ,
+        ("GET", "/seasons/{season_id}/rounds/{round_code}"): READ,
+        ("GET", "/seasons/{season_id}"): READ,
+        ("GET", "/seasons/{season_id}/judges"): LIST,
+        ("GET", "/seasons/{season_id}/entries/{entry_id}/submission"): READ,
+        ("POST", "/seasons/{season_id}/entries/{entry_id}/recommendation"): INCOMPLETE,
+        ("POST", "/seasons/{season_id}/entries/{entry_id}/direct-acceptance"): INCOMPLETE,
+        ("POST", "/seasons/{season_id}/entries/{entry_id}/revocation"): INCOMPLETE,
+        ("POST", "/seasons/{season_id}/entries/{entry_id}/formal-review"): INCOMPLETE,
+        ("POST", "/seasons/{season_id}/entries/{entry_id}/resubmission"): Expect(
+            409, "the entry is in review, not failed at formal review (the body is optional): nothing stored",
+            by_role={Role.ORGANIZER: 403}),  # the entry came through pudong: the organizer does not act for it
+        ("POST", "/seasons/{season_id}/entries/{entry_id}/assignments"): INCOMPLETE,
+        ("POST", "/seasons/{season_id}/entries/{entry_id}/scores"): INCOMPLETE,
+        ("GET", "/seasons/{season_id}/entries/{entry_id}/scores"): READ,
+        ("POST", "/seasons/{season_id}/entries/{entry_id}/score-revisions"): INCOMPLETE,
+        ("POST", "/seasons/{season_id}/entries/{entry_id}/grade"):
+            Expect(409, "no judge has scored yet: the grade's rule refuses it, nothing is stored"),
+        ("POST", "/seasons/{season_id}/approval"): INCOMPLETE,
+        ("POST", "/seasons/{season_id}/notice"): Expect(409, "the notice window has not opened: refused, nothing stored"),
+        ("POST", "/seasons/{season_id}/entries/{entry_id}/objections"): INCOMPLETE,
+        ("POST", "/seasons/{season_id}/entries/{entry_id}/objections/{objection_id}/resolution"): INCOMPLETE,
+        ("POST", "/seasons/{season_id}/publication"):
+            Expect(409, "the publication window has not opened: refused, nothing stored"),
+        ("POST", "/seasons/{season_id}/entries/{entry_id}/national-recommendation"): INCOMPLETE,
+        ("GET", "/seasons/{season_id}/recommenders/{recommender_id}/recommendations"): READ,
+        ("GET", "/seasons/{season_id}/entries"): LIST,
+        ("GET", "/seasons/{season_id}/entries/{entry_id}"): READ,
+        ("GET", "/judges/{judge_id}/queue"): LIST,
+        ("GET", "/seasons/{season_id}/results"): READ,
+    },
+    "stats": SHARED | {
+        ("GET", "/audit/entries/{entry_id}/history"): READ,
+        ("GET", "/audit/entries/{entry_id}/state"): Expect(200, query={"as_of": "2030-01-01T00:00:00+08:00"}),
+        ("GET", "/seasons/{season_id}/overview"): READ,
+        ("GET", "/seasons/{season_id}/judge-workload"): READ,
+        ("GET", "/seasons/{season_id}/provinces"):
+            Expect(404, "only a national season (CAQ-...) has a provinces table; a provincial season is not one"),
+        ("GET", "/national/{year}/overview"): READ,
+        ("GET", "/national/{year}/statistics"): READ,
+        ("GET", "/seasons/{season_id}/statistics"): READ,
+        ("GET", "/seasons/{season_id}/recommendation-summary"): READ,
+        ("GET", "/seasons/{season_id}/entries/{entry_id}"): READ,
+        ("POST", "/rebuilds"): Expect(None, "a rebuild replays every topic platform-wide; test_stats_live covers it"),
+        ("GET", "/rebuilds/{rebuild_id}"): Expect(404, "no rebuild was started in this world: an unknown rebuild"),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    service: str
+    method: str
+    path: str
+    path_params: tuple[str, ...]
+    query_params: tuple[str, ...]
+    required_query: tuple[str, ...]
+    has_body: bool
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.method, self.path)
+
+    def __str__(self) -> str:
+        return f"{self.service}: {self.method} {self.path}"
+
+
+def operations_of(world: World, service: str) -> list[Operation]:
+    """Every operation of the service's OpenAPI document."""
+    found = []
+    for path, methods in world.apps[service].openapi()["paths"].items():
+        for method, operation in methods.items():
+            parameters = operation.get("parameters", [])
+            found.append(Operation(
+                service, method.upper(), path,
+                tuple(item["name"] for item in parameters if item["in"] == "path"),
+                tuple(item["name"] for item in parameters if item["in"] == "query"),
+                tuple(item["name"] for item in parameters if item["in"] == "query" and item.get("required")),
+                "requestBody" in operation,
+            ))
+    return found
+
+
+@dataclass
+class Call:
+    """One call's request and what came back, for the list of mismatches."""
+
+    operation: Operation
+    role: str
+    ownership: str
+    expected: int
+    got: int = 0
+    body: str = ""
+    expect_empty_page: bool = False
+
+    def mismatch(self) -> str | None:
+        if self.got != self.expected:
+            return (f"{self.operation} | role {self.role} | {self.ownership}: expected {self.expected}, "
+                    f"got {self.got}: {self.body[:300]}")
+        return None
+
+
+class Unfillable(Exception):
+    pass
+
+
+def request_for(world: World, operation: Operation, side: str) -> tuple[str, dict[str, str]]:
+    """The operation's URL and query with the world's values: `own` (Shanghai's) or `other` (Shandong's).
+
+    The caller's own objects are asked for with the required query parameters only; another's with every
+    filter naming an owner as well (a filter may narrow the caller's scope, never widen it).
+    """
+    values = (world.own if side == "own" else world.other).params(operation.service) | world.common
+    expect = EXPECTED[operation.service].get(operation.key)
+    fixed = dict(expect.query) if expect is not None else {}
+    missing = [name for name in operation.path_params if name not in values] + [
+        name for name in operation.required_query if name not in values and name not in fixed]
+    if missing:
+        raise Unfillable(f"{operation}: the authorization world has no value for parameter(s) {missing}; extend "
+                         "tests/integration/authorization_world.py or the operation's query in EXPECTED")
+    path = operation.path.format(**{name: values[name] for name in operation.path_params})
+    filters = operation.required_query if side == "own" else (
+        set(operation.required_query) | (set(operation.query_params) & OWNERSHIP_PARAMS))
+    query = {name: values[name] for name in operation.query_params if name in filters and name in values}
+    return path, query | fixed
+
+
+def expected_for_another(operation: Operation, expect: Expect, role: Role, scope: Scope,
+                         query: Mapping[str, str]) -> tuple[int, bool]:
+    """What a named role gets on another's objects, and whether the answer must be an empty page."""
+    own = expect.own_for(role)
+    assert own is not None
+    if scope is Scope.PLATFORM:
+        return own, False
+    named = set(operation.path_params) | set(query)
+    if named & CHECKED_ON_THE_PATH.get(scope, frozenset()):
+        return 404, False
+    if expect.listing:
+        return 200, True
+    if operation.has_body:
+        return 422, False
+    return 404, False
+
+
+def names_an_owner(operation: Operation) -> bool:
+    return bool((set(operation.path_params) | set(operation.query_params)) & OWNERSHIP_PARAMS)
+
+
+def empty_page(answer: Any) -> bool:
+    if isinstance(answer, list):
+        return answer == []
+    if isinstance(answer, dict):
+        if "items" in answer:
+            return answer["items"] == []
+        if "total" in answer:
+            return answer["total"] == 0
+    return False
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def world(stack, tmp_path_factory) -> AsyncIterator[World]:
+    async with authorization_world(stack, tmp_path_factory.mktemp("authorization")) as running:
+        yield running
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_every_operation_has_a_policy_and_an_expectation(world: World, service: str) -> None:
+    app = world.apps[service]
+    policy = getattr(app.state, "policy", None)
+    operations = operations_of(world, service)
+    problems = []
+    if policy is None:
+        problems.append(f"{service}: the app has no authorization policy (ServiceDefinition(policy=...) is None)")
+    problems += [f"{operation}: no entry in the authorization policy" for operation in operations
+                 if policy is None or operation.key not in policy]
+    problems += [f"{operation}: no expected status in EXPECTED of {__name__}" for operation in operations
+                 if operation.key not in EXPECTED[service]]
+    problems += [f"{service}: {method} {path} is in EXPECTED but not in the OpenAPI document"
+                 for method, path in EXPECTED[service] if (method, path) not in {item.key for item in operations}]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_every_role_reaches_exactly_its_scope(world: World, service: str) -> None:
+    app = world.apps[service]
+    policy = getattr(app.state, "policy", None)
+    assert policy is not None, f"{service}: the app has no authorization policy; nothing to walk"
+    client = world.clients[service]
+    tokens = world.tokens()
+    calls: list[Call] = []
+    problems: list[str] = []
+    for operation in operations_of(world, service):
+        rules = policy.get(operation.key)
+        expect = EXPECTED[service].get(operation.key)
+        if rules is None or expect is None:
+            problems.append(f"{operation}: no policy entry or no expected status (see the other test)")
+            continue
+        try:
+            own_path, own_query = request_for(world, operation, "own")
+            other_path, other_query = request_for(world, operation, "other")
+        except Unfillable as error:
+            problems.append(str(error))
+            continue
+
+        async def call(headers: dict[str, str], path: str, query: dict[str, str], record: Call) -> Call:
+            kwargs: dict[str, Any] = {"params": query, "headers": headers}
+            if operation.has_body:
+                kwargs["json"] = {}
+            answer = await client.request(operation.method, path, **kwargs)
+            record.got, record.body = answer.status_code, answer.text
+            if record.expect_empty_page and answer.status_code == 200:
+                content = answer.json() if "json" in answer.headers.get("content-type", "") else None
+                if not empty_page(content):
+                    record.got, record.body = -200, "200 but the page is not empty: " + answer.text
+            return record
+
+        if rules is PUBLIC:
+            if expect.own is not None:
+                calls.append(await call({}, own_path, own_query, Call(operation, "(no token)", "public", expect.own)))
+            continue
+        calls.append(await call({}, own_path, own_query, Call(operation, "(no token)", "own", 401)))
+        for role in ROLES:
+            headers = tokens[role.value]
+            scope = rules.get(role)
+            if scope is None:
+                calls.append(await call(headers, own_path, own_query, Call(operation, role.value, "own", 403)))
+                continue
+            if expect.own is None:
+                continue  # not called: see the reason in EXPECTED
+            own = expect.own_for(role)
+            assert own is not None
+            calls.append(await call(headers, own_path, own_query,
+                                    Call(operation, f"{role.value} ({scope.value})", "own", own)))
+            if names_an_owner(operation):
+                status, empty = expected_for_another(operation, expect, role, scope, other_query)
+                calls.append(await call(headers, other_path, other_query,
+                                        Call(operation, f"{role.value} ({scope.value})", "another's", status,
+                                             expect_empty_page=empty)))
+    problems += [mismatch for item in calls if (mismatch := item.mismatch()) is not None]
+    assert not problems, f"{len(problems)} of {len(calls)} calls differ:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_the_matrix_in_short_form(world: World, service: str) -> None:
+    """The role x operation matrix of the app as it runs (printed with -s; the closing note quotes it)."""
+    app = world.apps[service]
+    policy = getattr(app.state, "policy", None)
+    assert policy is not None, f"{service}: the app has no authorization policy"
+    lines = matrix_lines(policy, [item.key for item in operations_of(world, service)])
+    print(f"\n## {service}\n" + "\n".join(lines))
+    assert "NO POLICY" not in "\n".join(lines)
