@@ -1,4 +1,4 @@
-"""Registration's composition root: its write model, read model, topics and routes."""
+"""Registration's composition root: its write model, read model, topics, routes and who may call them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from services.registration.adapters.read_model import RegistrationReadModel
 from services.registration.application import RegistrationApplication
 from services.registration.entrypoints.http import build_router
 from services.registration.entrypoints.messaging import CONSUMED_TOPICS
+from services.registration.entrypoints.policy import POLICY
 
 
 def definition() -> ServiceDefinition:
@@ -16,4 +17,5 @@ def definition() -> ServiceDefinition:
         build_read_model=RegistrationReadModel,
         build_router=build_router,
         consumes=CONSUMED_TOPICS,
+        policy=POLICY,
     )

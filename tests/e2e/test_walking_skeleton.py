@@ -85,7 +85,7 @@ async def test_a_registration_reaches_every_service(platform, tokens) -> None:
 
         masked = await client.get(
             f"{registration}/seasons/{season_id}/registrations/{form['credit_code']}",
-            headers=bearer(tokens.mint("judge-1", "judge", "j1")),
+            headers=bearer(tokens.mint("auditor-1", "auditor", "CAQ")),
         )
         assert masked.json()["promoter"]["mobile"] == form["promoter"]["mobile"][:3] + "****" + form["promoter"]["mobile"][-4:]
 

@@ -31,6 +31,7 @@ UNIT0 = bearer("unit", demo_registration(0)["credit_code"], "promoter-0")
 UNIT1 = bearer("unit", demo_registration(1)["credit_code"], "promoter-1")
 XUHUI = bearer("recommender", "xuhui", "xuhui-staff")
 JUDGE = bearer("judge", "j-someone", "judge-1")
+NATIONAL = bearer("national", "CAQ", "caq")
 
 
 def contact(**changes: Any) -> dict[str, Any]:
@@ -143,29 +144,30 @@ async def test_recommenders_units_and_judges_reach_the_projection(service: Servi
     ]
     assert biomedicine[0]["key_industry_other"] == "医疗器械"
 
-    # the recommending unit sees its units' contacts, a judge sees them masked
+    # the recommending unit sees its units' contacts, the national association sees them masked
     mine = await service.get(f"/seasons/{QC}/registrations/{unit1['credit_code']}", headers=XUHUI)
     assert mine["promoter"]["mobile"] == unit1["promoter"]["mobile"]
-    masked = await service.get(f"/seasons/{QC}/registrations/{unit1['credit_code']}", headers=JUDGE)
+    masked = await service.get(f"/seasons/{QC}/registrations/{unit1['credit_code']}", headers=NATIONAL)
     assert masked["promoter"]["mobile"] != unit1["promoter"]["mobile"] and masked["masked"] is True
 
-    # one unit across seasons
+    # one unit across seasons, its code in any case
     across = await eventually(
-        lambda: _when(service.get(f"/units/{unit0['credit_code'].lower()}/registrations", headers=UNIT0),
+        lambda: _when(service.get(f"/units/{unit0['credit_code'].lower()}/registrations"),
                       lambda page: page["total"] == 2)
     )
+    assert (await service.get(f"/units/{unit0['credit_code']}/registrations", headers=UNIT0))["total"] == 2
     assert [item["season_id"] for item in across["items"]] == [QC, TEAM]
     assert across["items"][1]["labels"]["intents"][0]["label"] == "持续参加活动，暂无建设经验申报"
     assert across["items"][0]["labels"]["intents"][0]["label"] == "参加活动申报质量管理小组成果"
 
-    # judges: the organizer and the nominating recommender see contacts, a unit sees them masked
+    # judges: the organizer and the nominating recommender see contacts, the national association masked
     judges = await eventually(lambda: _when(service.get(f"/seasons/{QC}/judges"), lambda page: page["total"] == 2))
     assert {item["certificate_no"] for item in judges["items"]} == {"TGQ-2019-0012", "TGQ-2020-0456"}
     assert next(item for item in judges["items"] if item["name"] == "赵强")["recommender_id"] == "xuhui"
     for_xuhui = await service.get(f"/seasons/{QC}/judges", headers=XUHUI, recommender_id="xuhui")
     assert for_xuhui["total"] == 1 and for_xuhui["items"][0]["mobile"] == "13812345678"
-    for_unit = await service.get(f"/seasons/{QC}/judges", headers=UNIT0)
-    assert all(item["mobile"] == "138****5678" and item["address"] == "上海市****" for item in for_unit["items"])
+    for_national = await service.get(f"/seasons/{QC}/judges", headers=NATIONAL)
+    assert all(item["mobile"] == "138****5678" and item["address"] == "上海市长宁区****" for item in for_national["items"])
 
 
 async def test_a_window_change_is_an_event_with_its_reason(service: Service) -> None:
@@ -271,9 +273,9 @@ async def test_a_refusal_names_field_and_rule_and_stores_nothing(
     [
         ("POST", f"/seasons/{QC}/recommenders", XUHUI_FORM, {}, 401),
         ("POST", f"/seasons/{QC}/recommenders", XUHUI_FORM, UNIT0, 403),
-        ("POST", f"/seasons/{QC}/recommenders", XUHUI_FORM, SHANDONG, 403),
+        ("POST", f"/seasons/{QC}/recommenders", XUHUI_FORM, SHANDONG, 404),
         ("PUT", f"/seasons/{QC}/windows/review", {"opens_at": "2026-06-01T00:00:00+08:00",
-                                                   "closes_at": "2026-07-31T00:00:00+08:00", "reason": "调整"}, SHANDONG, 403),
+                                                   "closes_at": "2026-07-31T00:00:00+08:00", "reason": "调整"}, SHANDONG, 404),
         ("PUT", f"/seasons/{QC}/recommenders/xuhui/quota", {"per_unit_max": 9, "reason": "增加"}, XUHUI, 403),
         ("POST", f"/seasons/{QC}/judges", JUDGE_FORM | {"recommender_id": "direct"}, XUHUI, 403),
         ("POST", f"/seasons/{QC}/judges", JUDGE_FORM, UNIT0, 403),

@@ -121,7 +121,7 @@ async def test_a_cancelled_recommender_loses_its_recommendations_and_its_quota(p
     await platform.refused("registration", lambda: platform.registration_post(path, {"reason": REASON}, XUHUI),
                            (403, None, None))
     await platform.refused("registration", lambda: platform.registration_post(path, {"reason": REASON}, SHANDONG),
-                           (403, None, None))
+                           (404, None, None))
     await platform.refused("registration", lambda: platform.registration_post(path, {"reason": "x"}),
                            (422, "reason", "string_too_short"))
     await platform.refused("registration", lambda: platform.registration_post(path, {}), (422, "reason", "missing"))

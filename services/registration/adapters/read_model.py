@@ -136,6 +136,11 @@ def _profile_adjusted(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any
     return adjusted_profile_fields(data) | {"profile_adjusted_at": envelope.recorded_at, "profile_adjusted_by": _by(envelope)}
 
 
+def _equal(filters: dict[str, Any] | None) -> dict[str, Any]:
+    """Equality filters, those left empty (None) dropped."""
+    return {key: value for key, value in (filters or {}).items() if value is not None}
+
+
 class RegistrationReadModel(DocumentProjection):
     """Documents per season, unit registration, recommending unit and judge, updated once per event version."""
 
@@ -179,25 +184,30 @@ class RegistrationReadModel(DocumentProjection):
         self, season_id: str, *, skip: int, limit: int, filters: dict[str, Any] | None = None
     ) -> tuple[int, list[dict[str, Any]]]:
         """A season's registrations, by credit code; filters are equality on fields (an array field matches any element)."""
-        query = {"season_id": season_id} | {key: value for key, value in (filters or {}).items() if value is not None}
+        query = {"season_id": season_id} | _equal(filters)
         return await self._page(self.registrations, query, "credit_code", skip, limit)
 
-    async def registrations_of_unit(self, credit_code: str, *, skip: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
-        return await self._page(self.registrations, {"credit_code": credit_code}, "season_id", skip, limit)
+    async def registrations_of_unit(
+        self, query: dict[str, Any], *, skip: int, limit: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """One unit's registrations across seasons: `query` names its credit code (and the caller's scope)."""
+        return await self._page(self.registrations, _equal(query), "season_id", skip, limit)
 
     async def recommender(self, season_id: str, recommender_id: str) -> dict[str, Any] | None:
         return public(await self.recommenders.find_one({"season_id": season_id, "recommender_id": recommender_id}))
 
     async def recommenders_of(
-        self, season_id: str, *, skip: int, limit: int, category: str | None = None
+        self, season_id: str, *, skip: int, limit: int, filters: dict[str, Any] | None = None
     ) -> tuple[int, list[dict[str, Any]]]:
-        query = {"season_id": season_id} | ({"category": category} if category else {})
+        """A season's recommending units, by id; filters as for registrations (e.g. `category`)."""
+        query = {"season_id": season_id} | _equal(filters)
         return await self._page(self.recommenders, query, "recommender_id", skip, limit)
 
     async def judges_of(
-        self, season_id: str, *, skip: int, limit: int, recommender_id: str | None = None
+        self, season_id: str, *, skip: int, limit: int, filters: dict[str, Any] | None = None
     ) -> tuple[int, list[dict[str, Any]]]:
-        query = {"season_id": season_id} | ({"recommender_id": recommender_id} if recommender_id else {})
+        """A season's judges, by certificate number; filters as for registrations (e.g. `recommender_id`)."""
+        query = {"season_id": season_id} | _equal(filters)
         return await self._page(self.judges, query, "certificate_no", skip, limit)
 
     @staticmethod
