@@ -41,6 +41,7 @@ from tests.unit.test_submission_forms import (
 
 NOW = datetime(2026, 3, 1, 2, tzinfo=UTC)
 QC, TEAM = "310000-2026-qc_group", "310000-2026-team"
+SD_QC = "370000-2026-qc_group"
 
 
 
@@ -51,7 +52,14 @@ def unit_token(index: int) -> dict[str, str]:
 ORGANIZER = bearer("organizer", "310000", "staff-1")
 SHANDONG = bearer("organizer", "370000", "staff-sd")
 PUDONG = bearer("recommender", "pudong", "pudong-staff")
+XUHUI = bearer("recommender", "xuhui", "xuhui-staff")
+# Shandong's association chose the id `pudong` for one of its own recommending units too
+SHANDONG_PUDONG = bearer("recommender", "pudong", "sd-pudong-staff", organizer="370000")
 JUDGE = bearer("judge", "j-1", "judge-1")
+NATIONAL = bearer("national", "CAQ", "caq-staff")
+AUDITOR = bearer("auditor", "CAQ", "auditor-1")
+FEED = bearer("feed", "310000", "feed-310000")
+SHANDONG_FEED = bearer("feed", "370000", "feed-370000")
 
 
 def recommender_form(recommender_id: str, name: str, category: str, **changes: Any) -> dict[str, Any]:
@@ -65,6 +73,9 @@ def recommender_form(recommender_id: str, name: str, category: str, **changes: A
 PUDONG_FORM = recommender_form("pudong", "浦东新区市场监督管理局", "district", region_code="310115")
 XUHUI_FORM = recommender_form("xuhui", "徐汇区市场监督管理局", "district", region_code="310104")
 DIRECT_FORM = recommender_form("direct", "其他-市质协会员与质量推进部", "direct")
+SD_PUDONG_FORM = recommender_form("pudong", "济南市历下区市场监督管理局", "district", region_code="370102")
+SHANDONG_SEASON = {"organizer": "370000", "organizer_name": "山东省质量管理协会",
+                   "title": "2026年山东省质量管理小组活动（演示）"}
 
 
 class Calendar:
@@ -107,14 +118,16 @@ class Services:
         assert answer.status_code == command_status(path), answer.text
         return answer.json()
 
-    async def until_known(self, season_id: str, *, units: list[int] = (), recommenders: list[str] = ()) -> None:
+    async def until_known(self, season_id: str, *, units: list[int] = (), recommenders: list[str] = (),
+                          headers: dict[str, str] = ORGANIZER) -> None:
         """Wait until submission's projection knows the season, these units and recommending units."""
-        await self.until(f"/seasons/{season_id}", lambda _: True)
+        await self.until(f"/seasons/{season_id}", lambda _: True, headers)
         for index in units:
-            await self.until(f"/seasons/{season_id}/units/{demo_registration(index)['credit_code']}", lambda _: True)
+            await self.until(f"/seasons/{season_id}/units/{demo_registration(index)['credit_code']}", lambda _: True,
+                             headers)
         await self.until(
             f"/seasons/{season_id}/recommenders",
-            lambda page: set(recommenders) <= {item["recommender_id"] for item in page["items"]},
+            lambda page: set(recommenders) <= {item["recommender_id"] for item in page["items"]}, headers,
         )
 
 
@@ -159,8 +172,13 @@ async def services(stack, tmp_path_factory) -> AsyncIterator[Services]:
             await running.register(f"/seasons/{QC}/registrations", body, unit_token(index))
         await running.register(f"/seasons/{TEAM}/registrations", demo_registration(0) | {"recommender_id": "pudong"},
                                unit_token(0))
+        await running.register("/seasons", demo_season(2026, NOW) | SHANDONG_SEASON, SHANDONG)
+        await running.register(f"/seasons/{SD_QC}/recommenders", SD_PUDONG_FORM, SHANDONG)
+        await running.register(f"/seasons/{SD_QC}/registrations", demo_registration(3) | {"recommender_id": "pudong"},
+                               unit_token(3))
         await running.until_known(QC, units=[0, 1, 2], recommenders=["pudong", "xuhui", "direct"])
         await running.until_known(TEAM, units=[0], recommenders=["pudong", "xuhui", "direct"])
+        await running.until_known(SD_QC, units=[3], recommenders=["pudong"], headers=SHANDONG)
         yield running
 
 
@@ -212,9 +230,11 @@ async def test_a_team_experience_is_submitted_once_and_reaches_the_projection(se
     assert entry["submitted"]["channel"] == "group" and entry["submitted"]["actor"]["id"] == "promoter-0"
     assert entry["form"]["promoter"]["mobile"] == "13912345670", "the unit sees its own contacts"
 
-    judged = await services.get(f"/seasons/{TEAM}/entries/{entry_id}", JUDGE)
-    assert judged["form"]["promoter"]["mobile"] == "139****5670"
-    assert judged["form"]["promoter"]["email"] == "q***@example.com"
+    assert (await client.get(f"/seasons/{TEAM}/entries/{entry_id}", headers=JUDGE)).status_code == 403, \
+        "a judge reads its assigned entries in review"
+    national = await services.get(f"/seasons/{TEAM}/entries/{entry_id}", NATIONAL)
+    assert national["form"]["promoter"]["mobile"] == "139****5670"
+    assert national["form"]["promoter"]["email"] == "q***@example.com"
     inbox = await services.get(f"/seasons/{TEAM}/recommenders/pudong/entries", PUDONG, status="submitted")
     (in_inbox,) = [item for item in inbox["items"] if item["entry_id"] == entry_id]
     assert in_inbox["form"]["promoter"]["mobile"] == "13912345670", "its recommending unit sees them"
@@ -283,7 +303,8 @@ async def test_who_may_submit_is_checked_before_anything_is_stored(services: Ser
     assert (await client.post(path, json=qc_form(0))).status_code == 401
     assert (await client.post(path, json=qc_form(0), headers=unit_token(1))).status_code == 403, "another unit's form"
     assert (await client.post(path, json=qc_form(0), headers=PUDONG)).status_code == 403, "a recommending unit"
-    assert (await client.post(path, json=qc_form(0), headers=SHANDONG)).status_code == 403, "another organizer"
+    assert (await client.post(path, json=qc_form(0), headers=SHANDONG)).status_code == 404, \
+        "another organizer's season is missing to it"
     unknown = await client.post("/seasons/310000-1999-qc_group/qc-achievements", json=qc_form(0), headers=unit_token(0))
     assert unknown.status_code == 404 and "310000-1999-qc_group" in unknown.json()["detail"]
     for entry_id in ("not-a-uuid", "6f1c1a52-8a7e-4f57-9d0b-5d3e7f6a2c11"):
@@ -315,12 +336,12 @@ async def test_amend_confirm_and_withdraw_over_http(services: Services) -> None:
                             headers=unit_token(1)),
         (422, "body", "entry.unchanged"),
     )
-    await refused_and_nothing_stored(
-        services,
-        lambda: client.post(f"/seasons/{QC}/entries/{entry_id}/withdrawal", json={"reason": "不是我的"},
-                            headers=unit_token(0)),
-        (403, "entry_id", "entry.owner"),
-    )
+    before = services.stored()
+    another_units = await client.post(f"/seasons/{QC}/entries/{entry_id}/withdrawal", json={"reason": "不是我的"},
+                                      headers=unit_token(0))
+    assert (another_units.status_code, another_units.json()) == (
+        404, {"detail": f"entry {entry_id} of season {QC} not found"}), "another unit's entry is missing to it"
+    assert services.stored() == before
 
     confirmation = {"self_evaluation": "对标T/CAQ10201-2020自评：程序规范，效果明显。", "self_score": 86,
                     "opinion": "同意推荐申报。", "sealed_form": attachment("浦江生物推荐意见表.pdf", "sealed_form"),
@@ -364,8 +385,8 @@ async def test_the_organizer_submits_for_the_direct_channel_and_filters_find_it(
     nothing = await services.get(f"/seasons/{QC}/entries", kind="team")
     assert nothing["total"] == 0
     assert (await client.get(f"/seasons/{QC}/entries", params={"status": "lost"}, headers=ORGANIZER)).status_code == 422
-    foreign = await services.get(f"/seasons/{QC}/entries", SHANDONG)
-    assert foreign["total"] == 0, "another organizer's scope holds none of them"
+    foreign = await client.get(f"/seasons/{QC}/entries", headers=SHANDONG)
+    assert foreign.status_code == 404, "another organizer's season is missing to it"
 
 
 # ---------------------------------------------------------------- recommending units' filings
@@ -391,7 +412,7 @@ async def test_statistics_and_a_work_summary_are_filed_with_derived_rates(servic
                                    headers=PUDONG)
     assert problem(wrong_kind) == (422, "kind", "stats.kind")
     assert (await client.post(f"/seasons/{QC}/recommenders/xuhui/qc-statistics", json=qc_statistics(),
-                              headers=PUDONG)).status_code == 403
+                              headers=PUDONG)).status_code == 404
 
     summary = await client.post(f"/seasons/{QC}/recommenders/pudong/work-summaries", json=work_summary(3000),
                                 headers=PUDONG)
@@ -470,8 +491,210 @@ async def test_no_input_gives_a_500(services: Services) -> None:
         assert (await client.get(f"/seasons/{QC}/entries", params=query, headers=ORGANIZER)).status_code == 422
     assert (await client.get("/units/%E2%80%8B/entries", headers=ORGANIZER)).status_code == 200
     assert (await client.get(f"/seasons/{QC}/entries/not-an-id", headers=ORGANIZER)).status_code == 404
-    assert (await client.get(f"/seasons/{'x' * 500}/entries", headers=ORGANIZER)).status_code == 422
+    # the policy runs first: an organizer's scope already leaves such a season out; a national reader's does not
+    assert (await client.get(f"/seasons/{'x' * 500}/entries", headers=ORGANIZER)).status_code == 404
+    assert (await client.get(f"/seasons/{'x' * 500}/entries", headers=NATIONAL)).status_code == 422
     long_id = await client.post(f"/seasons/{QC}/entries/{'9' * 500}/withdrawal", json={"reason": "撤回"},
                                 headers=unit_token(0))
     assert long_id.status_code == 422
     assert services.stored() == before
+
+
+# ---------------------------------------------------------------- each caller sees only its own
+
+
+def masked_contact(entry: dict[str, Any]) -> tuple[str, str]:
+    contact = entry["form"]["contact"]
+    return contact["mobile"], contact["email"]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def shanghai_entry(services: Services) -> dict[str, Any]:
+    """Unit 0's QC achievement in Shanghai's season, recommended by Shanghai's pudong, once projected."""
+    answer = await services.submission.post(f"/seasons/{QC}/qc-achievements",
+                                            json=qc_form(0, topic="降低注塑件飞边率"), headers=unit_token(0))
+    assert answer.status_code == 201, answer.text
+    entry_id = answer.json()["entry_id"]
+    return await services.until(f"/seasons/{QC}/entries/{entry_id}", lambda _: True)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def shandong_entry(services: Services) -> dict[str, Any]:
+    """Unit 3's QC achievement in Shandong's season, recommended by Shandong's pudong, once projected."""
+    answer = await services.submission.post(f"/seasons/{SD_QC}/qc-achievements",
+                                            json=qc_form(3, topic="降低炼钢工序能耗"), headers=unit_token(3))
+    assert answer.status_code == 201, answer.text
+    entry_id = answer.json()["entry_id"]
+    return await services.until(f"/seasons/{SD_QC}/entries/{entry_id}", lambda _: True, SHANDONG)
+
+
+async def test_a_judge_reads_no_entries_at_submission(services: Services, shanghai_entry: dict[str, Any]) -> None:
+    """Submission does not know judges' assignments (review does): a judge's role is named on none of its reads."""
+    client = services.submission
+    for path in (f"/seasons/{QC}/entries", f"/seasons/{QC}/entries/{shanghai_entry['entry_id']}",
+                 f"/units/{shanghai_entry['credit_code']}/entries", f"/seasons/{QC}/units/{shanghai_entry['credit_code']}"):
+        answer = await client.get(path, headers=JUDGE)
+        assert answer.status_code == 403, (path, answer.text)
+
+
+async def test_a_feed_reads_only_its_own_provinces_entries(
+    services: Services, shanghai_entry: dict[str, Any], shandong_entry: dict[str, Any]
+) -> None:
+    client = services.submission
+    own = await services.get(f"/seasons/{QC}/entries", FEED, limit=500)
+    assert shanghai_entry["entry_id"] in [item["entry_id"] for item in own["items"]]
+    assert {item["organizer"] for item in own["items"]} == {"310000"}
+    assert masked_contact(next(item for item in own["items"] if item["entry_id"] == shanghai_entry["entry_id"])) == (
+        "139****5670", "q***@example.com"), "a feed is not the owner of the contacts"
+    for path in (f"/seasons/{SD_QC}/entries", f"/seasons/{SD_QC}/entries/{shandong_entry['entry_id']}"):
+        answer = await client.get(path, headers=FEED)
+        assert answer.status_code == 404, (path, answer.text)
+    across = await services.get(f"/units/{shandong_entry['credit_code']}/entries", FEED)
+    assert across["total"] == 0, "another province's entries of a unit are not in a feed's scope"
+    sd_own = await services.get(f"/seasons/{SD_QC}/entries", SHANDONG_FEED)
+    assert [item["entry_id"] for item in sd_own["items"]] == [shandong_entry["entry_id"]]
+
+
+async def test_a_query_parameter_narrows_a_callers_entries_never_widens_them(
+    services: Services, shanghai_entry: dict[str, Any]
+) -> None:
+    """A filter naming another unit or recommending unit is checked like a path naming it: 404, no data."""
+    client, other_unit = services.submission, demo_registration(1)["credit_code"]
+    asked = {
+        "another unit's credit code": (unit_token(0), f"/seasons/{QC}/entries", {"credit_code": other_unit}),
+        "another recommending unit's id": (XUHUI, f"/seasons/{QC}/entries", {"recommender_id": "pudong"}),
+        "another unit's path": (unit_token(0), f"/units/{other_unit}/entries", {}),
+    }
+    answers = {what: (await client.get(path, headers=headers, params=params)).status_code
+               for what, (headers, path, params) in asked.items()}
+    assert answers == dict.fromkeys(asked, 404)
+    narrowed = await services.get(f"/seasons/{QC}/entries", XUHUI, credit_code=shanghai_entry["credit_code"])
+    assert narrowed["total"] == 0, "a unit pudong recommends is not xuhui's"
+    own = await services.get(f"/seasons/{QC}/entries", unit_token(0), limit=500)
+    assert own["total"] >= 1 and {item["credit_code"] for item in own["items"]} == {shanghai_entry["credit_code"]}
+
+
+async def test_another_units_entry_is_missing_to_a_unit(services: Services, shanghai_entry: dict[str, Any]) -> None:
+    client, entry_id = services.submission, shanghai_entry["entry_id"]
+    missing = "6f1c1a52-8a7e-4f57-9d0b-5d3e7f6a2c11"
+    another = await client.get(f"/seasons/{QC}/entries/{entry_id}", headers=unit_token(1))
+    absent = await client.get(f"/seasons/{QC}/entries/{missing}", headers=unit_token(1))
+    assert (another.status_code, absent.status_code) == (404, 404)
+    assert another.json()["detail"] == f"entry {entry_id} of season {QC} not found"
+    assert absent.json()["detail"] == f"entry {missing} of season {QC} not found"
+    before = services.stored()
+    amended = await client.post(f"/seasons/{QC}/qc-achievements/{entry_id}/amendments",
+                                json=qc_form(1, topic="降低注塑件飞边率"), headers=unit_token(1))
+    assert amended.status_code == 404, amended.text
+    assert services.stored() == before
+
+
+async def test_another_provinces_season_is_missing_to_its_organizer(services: Services,
+                                                                     shandong_entry: dict[str, Any]) -> None:
+    client, entry_id = services.submission, shandong_entry["entry_id"]
+    for path in (f"/seasons/{SD_QC}", f"/seasons/{SD_QC}/entries", f"/seasons/{SD_QC}/entries/{entry_id}",
+                 f"/seasons/{SD_QC}/units/{shandong_entry['credit_code']}", f"/seasons/{SD_QC}/recommenders",
+                 "/seasons/370000-1999-qc_group"):
+        answer = await client.get(path, headers=ORGANIZER)
+        assert answer.status_code == 404, (path, answer.text)
+        assert answer.json()["detail"].endswith("not found")
+    before = services.stored()
+    answer = await client.post(f"/seasons/{SD_QC}/entries/{entry_id}/withdrawal", json={"reason": "越权"},
+                               headers=ORGANIZER)
+    assert answer.status_code == 404
+    assert services.stored() == before
+
+
+async def test_a_registered_unit_is_read_by_its_owners_only(services: Services) -> None:
+    """The unit itself, the recommending unit its registration names, its organizer's staff; national and
+    auditor read; another unit, another recommending unit, another province and a judge do not."""
+    client = services.submission
+    pudong_unit = demo_registration(0)["credit_code"]   # recommended by Shanghai's pudong
+    direct_unit = demo_registration(2)["credit_code"]   # recommended by the direct channel
+    path = f"/seasons/{QC}/units/{pudong_unit}"
+    expected = {
+        "the unit itself": (unit_token(0), 200), "its recommending unit": (PUDONG, 200),
+        "its organizer's staff": (ORGANIZER, 200), "the national association": (NATIONAL, 200),
+        "an auditor": (AUDITOR, 200), "another unit": (unit_token(1), 404), "another recommending unit": (XUHUI, 404),
+        "another province's organizer": (SHANDONG, 404), "another province's pudong": (SHANDONG_PUDONG, 404),
+        "a judge": (JUDGE, 403), "a feed": (FEED, 403),
+    }
+    answers = {who: (await client.get(path, headers=headers)).status_code for who, (headers, _) in expected.items()}
+    assert answers == {who: status for who, (_, status) in expected.items()}
+    not_its_own = await client.get(f"/seasons/{QC}/units/{direct_unit}", headers=PUDONG)
+    missing = await client.get(f"/seasons/{QC}/units/91310000MA1K000000", headers=PUDONG)
+    assert (not_its_own.status_code, missing.status_code) == (404, 404), "a unit pudong does not recommend"
+    assert (await services.get(path, PUDONG))["recommender_id"] == "pudong"
+
+
+async def test_a_recommender_token_acts_only_in_its_own_organizers_season(
+    services: Services, shandong_entry: dict[str, Any]
+) -> None:
+    """Shanghai's `pudong` neither reads nor files anything of Shandong's `pudong`."""
+    client, entry_id = services.submission, shandong_entry["entry_id"]
+    sd_unit = shandong_entry["credit_code"]
+    for path in (f"/seasons/{SD_QC}/recommenders/pudong/entries", f"/seasons/{SD_QC}/recommenders/pudong/statistics",
+                 f"/seasons/{SD_QC}/recommenders/pudong/work-summaries", f"/seasons/{SD_QC}/units/{sd_unit}",
+                 f"/seasons/{SD_QC}/entries/{entry_id}", f"/seasons/{SD_QC}/entries", f"/seasons/{SD_QC}"):
+        answer = await client.get(path, headers=PUDONG)
+        assert answer.status_code == 404, (path, answer.text)
+    before = services.stored()
+    for kind, body in (("qc-statistics", qc_statistics()), ("work-summaries", work_summary(3000))):
+        answer = await client.post(f"/seasons/{SD_QC}/recommenders/pudong/{kind}", json=body, headers=PUDONG)
+        assert answer.status_code == 404, answer.text
+    assert services.stored() == before
+    across = await services.get(f"/units/{sd_unit}/entries", PUDONG)
+    assert across["total"] == 0
+
+    inbox = await services.get(f"/seasons/{SD_QC}/recommenders/pudong/entries", SHANDONG_PUDONG)
+    assert [item["entry_id"] for item in inbox["items"]] == [entry_id]
+    assert masked_contact(inbox["items"][0]) == ("13912345670", "qc0@example.com"), "its own unit's contacts"
+    assert (await services.get(f"/seasons/{QC}/recommenders/pudong/entries", SHANDONG_PUDONG)) is None
+    assert (await client.get(f"/seasons/{QC}/units/{demo_registration(0)['credit_code']}",
+                             headers=SHANDONG_PUDONG)).status_code == 404
+
+
+async def test_an_entrys_contacts_are_seen_by_its_owners_and_the_organizers_staff_only(
+    services: Services, shanghai_entry: dict[str, Any]
+) -> None:
+    entry_id, credit_code = shanghai_entry["entry_id"], shanghai_entry["credit_code"]
+    as_given, hidden = ("13912345670", "qc0@example.com"), ("139****5670", "q***@example.com")
+    seen = {
+        "the unit": (await services.get(f"/seasons/{QC}/entries/{entry_id}", unit_token(0))),
+        "its recommending unit": (await services.get(f"/seasons/{QC}/entries/{entry_id}", PUDONG)),
+        "the organizer's staff": (await services.get(f"/seasons/{QC}/entries/{entry_id}", ORGANIZER)),
+        "the national association": (await services.get(f"/seasons/{QC}/entries/{entry_id}", NATIONAL)),
+        "an auditor": (await services.get(f"/seasons/{QC}/entries/{entry_id}", AUDITOR)),
+        "the province's feed": (await services.get(f"/seasons/{QC}/entries/{entry_id}", FEED)),
+    }
+    assert {who: masked_contact(entry) for who, entry in seen.items()} == {
+        "the unit": as_given, "its recommending unit": as_given, "the organizer's staff": as_given,
+        "the national association": hidden, "an auditor": hidden, "the province's feed": hidden,
+    }
+    assert {who: entry.get("masked", False) for who, entry in seen.items()} == {
+        "the unit": False, "its recommending unit": False, "the organizer's staff": False,
+        "the national association": True, "an auditor": True, "the province's feed": True,
+    }
+    listed = await services.get(f"/units/{credit_code}/entries", NATIONAL, season_id=QC)
+    (item,) = [item for item in listed["items"] if item["entry_id"] == entry_id]
+    assert masked_contact(item) == hidden, "lists follow the same policy"
+
+
+async def test_a_recommending_units_filings_are_masked_for_everyone_but_it_and_its_organizer(
+    services: Services,
+) -> None:
+    answer = await services.submission.post(f"/seasons/{TEAM}/recommenders/xuhui/team-statistics",
+                                            json=team_statistics(), headers=XUHUI)
+    assert answer.status_code == 201, answer.text
+    path = f"/seasons/{TEAM}/recommenders/xuhui/statistics"
+    own = await services.until(path, lambda page: page["total"] == 1, XUHUI)
+    staff = await services.get(path, ORGANIZER)
+    national = await services.get(path, NATIONAL)
+    contacts = [page["items"][0]["form"]["contact"] for page in (own, staff, national)]
+    assert [(item["mobile"], item["email"], item["address"]) for item in contacts] == [
+        ("13812345678", "zhoumin@example.com", "上海市长宁区泰安路74号"),
+        ("13812345678", "zhoumin@example.com", "上海市长宁区泰安路74号"),
+        ("138****5678", "z***@example.com", "上海市长宁区****"),
+    ]
+    assert (await services.submission.get(path, headers=PUDONG)).status_code == 404, "another recommending unit"
+    assert (await services.submission.get(path, headers=unit_token(0))).status_code == 403

@@ -419,13 +419,14 @@ def test_entry_unit_fixed_an_amendment_keeps_the_unit() -> None:
     assert (status, field, rule) == (422, "credit_code", "entry.unit.fixed")
 
 
-def test_entry_owner_a_unit_acts_on_its_own_entries_only() -> None:
+def test_entry_owner_a_unit_acts_on_its_own_entries_only_and_another_units_is_missing_to_it() -> None:
     app = application(DURING)
     entry_id = submit_qc(app)["entry_id"]
-    status, field, rule, _ = refused(
-        app, lambda: app.withdraw_entry(QC_SEASON, entry_id, Withdrawal(reason="不是我的"), as_unit(1))
-    )
-    assert (status, field, rule) == (403, "entry_id", "entry.owner")
+    before = stored(app)
+    with pytest.raises(NotFound) as missing:
+        app.withdraw_entry(QC_SEASON, entry_id, Withdrawal(reason="不是我的"), as_unit(1))
+    assert str(missing.value) == f"entry {entry_id} of season {QC_SEASON.season_id} not found", "as a missing one"
+    assert stored(app) == before
 
 
 @pytest.mark.parametrize("action", ["amend", "withdraw", "confirm"])

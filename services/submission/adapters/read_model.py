@@ -17,6 +17,7 @@ from contracts.submitted import EntryStatus
 from contracts.season_profile import adjusted_profile_fields
 from infra.feeds import FEED_ROUTES, create_feed_indexes
 from infra.mongo import DocumentProjection, payload_fields, public
+from services.submission.domain.season import RegisteredUnit, SeasonView
 
 
 def _window_change(_: Envelope, data: dict[str, Any]) -> dict[str, Any]:
@@ -144,11 +145,27 @@ class SubmissionReadModel(DocumentProjection):
     async def season(self, season_id: str) -> dict[str, Any] | None:
         return public(await self.seasons.find_one({"season_id": season_id}))
 
+    async def season_view(self, season_id: str) -> SeasonView | None:
+        """The season as the commands check entries and filings against, with its recommending units."""
+        document = await self.season(season_id)
+        if document is None:
+            return None
+        return SeasonView.from_document(document, await self.recommender_ids(season_id))
+
     async def unit(self, season_id: str, credit_code: str) -> dict[str, Any] | None:
         return public(await self.units.find_one({"season_id": season_id, "credit_code": credit_code}))
 
-    async def recommenders_of(self, season_id: str) -> list[dict[str, Any]]:
-        cursor = self.recommenders.find({"season_id": season_id}).sort("recommender_id", ASCENDING)
+    async def registered_unit(self, season_id: str, credit_code: str) -> RegisteredUnit | None:
+        document = await self.unit(season_id, credit_code)
+        return RegisteredUnit.from_document(document) if document else None
+
+    async def registered_units(self, season_ids: list[str], credit_codes: list[str]) -> dict[tuple[str, str], RegisteredUnit]:
+        """The units of these seasons with these credit codes, by (season, credit code), in one query."""
+        cursor = self.units.find({"season_id": {"$in": season_ids}, "credit_code": {"$in": credit_codes}})
+        return {(item["season_id"], item["credit_code"]): RegisteredUnit.from_document(item) async for item in cursor}
+
+    async def find_recommenders(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        cursor = self.recommenders.find(query).sort("recommender_id", ASCENDING)
         return [public(item) async for item in cursor]  # type: ignore[misc]
 
     async def recommender_ids(self, season_id: str) -> frozenset[str]:
@@ -171,10 +188,6 @@ class SubmissionReadModel(DocumentProjection):
     async def count_by_status(self, query: dict[str, Any]) -> dict[str, int]:
         return {status.value: await self.entries.count_documents(query | {"status": status.value}) for status in EntryStatus}
 
-    async def filings(self, collection: str, season_id: str, recommender_id: str) -> list[dict[str, Any]]:
-        cursor = (
-            self.database[collection]
-            .find({"season_id": season_id, "recommender_id": recommender_id})
-            .sort("period", DESCENDING)
-        )
+    async def filings(self, collection: str, query: dict[str, Any]) -> list[dict[str, Any]]:
+        cursor = self.database[collection].find(query).sort("period", DESCENDING)
         return [public(item) async for item in cursor]  # type: ignore[misc]

@@ -11,7 +11,7 @@ from contracts.codes import ActivityKind, Role
 from contracts.identity import stable_uuid
 from contracts.profiles import AttachmentNaming, FormProfile
 from contracts.submitted import EntryAmended, EntryStatus, EntrySubmitted, QcAchievementForm, TeamExperienceForm
-from infra.errors import RuleViolation
+from infra.errors import NotFound, RuleViolation
 from infra.eventstore import CommandContext
 from services.submission.domain.events import current
 from services.submission.domain.season import RegisteredUnit, SeasonView
@@ -63,14 +63,10 @@ class Entry(Aggregate):
         return self.form["credit_code"]
 
     def check_acting_unit(self, context: CommandContext) -> None:
-        """A unit acts on its own entries only; the organizer's scope is checked against the season."""
+        """A unit acts on its own entries only; another unit's entry is answered as missing, so that entry ids
+        cannot be probed. The organizer's scope is checked against the season."""
         if context.actor.role is Role.UNIT and context.actor.org != self.credit_code:
-            raise RuleViolation(
-                "entry_id",
-                "entry.owner",
-                f"entry {self.entry_id} belongs to unit {self.credit_code}; the token is scoped to {context.actor.org}",
-                status_code=403,
-            )
+            raise NotFound(f"entry {self.entry_id} of season {self.season_id}")
 
     def check_not_withdrawn(self) -> None:
         if self.status is EntryStatus.WITHDRAWN:

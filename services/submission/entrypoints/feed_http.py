@@ -13,7 +13,6 @@ from fastapi import APIRouter, Request
 
 from infra.feeds import FeedIntake, FeedLine, feed_aggregate_id, feed_router
 from services.submission.adapters.read_model import SubmissionReadModel
-from services.submission.domain.season import RegisteredUnit, SeasonView
 
 
 async def _intake(request: Request, lines: Sequence[FeedLine]) -> FeedIntake:
@@ -23,14 +22,10 @@ async def _intake(request: Request, lines: Sequence[FeedLine]) -> FeedIntake:
     credit_codes = sorted({str(record.data.get("credit_code", "")).strip().upper() for record in records})
     seasons = {}
     for season_id in season_ids:
-        document = await read_model.season(season_id)
-        if document is not None:
-            seasons[season_id] = SeasonView.from_document(document, await read_model.recommender_ids(season_id))
-    units = {}
-    if seasons and credit_codes:
-        cursor = read_model.units.find({"season_id": {"$in": list(seasons)}, "credit_code": {"$in": credit_codes}})
-        async for document in cursor:
-            units[(document["season_id"], document["credit_code"])] = RegisteredUnit.from_document(document)
+        season = await read_model.season_view(season_id)
+        if season is not None:
+            seasons[season_id] = season
+    units = await read_model.registered_units(list(seasons), credit_codes) if seasons and credit_codes else {}
     application = request.app.state.application
     handler = functools.partial(application.take_feed_entry, seasons, units)
     return FeedIntake(application, "submission", {"entry": handler}, touches={
