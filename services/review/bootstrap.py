@@ -9,6 +9,7 @@ from services.review.assignment.process import assignment_process
 from services.review.cancellation import cancellation_process
 from services.review.entrypoints.http import build_router
 from services.review.entrypoints.messaging import CONSUMED_TOPICS
+from services.review.entrypoints.policy import POLICY
 
 
 def definition() -> ServiceDefinition:
@@ -19,4 +20,5 @@ def definition() -> ServiceDefinition:
         build_router=build_router,
         consumes=CONSUMED_TOPICS,
         processes=(assignment_process(), cancellation_process()),
+        policy=POLICY,
     )

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest_asyncio
 
+from infra.authorization import organizer_of
 from infra.feeds import feed_aggregate_id
 from qcp.demo import demo_registration
 from qcp.feed_cli import post_feed, read_feed
@@ -169,7 +170,8 @@ async def submit_and_recommend(running: ReviewServices, view: NationalFlow) -> N
         body = recommendation_form(rank, ["TGQ-2026-0004"], filled_on="2026-07-15",
                                    declaration={"accepted": True, "signer": "王芳", "signed_on": "2026-07-15"})
         await running.ok(f"/seasons/{season_id}/entries/{entry_id}/recommendation", body,
-                         bearer("recommender", recommender_id, f"{recommender_id}-staff"))
+                         bearer("recommender", recommender_id, f"{recommender_id}-staff",
+                                organizer=organizer_of(season_id)))
 
 
 async def review_entry(running: ReviewServices, season_id: str, entry_id: str, total: str, judges: list[str],
@@ -181,7 +183,8 @@ async def review_entry(running: ReviewServices, season_id: str, entry_id: str, t
     await running.until(path, lambda item: item["progress"] == "in_review", VIEWER)
     await running.ok(f"{path}/assignments", {"stage": "material_review", "judge_ids": judges}, organizer)
     for judge_id in judges:
-        await running.ok(f"{path}/scores", material(total), bearer("judge", judge_id, f"judge-{judge_id}"))
+        await running.ok(f"{path}/scores", material(total), bearer("judge", judge_id, f"judge-{judge_id}",
+                                                                    organizer=organizer_of(season_id)))
     return await running.ok(f"{path}/grade", None, organizer)
 
 

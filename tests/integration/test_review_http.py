@@ -374,7 +374,7 @@ async def test_a_recommendation_is_stored_once_relayed_and_projected_against_the
     (unit,) = [item for item in quota["units"] if item["credit_code"] == demo_registration(0)["credit_code"]]
     assert quota["quota"]["per_unit_max"] == 2 and quota["quota"]["per_type_max"] == {"problem_solving": 1, "innovation": 1}
     assert unit["per_type"] == {"problem_solving": 1} and unit["remaining"] == 1
-    assert (await services.review.get(f"/seasons/{QC}/recommenders/pudong/recommendations", headers=XUHUI)).status_code == 403
+    assert (await services.review.get(f"/seasons/{QC}/recommenders/pudong/recommendations", headers=XUHUI)).status_code == 404
 
     recommended = await published(services, "EntryRecommended", entry_id)
     envelopes = await everything_on(services.settings.kafka_bootstrap, services.review_topic)
@@ -463,7 +463,7 @@ async def test_who_may_act_is_checked_before_anything_is_stored(services: Review
     assert (await services.review.post(path, json=recommendation_form(1, []))).status_code == 401
     assert (await services.post(path, recommendation_form(1, ["TGQ-2026-0008"]), unit_token(0))).status_code == 403
     assert (await services.post(f"/seasons/{QC}/entries/x/formal-review", {"outcome": "passed"}, PUDONG)).status_code == 403
-    assert (await services.post(f"/seasons/{QC}/entries/x/formal-review", {"outcome": "passed"}, SHANDONG)).status_code == 403
+    assert (await services.post(f"/seasons/{QC}/entries/x/formal-review", {"outcome": "passed"}, SHANDONG)).status_code == 404
     assert (await services.post(f"/seasons/{QC}/publication", None, bearer("judge", "j1"))).status_code == 403
     unknown = await services.post(path, recommendation_form(1, ["TGQ-2026-0008"]), PUDONG)
     assert unknown.status_code == 404 and "x" in unknown.json()["detail"]
@@ -555,7 +555,7 @@ async def test_scores_by_assigned_judges_only_within_the_rubric_and_the_window(s
                                      services.judge_token(0), season_id=QC)
         (item,) = [item for item in queue["items"] if item["entry_id"] == entry_id]
         assert item["stage"] == "material_review" and item["scored"] is True and item["total"] == "86"
-        assert (await services.review.get(f"/judges/{judge(0)}/queue", headers=services.judge_token(1))).status_code == 403
+        assert (await services.review.get(f"/judges/{judge(0)}/queue", headers=services.judge_token(1))).status_code == 404
         scores = await services.until(f"{path}/scores", lambda page: {item["total"] for item in page["scores"]} == {"86", "82"})
         assert {item["judge_id"]: item["total"] for item in scores["scores"]} == {judge(0): "86", judge(1): "82"}
         revisions = {item["judge_id"]: (item["revision"] or {}).get("reason") for item in scores["scores"]}
@@ -610,7 +610,10 @@ async def test_no_input_gives_a_500(services: ReviewServices) -> None:
     for query in ({"skip": -1}, {"limit": 0}, {"progress": "lost"}):
         assert (await services.review.get(f"/seasons/{QC}/entries", params=query, headers=ORGANIZER)).status_code == 422
     assert (await services.review.get(f"/seasons/{QC}/entries/not-an-id", headers=ORGANIZER)).status_code == 404
-    assert (await services.review.get(f"/seasons/{'x' * 500}/entries", headers=ORGANIZER)).status_code == 422
+    # the policy answers first: a season id outside the organizer's own is not found, however long; a platform-wide
+    # reader gets the validation's answer
+    assert (await services.review.get(f"/seasons/{'x' * 500}/entries", headers=ORGANIZER)).status_code == 404
+    assert (await services.review.get(f"/seasons/{'x' * 500}/entries", headers=AUDITOR)).status_code == 422
     assert (await services.review.post(f"/seasons/{QC}/entries/{'9' * 500}/grade", headers=ORGANIZER)).status_code == 422
     assert services.stored() == before
 
@@ -645,3 +648,137 @@ async def test_the_assignment_worker_assigns_from_formal_review_passed_and_its_j
         outsider = next(number for number in range(7) if running.judge(number) not in chosen)
         refused = await running.post(f"{path}/scores", material(80), running.judge_token(outsider))
         assert problem(refused) == (403, "judge_id", "score.judge.not_assigned")
+
+
+# ---------------------------------------------------------------- who sees what: each caller only its own
+
+
+SHANDONG_PUDONG = bearer("recommender", "pudong", "sd-pudong-staff", organizer="370000")
+NATIONAL = bearer("national", "CAQ", "caq-viewer")
+
+
+async def xuhui_entry_in_review(services: ReviewServices) -> str:
+    """Unit 3's entry, recommended by xuhui with judge 4 on its 推荐表, passed formal review, judges 0 and 1 assigned
+    for 文审 (made once for the tests of this section)."""
+    if "unit3-xuhui" not in services.entries:
+        entry_id = await services.submit(3, topic="降低混凝土试块不合格率", qc_type="innovation")
+        path = f"/seasons/{QC}/entries/{entry_id}"
+        await services.ok(f"{path}/recommendation", recommendation_form(3, ["TGQ-2026-0005"]), XUHUI)
+        await services.until(path, lambda item: item["progress"] == "recommended")
+        await services.ok(f"{path}/formal-review", {"outcome": "passed"})
+        await services.until(path, lambda item: item["progress"] == "in_review")
+        await services.ok(f"{path}/assignments", {"stage": "material_review",
+                                                  "judge_ids": [services.judge(0), services.judge(1)]})
+        await services.until(f"{path}/scores", lambda page: any(item["status"] == "assigned"
+                                                                for item in page["assignments"]))
+        services.entries["unit3-xuhui"] = entry_id
+    return services.entries["unit3-xuhui"]
+
+
+def empty(answer: httpx.Response) -> bool:
+    page = answer.json()
+    return (answer.status_code, page["total"], page["items"]) == (200, 0, []) and not any(
+        item["count"] for item in page["by_progress"])
+
+
+async def test_a_query_parameter_narrows_the_entry_list_and_never_widens_it(services: ReviewServices) -> None:
+    entry_id = await xuhui_entry_in_review(services)
+    unit3 = demo_registration(3)["credit_code"]
+    listed = f"/seasons/{QC}/entries"
+    as_organizer = await services.get(listed, ORGANIZER, credit_code=unit3)
+    assert entry_id in [item["entry_id"] for item in as_organizer["items"]]
+    # a filter naming another unit or recommending unit than the token's own: not found, as an unknown one would be
+    for headers, params in ((unit_token(0), {"credit_code": unit3}), (PUDONG, {"recommender_id": "xuhui"})):
+        answer = await services.review.get(listed, params=params, headers=headers)
+        assert answer.status_code == 404, (params, answer.text)
+    # a filter on another field selects within the caller's own only: here nothing
+    for headers, params in ((unit_token(0), {"recommender_id": "xuhui"}), (PUDONG, {"credit_code": unit3})):
+        answer = await services.review.get(listed, params=params, headers=headers)
+        assert empty(answer), (params, answer.text)
+    own = await services.get(listed, unit_token(3), credit_code=unit3)
+    assert entry_id in [item["entry_id"] for item in own["items"]]
+    assert {item["credit_code"] for item in own["items"]} == {unit3}
+    recommended = await services.get(listed, XUHUI, recommender_id="xuhui", credit_code=unit3)
+    assert entry_id in [item["entry_id"] for item in recommended["items"]]
+    assert {item["recommender_id"] for item in (await services.get(listed, XUHUI))["items"]} == {"xuhui"}
+
+
+async def test_an_unassigned_judge_reads_nothing_of_an_entry(services: ReviewServices) -> None:
+    entry_id = await xuhui_entry_in_review(services)
+    scores = f"/seasons/{QC}/entries/{entry_id}/scores"
+    assigned = await services.review.get(scores, headers=services.judge_token(0))
+    assert assigned.status_code == 200 and assigned.json()["scores"] == [] and "assignments" not in assigned.json()
+    missing = await services.review.get(f"/seasons/{QC}/entries/e-missing/scores", headers=services.judge_token(2))
+    unassigned = await services.review.get(scores, headers=services.judge_token(2))
+    assert (unassigned.status_code, missing.status_code) == (404, 404), unassigned.text
+    assert unassigned.json()["detail"] == missing.json()["detail"].replace("e-missing", entry_id)
+    another_province = bearer("judge", services.judge(0), "sd-judge", organizer="370000")
+    assert (await services.review.get(scores, headers=another_province)).status_code == 404
+    assert (await services.review.get(f"/seasons/{QC}/entries/{entry_id}",
+                                      headers=services.judge_token(0))).status_code == 403, "a judge reads its queue"
+    queue = await services.until(f"/judges/{services.judge(0)}/queue",
+                                 lambda page: entry_id in [item["entry_id"] for item in page["items"]],
+                                 services.judge_token(0))
+    assert {item["season_id"] for item in queue["items"]} == {QC}
+    others = await services.get(f"/judges/{services.judge(2)}/queue", services.judge_token(2))
+    assert entry_id not in [item["entry_id"] for item in others["items"]]
+    assert (await services.review.get(f"/judges/{services.judge(0)}/queue",
+                                      headers=services.judge_token(2))).status_code == 404
+
+
+async def test_a_recommenders_token_reaches_its_own_organizers_season_only(services: ReviewServices) -> None:
+    entry_id = await services.submit(1, topic="缩短注塑换模时间", qc_type="innovation")
+    before = services.stored()
+    refused = await services.post(f"/seasons/{QC}/entries/{entry_id}/recommendation",
+                                  recommendation_form(9, ["TGQ-2026-0008"]), SHANDONG_PUDONG)
+    assert (refused.status_code, refused.json()["detail"]) == (404, f"season {QC} not found"), refused.text
+    assert services.stored() == before
+    for path in (f"/seasons/{QC}/recommenders/pudong/recommendations", f"/seasons/{QC}/entries",
+                 f"/seasons/{QC}/entries/{entry_id}/submission", f"/seasons/{QC}"):
+        assert (await services.review.get(path, headers=SHANDONG_PUDONG)).status_code == 404, path
+    other_season = bearer("recommender", "pudong", "pudong-staff", organizer="310000", season="310000-2026-team")
+    assert (await services.review.get(f"/seasons/{QC}/entries", headers=other_season)).status_code == 404
+    assert (await services.review.get(f"/seasons/{QC}/recommenders/pudong/recommendations",
+                                      headers=PUDONG)).status_code == 200
+
+
+async def test_another_provinces_season_and_another_units_entry_are_not_found_like_missing_ones(
+    services: ReviewServices,
+) -> None:
+    entry_id = await xuhui_entry_in_review(services)
+    for path in (f"/seasons/{QC}", f"/seasons/{QC}/entries", f"/seasons/{QC}/judges", f"/seasons/{QC}/results",
+                 f"/seasons/{QC}/entries/{entry_id}"):
+        answer = await services.review.get(path, headers=SHANDONG)
+        assert (answer.status_code, answer.json()["detail"]) == (404, f"season {QC} not found"), path
+    entry = f"/seasons/{QC}/entries/{entry_id}"
+    missing = f"/seasons/{QC}/entries/e-missing"
+    for suffix in ("", "/scores", "/submission"):
+        theirs = await services.review.get(entry + suffix, headers=unit_token(0))
+        absent = await services.review.get(missing + suffix, headers=unit_token(0))
+        assert (theirs.status_code, absent.status_code) == (404, 404), suffix
+        assert theirs.json()["detail"].replace(entry_id, "e-missing") == absent.json()["detail"]
+    own = await services.get(f"{entry}/scores", unit_token(3))
+    assert own["progress"] == "in_review" and "scores" not in own and own["grade"] is None
+    assert (await services.review.get(f"{entry}/scores", headers=PUDONG)).status_code == 404
+    assert (await services.review.get(f"/seasons/{QC}/recommenders/xuhui/recommendations",
+                                      headers=PUDONG)).status_code == 404
+
+
+async def test_contacts_on_the_recommendation_form_are_masked_but_for_the_organizers_staff_and_their_owner(
+    services: ReviewServices,
+) -> None:
+    entry_id = await xuhui_entry_in_review(services)
+    path = f"/seasons/{QC}/entries/{entry_id}"
+    for headers in (ORGANIZER, XUHUI):
+        seen = await services.get(path, headers)
+        assert seen["recommendation"]["judges"][0]["mobile"] == "13800000007" and "masked" not in seen
+        assert seen["recommendation"]["phone"] == "021-58881234"
+    for headers in (unit_token(3), NATIONAL, AUDITOR):
+        seen = await services.get(path, headers)
+        judge = seen["recommendation"]["judges"][0]
+        assert (judge["mobile"], judge["email"], seen["masked"]) == ("138****0007", "j***@example.org", True)
+        assert seen["recommendation"]["phone"] == "021****1234"
+    listed = await services.get(f"/seasons/{QC}/entries", NATIONAL, credit_code=demo_registration(3)["credit_code"])
+    assert {item["recommendation"]["judges"][0]["mobile"] for item in listed["items"]} == {"138****0007"}
+    quota = await services.get(f"/seasons/{QC}/recommenders/xuhui/recommendations", AUDITOR)
+    assert {item["recommendation"]["judges"][0]["mobile"] for item in quota["items"]} == {"138****0007"}

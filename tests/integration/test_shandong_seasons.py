@@ -40,7 +40,7 @@ from tests.unit.test_submission_forms import attachment, qc_form, work_summary
 NOW = datetime(2024, 5, 20, 2, tzinfo=UTC)
 QC, TEAM = "370000-2024-qc_group", "370000-2024-team"
 ORGANIZER = bearer("organizer", "370000", "staff-sd")
-JINAN = bearer("recommender", "jinan", "jinan-staff")
+JINAN = bearer("recommender", "jinan", "jinan-staff", organizer="370000")
 NATIONAL = bearer("national", "CAQ", "caq")
 UNIT = bearer("unit", SD_UNIT["credit_code"], "sd-promoter")
 QINGDAO_UNIT = {"credit_code": "91370212MA12K00124", "unit_name": "青岛海尔空调器有限总公司"}

@@ -31,6 +31,7 @@ from qcp.demo import demo_registration, demo_season
 from services.review.adapters.read_model import ReviewReadModel
 from services.review.application import ReviewApplication
 from services.review.entrypoints.http import build_router
+from services.review.entrypoints.policy import POLICY
 from tests.unit.test_submission_forms import qc_form
 
 # ---------------------------------------------------------------- an in-memory stand-in for the MongoDB subset
@@ -173,6 +174,7 @@ class Service:
             service="review", routers=[build_router()], tokens=TOKENS, metrics=ServiceMetrics("review"),
             readiness=Readiness({}), state={"application": self.application, "read_model": self.read_model,
                                              "clock": self.clock},
+            policy=POLICY,
         )
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://review")
         self.position = 0
