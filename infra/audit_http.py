@@ -14,17 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
-from contracts import Actor, Envelope
+from contracts import Envelope
 from contracts.codes import Role
-from infra.authorization import READ_EVERYWHERE, Policy, Scope
-from infra.auth import AuthenticatedActor, require_role
+from infra.authorization import READ_EVERYWHERE, Grant, MissingCredentials, Policy, Scope, grant_for
 from infra.digest import chain_report, head_of
 from infra.eventstore import EventStoreApplication
 from infra.http import Limit, Skip
+from infra.http.security import Credentials, authorize, caller_of
 
-AUDIT_ROLES = (Role.AUDITOR, Role.ORGANIZER, Role.NATIONAL)
 SeasonId = Annotated[str, Query(min_length=1, max_length=64)]
 INDEX_BATCH = 1_000
 
@@ -37,15 +36,10 @@ class DigestSource(Protocol):
     async def aggregate(self, aggregate_id: uuid.UUID) -> list[Envelope]:
         """Every envelope of the aggregate (any order); empty when it is unknown."""
 
-    async def season(self, season_id: str, skip: int, limit: int) -> tuple[int, list[list[Envelope]]]:
-        """How many aggregates have events in the season, and one page of them (by aggregate id)."""
-
-
-def require_audit_scope(actor: Actor, envelopes: list[Envelope]) -> None:
-    """Auditors and the national association see everything; an organizer only its own seasons' events."""
-    require_role(actor, *AUDIT_ROLES)
-    if actor.role == Role.ORGANIZER and any(item.organizer not in (None, actor.org) for item in envelopes):
-        raise HTTPException(403, detail=f"these events belong to another organizer; the token is scoped to {actor.org}")
+    async def season(self, season_id: str, skip: int, limit: int,
+                     organizer: str | None = None) -> tuple[int, list[list[Envelope]]]:
+        """How many aggregates have events in the season, and one page of them (by aggregate id); with an
+        organizer, only the aggregates none of whose events belongs to another organizer."""
 
 
 # Digests: auditors and the national association read every province's; a province's staff its own seasons'.
@@ -55,38 +49,82 @@ DIGEST_POLICY: Policy = {
 }
 
 
+def organizer_scope(grant: Grant) -> str | None:
+    """The organizer a caller's audit reads are limited to; None for the platform-wide roles."""
+    return grant.constraints().get("organizer")
+
+
+def in_scope(grant: Grant, envelopes: list[Envelope]) -> list[Envelope]:
+    """The envelopes the caller may read: a province's staff those of its own organizer (and those that name
+    none); the platform-wide roles every one. A page is narrowed, never refused: another province's record
+    filed under this province's season does not hide the province's own."""
+    organizer = organizer_scope(grant)
+    if organizer is None:
+        return envelopes
+    return [item for item in envelopes if item.organizer in (None, organizer)]
+
+
+def granted_by(own: Policy) -> Callable[[Request, Credentials], Grant]:
+    """The grant of a shared router's routes: the app's policy when it has one (then `authorize`, as on every
+    route), otherwise the router's own policy (the same rules). The second case exists only while services
+    are still built without a policy; once every service passes one, routes take `Authorized` instead."""
+
+    def dependency(request: Request, credentials: Credentials) -> Grant:
+        if getattr(request.app.state, "policy", None) is not None:
+            return authorize(request, credentials)
+        route = request.scope.get("route")
+        method = "GET" if request.method == "HEAD" else request.method
+        try:
+            return grant_for(own, (method, getattr(route, "path", request.url.path)), caller_of(request, credentials),
+                             request.path_params, request.query_params)
+        except MissingCredentials as error:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"},
+                                detail="a bearer token is required (Authorization: Bearer <token>)") from error
+
+    return dependency
+
+
+DigestGrant = Annotated[Grant, Depends(granted_by(DIGEST_POLICY))]
+
+
+async def aggregate_digests(aggregate_id: uuid.UUID, request: Request, grant: DigestGrant) -> dict[str, Any]:
+    """An aggregate's digest chain; another province's aggregate answers as an unknown one."""
+    source: DigestSource = request.state.digest_source
+    envelopes = await source.aggregate(aggregate_id)
+    if not envelopes or len(in_scope(grant, envelopes)) != len(envelopes):
+        raise HTTPException(404, detail=f"aggregate {aggregate_id} is not known to the {source.service} service")
+    return {"service": source.service} | chain_report(str(aggregate_id), envelopes)
+
+
+async def season_digests(
+    season_id: SeasonId, request: Request, grant: DigestGrant, skip: Skip = 0, limit: Limit = 100
+) -> dict[str, Any]:
+    """The heads of a season's aggregates; a province's staff see its own organizer's aggregates only."""
+    source: DigestSource = request.state.digest_source
+    total, page = await source.season(season_id, skip, limit, organizer_scope(grant))
+    if total == 0:
+        raise HTTPException(404, detail=f"season {season_id} has no events in the {source.service} service")
+    return {
+        "service": source.service,
+        "season_id": season_id,
+        "total": total,
+        "skip": skip,
+        "limit": limit,
+        "aggregates": [head_of(chain_report(str(envelopes[0].aggregate_id), envelopes)) for envelopes in page],
+    }
+
+
 def build_digest_router(source_of: Callable[[Request], DigestSource]) -> APIRouter:
-    router = APIRouter(tags=["audit"])
+    """The digest routes over one service's source of envelopes."""
 
-    @router.get("/audit/aggregates/{aggregate_id}/digests", summary="An aggregate's digest chain, oldest first")
-    async def aggregate_digests(aggregate_id: uuid.UUID, request: Request, actor: AuthenticatedActor) -> dict[str, Any]:
-        require_role(actor, *AUDIT_ROLES)
-        source = source_of(request)
-        envelopes = await source.aggregate(aggregate_id)
-        if not envelopes:
-            raise HTTPException(404, detail=f"aggregate {aggregate_id} is not known to the {source.service} service")
-        require_audit_scope(actor, envelopes)
-        return {"service": source.service} | chain_report(str(aggregate_id), envelopes)
+    def with_source(request: Request) -> None:
+        request.state.digest_source = source_of(request)
 
-    @router.get("/audit/digests", summary="The head digest and version of every aggregate of a season, by aggregate id")
-    async def season_digests(
-        season_id: SeasonId, request: Request, actor: AuthenticatedActor, skip: Skip = 0, limit: Limit = 100
-    ) -> dict[str, Any]:
-        require_role(actor, *AUDIT_ROLES)
-        source = source_of(request)
-        total, page = await source.season(season_id, skip, limit)
-        if total == 0:
-            raise HTTPException(404, detail=f"season {season_id} has no events in the {source.service} service")
-        require_audit_scope(actor, [item for envelopes in page for item in envelopes])
-        return {
-            "service": source.service,
-            "season_id": season_id,
-            "total": total,
-            "skip": skip,
-            "limit": limit,
-            "aggregates": [head_of(chain_report(str(envelopes[0].aggregate_id), envelopes)) for envelopes in page],
-        }
-
+    router = APIRouter(tags=["audit"], dependencies=[Depends(with_source)])
+    router.add_api_route("/audit/aggregates/{aggregate_id}/digests", aggregate_digests, methods=["GET"],
+                         summary="An aggregate's digest chain, oldest first")
+    router.add_api_route("/audit/digests", season_digests, methods=["GET"],
+                         summary="The head digest and version of every aggregate of a season, by aggregate id")
     return router
 
 
@@ -94,12 +132,14 @@ def build_digest_router(source_of: Callable[[Request], DigestSource]) -> APIRout
 class SeasonIndex:
     """Which aggregates have events in which season, read incrementally from the notification log.
 
-    Only membership is kept: chains are always computed from the events as stored now, so a change
-    to a stored event shows in the next answer.
+    Only membership is kept (and which organizers an aggregate's events name, to narrow a province's page):
+    chains are always computed from the events as stored now, so a change to a stored event shows in the
+    next answer.
     """
 
     position: int = 0
     members: dict[str, set[str]] = field(default_factory=dict)
+    organizers: dict[str, set[str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def catch_up(self, application: EventStoreApplication) -> None:
@@ -110,12 +150,22 @@ class SeasonIndex:
                 )
                 for notification in notifications:
                     event = application.mapper.to_domain_event(notification)
-                    season_id = getattr(event, "meta", {}).get("season_id")
-                    if season_id:
-                        self.members.setdefault(season_id, set()).add(str(notification.originator_id))
+                    meta = getattr(event, "meta", {})
+                    aggregate_id = str(notification.originator_id)
+                    if meta.get("season_id"):
+                        self.members.setdefault(meta["season_id"], set()).add(aggregate_id)
+                    if meta.get("organizer"):
+                        self.organizers.setdefault(aggregate_id, set()).add(meta["organizer"])
                 if not notifications:
                     return
                 self.position = notifications[-1].id
+
+    def of_season(self, season_id: str, organizer: str | None) -> list[str]:
+        """The season's aggregates, by id; with an organizer, those whose events name no other organizer."""
+        members = self.members.get(season_id, set())
+        if organizer is not None:
+            members = {item for item in members if self.organizers.get(item, set()) <= {organizer}}
+        return sorted(members)
 
 
 class EventStoreDigests:
@@ -129,10 +179,12 @@ class EventStoreDigests:
     async def aggregate(self, aggregate_id: uuid.UUID) -> list[Envelope]:
         return await asyncio.to_thread(self.application.history, aggregate_id)
 
-    async def season(self, season_id: str, skip: int, limit: int) -> tuple[int, list[list[Envelope]]]:
+    async def season(self, season_id: str, skip: int, limit: int,
+                     organizer: str | None = None) -> tuple[int, list[list[Envelope]]]:
         def read() -> tuple[int, list[list[Envelope]]]:
             self.index.catch_up(self.application)
-            members = sorted(self.index.members.get(season_id, ()))
+            with self.index.lock:
+                members = self.index.of_season(season_id, organizer)
             page = [self.application.history(uuid.UUID(item)) for item in members[skip : skip + limit]]
             return len(members), page
 

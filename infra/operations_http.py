@@ -6,14 +6,14 @@ import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from contracts.codes import Role
-from infra.authorization import Policy, Scope
-from infra.auth import AuthenticatedActor, require_role
+from infra.audit_http import granted_by
+from infra.authorization import Grant, Policy, Scope
 from infra.errors import NotFound
 from infra.http import PathId
 from infra.relay_producer import RelayProducer, idempotent_producer_factory
@@ -31,38 +31,42 @@ OPERATIONS_POLICY: Policy = {
     ("POST", "/operations/republish"): {Role.OPS: Scope.PLATFORM},
     ("GET", "/operations/republish/{job_id}"): {Role.OPS: Scope.PLATFORM},
 }
+OperationsGrant = Annotated[Grant, Depends(granted_by(OPERATIONS_POLICY))]
+
+
+async def start_republish(body: RepublishRequest, request: Request, grant: OperationsGrant) -> dict[str, Any]:
+    """Republish every stored event from the event store, in the background."""
+    state = request.app.state
+    job = {
+        "_id": str(uuid.uuid4()),
+        "kind": "republish",
+        "status": "running",
+        "requested_by": grant.actor.id,
+        "requested_at": datetime.now(UTC),
+        "from_position": body.from_position,
+    }
+    jobs = _jobs(request)
+    await jobs.insert_one(job)
+    task = asyncio.create_task(_run(state, jobs, job["_id"], body.from_position))
+    state.background_tasks = getattr(state, "background_tasks", set()) | {task}
+    task.add_done_callback(state.background_tasks.discard)
+    return _view(job)
+
+
+async def republish_status(job_id: PathId, request: Request, grant: OperationsGrant) -> dict[str, Any]:  # noqa: ARG001 - the grant is the check
+    """A republish's status and report."""
+    job = await _jobs(request).find_one({"_id": job_id, "kind": "republish"})
+    if job is None:
+        raise NotFound(f"republish {job_id} is not known to this service")
+    return _view(job)
 
 
 def build_operations_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
-
-    @router.post("/operations/republish", status_code=202, summary="Republish every stored event from the event store")
-    async def start_republish(body: RepublishRequest, request: Request, actor: AuthenticatedActor) -> dict[str, Any]:
-        require_role(actor, Role.OPS)
-        state = request.app.state
-        job = {
-            "_id": str(uuid.uuid4()),
-            "kind": "republish",
-            "status": "running",
-            "requested_by": actor.id,
-            "requested_at": datetime.now(UTC),
-            "from_position": body.from_position,
-        }
-        jobs = _jobs(request)
-        await jobs.insert_one(job)
-        task = asyncio.create_task(_run(state, jobs, job["_id"], body.from_position))
-        state.background_tasks = getattr(state, "background_tasks", set()) | {task}
-        task.add_done_callback(state.background_tasks.discard)
-        return _view(job)
-
-    @router.get("/operations/republish/{job_id}", summary="A republish's status and report")
-    async def republish_status(job_id: PathId, request: Request, actor: AuthenticatedActor) -> dict[str, Any]:
-        require_role(actor, Role.OPS)
-        job = await _jobs(request).find_one({"_id": job_id, "kind": "republish"})
-        if job is None:
-            raise NotFound(f"republish {job_id} is not known to this service")
-        return _view(job)
-
+    router.add_api_route("/operations/republish", start_republish, methods=["POST"], status_code=202,
+                         summary="Republish every stored event from the event store")
+    router.add_api_route("/operations/republish/{job_id}", republish_status, methods=["GET"],
+                         summary="A republish's status and report")
     return router
 
 

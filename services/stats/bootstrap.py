@@ -7,6 +7,7 @@ from services.stats.adapters.read_model import StatsReadModel
 from services.stats.audit.journal import journal_process
 from services.stats.entrypoints.http import build_router
 from services.stats.entrypoints.messaging import CONSUMED_TOPICS, StatsWorkerModel
+from services.stats.entrypoints.policy import POLICY
 
 
 def definition() -> ServiceDefinition:
@@ -17,4 +18,5 @@ def definition() -> ServiceDefinition:
         consumes=CONSUMED_TOPICS,
         processes=(journal_process(),),
         build_worker_model=StatsWorkerModel,
+        policy=POLICY,
     )

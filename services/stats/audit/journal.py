@@ -81,8 +81,13 @@ class Journal:
     async def of_aggregate(self, aggregate_id: uuid.UUID) -> list[Envelope]:
         return [envelope for envelope, _ in await self._read({"aggregate_id": str(aggregate_id)})]
 
-    async def aggregates_of_season(self, season_id: str) -> list[str]:
-        return sorted(await self.collection.distinct("aggregate_id", {"season_id": season_id}))
+    async def aggregates_of_season(self, season_id: str, organizer: str | None = None) -> list[str]:
+        """The season's aggregates, by id; with an organizer, those none of whose events names another one."""
+        members = set(await self.collection.distinct("aggregate_id", {"season_id": season_id}))
+        if organizer is not None and members:
+            members -= set(await self.collection.distinct("aggregate_id", {
+                "aggregate_id": {"$in": sorted(members)}, "organizer": {"$nin": [organizer, None]}}))
+        return sorted(members)
 
     async def of_aggregates(self, aggregate_ids: list[str]) -> dict[str, list[Envelope]]:
         grouped: dict[str, list[Envelope]] = {item: [] for item in aggregate_ids}
@@ -130,8 +135,9 @@ class JournalDigests:
     async def aggregate(self, aggregate_id: uuid.UUID) -> list[Envelope]:
         return await self.journal.of_aggregate(aggregate_id)
 
-    async def season(self, season_id: str, skip: int, limit: int) -> tuple[int, list[list[Envelope]]]:
-        members = await self.journal.aggregates_of_season(season_id)
+    async def season(self, season_id: str, skip: int, limit: int,
+                     organizer: str | None = None) -> tuple[int, list[list[Envelope]]]:
+        members = await self.journal.aggregates_of_season(season_id, organizer)
         page = members[skip : skip + limit]
         grouped = await self.journal.of_aggregates(page)
         return len(members), [grouped[item] for item in page if grouped[item]]
