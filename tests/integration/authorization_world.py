@@ -5,7 +5,8 @@ Shanghai (310000) and Shandong (370000) each run their 2026 QC season with a rec
 and judges registered from the same certificate (a judge's id is derived from its season, so the two ids
 differ). Only in Shanghai is a judge assigned to the entry. Stats reads the same topics beside them.
 
-Each province's objects are one set of parameter values (`Side`): the caller's own (Shanghai's) and another's
+The national association's own objects, where it acts as an organizer, are the national season's (opened
+here, with nothing in it). Each province's objects are one set of parameter values (`Side`): the caller's own (Shanghai's) and another's
 (Shandong's), named by the path and query parameters the routes use.
 """
 
@@ -40,6 +41,7 @@ from tests.unit.test_submission_forms import qc_form
 
 SERVICES = ("registration", "submission", "review", "stats")
 NATIONAL = bearer("national", "CAQ", "caq-viewer")
+NATIONAL_SEASON = "CAQ-2026-qc_group"  # where the national association acts as an organizer
 ORGANIZERS = {SH: bearer("organizer", "310000", "staff-sh"), SD: bearer("organizer", "370000", "staff-sd")}
 RECOMMENDER_ID = "pudong"
 # the unit of each province (demo units; Shandong's is another unit than Shanghai's)
@@ -81,6 +83,7 @@ class World:
     clients: dict[str, httpx.AsyncClient]
     own: Side      # Shanghai's: the callers' own
     other: Side    # Shandong's: another province's, another unit's, another recommending unit's, another judge's
+    national: Side  # the national season's: the national association's own where it acts as an organizer
     # parameters that do not depend on ownership (a round, a window's stage, a built-in profile...)
     common: dict[str, str] = field(default_factory=dict)
 
@@ -116,6 +119,8 @@ async def authorization_world(stack: Any, root: Path) -> AsyncIterator[World]:
         await running.ok(f"{path}/assignments", {"stage": "material_review", "judge_ids": [judges[SH]]}, ORGANIZERS[SH])
         judge = bearer("judge", judges[SH], "judge-sh", organizer="310000")
         await running.until(f"/judges/{judges[SH]}/queue", lambda queue: entries[SH] in str(queue), judge)
+        national = Side(NATIONAL_SEASON, demo_registration(UNITS[SH])["credit_code"], entries[SH], RECOMMENDER_ID,
+                        judges[SH])
         sides = {season_id: Side(season_id, demo_registration(UNITS[season_id])["credit_code"], entries[season_id],
                                  RECOMMENDER_ID, judges[season_id]) for season_id in (SH, SD)}
         clients = {"registration": running.registration, "submission": running.submission,
@@ -123,17 +128,19 @@ async def authorization_world(stack: Any, root: Path) -> AsyncIterator[World]:
         for season_id in (SH, SD):
             await _stats_knows(stats.client, season_id, entries[season_id])
             sides[season_id].aggregate_ids = await _aggregates(clients, season_id)
+        national.aggregate_ids = sides[SH].aggregate_ids  # read platform-wide: never the national season's own
         apps = {name: client._transport.app for name, client in clients.items()}  # noqa: SLF001
         profile_id, _, version = next(iter(builtin_profiles())).partition("@v")
         common = {"stage": "review", "round_code": "material_review", "objection_id": "o1", "profile_id": profile_id,
                   "version": version, "batch_id": "no-such-batch", "job_id": "no-such-job",
                   "rebuild_id": "no-such-rebuild"}
-        yield World(apps, clients, sides[SH], sides[SD], common)
+        yield World(apps, clients, sides[SH], sides[SD], national, common)
 
 
 async def _open_seasons(running: ReviewServices) -> dict[str, str]:
     """Both seasons with `pudong`, one unit each and the judges; the scoring judge's id per season."""
     seasons = example_seasons()
+    await running.register("/seasons", seasons[NATIONAL_SEASON], bearer("organizer", "CAQ", "caq-secretariat"))
     scoring: dict[str, str] = {}
     for season_id in (SH, SD):
         headers = ORGANIZERS[season_id]
@@ -147,8 +154,24 @@ async def _open_seasons(running: ReviewServices) -> dict[str, str]:
                for index in JUDGES]
         scoring[season_id] = ids[0]
     for season_id in (SH, SD):
-        await running.until(f"/seasons/{season_id}/judges", lambda page: page["total"] == len(JUDGES), NATIONAL)
+        await _until(running.review, f"/seasons/{season_id}/judges", lambda page: page["total"] == len(JUDGES))
     return scoring
+
+
+async def _until(client: httpx.AsyncClient, path: str, check: Any, headers: dict[str, str] = NATIONAL,
+                 **params: Any) -> Any:
+    """Poll until the answer is 200 and passes the check; the last answer is in the error otherwise."""
+    last: list[str] = []
+
+    async def probe() -> Any:
+        answer = await client.get(path, headers=headers, params=params)
+        last[:] = [f"{answer.status_code} {answer.text[:400]}"]
+        return answer.json() if answer.status_code == 200 and check(answer.json()) else None
+
+    try:
+        return await eventually(probe, timeout=90)
+    except AssertionError as error:
+        raise AssertionError(f"{path}: {last}") from error
 
 
 async def _submit_and_recommend(running: ReviewServices, season_id: str) -> str:

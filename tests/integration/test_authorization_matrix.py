@@ -27,7 +27,7 @@ import pytest_asyncio
 from contracts.codes import Role
 from infra.authorization import PUBLIC, Scope
 from tests.authorization_matrix import matrix_lines
-from tests.integration.authorization_world import SERVICES, World, authorization_world
+from tests.integration.authorization_world import SERVICES, Side, World, authorization_world
 
 ROLES = tuple(role for role in Role if role is not Role.SYSTEM)
 # The path and query parameters that name whose an object is: the one set of values differing between the
@@ -53,6 +53,10 @@ class Expect:
     listing: bool = False  # a list narrowed to the caller's scope: another's objects give an empty page
     query: Mapping[str, str] = field(default_factory=dict)  # fixed query parameters to send
     by_role: Mapping[Role, int] = field(default_factory=dict)  # a role whose own call answers otherwise
+    # filters naming an owner that the caller's own call sends too (the route asks for them)
+    own_filters: tuple[str, ...] = ()
+    # roles that reach another province's objects through this read as their own, and why
+    open_to: Mapping[Role, str] = field(default_factory=dict)
 
     def own_for(self, role: Role) -> int | None:
         return self.by_role.get(role, self.own)
@@ -61,22 +65,33 @@ class Expect:
 READ = Expect(200)                     # a seeded object (or report) read
 LIST = Expect(200, listing=True)       # a page of seeded objects
 INCOMPLETE = Expect(422)               # a write with a body: `{}` lacks the required fields
+# A unit may register in any province's season: it reads every season's calendar, forms, review rounds,
+# recommending units (contacts masked) and published results, not only its own province's.
+TO_REGISTER = {Role.UNIT: "a unit may register in any province's season, so it reads any season's public terms"}
+SEASON_READ = Expect(200, open_to=TO_REGISTER)
 NOT_CALLED_FEED = Expect(None, "posting a batch records a province's data; tests/integration/test_feed_intake covers it")
 
 # Shared by every service with an event store (infra.audit_http, infra.operations_http) and by every app.
-SHARED: dict[tuple[str, str], Expect] = {
+DIGESTS: dict[tuple[str, str], Expect] = {
     ("GET", "/audit/aggregates/{aggregate_id}/digests"): READ,
     ("GET", "/audit/digests"): LIST,
-    ("POST", "/operations/republish"): INCOMPLETE,
+}
+OPERATIONS: dict[tuple[str, str], Expect] = {
+    ("POST", "/operations/republish"):
+        Expect(None, "every field of its body is optional: it would republish every event; test_audit covers it"),
     ("GET", "/operations/republish/{job_id}"): Expect(404, "no republish job was started: an unknown job"),
+}
+OPERATIONAL: dict[tuple[str, str], Expect] = {
     ("GET", "/health"): READ,
     ("GET", "/ready"): READ,
     ("GET", "/metrics"): READ,
 }
+SHARED = DIGESTS | OPERATIONS | OPERATIONAL
 FEEDS: dict[tuple[str, str], Expect] = {
     ("POST", "/feeds/batches"): NOT_CALLED_FEED,
     ("GET", "/feeds/quarantine"): LIST,
-    ("GET", "/feeds/batches/{batch_id}"): Expect(404, "no batch was posted in this world: an unknown batch"),
+    ("GET", "/feeds/batches/{batch_id}"):
+        Expect(404, "no batch was posted in this world: an unknown batch", own_filters=("province",)),
 }
 
 EXPECTED: dict[str, dict[tuple[str, str], Expect]] = {
@@ -84,27 +99,27 @@ EXPECTED: dict[str, dict[tuple[str, str], Expect]] = {
         ("GET", "/codes"): READ,
         ("GET", "/profiles"): READ,
         ("GET", "/profiles/{profile_id}/versions/{version}"): READ,
-        ("GET", "/seasons/{season_id}/profile"): READ,
+        ("GET", "/seasons/{season_id}/profile"): SEASON_READ,
         ("POST", "/seasons/{season_id}/profile/adjustments"): INCOMPLETE,
         ("POST", "/seasons"): INCOMPLETE,
         ("PUT", "/seasons/{season_id}/windows/{stage}"): INCOMPLETE,
         ("PUT", "/seasons/{season_id}/rounds/{round_code}/window"): INCOMPLETE,
         ("POST", "/seasons/{season_id}/team-name-suffixes"): INCOMPLETE,
-        ("GET", "/seasons/{season_id}"): READ,
+        ("GET", "/seasons/{season_id}"): SEASON_READ,
         ("POST", "/seasons/{season_id}/registrations"): INCOMPLETE,
         ("GET", "/seasons/{season_id}/registrations"): LIST,
         ("GET", "/seasons/{season_id}/registrations/{credit_code}"): READ,
         ("GET", "/units/{credit_code}/registrations"): LIST,
         ("POST", "/seasons/{season_id}/recommenders"): INCOMPLETE,
-        ("GET", "/seasons/{season_id}/recommenders"): LIST,
+        ("GET", "/seasons/{season_id}/recommenders"): Expect(200, listing=True, open_to=TO_REGISTER),
         ("PUT", "/seasons/{season_id}/recommenders/{recommender_id}/quota"): INCOMPLETE,
         ("POST", "/seasons/{season_id}/recommenders/{recommender_id}/cancellation"): INCOMPLETE,
-        ("GET", "/seasons/{season_id}/recommenders/{recommender_id}"): READ,
+        ("GET", "/seasons/{season_id}/recommenders/{recommender_id}"): SEASON_READ,
         ("POST", "/seasons/{season_id}/judges"): INCOMPLETE,
         ("GET", "/seasons/{season_id}/judges"): LIST,
     },
     "submission": SHARED | FEEDS | {
-        ("GET", "/seasons/{season_id}"): READ,
+        ("GET", "/seasons/{season_id}"): SEASON_READ,
         ("GET", "/seasons/{season_id}/units/{credit_code}"): READ,
         ("GET", "/seasons/{season_id}/recommenders"): LIST,
         ("POST", "/seasons/{season_id}/qc-achievements"): INCOMPLETE,
@@ -126,9 +141,9 @@ EXPECTED: dict[str, dict[tuple[str, str], Expect]] = {
     "review": SHARED | FEEDS | {
         ("POST", "/seasons/{season_id}/rounds/{round_code}/advance"):
             Expect(409, "文审 is not a gate (its body is optional): refused by the rule, nothing stored"),
-        ("GET", "/seasons/{season_id}/rounds"): READ,
-        ("GET", "/seasons/{season_id}/rounds/{round_code}"): READ,
-        ("GET", "/seasons/{season_id}"): READ,
+        ("GET", "/seasons/{season_id}/rounds"): SEASON_READ,
+        ("GET", "/seasons/{season_id}/rounds/{round_code}"): SEASON_READ,
+        ("GET", "/seasons/{season_id}"): SEASON_READ,
         ("GET", "/seasons/{season_id}/judges"): LIST,
         ("GET", "/seasons/{season_id}/entries/{entry_id}/submission"): READ,
         ("POST", "/seasons/{season_id}/entries/{entry_id}/recommendation"): INCOMPLETE,
@@ -142,8 +157,9 @@ EXPECTED: dict[str, dict[tuple[str, str], Expect]] = {
         ("POST", "/seasons/{season_id}/entries/{entry_id}/scores"): INCOMPLETE,
         ("GET", "/seasons/{season_id}/entries/{entry_id}/scores"): READ,
         ("POST", "/seasons/{season_id}/entries/{entry_id}/score-revisions"): INCOMPLETE,
-        ("POST", "/seasons/{season_id}/entries/{entry_id}/grade"):
-            Expect(409, "no judge has scored yet: the grade's rule refuses it, nothing is stored"),
+        ("POST", "/seasons/{season_id}/entries/{entry_id}/grade"): Expect(
+            409, "no judge has scored yet: the grade's rule refuses it, nothing is stored",
+            by_role={Role.NATIONAL: 404}),  # the national season holds no entry in this world
         ("POST", "/seasons/{season_id}/approval"): INCOMPLETE,
         ("POST", "/seasons/{season_id}/notice"): Expect(409, "the notice window has not opened: refused, nothing stored"),
         ("POST", "/seasons/{season_id}/entries/{entry_id}/objections"): INCOMPLETE,
@@ -155,9 +171,9 @@ EXPECTED: dict[str, dict[tuple[str, str], Expect]] = {
         ("GET", "/seasons/{season_id}/entries"): LIST,
         ("GET", "/seasons/{season_id}/entries/{entry_id}"): READ,
         ("GET", "/judges/{judge_id}/queue"): LIST,
-        ("GET", "/seasons/{season_id}/results"): READ,
+        ("GET", "/seasons/{season_id}/results"): SEASON_READ,
     },
-    "stats": SHARED | {
+    "stats": DIGESTS | OPERATIONAL | {
         ("GET", "/audit/entries/{entry_id}/history"): READ,
         ("GET", "/audit/entries/{entry_id}/state"): Expect(200, query={"as_of": "2030-01-01T00:00:00+08:00"}),
         ("GET", "/seasons/{season_id}/overview"): READ,
@@ -232,13 +248,14 @@ class Unfillable(Exception):
     pass
 
 
-def request_for(world: World, operation: Operation, side: str) -> tuple[str, dict[str, str]]:
-    """The operation's URL and query with the world's values: `own` (Shanghai's) or `other` (Shandong's).
+def request_for(world: World, operation: Operation, side: Side, *, own: bool) -> tuple[str, dict[str, str]]:
+    """The operation's URL and query with the values of one side of the world.
 
-    The caller's own objects are asked for with the required query parameters only; another's with every
-    filter naming an owner as well (a filter may narrow the caller's scope, never widen it).
+    The caller's own objects are asked for with the required query parameters (and the filters the operation
+    asks for, `own_filters`); another's with every filter naming an owner as well (a filter may narrow the
+    caller's scope, never widen it).
     """
-    values = (world.own if side == "own" else world.other).params(operation.service) | world.common
+    values = side.params(operation.service) | world.common
     expect = EXPECTED[operation.service].get(operation.key)
     fixed = dict(expect.query) if expect is not None else {}
     missing = [name for name in operation.path_params if name not in values] + [
@@ -247,10 +264,16 @@ def request_for(world: World, operation: Operation, side: str) -> tuple[str, dic
         raise Unfillable(f"{operation}: the authorization world has no value for parameter(s) {missing}; extend "
                          "tests/integration/authorization_world.py or the operation's query in EXPECTED")
     path = operation.path.format(**{name: values[name] for name in operation.path_params})
-    filters = operation.required_query if side == "own" else (
-        set(operation.required_query) | (set(operation.query_params) & OWNERSHIP_PARAMS))
+    filters = set(operation.required_query) | (
+        set(expect.own_filters if expect is not None else ()) if own else set(operation.query_params) & OWNERSHIP_PARAMS)
     query = {name: values[name] for name in operation.query_params if name in filters and name in values}
     return path, query | fixed
+
+
+def own_side(world: World, role: Role, scope: Scope) -> Side:
+    """The national association acts as an organizer in its own (national) season; every other caller's own
+    objects are Shanghai's."""
+    return world.national if role is Role.NATIONAL and scope is Scope.ORGANIZER else world.own
 
 
 def expected_for_another(operation: Operation, expect: Expect, role: Role, scope: Scope,
@@ -258,7 +281,7 @@ def expected_for_another(operation: Operation, expect: Expect, role: Role, scope
     """What a named role gets on another's objects, and whether the answer must be an empty page."""
     own = expect.own_for(role)
     assert own is not None
-    if scope is Scope.PLATFORM:
+    if scope is Scope.PLATFORM or role in expect.open_to:
         return own, False
     named = set(operation.path_params) | set(query)
     if named & CHECKED_ON_THE_PATH.get(scope, frozenset()):
@@ -324,8 +347,9 @@ async def test_every_role_reaches_exactly_its_scope(world: World, service: str) 
             problems.append(f"{operation}: no policy entry or no expected status (see the other test)")
             continue
         try:
-            own_path, own_query = request_for(world, operation, "own")
-            other_path, other_query = request_for(world, operation, "other")
+            own_path, own_query = request_for(world, operation, world.own, own=True)
+            national_path, national_query = request_for(world, operation, world.national, own=True)
+            other_path, other_query = request_for(world, operation, world.other, own=False)
         except Unfillable as error:
             problems.append(str(error))
             continue
@@ -357,8 +381,11 @@ async def test_every_role_reaches_exactly_its_scope(world: World, service: str) 
                 continue  # not called: see the reason in EXPECTED
             own = expect.own_for(role)
             assert own is not None
-            calls.append(await call(headers, own_path, own_query,
-                                    Call(operation, f"{role.value} ({scope.value})", "own", own)))
+            national = own_side(world, role, scope) is world.national
+            calls.append(await call(headers, national_path if national else own_path,
+                                    national_query if national else own_query,
+                                    Call(operation, f"{role.value} ({scope.value})",
+                                         "own (national season)" if national else "own", own)))
             if names_an_owner(operation):
                 status, empty = expected_for_another(operation, expect, role, scope, other_query)
                 calls.append(await call(headers, other_path, other_query,
