@@ -13,6 +13,7 @@ here, with nothing in it). Each province's objects are one set of parameter valu
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -84,6 +85,7 @@ class World:
     own: Side      # Shanghai's: the callers' own
     other: Side    # Shandong's: another province's, another unit's, another recommending unit's, another judge's
     national: Side  # the national season's: the national association's own where it acts as an organizer
+    stranger: Side  # what a filter names that is not the caller's: Shandong's, and Shanghai's `xuhui`
     # parameters that do not depend on ownership (a round, a window's stage, a built-in profile...)
     common: dict[str, str] = field(default_factory=dict)
 
@@ -134,7 +136,8 @@ async def authorization_world(stack: Any, root: Path) -> AsyncIterator[World]:
         common = {"stage": "review", "round_code": "material_review", "objection_id": "o1", "profile_id": profile_id,
                   "version": version, "batch_id": "no-such-batch", "job_id": "no-such-job",
                   "rebuild_id": "no-such-rebuild"}
-        yield World(apps, clients, sides[SH], sides[SD], national, common)
+        stranger = dataclasses.replace(sides[SD], recommender_id="xuhui")
+        yield World(apps, clients, sides[SH], sides[SD], national, stranger, common)
 
 
 async def _open_seasons(running: ReviewServices) -> dict[str, str]:

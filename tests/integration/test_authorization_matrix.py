@@ -6,10 +6,11 @@ operation and each role but SYSTEM, on the world of `authorization_world` (Shang
 own, Shandong's another's):
 - without a token: 401 (an operation declared PUBLIC answers as for its own objects);
 - a role the policy does not name: 403;
-- a role it names, on another's objects: 404, the same as a missing object (a list narrowed by the caller's
-  scope: 200 with an empty page; a write with a body that the path cannot place out of scope: 422, since the
-  body is refused before any object is loaded, as it is for a missing one); a PLATFORM scope reaches another
-  province's objects as its own;
+- a role it names, on another's objects (their path), or on its own path with a filter naming another unit,
+  recommending unit, judge or province: 404, the same as a missing object, wherever the policy checks what is
+  named; else a list narrowed to the caller's scope answers 200 with an empty page, and a write with a body 422
+  (the body is refused before any object is loaded, as it is for a missing one). A PLATFORM scope, and a role an
+  operation opens to every province (`open_to`, with its reason), reaches another's objects as its own;
 - a role it names, on its own objects: the status declared for the operation in `EXPECTED`.
 Path and query parameters come from the world by name; a parameter the world cannot fill fails the test, naming
 it, and so does an operation missing from `EXPECTED`. Every mismatch is collected and listed at the end.
@@ -293,6 +294,25 @@ def expected_for_another(operation: Operation, expect: Expect, role: Role, scope
     return 404, False
 
 
+def expected_for_a_filter(operation: Operation, expect: Expect, scope: Scope,
+                          filters: frozenset[str]) -> tuple[int, bool]:
+    """What a named role gets on its own path with filters naming another: nothing of the caller's matches them.
+
+    404 where the policy checks a filter for this scope; else a list answers 200 with an empty page (a PLATFORM
+    scope too: the world holds nothing of theirs in the caller's own season) and one object 404.
+    """
+    if scope is not Scope.PLATFORM and filters & CHECKED_ON_THE_PATH.get(scope, frozenset()):
+        return 404, False
+    if expect.listing:
+        return 200, True
+    return (422 if operation.has_body else 404), False
+
+
+def optional_filters(operation: Operation) -> frozenset[str]:
+    """The operation's optional query parameters that name an owner: they may narrow, never widen."""
+    return frozenset(operation.query_params) & OWNERSHIP_PARAMS - frozenset(operation.required_query)
+
+
 def names_an_owner(operation: Operation) -> bool:
     return bool((set(operation.path_params) | set(operation.query_params)) & OWNERSHIP_PARAMS)
 
@@ -391,6 +411,14 @@ async def test_every_role_reaches_exactly_its_scope(world: World, service: str) 
                 calls.append(await call(headers, other_path, other_query,
                                         Call(operation, f"{role.value} ({scope.value})", "another's", status,
                                              expect_empty_page=empty)))
+            if filters := optional_filters(operation):
+                # the caller's own path, with every filter naming another unit, recommending unit, judge, province
+                query = own_query | {name: value for name, value in world.stranger.params(service).items()
+                                     if name in filters}
+                status, empty = expected_for_a_filter(operation, expect, scope, filters)
+                calls.append(await call(headers, own_path, query,
+                                        Call(operation, f"{role.value} ({scope.value})", f"own, filtered {query}",
+                                             status, expect_empty_page=empty)))
     problems += [mismatch for item in calls if (mismatch := item.mismatch()) is not None]
     assert not problems, f"{len(problems)} of {len(calls)} calls differ:\n" + "\n".join(problems)
 
