@@ -61,6 +61,7 @@ class Side:
     entry_id: str
     recommender_id: str
     judge_id: str
+    batch_id: str = ""  # the province feed's batch (one unreadable line, quarantined) in each service
     aggregate_ids: dict[str, str] = field(default_factory=dict)  # service -> an aggregate of this season's
 
     @property
@@ -71,7 +72,7 @@ class Side:
         values = {
             "season_id": self.season_id, "credit_code": self.credit_code, "entry_id": self.entry_id,
             "recommender_id": self.recommender_id, "recommender": self.recommender_id, "judge_id": self.judge_id,
-            "year": self.season_id.split("-")[1], "province": self.organizer,
+            "year": self.season_id.split("-")[1], "province": self.organizer, "batch_id": self.batch_id,
         }
         if service in self.aggregate_ids:
             values["aggregate_id"] = self.aggregate_ids[service]
@@ -128,13 +129,16 @@ async def authorization_world(stack: Any, root: Path) -> AsyncIterator[World]:
         clients = {"registration": running.registration, "submission": running.submission,
                    "review": running.review, "stats": stats.client}
         for season_id in (SH, SD):
+            sides[season_id].batch_id = await _post_feed_batch(clients, season_id.split("-")[0])
+        for season_id in (SH, SD):
             await _stats_knows(stats.client, season_id, entries[season_id])
             sides[season_id].aggregate_ids = await _aggregates(clients, season_id)
-        national.aggregate_ids = sides[SH].aggregate_ids  # read platform-wide: never the national season's own
+        # digests and feed batches are read platform-wide: never as the national season's own
+        national.aggregate_ids, national.batch_id = sides[SH].aggregate_ids, sides[SH].batch_id
         apps = {name: client._transport.app for name, client in clients.items()}  # noqa: SLF001
         profile_id, _, version = next(iter(builtin_profiles())).partition("@v")
         common = {"stage": "review", "round_code": "material_review", "objection_id": "o1", "profile_id": profile_id,
-                  "version": version, "batch_id": "no-such-batch", "job_id": "no-such-job",
+                  "version": version, "job_id": "no-such-job",
                   "rebuild_id": "no-such-rebuild"}
         stranger = dataclasses.replace(sides[SD], recommender_id="xuhui")
         yield World(apps, clients, sides[SH], sides[SD], national, stranger, common)
@@ -217,6 +221,19 @@ async def _file_statistics(running: ReviewServices, season_id: str) -> None:
         return answer.status_code == 201 or answer.text
 
     assert await eventually(filed, timeout=30) is True
+
+
+async def _post_feed_batch(clients: dict[str, httpx.AsyncClient], province: str) -> str:
+    """The province's feed posts one batch to each service: a line that is not JSON, quarantined."""
+    batch_id = f"authorization-{province}"
+    headers = bearer("feed", province, f"feed-{province}")
+    for service in ("registration", "submission", "review"):
+        answer = await clients[service].post("/feeds/batches", content=b"not json at all\n", headers=headers,
+                                             params={"batch_id": batch_id})
+        assert answer.status_code == 200, answer.text
+        await _until(clients[service], f"/feeds/batches/{batch_id}", lambda _: True, province=province)
+        await _until(clients[service], "/feeds/quarantine", lambda page: page["total"] == 1, province=province)
+    return batch_id
 
 
 async def _stats_knows(client: httpx.AsyncClient, season_id: str, entry_id: str) -> None:
