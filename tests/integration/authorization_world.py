@@ -12,7 +12,6 @@ here, with nothing in it). Each province's objects are one set of parameter valu
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -122,8 +121,6 @@ async def authorization_world(stack: Any, root: Path) -> AsyncIterator[World]:
         await running.ok(f"{path}/assignments", {"stage": "material_review", "judge_ids": [judges[SH]]}, ORGANIZERS[SH])
         judge = bearer("judge", judges[SH], "judge-sh", organizer="310000")
         await running.until(f"/judges/{judges[SH]}/queue", lambda queue: entries[SH] in str(queue), judge)
-        national = Side(NATIONAL_SEASON, demo_registration(UNITS[SH])["credit_code"], entries[SH], RECOMMENDER_ID,
-                        judges[SH])
         sides = {season_id: Side(season_id, demo_registration(UNITS[season_id])["credit_code"], entries[season_id],
                                  RECOMMENDER_ID, judges[season_id]) for season_id in (SH, SD)}
         clients = {"registration": running.registration, "submission": running.submission,
@@ -133,13 +130,13 @@ async def authorization_world(stack: Any, root: Path) -> AsyncIterator[World]:
         for season_id in (SH, SD):
             await _stats_knows(stats.client, season_id, entries[season_id])
             sides[season_id].aggregate_ids = await _aggregates(clients, season_id)
-        # digests and feed batches are read platform-wide: never as the national season's own
-        national.aggregate_ids, national.batch_id = sides[SH].aggregate_ids, sides[SH].batch_id
+        # the national season holds nothing here: Shanghai's objects named under it (digests and feed batches,
+        # read platform-wide, are never the national season's own)
+        national = dataclasses.replace(sides[SH], season_id=NATIONAL_SEASON)
         apps = {name: client._transport.app for name, client in clients.items()}  # noqa: SLF001
         profile_id, _, version = next(iter(builtin_profiles())).partition("@v")
         common = {"stage": "review", "round_code": "material_review", "objection_id": "o1", "profile_id": profile_id,
-                  "version": version, "job_id": "no-such-job",
-                  "rebuild_id": "no-such-rebuild"}
+                  "version": version, "job_id": "no-such-job", "rebuild_id": "no-such-rebuild"}
         stranger = dataclasses.replace(sides[SD], recommender_id="xuhui")
         yield World(apps, clients, sides[SH], sides[SD], national, stranger, common)
 
@@ -249,11 +246,10 @@ async def _stats_knows(client: httpx.AsyncClient, season_id: str, entry_id: str)
 
 
 async def _aggregates(clients: dict[str, httpx.AsyncClient], season_id: str) -> dict[str, str]:
-    """One aggregate of the season in each service that keeps an event store (its digest chain's subject)."""
+    """One aggregate of the season in each service's digest chains (stats: its journal's)."""
     found: dict[str, str] = {}
     for service in SERVICES:
         answer = await clients[service].get("/audit/digests", params={"season_id": season_id}, headers=NATIONAL)
         if answer.status_code == 200 and answer.json().get("aggregates"):
             found[service] = answer.json()["aggregates"][0]["aggregate_id"]
-    await asyncio.sleep(0)
     return found
