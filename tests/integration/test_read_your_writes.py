@@ -141,7 +141,7 @@ async def test_a_malformed_position_is_refused_naming_the_parameter(registration
     for malformed in ("yesterday", "3fa85f64-5717-4562-b3fc-2c963f66afa6@0", "3fa85f64@2",
                       "3fa85f64-5717-4562-b3fc-2c963f66afa6@-1", "3fa85f64-5717-4562-b3fc-2c963f66afa6@", "@", "x" * 300):
         answer = await registration.patient.get(
-            "/seasons/whatever/registrations", headers=ORGANIZER, params={"min_position": malformed}
+            f"/seasons/{SEASON}/registrations", headers=ORGANIZER, params={"min_position": malformed}
         )
         assert answer.status_code == 422, (malformed, answer.text)
         assert answer.json()["errors"][0]["field"].endswith("min_position"), answer.text

@@ -279,6 +279,7 @@ async def test_a_refusal_names_field_and_rule_and_stores_nothing(
         ("PUT", f"/seasons/{QC}/recommenders/xuhui/quota", {"per_unit_max": 9, "reason": "增加"}, XUHUI, 403),
         ("POST", f"/seasons/{QC}/judges", JUDGE_FORM | {"recommender_id": "direct"}, XUHUI, 403),
         ("POST", f"/seasons/{QC}/judges", JUDGE_FORM, UNIT0, 403),
+        ("POST", f"/seasons/{QC}/judges", JUDGE_FORM | {"certificate_no": "TGQ-2026-0001"}, JUDGE, 403),
         ("POST", f"/seasons/{QC}/registrations", demo_registration(1), UNIT0, 403),
         ("POST", "/seasons/310000-2031-team/recommenders", XUHUI_FORM, ORGANIZER, 404),
         ("PUT", f"/seasons/{QC}/recommenders/nobody/quota", {"per_unit_max": 9, "reason": "增加"}, ORGANIZER, 404),

@@ -256,3 +256,10 @@ async def test_another_provinces_season_answers_as_a_missing_one(service: Servic
     for season_id in (QC, MISSING):
         changed = await service.client.put(f"/seasons/{season_id}/windows/review", json=window, headers=SHANDONG)
         assert (changed.status_code, changed.json()) == (404, {"detail": f"season {season_id} not found"})
+
+
+async def test_a_recommenders_token_bound_to_a_season_reaches_that_season_only(service: Service) -> None:
+    bound = bearer("recommender", "xuhui", "xuhui-staff", organizer="310000", season=QC)
+    assert (await answer(service, f"/seasons/{QC}/recommenders/xuhui", bound)).status_code == 200
+    other = await answer(service, "/seasons/310000-2026-team/recommenders/xuhui", bound)
+    assert (other.status_code, other.json()) == (404, {"detail": "season 310000-2026-team not found"})

@@ -284,7 +284,7 @@ async def test_a_team_season_approves_a_further_team_name_ending(platform: Platf
                            (422, "team_name", "entry.team_name.suffix"))
     await platform.refused("registration", lambda: platform.registration_post(path, body, unit_token(0)),
                            (403, None, None))
-    await platform.refused("registration", lambda: platform.registration_post(path, body, SHANDONG), (403, None, None))
+    await platform.refused("registration", lambda: platform.registration_post(path, body, SHANDONG), (404, None, None))
     await platform.refused("registration", lambda: platform.registration_post(path, body | {"suffix": "质量班组"}),
                            (422, "suffix", "season.team_name_suffix.banzu"))
     await platform.refused("registration", lambda: platform.registration_post(path, body | {"suffix": "<b>"}),
