@@ -106,7 +106,8 @@ async def file_statistics(running: ReviewServices) -> None:
     for season_id, (form, _, statistics) in FILERS.items():
         recommender_id = form["recommender_id"]
         path = f"/seasons/{season_id}/recommenders/{recommender_id}/qc-statistics"
-        headers = bearer("recommender", recommender_id, f"{recommender_id}-staff") | {
+        headers = bearer("recommender", recommender_id, f"{recommender_id}-staff",
+                         organizer=season_id.split("-", 1)[0]) | {
             "Idempotency-Key": f"{recommender_id}-statistics"}
 
         async def filed(path: str = path, headers: dict[str, str] = headers, statistics: dict = statistics) -> Any:

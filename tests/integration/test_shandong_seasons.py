@@ -40,7 +40,7 @@ from tests.unit.test_submission_forms import attachment, qc_form, work_summary
 NOW = datetime(2024, 5, 20, 2, tzinfo=UTC)
 QC, TEAM = "370000-2024-qc_group", "370000-2024-team"
 ORGANIZER = bearer("organizer", "370000", "staff-sd")
-JINAN = bearer("recommender", "jinan", "jinan-staff", organizer="370000")
+JINAN = bearer("recommender", "jinan", "jinan-staff", organizer="370000")  # a Shandong recommending unit
 NATIONAL = bearer("national", "CAQ", "caq")
 UNIT = bearer("unit", SD_UNIT["credit_code"], "sd-promoter")
 QINGDAO_UNIT = {"credit_code": "91370212MA12K00124", "unit_name": "青岛海尔空调器有限总公司"}
@@ -330,7 +330,7 @@ async def test_the_organizer_adjusts_the_team_form_and_a_contradiction_is_refuse
     assert problem(answer)[:3] == (422, "make_absent", "profile.field.presence.conflict"), answer.text
     other = await shandong.registration.post(path, json=contradiction | {"make_absent": []},
                                              headers=bearer("organizer", "310000", "staff-1"))
-    assert other.status_code == 404, "another province's organizer adjusts nothing here, nor learns it exists"
+    assert other.status_code == 403, "another province's organizer adjusts nothing here"
     unit = await shandong.registration.post(path, json=contradiction | {"make_absent": []}, headers=UNIT)
     assert unit.status_code == 403, "a unit adjusts no season's forms"
     unknown = await shandong.registration.post(path, headers=ORGANIZER, json={

@@ -606,7 +606,7 @@ async def test_another_provinces_season_is_missing_to_its_organizer(services: Se
 
 
 async def test_a_registered_unit_is_read_by_its_owners_only(services: Services) -> None:
-    """The unit itself, the recommending unit its registration names, its organizer's staff; national and
+    """The unit itself, the recommending unit its registration names, its organizer's staff and feed; national and
     auditor read; another unit, another recommending unit, another province and a judge do not."""
     client = services.submission
     pudong_unit = demo_registration(0)["credit_code"]   # recommended by Shanghai's pudong
@@ -617,7 +617,7 @@ async def test_a_registered_unit_is_read_by_its_owners_only(services: Services) 
         "its organizer's staff": (ORGANIZER, 200), "the national association": (NATIONAL, 200),
         "an auditor": (AUDITOR, 200), "another unit": (unit_token(1), 404), "another recommending unit": (XUHUI, 404),
         "another province's organizer": (SHANDONG, 404), "another province's pudong": (SHANDONG_PUDONG, 404),
-        "a judge": (JUDGE, 403), "a feed": (FEED, 403),
+        "its province's feed": (FEED, 200), "another province's feed": (SHANDONG_FEED, 404), "a judge": (JUDGE, 403),
     }
     answers = {who: (await client.get(path, headers=headers)).status_code for who, (headers, _) in expected.items()}
     assert answers == {who: status for who, (_, status) in expected.items()}

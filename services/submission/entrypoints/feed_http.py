@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from fastapi import APIRouter, Request
 
 from infra.feeds import FeedIntake, FeedLine, feed_aggregate_id, feed_router
+from infra.http.dependencies import application_of, read_model_of
 from services.submission.adapters.read_model import SubmissionReadModel
 
 
 async def _intake(request: Request, lines: Sequence[FeedLine]) -> FeedIntake:
-    read_model: SubmissionReadModel = request.app.state.read_model
+    read_model: SubmissionReadModel = read_model_of(request)
     records = [line.record for line in lines if line.record is not None and line.record.record_type == "entry"]
     season_ids = sorted({record.season for record in records})
     credit_codes = sorted({str(record.data.get("credit_code", "")).strip().upper() for record in records})
@@ -26,7 +27,7 @@ async def _intake(request: Request, lines: Sequence[FeedLine]) -> FeedIntake:
         if season is not None:
             seasons[season_id] = season
     units = await read_model.registered_units(list(seasons), credit_codes) if seasons and credit_codes else {}
-    application = request.app.state.application
+    application = application_of(request)
     handler = functools.partial(application.take_feed_entry, seasons, units)
     return FeedIntake(application, "submission", {"entry": handler}, touches={
         "entry": lambda record: [feed_aggregate_id("entry", record.province, record.external_id)]})

@@ -42,10 +42,9 @@ POLICY: Policy = {
     # the season as submission knows it: whoever submits, files or reads in it (a unit may enter any
     # province's season; a season's notice is no secret)
     ("GET", SEASON): {**ENTRY_READERS},
-    # a registered unit: itself, the recommending unit its registration names, its organizer's staff
-    ("GET", SEASON + "/units/{credit_code}"): {
-        **READ_EVERYWHERE, Role.ORGANIZER: Scope.ORGANIZER, Role.UNIT: Scope.UNIT, Role.RECOMMENDER: Scope.RECOMMENDER,
-    },
+    # a registered unit: itself, the recommending unit its registration names, its organizer's staff, and its
+    # province's feed (which waits for submission to know the units it registered before posting their entries)
+    ("GET", SEASON + "/units/{credit_code}"): ENTRY_READERS,
     # the season's recommending units: its staff all of them, a recommending unit itself only
     ("GET", SEASON + "/recommenders"): RECOMMENDER_READERS,
     # entries
