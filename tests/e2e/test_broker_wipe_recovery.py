@@ -143,11 +143,11 @@ async def test_after_the_broker_lost_its_data_republishing_restores_everything(r
         assert await projections(stack.mongo_url, prefix) == projected_before, "every projection is unchanged"
         assert await read_reports() == before
 
-        started = await stats.post("/rebuilds", headers=organizer)
+        started = await stats.post("/rebuilds", headers=ops)
         assert started.status_code == 202, started.text
 
         async def rebuilt() -> dict[str, Any] | None:
-            view = (await stats.get(f"/rebuilds/{started.json()['rebuild_id']}", headers=organizer)).json()
+            view = (await stats.get(f"/rebuilds/{started.json()['rebuild_id']}", headers=ops)).json()
             return view if view["status"] not in ("requested", "running") else None
 
         outcome = await eventually(rebuilt, timeout=300, interval=1)

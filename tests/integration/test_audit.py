@@ -276,7 +276,7 @@ async def test_unknown_things_answer_404_naming_them_and_bad_input_422(audited: 
     assert answer.status_code == 403
     answer = await audited.stats_get(f"/audit/entries/{entry_id}/history",
                                      headers=bearer("organizer", "370000", "staff-sd"))
-    assert answer.status_code == 403, "another province's organizer"
+    assert answer.status_code == 404, "another province's organizer: an entry it may not know of"
     answer = await audited.services.review.get("/audit/aggregates/not-a-uuid/digests", headers=AUDITOR)
     assert answer.status_code == 422 and answer.json()["errors"]
 

@@ -37,7 +37,7 @@ from tests.integration.test_feed_intake import (
     quarantine,
 )
 from tests.integration.test_review_http import AUDITOR, ORGANIZER, Calendar, ReviewServices, everything_on, running_review
-from tests.integration.test_stats_season import SeasonWithStats, stats_beside
+from tests.integration.test_stats_season import OPS, SeasonWithStats, stats_beside
 from tests.integration.test_submission_http import bearer, recommender_form, unit_token
 from tests.unit.test_form_profiles import shandong_qc_statistics
 from tests.unit.test_submission_forms import qc_statistics
@@ -290,12 +290,12 @@ async def test_a_fed_entry_shows_its_provincial_provenance_in_its_audit_history(
 
 async def test_a_rebuild_with_the_fed_events_equals_the_live_reports_and_switches(national: NationalView) -> None:
     await national.report("/national/2026/overview", lambda page: page["total"]["provincial_results"] > 0)
-    started = await national.stats.post("/rebuilds", headers=AUDITOR)
+    started = await national.stats.post("/rebuilds", headers=OPS)
     assert started.status_code == 202, started.text
     rebuild_id = started.json()["rebuild_id"]
 
     async def done() -> Any:
-        view = (await national.stats.get(f"/rebuilds/{rebuild_id}", headers=AUDITOR)).json()
+        view = (await national.stats.get(f"/rebuilds/{rebuild_id}", headers=OPS)).json()
         return view if view["status"] not in ("requested", "running") else None
 
     outcome = await eventually(done, timeout=180, interval=0.2)

@@ -29,6 +29,7 @@ SEASON = SeasonPlan(season_no=21, organizer="540000", recommenders=1, units_per_
                     judges=5)
 ORGANIZER = bearer("organizer", "540000", "staff")
 AUDITOR = bearer("auditor", "CAQ", "auditor")
+OPS = bearer("ops", "platform", "ops-1")
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -75,30 +76,32 @@ async def rebuilt(client: httpx.AsyncClient, headers: dict[str, str], **params: 
     rebuild_id = started.json()["rebuild_id"]
 
     async def done() -> Any:
-        view = (await client.get(f"/rebuilds/{rebuild_id}", headers=AUDITOR)).json()
+        view = (await client.get(f"/rebuilds/{rebuild_id}", headers=OPS)).json()
         return view if view["status"] not in ("requested", "running") else None
 
     return await eventually(done, timeout=120, interval=0.2)
 
 
-async def test_the_organizer_switches_to_the_reports_rebuilt_from_the_log_despite_differences(upgraded) -> None:
+async def test_ops_switches_to_the_reports_rebuilt_from_the_log_despite_differences(upgraded) -> None:
     overview = f"/seasons/{SEASON.season_id}/overview"
     assert (await upgraded.get(overview, headers=ORGANIZER)).status_code == 404, "the live state starts past the season"
 
-    kept = await rebuilt(upgraded, AUDITOR)
+    kept = await rebuilt(upgraded, OPS)
     assert kept["status"] == "differs" and kept["switched"] is False and kept["differences"]
     assert (await upgraded.get(overview, headers=ORGANIZER)).status_code == 404, "the live reports were kept"
 
     refused = await upgraded.post("/rebuilds", headers=AUDITOR, params={"switch": "always"})
     assert refused.status_code == 403
+    refused = await upgraded.post("/rebuilds", headers=ORGANIZER, params={"switch": "always"})
+    assert refused.status_code == 403, "a platform-wide operation, not a province's"
 
-    switched = await rebuilt(upgraded, ORGANIZER, switch="always")
+    switched = await rebuilt(upgraded, OPS, switch="always")
     assert switched["status"] == "switched_with_differences" and switched["switched"] is True
     assert switched["differences"], "what the live reports lacked is kept in the rebuild's document"
     answer = await eventually(lambda: _found(upgraded, overview), timeout=30)
     assert answer["registrations"] == SEASON.recommenders * SEASON.units_per_recommender
 
-    again = await rebuilt(upgraded, AUDITOR)
+    again = await rebuilt(upgraded, OPS)
     assert again["status"] == "switched" and again["differences"] == [], "from now on live equals the log"
 
 
