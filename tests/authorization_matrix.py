@@ -1,7 +1,7 @@
 """The role x operation matrix in short form, generated from the services' authorization policies.
 
-`uv run python -m tests.authorization_matrix` prints, per service, each operation with the roles it names and
-their scopes (`-` for an operation that needs no token). The same policies drive the authorization test.
+`uv run python -m tests.authorization_matrix` prints, per service, each operation with the roles it names
+grouped by their scope (`-` for an operation that needs no token). The same policies drive the authorization test.
 """
 
 from __future__ import annotations
@@ -14,11 +14,23 @@ from infra.authorization import PUBLIC, Operation, Policy, Rules
 SERVICES = ("registration", "submission", "review", "stats")
 
 
+# Short names for the matrix: roles, and scopes by their initial.
+ROLE_NAMES = {"organizer": "org", "unit": "unit", "recommender": "rec", "judge": "judge", "national": "nat",
+              "feed": "feed", "auditor": "aud", "ops": "ops"}
+LEGEND = ("scopes: P platform-wide, O own organizer's seasons (a feed: its province), U own unit, "
+          "R own recommending unit in its organizer's season, J assigned judge; - no token needed")
+
+
 def short(rules: Rules) -> str:
-    """`organizer:organizer unit:unit national:platform`, or `-` for a public operation."""
+    """`nat,aud:P org,feed:O unit:U`: the roles named, grouped by scope; `-` for a public operation."""
     if rules is PUBLIC:
-        return "- (public)"
-    return " ".join(f"{role.value}:{scope.value}" for role, scope in rules.items()) or "(nobody)"
+        return "-"
+    grouped: dict[str, list[str]] = {}
+    for role, scope in rules.items():
+        grouped.setdefault(scope.value[0].upper(), []).append(ROLE_NAMES.get(role.value, role.value))
+    order = "POURJ"
+    return " ".join(f"{','.join(roles)}:{scope}" for scope, roles in
+                    sorted(grouped.items(), key=lambda item: order.index(item[0]))) or "(nobody)"
 
 
 def matrix_lines(policy: Policy, operations: Iterable[Operation] | None = None) -> list[str]:
@@ -46,6 +58,8 @@ def shared_policies() -> Mapping[str, Policy]:
 
 
 def main() -> None:
+    print(LEGEND)
+    print()
     for service in SERVICES:
         policy = service_policy(service)
         print(f"## {service}")
