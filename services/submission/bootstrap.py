@@ -6,11 +6,8 @@ from infra.bootstrap import ServiceDefinition
 from services.submission.adapters.read_model import SubmissionReadModel
 from services.submission.application import SubmissionApplication
 from services.submission.entrypoints.http import build_router
+from services.submission.entrypoints.messaging import CONSUMED_TOPICS
 from services.submission.entrypoints.policy import POLICY
-
-
-# Submission learns seasons, windows and registered units from registration's events, and projects its own.
-CONSUMED_TOPICS = ["registration.events", "submission.events"]
 
 
 def definition() -> ServiceDefinition:
