@@ -244,7 +244,7 @@ async def test_the_direct_channel_takes_eligible_member_units_only(platform: Pla
         (422, "eligibility", "enum"),
     )
     not_owner = await services.post(f"/seasons/{QC}/entries/{specialized}/direct-acceptance", opinion, SHANDONG)
-    assert not_owner.status_code == 403
+    assert not_owner.status_code == 404
     accepted = await services.ok(f"/seasons/{QC}/entries/{specialized}/direct-acceptance", opinion)
     assert accepted["event"] == "EntryAcceptedDirectly"
     review = await services.until(f"/seasons/{QC}/entries/{specialized}", lambda item: item["progress"] == "recommended")
