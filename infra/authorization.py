@@ -175,8 +175,10 @@ class Grant:
 
     def claims(self, what: str, **values: str | None) -> None:
         """A command's body names the organization it acts for: refuse (403) when that lies outside the scope."""
-        if not self.admits({key: value for key, value in values.items() if value is not None},
-                           fields=tuple(name for name, value in values.items() if value is not None)):
+        # the body's values are named as the scope names them, whatever the route's documents call them
+        plain = Grant(self.caller, self.scope)
+        if not plain.admits({key: value for key, value in values.items() if value is not None},
+                            fields=tuple(name for name, value in values.items() if value is not None)):
             held = ", ".join(f"{key} {value}" for key, value in self.constraints().items())
             raise NotPermitted(f"{what} lies outside the token's scope ({held})")
 
@@ -241,8 +243,10 @@ def _check_path(grant: Grant, params: Mapping[str, str]) -> None:
 
 
 def _same_organizer(caller: Caller, document: Mapping[str, Any]) -> bool:
+    # ids of recommending units and judges are chosen per organizer: without both organizers known, the
+    # document may be another province's namesake's, so it is not the caller's own
     organizer = _organizer_of_document(document)
-    return organizer is None or caller.organizer is None or organizer == caller.organizer
+    return organizer is not None and caller.organizer is not None and organizer == caller.organizer
 
 
 def _organizer_of_document(document: Mapping[str, Any]) -> str | None:

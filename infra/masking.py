@@ -37,7 +37,8 @@ def masked(value: Any, key: str | None = None) -> Any:
     if isinstance(value, Mapping):
         return {name: masked(item, name) for name, item in value.items()}
     if isinstance(value, list):
-        return [masked(item) for item in value]
+        # a list under a personal key (several phones) is personal too; a list of records masks by their keys
+        return [masked(item, key) for item in value]
     if key in PERSONAL_KEYS and isinstance(value, str):
         return mask_value(key, value)
     return value
