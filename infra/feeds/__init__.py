@@ -34,7 +34,12 @@ from infra.feeds.parsing import (
     split_lines,
     unpacked,
 )
-from infra.feeds.read_model import FEED_BATCHES, FEED_QUARANTINE, FEED_ROUTES, create_feed_indexes
+from infra.feeds.read_model import (
+    FEED_BATCHES,
+    FEED_QUARANTINE,
+    FEED_ROUTES,
+    create_feed_indexes,
+)
 from infra.feeds.report import Report
 from infra.feeds.work import RecordHandler, Work, stored_among
 

@@ -38,11 +38,23 @@ from pydantic import ValidationError
 
 from contracts import Actor, Source
 from contracts.codes import Channel
-from contracts.fed import FeedBatchReported, FeedQuarantineResolved, FeedRecordQuarantined, Reason, RecordCounts
+from contracts.fed import (
+    FeedBatchReported,
+    FeedQuarantineResolved,
+    FeedRecordQuarantined,
+    Reason,
+    RecordCounts,
+)
 from contracts.identity import stable_uuid
 from infra.errors import Conflict, RuleViolation
 from infra.eventstore import CommandContext, EventStoreApplication, stamp
-from infra.feeds.ledger import FeedBatch, FeedLedger, QuarantinedRecord, batch_aggregate_id, ledger_id
+from infra.feeds.ledger import (
+    FeedBatch,
+    FeedLedger,
+    QuarantinedRecord,
+    batch_aggregate_id,
+    ledger_id,
+)
 from infra.feeds.parsing import RAW_KEPT, FeedLine, FeedRecord, reason_of, reasons_of
 from infra.feeds.report import Report
 from infra.feeds.work import RecordHandler, Work

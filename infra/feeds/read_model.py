@@ -7,6 +7,7 @@ from typing import Any
 from pymongo import ASCENDING
 
 from infra.mongo import FieldsOf, payload_fields, public
+from infra.pages import page
 
 FEED_QUARANTINE = "feed_quarantine"
 FEED_BATCHES = "feed_batches"
@@ -42,7 +43,7 @@ async def quarantine_page(database: Any, query: dict[str, Any], skip: int, limit
     total = await collection.count_documents(query)
     cursor = collection.find(query).sort([("batch_id", ASCENDING), ("line", ASCENDING)]).skip(skip).limit(limit)
     items = [public(item) async for item in cursor]
-    return {"total": total, "skip": skip, "limit": limit, "items": items}
+    return page(total, skip, limit, items)
 
 
 async def batch_report(database: Any, service: str, province: str, batch_id: str) -> dict[str, Any] | None:

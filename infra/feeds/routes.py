@@ -32,6 +32,7 @@ from infra.feeds.read_model import batch_report as stored_batch_report
 from infra.feeds.read_model import quarantine_page
 from infra.http import Limit, PathId, Skip
 from infra.http.security import Authorized
+from infra.pages import empty_page
 
 
 def province_of(actor: Actor) -> str:
@@ -162,7 +163,7 @@ def feed_router(service: str, prepare: Prepare) -> APIRouter:
     ) -> dict[str, Any]:
         readable, province = _readable_province(grant, province)
         if not readable:
-            return {"total": 0, "skip": skip, "limit": limit, "items": []}
+            return empty_page(skip, limit)
         query: dict[str, Any] = {"service": service}
         filters = {"province": province, "batch_id": batch_id, "record_type": record_type,
                    "external_id": external_id, "resolved": resolved}

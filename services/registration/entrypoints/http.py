@@ -30,12 +30,18 @@ from contracts.codes import (
 )
 from contracts.common import Window
 from contracts.identity import season_key
-from contracts.registered import JudgeForm, RecommenderForm, SeasonOpened, UnitRegistrationForm
+from contracts.registered import (
+    JudgeForm,
+    RecommenderForm,
+    SeasonOpened,
+    UnitRegistrationForm,
+)
 from infra.authorization import Grant
 from infra.errors import RuleViolation
 from infra.http import Limit, Skip, execute
 from infra.http.security import Authorized
 from infra.masking import for_caller
+from infra.pages import empty_page, page
 from services.registration.entrypoints.feed_http import build_feed_router
 from services.registration.entrypoints.parameters import (
     Application,
@@ -45,8 +51,6 @@ from services.registration.entrypoints.parameters import (
     RecommenderIdQuery,
     RoundCode,
     SeasonId,
-    empty_page,
-    page,
 )
 from services.registration.entrypoints.profile_http import build_profile_router
 from services.registration.entrypoints.requests import (

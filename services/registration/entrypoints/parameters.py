@@ -1,8 +1,8 @@
-"""What registration's routes take besides their bodies: typed dependencies, path and query parameters, pages."""
+"""What registration's routes take besides their bodies: typed dependencies, path and query parameters."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path, Query
 
@@ -19,12 +19,3 @@ CreditCodePath = Annotated[str, Path(pattern=r"^\s*[0-9A-Za-z]{18}\s*$", descrip
 RecommenderIdPath = Annotated[str, Path(pattern=RECOMMENDER_ID_PATTERN)]
 RecommenderIdQuery = Annotated[str | None, Query(pattern=RECOMMENDER_ID_PATTERN)]
 RoundCode = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="e.g. initial_review")]
-
-
-def page(total: int, skip: int, limit: int, items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"total": total, "skip": skip, "limit": limit, "items": items}
-
-
-def empty_page(skip: int, limit: int) -> dict[str, Any]:
-    """A filter that asks outside the caller's scope selects nothing."""
-    return page(0, skip, limit, [])

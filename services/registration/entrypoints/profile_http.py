@@ -14,7 +14,11 @@ from contracts.season_profile import profile_of_document
 from infra.errors import NotFound
 from infra.http import execute
 from infra.http.security import Authorized
-from services.registration.entrypoints.parameters import Application, ReadModel, SeasonId
+from services.registration.entrypoints.parameters import (
+    Application,
+    ReadModel,
+    SeasonId,
+)
 
 ProfileId = Annotated[str, Path(max_length=64)]
 ProfileVersion = Annotated[int, Path(ge=1, le=10_000)]

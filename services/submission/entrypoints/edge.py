@@ -13,6 +13,7 @@ from infra.authorization import Grant
 from infra.errors import NotFound
 from infra.http.dependencies import application_of, read_model_of
 from infra.masking import for_caller
+from infra.pages import page
 from services.submission.adapters.read_model import SubmissionReadModel
 from services.submission.application import SubmissionApplication
 from services.submission.domain.season import SeasonView
@@ -46,4 +47,4 @@ async def entry_page(read_model: SubmissionReadModel, grant: Grant, query: dict[
                      skip: int, limit: int) -> dict[str, Any]:
     """A page of entries; a query that asked outside the caller's scope (None) finds none."""
     total, items = await read_model.find_entries(query, skip=skip, limit=limit) if query is not None else (0, [])
-    return {"total": total, "skip": skip, "limit": limit, "items": shown(grant, items)}
+    return page(total, skip, limit, shown(grant, items))
