@@ -8,7 +8,7 @@ import contextlib
 import socket
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from contracts import Envelope
 from contracts.envelope import event_id_for
 from infra.bootstrap import build_worker
 from infra.kafka import encode, ensure_topics
+from infra.projection import Event, Outcome, apply_each
 from infra.settings import ServiceSettings
 from qcp.cli import cli
 from qcp.demo import demo_registration
@@ -62,6 +63,10 @@ class RefusingReadModel:
         if self.refusing and envelope.aggregate_id == POISON.aggregate_id:
             raise ValueError(CAUSE)
         return await self.inner.apply(envelope, payload)
+
+    async def apply_batch(self, events: Sequence[Event]) -> list[Outcome]:
+        """A batch event by event through `apply`, so the refusal applies to consumers taking batches too."""
+        return await apply_each(self, events)
 
 
 @dataclasses.dataclass
