@@ -330,7 +330,7 @@ async def test_the_organizer_adjusts_the_team_form_and_a_contradiction_is_refuse
     assert problem(answer)[:3] == (422, "make_absent", "profile.field.presence.conflict"), answer.text
     other = await shandong.registration.post(path, json=contradiction | {"make_absent": []},
                                              headers=bearer("organizer", "310000", "staff-1"))
-    assert other.status_code == 403, "another province's organizer adjusts nothing here"
+    assert other.status_code == 404, "another province's season is not known to its organizer: it adjusts nothing here"
     unit = await shandong.registration.post(path, json=contradiction | {"make_absent": []}, headers=UNIT)
     assert unit.status_code == 403, "a unit adjusts no season's forms"
     unknown = await shandong.registration.post(path, headers=ORGANIZER, json={
