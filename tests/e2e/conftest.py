@@ -17,7 +17,10 @@ from tests.harness import TOKENS, environment_for, isolated_settings, new_namesp
 def platform(stack: StackConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     root: Path = tmp_path_factory.mktemp("platform")
     settings = isolated_settings(stack, "registration", root, new_namespace())
-    running = Platform(environment_for(settings), root / "logs", default_ports(free_port_base()))
+    # these tests drive load from one organizer's token (five clients at once, through broker restarts):
+    # no rate limit for it here; the limits themselves are tested in tests/integration/test_bounded_inputs.py
+    environment = environment_for(settings) | {"QCP_RATE_LIMIT_ORGANIZER_PER_MINUTE": "0"}
+    running = Platform(environment, root / "logs", default_ports(free_port_base()))
     running.start()
     try:
         running.wait_until_ready(timeout=180)
