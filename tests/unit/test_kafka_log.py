@@ -16,12 +16,19 @@ from infra.settings import ServiceSettings
 def summarised(caplog: pytest.LogCaptureFixture):
     summary = BrokerTroubleSummary()
     logger = logging.getLogger("aiokafka.client")
+    # a worker built earlier in the same process installed the process's own summary: this test's stands alone
+    installed = [item for item in logger.filters if isinstance(item, BrokerTroubleSummary)]
+    for item in installed:
+        logger.removeFilter(item)
     logger.addFilter(summary)
     caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger="aiokafka.client")  # whatever an earlier command line set aiokafka to
     try:
         yield summary, logger
     finally:
         logger.removeFilter(summary)
+        for item in installed:
+            logger.addFilter(item)
 
 
 def test_a_thousand_reconnect_errors_make_one_line_away_and_one_line_back(summarised, caplog) -> None:
