@@ -14,6 +14,7 @@ import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from infra.kafka_security import PLAINTEXT, KafkaSecurity
 from infra.projection import NotReady
@@ -98,7 +99,15 @@ class CatchUp:
 
     async def _behind(self, targets: dict[TopicPartition, int]) -> dict[str, int]:
         admin, _ = await self._clients()
-        committed = await admin.list_consumer_group_offsets(self.group)
+        try:
+            committed = await admin.list_consumer_group_offsets(self.group)
+        except KafkaError as error:
+            # A broker just started (or wiped) has no group coordinator yet: not knowing where the
+            # group stands is "behind", and the wait polls again until its timeout.
+            if not error.retriable:
+                raise
+            log.info("consumer group %s: offsets not known yet (%s)", self.group, type(error).__name__)
+            return {f"{partition.topic}[{partition.partition}]": end for partition, end in targets.items()}
         behind = {}
         for partition, end in targets.items():
             meta = committed.get(partition)

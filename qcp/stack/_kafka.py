@@ -249,6 +249,9 @@ class Kafka(Component):
         await admin.start()
         try:
             cluster = await admin.describe_cluster()
+            # Consumer groups work only once the offsets topic exists and is loaded; a broker just
+            # started on empty storage answers metadata before that, and the first consumer fails.
+            await admin.find_coordinator("qcp-stack-health")
         finally:
             await admin.close()
         brokers = cluster.get("brokers") or []
