@@ -23,22 +23,21 @@ class FormalReview(ReviewStore):
         now = self.clock()
         season.check_formal_review_period(now)
         review = self.entry_review(season.season_id, entry.entry_id)
+        review.check_up_for_formal_review(entry.withdrawn)  # the entry's state is refused before the decision's input
+        if decision.outcome == "passed" and decision.reasons:
+            raise RuleViolation("reasons", "formal_review.reasons.without_failure",
+                                "reasons are given for a failed formal review only")
+        if decision.outcome != "passed" and not decision.reasons:
+            raise RuleViolation("reasons", "formal_review.reasons.required",
+                                "a failed formal review gives its reasons, so the entry can be corrected")
         if decision.outcome == "passed":
             passed = FormalReviewPassed(
                 season_id=season.season_id, entry_id=entry.entry_id, credit_code=entry.credit_code,
                 recommender_id=review.recommender_id, kind=entry.kind,
             )
-            review.check_up_for_formal_review(entry.withdrawn)
-            if decision.reasons:
-                raise RuleViolation("reasons", "formal_review.reasons.without_failure",
-                                    "reasons are given for a failed formal review only")
             review.pass_formal_review(**stamp_in_season(passed, context, season, now), entry_withdrawn=entry.withdrawn)
             event = "FormalReviewPassed"
         else:
-            review.check_up_for_formal_review(entry.withdrawn)
-            if not decision.reasons:
-                raise RuleViolation("reasons", "formal_review.reasons.required",
-                                    "a failed formal review gives its reasons, so the entry can be corrected")
             failed = FormalReviewFailed(
                 season_id=season.season_id, entry_id=entry.entry_id, credit_code=entry.credit_code,
                 recommender_id=review.recommender_id, reasons=decision.reasons, entry_version=entry.version,
