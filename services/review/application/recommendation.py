@@ -15,7 +15,7 @@ from infra.eventstore import CommandContext, idempotent, recorded, stamp_in_seas
 from infra.idempotency import IdempotencyKey
 from services.review.application.commands import AcceptDirectly, Recommend, Revoke
 from services.review.application.store import ReviewStore, check_not_future, identity, summary
-from services.review.domain.entry_review import EntryReview, ReviewProgress
+from services.review.domain.entry_review import EntryReview
 from services.review.domain.quota import DIRECT_SLATE, RecommenderSlate, check_quota, check_rank_unique, counted_for_unit
 from services.review.domain.source_rules import check_filings, check_not_cancelled, direct_eligibility
 from services.review.domain.views import EntryView, JudgeView, SeasonView
@@ -131,14 +131,7 @@ class Recommendation(ReviewStore):
         review = self._find_review(season_id, entry_id)
         if review is None:
             return EntryReview(season_id, entry_id)
-        if review.progress is not ReviewProgress.REVOKED:
-            raise Conflict(
-                "entry_id",
-                "recommendation.duplicate",
-                f"entry {entry_id} is already {review.progress.label if review.progress else 'recommended'}"
-                + (f" by {review.recommender_id}" if review.recommender_id else "")
-                + "; an entry is recommended once (revoke it first to change the recommendation)",
-            )
+        review.check_recommendable_again()
         return review
 
 

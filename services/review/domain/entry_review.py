@@ -93,6 +93,17 @@ class EntryReview(Aggregate):
         self.slate_key = self.recommender_id or "direct"  # quota.DIRECT_SLATE
         self.failed_version = None
 
+    def check_recommendable_again(self) -> None:
+        """An entry is recommended once; revoked, it may be recommended again."""
+        if self.progress is not ReviewProgress.REVOKED:
+            raise Conflict(
+                "entry_id",
+                "recommendation.duplicate",
+                f"entry {self.entry_id} is already {self.progress.label if self.progress else 'recommended'}"
+                + (f" by {self.recommender_id}" if self.recommender_id else "")
+                + "; an entry is recommended once (revoke it first to change the recommendation)",
+            )
+
     @event("EntryRecommended")
     def recommend(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
         self._recommended(payload)
