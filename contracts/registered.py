@@ -194,6 +194,10 @@ class ReviewRound(Payload):
         "otherwise the secretariat assigns them by hand",
     )
     gate: GateRule | None = Field(default=None, description="a gate: only the entries it advances take the next round")
+    one_entry_per_unit: bool = Field(
+        default=False,
+        description="a judge may not score two entries of the same unit in this round; left out, no such limit",
+    )
 
 
 def rounds_of_v2(

@@ -18,6 +18,7 @@ from contracts.registered import GateRule, ReviewRound, SeasonOpened
 from contracts.scored import GateDecision, GateMethod
 from infra.errors import RuleViolation
 from services.registration.domain.season import check_rounds
+from services.review.application.commands import DecideGate
 from services.review.domain.entry_review import ReviewProgress
 from tests.unit.test_review_rules import (
     CST,
@@ -56,8 +57,8 @@ def scored_in_initial(world: World, totals: dict[str, str]) -> None:
 
 
 def advance(world: World, **decision: Any) -> dict[str, Any]:
-    return world.app.advance(world.season, "initial_review", GateDecision.model_validate(decision),
-                             sorted(world.entries), SECRETARIAT)
+    return world.app.advance(DecideGate(world.season, "initial_review", GateDecision.model_validate(decision),
+                                        sorted(world.entries)), SECRETARIAT)
 
 
 def presented(world: World, entry_id: str, total: str) -> None:
@@ -239,7 +240,7 @@ def test_gate_not_a_gate() -> None:
     world = World(season=GATED)
     scored_in_initial(world, {"e1": "90"})
     decision = GateDecision(method="top_n", top_n=1)
-    assert refused(world, lambda: world.app.advance(world.season, "presentation", decision, ["e1"], SECRETARIAT)) == (
+    assert refused(world, lambda: world.app.advance(DecideGate(world.season, "presentation", decision, ["e1"]), SECRETARIAT)) == (
         409, "round_code", "gate.not_a_gate")
 
 
@@ -324,3 +325,16 @@ def test_season_window_round_judges_are_assigned_by_hand_until_the_round_closes(
     world.clock.now = datetime(2020, 9, 1, 0, 0, tzinfo=CST)
     assert refused(world, lambda: world.assign("e1", "presentation", "j4", "j5", "j6")) == (
         409, "season_id", "season.window.round")
+
+
+def test_score_judge_one_entry_per_unit_where_the_round_says_so() -> None:
+    world = World(season=replace(GATED, rounds=(INITIAL.model_copy(update={"one_entry_per_unit": True}), CONTEST)))
+    world.in_review("e1")
+    world.in_review("e2", qc_type="innovation")  # the same unit's second entry
+    world.clock.now = IN_INITIAL
+    for entry_id in ("e1", "e2"):
+        world.assign(entry_id, "initial_review", *JUDGES)
+    world.score("e1", "j1", material("80"), "initial_review")
+    assert refused(world, lambda: world.score("e2", "j1", material("82"), "initial_review")) == (
+        409, "entry_id", "score.judge.one_entry_per_unit")
+    assert world.score("e2", "j2", material("82"), "initial_review")["event"] == "ScoreRecorded"

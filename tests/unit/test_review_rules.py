@@ -51,6 +51,23 @@ from infra.idempotency import IdempotencyKey
 from infra.settings import ServiceSettings
 from qcp.demo import demo_credit_code
 from services.review.application import ReviewApplication
+from services.review.application.commands import (
+    AcceptDirectly,
+    Approve,
+    AssignJudges,
+    DecideFormalReview,
+    FileObjection,
+    Grade,
+    OpenNotice,
+    Publish,
+    Recommend,
+    RecommendNationally,
+    RecordScore,
+    ResolveObjection,
+    Resubmit,
+    ReviseScore,
+    Revoke,
+)
 from services.review.assignment.domain import Assignment, assignment_id
 from services.review.domain.entry_review import ReviewProgress
 from services.review.domain.views import (
@@ -251,26 +268,29 @@ class World:
                   context: CommandContext | None = None, **kwargs: Any) -> dict[str, Any]:
         entry = self.entries[entry_id]
         rank = 1 + len([item for item in self.entries if item < entry_id])
-        return self.app.recommend(
-            self.season, entry, self.recommenders[recommender], self.unit_entries(entry), PANEL,
-            form or recommendation(rank), context or as_recommender(recommender), **kwargs,
-        )
+        command = Recommend(self.season, entry, self.recommenders[recommender], self.unit_entries(entry), PANEL,
+                            form or recommendation(rank))
+        return self.app.recommend(command, context or as_recommender(recommender), **kwargs)
 
     def accept_directly(self, entry_id: str) -> dict[str, Any]:
         entry = self.entries[entry_id]
-        return self.app.accept_directly(self.season, entry, self.recommenders["direct"], self.unit_entries(entry),
-                                        DirectAcceptance(opinion="市质协会员单位，经秘书处确认直接申报"), DIRECT_DESK)
+        return self.app.accept_directly(AcceptDirectly(self.season, entry, self.recommenders["direct"],
+                                                       self.unit_entries(entry),
+                                                       DirectAcceptance(opinion="市质协会员单位，经秘书处确认直接申报")),
+                                        DIRECT_DESK)
 
     def revoke(self, entry_id: str, recommender: str = "pudong") -> dict[str, Any]:
-        return self.app.revoke(self.season, entry_id, Revocation(reason="宁缺毋滥，改推荐其他成果"),
+        return self.app.revoke(Revoke(self.season, entry_id, Revocation(reason="宁缺毋滥，改推荐其他成果")),
                                as_recommender(recommender))
 
     def formal_review(self, entry_id: str, outcome: str = "passed", *reasons: str) -> dict[str, Any]:
         decision = FormalReviewDecision(outcome=outcome, reasons=list(reasons))
-        return self.app.decide_formal_review(self.season, self.entries[entry_id], decision, SECRETARIAT)
+        return self.app.decide_formal_review(DecideFormalReview(self.season, self.entries[entry_id], decision),
+                                             SECRETARIAT)
 
     def assign(self, entry_id: str, stage: ReviewStage, *judge_ids: str) -> dict[str, Any]:
-        return self.app.assign_judges(self.season, self.entries[entry_id], stage, list(judge_ids), JUDGES, SECRETARIAT)
+        return self.app.assign_judges(AssignJudges(self.season, self.entries[entry_id], stage, list(judge_ids), JUDGES),
+                                      SECRETARIAT)
 
     def assign_unchecked(self, entry_id: str, stage: ReviewStage, *judge_ids: str) -> None:
         """JudgesAssigned recorded as the assignment worker records it, without the secretariat's checks."""
@@ -288,43 +308,43 @@ class World:
 
     def score(self, entry_id: str, judge_id: str, points: ScoreSheet, stage: ReviewStage = MATERIAL,
               **kwargs: Any) -> dict[str, Any]:
-        return self.app.record_score(self.season, self.entries[entry_id], JUDGES[judge_id], stage, points,
+        return self.app.record_score(RecordScore(self.season, self.entries[entry_id], JUDGES[judge_id], stage, points),
                                      as_judge(judge_id), **kwargs)
 
     def revise(self, entry_id: str, judge_id: str, points: ScoreSheet, reason: str = "复核后更正",
                stage: ReviewStage = MATERIAL) -> dict[str, Any]:
-        return self.app.revise_score(self.season, self.entries[entry_id], JUDGES[judge_id], stage, points, reason,
-                                     as_judge(judge_id))
+        return self.app.revise_score(ReviseScore(self.season, self.entries[entry_id], JUDGES[judge_id], stage, points,
+                                                 reason), as_judge(judge_id))
 
     def grade(self, entry_id: str) -> dict[str, Any]:
-        return self.app.grade(self.season, entry_id, SECRETARIAT)
+        return self.app.grade(Grade(self.season, entry_id), SECRETARIAT)
 
     def approve(self, *entry_ids: str, **changes: Any) -> dict[str, Any]:
         approval = Approval.model_validate({
             "guiding_units": ["上海市市场监督管理局", "上海市总工会", "共青团上海市委员会", "上海市妇女联合会"],
             "approved_on": self.clock.now.astimezone(CST).date().isoformat(), "entry_ids": list(entry_ids) or None,
         } | changes)
-        return self.app.approve(self.season, approval, sorted(self.entries), SECRETARIAT)
+        return self.app.approve(Approve(self.season, approval, sorted(self.entries)), SECRETARIAT)
 
     def open_notice(self) -> dict[str, Any]:
-        return self.app.open_notice(self.season, sorted(self.entries), SECRETARIAT)
+        return self.app.open_notice(OpenNotice(self.season, sorted(self.entries)), SECRETARIAT)
 
     def object(self, entry_id: str, grounds: str = "该成果部分数据与企业年报不符，请核实") -> dict[str, Any]:
         objection = Objection(objector="上海某机械有限公司", grounds=grounds)
-        return self.app.file_objection(self.season, entry_id, objection, SECRETARIAT)
+        return self.app.file_objection(FileObjection(self.season, entry_id, objection), SECRETARIAT)
 
     def resolve(self, entry_id: str, objection_id: str = "o1", **decision: Any) -> dict[str, Any]:
         body = ObjectionDecision.model_validate({"outcome": "dismissed", "finding": "经核实，数据与原始记录一致"} | decision)
-        return self.app.resolve_objection(self.season, entry_id, objection_id, body, SECRETARIAT)
+        return self.app.resolve_objection(ResolveObjection(self.season, entry_id, objection_id, body), SECRETARIAT)
 
     def publish(self, **kwargs: Any) -> dict[str, Any]:
-        return self.app.publish(self.season, SECRETARIAT, **kwargs)
+        return self.app.publish(Publish(self.season), SECRETARIAT, **kwargs)
 
     def recommend_nationally(self, entry_id: str, national: str = "CAQ-2020-qc_group",
                              national_season: SeasonView | None = NATIONAL_SEASON, **kwargs: Any) -> dict[str, Any]:
-        return self.app.recommend_nationally(self.season, self.entries[entry_id],
-                                             NationalRecommendation(national_season_id=national),
-                                             national_season, SECRETARIAT, **kwargs)
+        command = RecommendNationally(self.season, self.entries[entry_id],
+                                      NationalRecommendation(national_season_id=national), national_season)
+        return self.app.recommend_nationally(command, SECRETARIAT, **kwargs)
 
     # ---------------------------------------------------------- a whole way through
 
@@ -739,7 +759,7 @@ def test_a_failed_entry_is_corrected_and_resubmitted() -> None:
     world.clock.now = REVIEWING
     assert world.formal_review("e1", "failed", "申报表未加盖公章", "成果报告缺少效果检查部分")["event"] == "FormalReviewFailed"
     assert refused(world, lambda: world.formal_review("e1")) == (409, "entry_id", "formal_review.awaiting_correction")
-    resubmit = lambda: world.app.resubmit(QC_SEASON, world.entries["e1"], Resubmission(note="已补盖公章"),  # noqa: E731
+    resubmit = lambda: world.app.resubmit(Resubmit(QC_SEASON, world.entries["e1"], Resubmission(note="已补盖公章")),  # noqa: E731
                                           as_recommender())
     assert refused(world, resubmit) == (409, "entry_id", "formal_review.resubmit.not_corrected")
     world.entries["e1"] = replace(world.entries["e1"], version=2)  # EntryAmended reached the projection
@@ -751,7 +771,7 @@ def test_formal_review_resubmit_not_failed() -> None:
     world = World()
     world.entry("e1")
     world.recommend("e1")
-    call = lambda: world.app.resubmit(QC_SEASON, world.entries["e1"], Resubmission(), as_recommender())  # noqa: E731
+    call = lambda: world.app.resubmit(Resubmit(QC_SEASON, world.entries["e1"], Resubmission()), as_recommender())  # noqa: E731
     assert refused(world, call) == (409, "entry_id", "formal_review.resubmit.not_failed")
 
 
@@ -888,7 +908,7 @@ def test_score_judge_conflict_recommender_panel_for_the_judges_named_on_the_reco
     world.in_review("e1")
     named = replace(JUDGES["j9"], recommender_id=None, judge_id="j10")  # on no panel, but named on the 推荐表
     world.assign_unchecked("e1", MATERIAL, "j10")
-    call = lambda: world.app.record_score(QC_SEASON, world.entries["e1"], named, MATERIAL, material("80"),  # noqa: E731
+    call = lambda: world.app.record_score(RecordScore(QC_SEASON, world.entries["e1"], named, MATERIAL, material("80")),  # noqa: E731
                                           as_judge("j10"))
     assert refused(world, call) == (409, "judge_id", "score.judge.conflict.recommender_panel")
 
@@ -898,8 +918,8 @@ def test_score_judge_conflict_own_work_unit_by_name() -> None:
     world.in_review("e1")
     same_name = replace(JUDGES["j1"], work_unit=" 上海申达电气设备有限公司 ")
     world.assign_unchecked("e1", MATERIAL, "j1")
-    call = lambda: world.app.record_score(QC_SEASON, world.entries["e1"], same_name, MATERIAL, material("80"),  # noqa: E731
-                                          as_judge("j1"))
+    call = lambda: world.app.record_score(RecordScore(QC_SEASON, world.entries["e1"], same_name, MATERIAL,  # noqa: E731
+                                                      material("80")), as_judge("j1"))
     assert refused(world, call) == (409, "judge_id", "score.judge.conflict.own_work_unit")
 
 
@@ -1370,8 +1390,8 @@ def test_recommendation_owner_the_secretariat_revokes_only_what_it_accepted() ->
     world.accept_directly("e1")
     world.recommend("e2")
     revocation = Revocation(reason="会员资格复核未通过")
-    assert world.app.revoke(QC_SEASON, "e1", revocation, DIRECT_DESK)["event"] == "RecommendationRevoked"
-    assert refused(world, lambda: world.app.revoke(QC_SEASON, "e2", revocation, DIRECT_DESK)) == (
+    assert world.app.revoke(Revoke(QC_SEASON, "e1", revocation), DIRECT_DESK)["event"] == "RecommendationRevoked"
+    assert refused(world, lambda: world.app.revoke(Revoke(QC_SEASON, "e2", revocation), DIRECT_DESK)) == (
         403, "entry_id", "recommendation.owner")
-    assert refused(world, lambda: world.app.revoke(QC_SEASON, "e1", revocation, DIRECT_DESK)) == (
+    assert refused(world, lambda: world.app.revoke(Revoke(QC_SEASON, "e1", revocation), DIRECT_DESK)) == (
         409, "entry_id", "recommendation.revoke.not_recommended")

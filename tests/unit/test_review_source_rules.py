@@ -12,6 +12,7 @@ from contracts import Actor, Envelope, Source
 from contracts.codes import Channel, Role
 from contracts.recommended import DirectAcceptance, DirectEligibility
 from contracts.registered import RecommenderCancelled
+from services.review.application.commands import AcceptDirectly
 from services.review.cancellation import CancellationProcess, withdraw_recommendations
 from services.review.domain.entry_review import ReviewProgress
 from services.review.domain.quota import slate_id
@@ -142,8 +143,8 @@ def test_recommendation_preconditions_filings_not_asked_by_default() -> None:
 def accept(world: World, entry_id: str, eligibility: DirectEligibility | None = None) -> dict:
     entry = world.entries[entry_id]
     acceptance = DirectAcceptance(opinion="市质协会员单位，经秘书处确认直接申报", eligibility=eligibility)
-    return world.app.accept_directly(world.season, entry, world.recommenders["direct"], world.unit_entries(entry),
-                                     acceptance, DIRECT_DESK)
+    return world.app.accept_directly(AcceptDirectly(world.season, entry, world.recommenders["direct"],
+                                                    world.unit_entries(entry), acceptance), DIRECT_DESK)
 
 
 def accepted_basis(world: World, entry_id: str) -> str:

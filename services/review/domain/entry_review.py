@@ -14,9 +14,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from contracts.codes import LabelledEnum
+from contracts.codes import LabelledEnum, Role
 from contracts.identity import stable_uuid
-from infra.errors import Conflict
+from infra.errors import Conflict, NotFound, NotPermitted
 
 
 class ReviewProgress(LabelledEnum):
@@ -37,6 +37,8 @@ class ReviewProgress(LabelledEnum):
 
 AWAITING_FORMAL_REVIEW = (ReviewProgress.RECOMMENDED, ReviewProgress.RESUBMITTED)
 REVOCABLE = (ReviewProgress.RECOMMENDED, ReviewProgress.FORMAL_REVIEW_FAILED, ReviewProgress.RESUBMITTED)
+# 好中选优: the organizer chooses among the entries its review graded whose result stands (national.not_graded)
+NATIONALLY_RECOMMENDABLE = (ReviewProgress.GRADED, ReviewProgress.APPROVED, ReviewProgress.PUBLISHED)
 PAST_FORMAL_REVIEW = (
     ReviewProgress.IN_REVIEW, ReviewProgress.NOT_ADVANCED, ReviewProgress.GRADED, ReviewProgress.APPROVED, ReviewProgress.RESULT_WITHDRAWN,
     ReviewProgress.PUBLISHED,
@@ -91,6 +93,17 @@ class EntryReview(Aggregate):
         self.slate_key = self.recommender_id or "direct"  # quota.DIRECT_SLATE
         self.failed_version = None
 
+    def check_recommendable_again(self) -> None:
+        """An entry is recommended once; revoked, it may be recommended again."""
+        if self.progress is not ReviewProgress.REVOKED:
+            raise Conflict(
+                "entry_id",
+                "recommendation.duplicate",
+                f"entry {self.entry_id} is already {self.progress.label if self.progress else 'recommended'}"
+                + (f" by {self.recommender_id}" if self.recommender_id else "")
+                + "; an entry is recommended once (revoke it first to change the recommendation)",
+            )
+
     @event("EntryRecommended")
     def recommend(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
         self._recommended(payload)
@@ -103,8 +116,21 @@ class EntryReview(Aggregate):
         self.accepted_directly = True
         self.recommendation_certificates = []
 
+    def revoke(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:
+        """Revoked while not yet with the expert panel: its quota is freed."""
+        if self.progress in PAST_FORMAL_REVIEW:
+            raise Conflict(
+                "entry_id",
+                "recommendation.revoke.reviewed",
+                f"entry {self.entry_id} passed formal review and is with the expert panel ({self.progress.label}); "
+                "its recommendation is no longer revoked",
+            )
+        self.check_progress(REVOCABLE, "entry_id", "recommendation.revoke.not_recommended",
+                            f"entry {self.entry_id} is not recommended at the moment")
+        self._revoke(payload=payload, meta=meta)
+
     @event("RecommendationRevoked")
-    def revoke(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+    def _revoke(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
         self.progress = ReviewProgress.REVOKED
 
     @event("RecommendationWithdrawn")
@@ -113,17 +139,61 @@ class EntryReview(Aggregate):
 
     # ------------------------------------------------------------ formal review
 
+    def pass_formal_review(self, payload: dict[str, Any], meta: dict[str, Any], entry_withdrawn: bool) -> None:
+        """Passed: judges are assigned from it."""
+        self.check_up_for_formal_review(entry_withdrawn)
+        self._pass_formal_review(payload=payload, meta=meta)
+
+    def fail_formal_review(self, payload: dict[str, Any], meta: dict[str, Any], entry_withdrawn: bool) -> None:
+        """Failed with its reasons: the unit corrects the entry, which is then resubmitted."""
+        self.check_up_for_formal_review(entry_withdrawn)
+        self._fail_formal_review(payload=payload, meta=meta)
+
+    def check_up_for_formal_review(self, entry_withdrawn: bool) -> None:
+        """Up for formal review: recommended or resubmitted, not decided, not withdrawn by its unit."""
+        if self.progress is ReviewProgress.FORMAL_REVIEW_FAILED:
+            raise Conflict(
+                "entry_id",
+                "formal_review.awaiting_correction",
+                f"entry {self.entry_id} failed formal review; it is reviewed again once corrected and resubmitted",
+            )
+        if self.progress in PAST_FORMAL_REVIEW:
+            raise Conflict(
+                "entry_id",
+                "formal_review.decided",
+                f"entry {self.entry_id} already passed formal review ({self.progress.label if self.progress else ''})",
+            )
+        self.check_progress(AWAITING_FORMAL_REVIEW, "entry_id", "formal_review.not_recommended",
+                            f"entry {self.entry_id} is not recommended, so it is not up for formal review")
+        if entry_withdrawn:
+            raise Conflict("entry_id", "formal_review.entry.withdrawn", f"entry {self.entry_id} was withdrawn by its unit")
+
     @event("FormalReviewPassed")
-    def pass_formal_review(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+    def _pass_formal_review(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
         self.progress = ReviewProgress.IN_REVIEW
 
     @event("FormalReviewFailed")
-    def fail_formal_review(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+    def _fail_formal_review(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
         self.progress = ReviewProgress.FORMAL_REVIEW_FAILED
         self.failed_version = payload["entry_version"]
 
+    def resubmit(self, payload: dict[str, Any], meta: dict[str, Any], entry_withdrawn: bool) -> None:
+        """A failed entry, corrected by its unit (a later version), goes back to formal review."""
+        self.check_progress((ReviewProgress.FORMAL_REVIEW_FAILED,), "entry_id", "formal_review.resubmit.not_failed",
+                            "only an entry that failed formal review is resubmitted")
+        if self.failed_version is not None and payload["entry_version"] <= self.failed_version:
+            raise Conflict(
+                "entry_id",
+                "formal_review.resubmit.not_corrected",
+                f"entry {self.entry_id} has not been corrected since it failed formal review (version "
+                f"{self.failed_version}); its unit amends it (EntryAmended) first",
+            )
+        if entry_withdrawn:
+            raise Conflict("entry_id", "formal_review.entry.withdrawn", f"entry {self.entry_id} was withdrawn by its unit")
+        self._resubmit(payload=payload, meta=meta)
+
     @event("FormalReviewResubmitted")
-    def resubmit(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+    def _resubmit(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
         self.progress = ReviewProgress.RESUBMITTED
 
     # ------------------------------------------------------------ review rounds: gates (晋级)
@@ -150,9 +220,25 @@ class EntryReview(Aggregate):
     def approve(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
         self.progress = ReviewProgress.APPROVED
 
+    def file_objection(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:
+        """异议: against a result on notice (not one withdrawn)."""
+        self.check_progress((ReviewProgress.APPROVED,), "entry_id", "objection.result_withdrawn",
+                            "objections are filed against results on notice")
+        self._file_objection(payload=payload, meta=meta)
+
     @event("ObjectionFiled")
-    def file_objection(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+    def _file_objection(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
         self.objections[payload["objection_id"]] = {"status": "open"}
+
+    def check_objection_open(self, objection_id: str) -> None:
+        """An objection is resolved once, before the results are published."""
+        if objection_id not in self.objections:
+            raise NotFound(f"objection {objection_id} of entry {self.entry_id}")
+        if self.objections[objection_id]["status"] != "open":
+            raise Conflict("objection_id", "objection.resolved",
+                           f"objection {objection_id} is already resolved ({self.objections[objection_id]['status']})")
+        self.check_progress((ReviewProgress.APPROVED, ReviewProgress.RESULT_WITHDRAWN), "entry_id",
+                            "objection.published", "objections are resolved before the results are published")
 
     @event("ObjectionResolved")
     def resolve_objection(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
@@ -173,8 +259,26 @@ class EntryReview(Aggregate):
         self.progress = ReviewProgress.PUBLISHED
         self.certificate_no = payload["certificate_no"]
 
+    def recommend_nationally(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:
+        """推荐全国 once, among the entries the province's review graded (好中选优)."""
+        self.check_nationally_recommendable()
+        self._recommend_nationally(payload=payload, meta=meta)
+
+    def check_nationally_recommendable(self) -> None:
+        if self.national_season_id:
+            raise Conflict("entry_id", "national.duplicate",
+                           f"entry {self.entry_id} is already recommended to {self.national_season_id}")
+        self.check_progress(NATIONALLY_RECOMMENDABLE, "entry_id", "national.not_graded",
+                            "an entry goes to the national level once the province's review graded it")
+        if not self.grade:
+            raise Conflict(
+                "entry_id", "national.not_graded",
+                f"entry {self.entry_id} scored {self.combined_score}, below every grade band of season "
+                f"{self.season_id}; the organizer chooses among graded entries (好中选优)",
+            )
+
     @event("NationalRecommendationMade")
-    def recommend_nationally(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+    def _recommend_nationally(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
         self.national_season_id = payload["national_season_id"]
         self.national_entry_id = payload.get("national_entry_id")
 
@@ -196,6 +300,20 @@ class EntryReview(Aggregate):
 
     def next_objection_id(self) -> str:
         return f"o{len(self.objections) + 1}"
+
+    def check_acted_on_by(self, role: Role, org: str) -> None:
+        """A recommending unit acts on its own recommendations; the secretariat on the ones it accepted directly."""
+        own = (
+            (role is Role.RECOMMENDER and org == self.recommender_id and not self.accepted_directly)
+            or (role is Role.ORGANIZER and self.accepted_directly)
+        )
+        if not own:
+            by = "the secretariat (direct channel)" if self.accepted_directly else self.recommender_id
+            raise NotPermitted(
+                "entry_id",
+                "recommendation.owner",
+                f"entry {self.entry_id} was recommended by {by}; the {role.value} {org} does not act on it",
+            )
 
     def check_progress(self, allowed: tuple[ReviewProgress, ...], field: str, rule: str, message: str) -> None:
         if self.progress not in allowed:

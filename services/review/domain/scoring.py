@@ -54,11 +54,57 @@ class Score(Aggregate):
         self.total = Decimal(payload["total"])
         self.revisions = 0
 
+    def revise(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:
+        """A revision changes some criterion's points; the earlier score stays in the history."""
+        if _points(payload["criteria"]) == _points(self.criteria):
+            raise RuleViolation("criteria", "score.revision.unchanged",
+                                "the revision gives the same points for every criterion; nothing to revise")
+        self._revise(payload=payload, meta=meta)
+
     @event("ScoreRevised")
-    def revise(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
+    def _revise(self, payload: dict[str, Any], meta: dict[str, Any]) -> None:  # noqa: ARG002
         self.criteria = payload["criteria"]
         self.total = Decimal(payload["total"])
         self.revisions += 1
+
+
+def _points(criteria: Mapping[str, Any]) -> dict[str, Decimal]:
+    return {code: Decimal(str(points)) for code, points in criteria.items()}
+
+
+def judge_round_id(season_id: str, judge_id: str, stage: str) -> UUID:
+    return stable_uuid("judge-round", season_id, judge_id, stage)
+
+
+class JudgeRound(Aggregate):
+    """The units whose entries one judge scored in one round (bookkeeping, not published): kept for a round that
+    lets a judge score one entry per unit (`ReviewRound.one_entry_per_unit`)."""
+
+    @staticmethod
+    def create_id(season_id: str, judge_id: str, stage: str) -> UUID:
+        return judge_round_id(season_id, judge_id, stage)
+
+    @event("JudgeRoundOpened")
+    def __init__(self, season_id: str, judge_id: str, stage: str) -> None:
+        self.season_id = season_id
+        self.judge_id = judge_id
+        self.stage = stage
+        self.entry_of_unit: dict[str, str] = {}
+
+    def score_once_per_unit(self, entry_id: str, credit_code: str, round_label: str) -> None:
+        """A judge may not score two entries of the same unit in one round."""
+        scored = self.entry_of_unit.get(credit_code)
+        if scored is not None and scored != entry_id:
+            raise Conflict(
+                "entry_id", "score.judge.one_entry_per_unit",
+                f"judge {self.judge_id} already scored entry {scored} of unit {credit_code} in {round_label}; in this "
+                "round a judge scores one entry of a unit",
+            )
+        self._scored(entry_id=entry_id, credit_code=credit_code)
+
+    @event("EntryScored")
+    def _scored(self, entry_id: str, credit_code: str) -> None:
+        self.entry_of_unit[credit_code] = entry_id
 
 
 def rounded(value: Decimal) -> Decimal:

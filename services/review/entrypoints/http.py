@@ -26,6 +26,23 @@ from infra.errors import Conflict, NotPermitted, RuleViolation
 from infra.http import PathId, execute
 from infra.http.security import Authorized
 from services.review.adapters.read_model import ReviewReadModel
+from services.review.application.commands import (
+    AcceptDirectly,
+    Approve,
+    AssignJudges,
+    DecideFormalReview,
+    FileObjection,
+    Grade,
+    OpenNotice,
+    Publish,
+    Recommend,
+    RecommendNationally,
+    RecordScore,
+    ResolveObjection,
+    Resubmit,
+    ReviseScore,
+    Revoke,
+)
 from services.review.domain.entry_review import ReviewProgress
 from services.review.domain.views import EntryView, JudgeView, RecommenderView, SeasonView
 from services.review.entrypoints.dependencies import (
@@ -87,8 +104,8 @@ async def recommend(season_id: SeasonId, entry_id: EntryId, body: Recommendation
     judges = {judge.certificate_no: judge for judge in await judges_of(read_model, season_id)}
     recommender = RecommenderView.from_document(recommender_document,
                                                 await read_model.filed_by(season_id, recommender_id))
-    return await execute(request, grant.actor, Channel.RECOMMENDER, application.recommend, season, entry, recommender,
-                         await unit_entries_of(read_model, entry), judges, body, body=body)
+    command = Recommend(season, entry, recommender, await unit_entries_of(read_model, entry), judges, body)
+    return await execute(request, grant.actor, Channel.RECOMMENDER, application.recommend, command, body=body)
 
 
 async def accept_directly(season_id: SeasonId, entry_id: EntryId, body: DirectAcceptance, request: Request,
@@ -96,15 +113,15 @@ async def accept_directly(season_id: SeasonId, entry_id: EntryId, body: DirectAc
     season = await season_of(read_model, season_id)
     entry = await entry_of(read_model, season_id, entry_id)
     direct = await read_model.direct_recommender(season_id)
-    return await execute(request, grant.actor, Channel.DIRECT, application.accept_directly, season, entry,
-                         RecommenderView.from_document(direct) if direct else None,
-                         await unit_entries_of(read_model, entry), body, body=body)
+    command = AcceptDirectly(season, entry, RecommenderView.from_document(direct) if direct else None,
+                             await unit_entries_of(read_model, entry), body)
+    return await execute(request, grant.actor, Channel.DIRECT, application.accept_directly, command, body=body)
 
 
 async def revoke(season_id: SeasonId, entry_id: EntryId, body: Revocation, request: Request, grant: Authorized,
                  application: Application, read_model: ReadModel) -> JSONResponse:
     season = await season_of(read_model, season_id)
-    return await execute(request, grant.actor, channel_of(grant), application.revoke, season, entry_id, body,
+    return await execute(request, grant.actor, channel_of(grant), application.revoke, Revoke(season, entry_id, body),
                          body=body)
 
 
@@ -115,15 +132,15 @@ async def formal_review(season_id: SeasonId, entry_id: EntryId, body: FormalRevi
                         grant: Authorized, application: Application, read_model: ReadModel) -> JSONResponse:
     season = await season_of(read_model, season_id)
     entry = await entry_of(read_model, season_id, entry_id)
-    return await execute(request, grant.actor, Channel.ORGANIZER, application.decide_formal_review, season, entry,
-                         body, body=body)
+    return await execute(request, grant.actor, Channel.ORGANIZER, application.decide_formal_review,
+                         DecideFormalReview(season, entry, body), body=body)
 
 
 async def resubmit(season_id: SeasonId, entry_id: EntryId, body: Resubmission, request: Request, grant: Authorized,
                    application: Application, read_model: ReadModel) -> JSONResponse:
     season = await season_of(read_model, season_id)
     entry = await entry_of(read_model, season_id, entry_id)
-    return await execute(request, grant.actor, channel_of(grant), application.resubmit, season, entry, body,
+    return await execute(request, grant.actor, channel_of(grant), application.resubmit, Resubmit(season, entry, body),
                          body=body)
 
 
@@ -135,8 +152,8 @@ async def assign(season_id: SeasonId, entry_id: EntryId, body: AssignmentForm, r
     season = await season_of(read_model, season_id)
     entry = await entry_of(read_model, season_id, entry_id)
     judges = {judge.judge_id: judge for judge in await judges_of(read_model, season_id)}
-    return await execute(request, grant.actor, Channel.ORGANIZER, application.assign_judges, season, entry,
-                         body.stage, list(body.judge_ids), judges, body=body)
+    command = AssignJudges(season, entry, body.stage, list(body.judge_ids), judges)
+    return await execute(request, grant.actor, Channel.ORGANIZER, application.assign_judges, command, body=body)
 
 
 async def scoring_judge(read_model: ReviewReadModel, grant: Grant, season_id: str, body: ScoreForm) -> JudgeView:
@@ -164,8 +181,8 @@ async def record_score(season_id: SeasonId, entry_id: EntryId, body: ScoreForm, 
     judge = await scoring_judge(read_model, grant, season_id, body)
     entry = await entry_of(read_model, season_id, entry_id)
     sheet = ScoreSheet(criteria=body.criteria, comment=body.comment)
-    return await execute(request, grant.actor, Channel.ORGANIZER, application.record_score, season, entry, judge,
-                         body.stage, sheet, body=body)
+    command = RecordScore(season, entry, judge, body.stage, sheet)
+    return await execute(request, grant.actor, Channel.ORGANIZER, application.record_score, command, body=body)
 
 
 async def revise_score(season_id: SeasonId, entry_id: EntryId, body: ScoreRevisionForm, request: Request,
@@ -174,14 +191,15 @@ async def revise_score(season_id: SeasonId, entry_id: EntryId, body: ScoreRevisi
     judge = await scoring_judge(read_model, grant, season_id, body)
     entry = await entry_of(read_model, season_id, entry_id)
     sheet = ScoreSheet(criteria=body.criteria, comment=body.comment)
-    return await execute(request, grant.actor, Channel.ORGANIZER, application.revise_score, season, entry, judge,
-                         body.stage, sheet, body.reason, body=body)
+    command = ReviseScore(season, entry, judge, body.stage, sheet, body.reason)
+    return await execute(request, grant.actor, Channel.ORGANIZER, application.revise_score, command, body=body)
 
 
 async def grade(season_id: SeasonId, entry_id: EntryId, request: Request, grant: Authorized,
                 application: Application, read_model: ReadModel) -> JSONResponse:
     season = await season_of(read_model, season_id)
-    return await execute(request, grant.actor, Channel.ORGANIZER, application.grade, season, entry_id, body=Empty())
+    return await execute(request, grant.actor, Channel.ORGANIZER, application.grade, Grade(season, entry_id),
+                         body=Empty())
 
 
 # ---------------------------------------------------------------- approval, notice, objections, publication
@@ -191,7 +209,7 @@ async def approve(season_id: SeasonId, body: Approval, request: Request, grant: 
                   application: Application, read_model: ReadModel) -> JSONResponse:
     season = await season_of(read_model, season_id)
     graded = await read_model.entry_ids(season_id, ReviewProgress.GRADED)
-    return await execute(request, grant.actor, Channel.ORGANIZER, application.approve, season, body, graded,
+    return await execute(request, grant.actor, Channel.ORGANIZER, application.approve, Approve(season, body, graded),
                          body=body)
 
 
@@ -199,8 +217,8 @@ async def open_notice(season_id: SeasonId, request: Request, grant: Authorized, 
                       read_model: ReadModel) -> JSONResponse:
     season = await season_of(read_model, season_id)
     approved = await read_model.entry_ids(season_id, ReviewProgress.APPROVED)
-    return await execute(request, grant.actor, Channel.ORGANIZER, application.open_notice, season, approved,
-                         body=Empty())
+    return await execute(request, grant.actor, Channel.ORGANIZER, application.open_notice,
+                         OpenNotice(season, approved), body=Empty())
 
 
 OBJECTION_CHANNELS = {Role.ORGANIZER: Channel.ORGANIZER, Role.UNIT: Channel.UNIT, Role.RECOMMENDER: Channel.RECOMMENDER}
@@ -211,21 +229,22 @@ async def file_objection(season_id: SeasonId, entry_id: EntryId, body: Objection
     """An objection concerns an entry on public notice, so it may be another unit's: no ownership is asked."""
     season = await season_of(read_model, season_id)
     return await execute(request, grant.actor, OBJECTION_CHANNELS[grant.actor.role], application.file_objection,
-                         season, entry_id, body, body=body)
+                         FileObjection(season, entry_id, body), body=body)
 
 
 async def resolve_objection(season_id: SeasonId, entry_id: EntryId, objection_id: ObjectionPath,
                             body: ObjectionDecision, request: Request, grant: Authorized, application: Application,
                             read_model: ReadModel) -> JSONResponse:
     season = await season_of(read_model, season_id)
-    return await execute(request, grant.actor, Channel.ORGANIZER, application.resolve_objection, season, entry_id,
-                         objection_id, body, body=body)
+    return await execute(request, grant.actor, Channel.ORGANIZER, application.resolve_objection,
+                         ResolveObjection(season, entry_id, objection_id, body), body=body)
 
 
 async def publish(season_id: SeasonId, request: Request, grant: Authorized, application: Application,
                   read_model: ReadModel) -> JSONResponse:
     season = await season_of(read_model, season_id)
-    return await execute(request, grant.actor, Channel.ORGANIZER, application.publish, season, body=Empty())
+    return await execute(request, grant.actor, Channel.ORGANIZER, application.publish, Publish(season),
+                         body=Empty())
 
 
 async def recommend_nationally(season_id: SeasonId, entry_id: EntryId, body: NationalRecommendation,
@@ -234,8 +253,9 @@ async def recommend_nationally(season_id: SeasonId, entry_id: EntryId, body: Nat
     season = await season_of(read_model, season_id)
     entry: EntryView = await entry_of(read_model, season_id, entry_id)
     national = await read_model.season(body.national_season_id)
-    return await execute(request, grant.actor, Channel.ORGANIZER, application.recommend_nationally, season, entry,
-                         body, SeasonView.from_document(national) if national else None, body=body)
+    command = RecommendNationally(season, entry, body, SeasonView.from_document(national) if national else None)
+    return await execute(request, grant.actor, Channel.ORGANIZER, application.recommend_nationally, command,
+                         body=body)
 
 
 def register_routes(router: APIRouter) -> None:

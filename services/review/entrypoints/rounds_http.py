@@ -13,6 +13,7 @@ from contracts.scored import GateDecision
 from infra.authorization import Grant
 from infra.http import PathId, execute
 from infra.http.security import Authorized
+from services.review.application.commands import DecideGate
 from services.review.domain.entry_review import ReviewProgress
 from services.review.domain.rounds import review_round
 from services.review.entrypoints.dependencies import Application, ReadModel, season_of
@@ -33,8 +34,8 @@ async def advance(season_id: PathId, round_code: RoundPath, body: GateDecision, 
     season = await season_of(read_model, season_id)
     review_round(season, round_code, field="round_code")
     in_review = await read_model.entry_ids(season_id, ReviewProgress.IN_REVIEW)
-    return await execute(request, grant.actor, Channel.ORGANIZER, application.advance, season, round_code, body,
-                         in_review, body=body)
+    return await execute(request, grant.actor, Channel.ORGANIZER, application.advance,
+                         DecideGate(season, round_code, body, in_review), body=body)
 
 
 async def rounds(season_id: PathId, grant: Authorized, read_model: ReadModel) -> dict[str, Any]:
