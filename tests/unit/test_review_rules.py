@@ -70,7 +70,7 @@ from services.review.application.commands import (
 )
 from services.review.assignment.domain import Assignment, assignment_id
 from services.review.domain.entry_review import ReviewProgress
-from services.review.domain.views import (
+from services.review.domain.inbound import (
     EntryView,
     JudgeView,
     RecommenderView,

@@ -28,7 +28,7 @@ from services.review.domain.scoring import (
     rubric_for,
     score_id,
 )
-from services.review.domain.views import EntryView, JudgeView, SeasonView
+from services.review.domain.inbound import EntryView, JudgeView, SeasonView
 
 
 class Scoring(ReviewStore):

@@ -20,7 +20,8 @@ from services.review.application import ReviewApplication
 from services.review.domain.entry_review import entry_review_id
 from services.review.domain.national import national_entry_id, province_slate_id
 from services.review.domain.provincial import provincial_recommendation_id, provincial_result_id
-from services.review.domain.views import EntryView, SeasonView
+from services.review.adapters.documents import entry_from_document, season_from_document
+from services.review.domain.inbound import EntryView, SeasonView
 
 RECORD_TYPES = ("recommendation", "result", "national_recommendation")
 
@@ -36,12 +37,12 @@ async def _intake(request: Request, lines: Sequence[FeedLine]) -> FeedIntake:
     for season_id in sorted(wanted):
         document = await read_model.season(season_id)
         if document is not None:
-            seasons[season_id] = SeasonView.from_document(document)
+            seasons[season_id] = season_from_document(document)
     entry_ids = sorted({_entry_of(record) for record in records if record.season in seasons})
     entries = {}
     if entry_ids:
         async for document in read_model.entries.find({"entry_id": {"$in": entry_ids}}):
-            entries[document["entry_id"]] = EntryView.from_document(document)
+            entries[document["entry_id"]] = entry_from_document(document)
     return intake_of(request.app.state.application, seasons, entries)
 
 

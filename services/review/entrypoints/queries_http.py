@@ -17,7 +17,8 @@ from infra.authorization import Scope
 from infra.http import FULL_VIEW, Limit, PathId, Skip
 from infra.http.security import Authorized
 from services.review.domain.entry_review import ReviewProgress
-from services.review.domain.views import RecommenderView, SeasonView
+from services.review.adapters.documents import recommender_from_document
+from services.review.domain.inbound import SeasonView
 from services.review.entrypoints.dependencies import ReadModel, season_of
 from services.review.entrypoints.masking import review_for
 
@@ -53,7 +54,7 @@ async def recommendations(season_id: SeasonId, recommender_id: PathId, grant: Au
     document = grant.require(await read_model.recommender(season_id, recommender_id),
                              f"recommending unit {recommender_id} of season {season_id}",
                              fields=("organizer", "recommender_id"))
-    recommender = RecommenderView.from_document(dict(document))
+    recommender = recommender_from_document(dict(document))
     quota = recommender.effective_quota(season)
     _, items = await read_model.find_reviews({"season_id": season_id, "recommender_id": recommender_id})
     units: dict[str, dict[str, Any]] = {}

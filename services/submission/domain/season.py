@@ -1,7 +1,7 @@
 """What submission knows of a season and of a registered unit: plain data from its own projection.
 
-The HTTP layer reads both from the read model (fed by registration.events) and hands them to the
-synchronous commands; submission never asks registration.
+The HTTP layer reads both from the read model (fed by registration.events; `adapters/documents.py` reads the
+documents into these values) and hands them to the synchronous commands; submission never asks registration.
 """
 
 from __future__ import annotations
@@ -9,18 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-from pydantic import ValidationError
 
 from contracts.codes import ActivityKind, Channel, Stage
 from contracts.common import Window
 from contracts.profiles import FormProfile
-from contracts.season_profile import channel_label, profile_of_document, season_profile
+from contracts.season_profile import channel_label, season_profile
 from infra.errors import Conflict
 from infra.windows import SEASON_TIME_ZONE, check_window_open
-
-
 
 
 @dataclass(frozen=True)
@@ -40,27 +35,6 @@ class SeasonView:
     def form_profile(self) -> FormProfile:
         """The season's forms: its own profile, or Shanghai's of its kind (seasons opened before profiles)."""
         return self.profile or season_profile(self.kind, None)
-
-    @classmethod
-    def from_document(cls, document: Mapping[str, Any], recommenders: frozenset[str] = frozenset()) -> "SeasonView":
-        windows: dict[str, Window] = {}
-        for stage, raw in (document.get("windows") or {}).items():
-            try:
-                windows[stage] = Window.model_validate(raw)
-            except ValidationError:
-                continue  # a window submission cannot read is treated as missing, and refuses with that
-        return cls(
-            season_id=document["season_id"],
-            organizer=document["organizer"],
-            kind=ActivityKind(document["kind"]),
-            windows=windows,
-            channels=frozenset(document.get("channels") or []),
-            time_zone=document.get("time_zone") or SEASON_TIME_ZONE,
-            recommenders=recommenders,
-            approved_team_name_suffixes=tuple(document.get("team_name_suffixes") or {}),
-            entries_per_unit_max=document.get("entries_per_unit_max"),
-            profile=profile_of_document(document),
-        )
 
     def check_window_open(self, stage: Stage, now: datetime, field: str = "season_id") -> None:
         """Refuse an action outside the stage's window, naming the window and its instants."""
@@ -100,12 +74,3 @@ class RegisteredUnit:
     unit_name: str
     short_name: str | None = None
     recommender_id: str | None = None
-
-    @classmethod
-    def from_document(cls, document: Mapping[str, Any]) -> "RegisteredUnit":
-        return cls(
-            credit_code=document["credit_code"],
-            unit_name=document["unit_name"],
-            short_name=document.get("short_name") or None,
-            recommender_id=document.get("recommender_id") or None,
-        )
