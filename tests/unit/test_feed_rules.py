@@ -8,7 +8,7 @@ import pytest
 
 from contracts.codes import ActivityKind
 from contracts.fed import ProvincialResultForm
-from contracts.registered import GradeBand
+from contracts.review_rounds import GradeBand
 from contracts.submitted import EntryStatus
 from infra.errors import RuleViolation
 from services.review.domain.provincial import check_entry, grade_label

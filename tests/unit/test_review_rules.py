@@ -41,7 +41,8 @@ from contracts.recommended import (
     Resubmission,
     Revocation,
 )
-from contracts.registered import GradeBand, QuotaRule, Rubric
+from contracts.registered import QuotaRule
+from contracts.review_rounds import GradeBand, Rubric
 from contracts.scored import JudgesAssigned, ReviewStage, ScoreSheet
 from contracts.submitted import EntryStatus
 from infra.errors import NotFound, RuleViolation

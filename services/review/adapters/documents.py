@@ -9,10 +9,16 @@ from typing import Any
 
 from contracts.codes import ActivityKind, QcAchievementType, RecommenderCategory
 from contracts.common import Window
-from contracts.registered import FORMAL_REVIEW, GradeBand, ProvinceQuota, QuotaRule, ReviewRound, Rubric, default_quota
+from contracts.registered import ProvinceQuota, QuotaRule, default_quota
+from contracts.review_rounds import FORMAL_REVIEW, GradeBand, ReviewRound, Rubric
 from contracts.submitted import EntryStatus
 from infra.season_documents import readable, season_fields
-from services.review.domain.inbound import EntryView, JudgeView, RecommenderView, SeasonView
+from services.review.domain.inbound import (
+    EntryView,
+    JudgeView,
+    RecommenderView,
+    SeasonView,
+)
 
 
 def season_from_document(document: Mapping[str, Any]) -> SeasonView:

@@ -8,7 +8,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from contracts.registered import ReviewRound
+from contracts.review_rounds import ReviewRound
 from contracts.scored import JudgesAssigned, ScoreRecorded, ScoreRevised, ScoreSheet
 from infra.errors import Conflict, RuleViolation
 from infra.eventstore import CommandContext, idempotent, recorded, stamp_in_season

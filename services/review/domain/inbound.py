@@ -16,16 +16,8 @@ from contracts.codes import ActivityKind, Channel, QcAchievementType, Recommende
 from contracts.common import Window
 from contracts.profiles import FormProfile
 from contracts.recommended import RECOMMENDATION_DECLARATION
-from contracts.registered import (
-    FORMAL_REVIEW,
-    GradeBand,
-    ProvinceQuota,
-    QuotaRule,
-    ReviewRound,
-    Rubric,
-    default_quota,
-    rounds_of_v2,
-)
+from contracts.registered import ProvinceQuota, QuotaRule, default_quota
+from contracts.review_rounds import FORMAL_REVIEW, GradeBand, ReviewRound, Rubric, rounds_of_v2
 from contracts.scored import ReviewStage
 from contracts.season_profile import channel_label, season_profile
 from contracts.submitted import EntryStatus

@@ -22,7 +22,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts.codes import Stage
 from contracts.identity import stable_uuid
-from contracts.registered import GateRule, ReviewRound
+from contracts.review_rounds import GateRule, ReviewRound
 from contracts.scored import GateMethod
 from infra.errors import Conflict, RuleViolation, Unknown
 from infra.windows import check_labelled_window_open

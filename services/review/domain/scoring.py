@@ -22,7 +22,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts.codes import QcAchievementType
 from contracts.identity import stable_uuid
-from contracts.registered import GradeBand, ReviewRound, Rubric
+from contracts.review_rounds import GradeBand, ReviewRound, Rubric
 from contracts.scored import ScoreSheet, StageResult
 from infra.errors import Conflict, NotPermitted, RuleViolation
 from contracts.names import name_key
