@@ -173,6 +173,12 @@ class Grant:
                 return False
         return True
 
+    def oversees(self, document: Mapping[str, Any]) -> bool:
+        """Whether the caller oversees the process the document belongs to: the staff of its organizer, or a
+        platform-wide reader (the national association, auditors). They see a process's full view (assignments,
+        scores, results not yet public); what is personal in it stays under the masking policy."""
+        return self.scope is Scope.PLATFORM or (self.caller is not None and self.caller.staff_of(document))
+
     def claims(self, what: str, **values: str | None) -> None:
         """A command's body names the organization it acts for: refuse (403) when that lies outside the scope."""
         # the body's values are named as the scope names them, whatever the route's documents call them

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from pymongo.errors import ConnectionFailure, DocumentTooLarge, InvalidDocument, OperationFailure
 
 from contracts import Actor
-from contracts.codes import Channel, Role
+from contracts.codes import Channel
 from infra.auth import TokenService
 from infra.authorization import PUBLIC, Policy
 from infra.errors import (
@@ -55,7 +55,6 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 PathId = Annotated[str, Path(min_length=1, max_length=64)]
 Skip = Annotated[int, Query(ge=0, le=1_000_000)]
 Limit = Annotated[int, Query(ge=1, le=500)]
-FULL_VIEW = frozenset({Role.ORGANIZER, Role.NATIONAL, Role.AUDITOR})
 
 
 def create_app(

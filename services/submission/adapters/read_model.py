@@ -153,6 +153,15 @@ class SubmissionReadModel(DocumentProjection):
             return None
         return season_from_document(document, await self.recommender_ids(season_id))
 
+    async def season_views(self, season_ids: list[str]) -> dict[str, SeasonView]:
+        """The seasons submission knows of among these ids, as the commands check against."""
+        seasons = {}
+        for season_id in season_ids:
+            season = await self.season_view(season_id)
+            if season is not None:
+                seasons[season_id] = season
+        return seasons
+
     async def unit(self, season_id: str, credit_code: str) -> dict[str, Any] | None:
         return public(await self.units.find_one({"season_id": season_id, "credit_code": credit_code}))
 
