@@ -188,10 +188,10 @@ class RegistrationReadModel(DocumentProjection):
         return await self._page(self.registrations, query, "credit_code", skip, limit)
 
     async def registrations_of_unit(
-        self, query: dict[str, Any], *, skip: int, limit: int
+        self, *, skip: int, limit: int, filters: dict[str, Any]
     ) -> tuple[int, list[dict[str, Any]]]:
-        """One unit's registrations across seasons: `query` names its credit code (and the caller's scope)."""
-        return await self._page(self.registrations, _equal(query), "season_id", skip, limit)
+        """One unit's registrations across seasons: `filters` name its credit code (and the caller's scope)."""
+        return await self._page(self.registrations, _equal(filters), "season_id", skip, limit)
 
     async def recommender(self, season_id: str, recommender_id: str) -> dict[str, Any] | None:
         return public(await self.recommenders.find_one({"season_id": season_id, "recommender_id": recommender_id}))
