@@ -22,10 +22,13 @@ from contracts.submitted import (
     TeamExperienceForm,
     Withdrawal,
 )
+from infra.authorization import Grant
 from infra.http import Limit, PathId, Skip, execute
 from infra.http.form_routes import taking
 from infra.http.security import Authorized
+from services.submission.adapters.read_model import SubmissionReadModel
 from services.submission.domain.entry import EntryFormModel
+from services.submission.domain.season import RegisteredUnit, SeasonView
 from services.submission.entrypoints.edge import (
     ENTRY_SCOPE,
     Application,
@@ -74,9 +77,7 @@ async def submit(
     read_model: ReadModel,
 ) -> JSONResponse:
     # one handler for every kind of entry; each kind's route reads its own form (ENTRY_ROUTES)
-    grant.claims(f"unit {body.credit_code}", credit_code=body.credit_code)
-    season = await season_of(read_model, season_id)
-    unit = await read_model.registered_unit(season_id, body.credit_code)
+    season, unit = await _season_and_unit(grant, read_model, season_id, body)
     return await execute(request, grant.actor, channel_of(grant, Channel.GROUP), application.submit_entry,
                          season, unit, body, body=body)
 
@@ -86,9 +87,7 @@ async def amend(
     application: Application, read_model: ReadModel,
 ) -> JSONResponse:
     # one handler for every kind of entry; each kind's route reads its own form (ENTRY_ROUTES)
-    grant.claims(f"unit {body.credit_code}", credit_code=body.credit_code)
-    season = await season_of(read_model, season_id)
-    unit = await read_model.registered_unit(season_id, body.credit_code)
+    season, unit = await _season_and_unit(grant, read_model, season_id, body)
     return await execute(request, grant.actor, channel_of(grant, Channel.GROUP), application.amend_entry,
                          season, unit, entry_id, body, body=body)
 
@@ -170,6 +169,13 @@ async def recommender_inbox(
     return page | {"by_status": [
         {"status": item.value, "label": item.label, "count": counts.get(item.value, 0)} for item in EntryStatus
     ]}
+
+
+async def _season_and_unit(grant: Grant, read_model: SubmissionReadModel, season_id: str,
+                           body: EntryFormModel) -> tuple[SeasonView, RegisteredUnit | None]:
+    """What an entry's form is checked against: the season and the unit it names, once the caller may act for it."""
+    grant.claims(f"unit {body.credit_code}", credit_code=body.credit_code)
+    return await season_of(read_model, season_id), await read_model.registered_unit(season_id, body.credit_code)
 
 
 # The entries, one pair of routes per form kind: its path, its form, its routes' name, the summaries of its
