@@ -31,6 +31,7 @@ from infra.errors import (
     Unknown,
     Unsupported,
 )
+from infra.http.dependencies import read_your_writes
 from infra.http.limits import BodyLimit, RateLimit, clean_parameters
 from infra.eventstore import CommandContext
 from infra.http.security import authorize
@@ -43,7 +44,6 @@ from infra.positions import (
     POSITION_HEADER,
     Position,
     PositionNotReached,
-    read_your_writes,
 )
 from infra.readiness import Readiness
 
