@@ -12,28 +12,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from contracts.codes import ActivityKind, Channel, QcAchievementType, RecommenderCategory, Stage
+from contracts.codes import ActivityKind, QcAchievementType, RecommenderCategory, Stage
 from contracts.common import Window
-from contracts.profiles import FormProfile
 from contracts.recommended import RECOMMENDATION_DECLARATION
 from contracts.registered import ProvinceQuota, QuotaRule, default_quota
 from contracts.review_rounds import FORMAL_REVIEW, GradeBand, ReviewRound, Rubric, rounds_of_v2
 from contracts.scored import ReviewStage
-from contracts.season_profile import channel_label, season_profile
 from contracts.submitted import EntryStatus
-from infra.errors import Conflict
-from infra.windows import SEASON_TIME_ZONE, check_labelled_window_open, check_window_open
+from infra.seasons import KnownSeason
+from infra.windows import check_labelled_window_open
 
 
-@dataclass(frozen=True)
-class SeasonView:
-    season_id: str
-    organizer: str
-    kind: ActivityKind
+@dataclass(frozen=True, kw_only=True)
+class SeasonView(KnownSeason):
+    """The season as review checks against: besides what every service knows of it, its year, quotas, scoring
+    forms, grade bands and review rounds."""
+
     year: int
-    windows: Mapping[str, Window] = field(default_factory=dict)
-    channels: frozenset[str] = frozenset()
-    time_zone: str = SEASON_TIME_ZONE
     quota: QuotaRule | None = None
     rubrics: tuple[Rubric, ...] = ()
     grade_bands: tuple[GradeBand, ...] = ()
@@ -52,15 +47,11 @@ class SeasonView:
         return tuple(ReviewRound.model_validate(item) for item in rounds_of_v2(weights, None))
     filings_before_recommending: bool = False  # 基础性条件: 统计表 and 工作总结 before recommending
     province_quota: ProvinceQuota | None = None  # national seasons: 全国推荐名额 per province
-    profile: FormProfile | None = None
 
     @property
     def declaration_text(self) -> str:
         """The 推荐声明 of the season's 推荐表 (its form profile; Shanghai's for seasons opened before profiles)."""
-        return (self.profile or season_profile(self.kind, None)).declaration_text or RECOMMENDATION_DECLARATION
-
-    def check_window_open(self, stage: Stage, now: datetime, field: str = "season_id") -> None:
-        check_window_open(self.windows, stage, now, season_id=self.season_id, field=field, time_zone=self.time_zone)
+        return self.form_profile.declaration_text or RECOMMENDATION_DECLARATION
 
     def check_formal_review_period(self, now: datetime, field: str = "season_id") -> None:
         """Formal review runs in its own window where the season gives one (形式审查 by 07-20); otherwise from the
@@ -73,22 +64,6 @@ class SeasonView:
         if recommendation is not None and recommendation.contains(now):
             return
         self.check_window_open(Stage.REVIEW, now, field)
-
-    def check_channel(self, channel: Channel) -> None:
-        if self.channels and channel.value not in self.channels:
-            profile = self.profile or season_profile(self.kind, None)
-            offered = ", ".join(
-                channel_label(Channel(item), profile) for item in sorted(self.channels) if item in Channel._value2member_map_
-            )
-            raise Conflict(
-                "channel",
-                "season.channel",
-                f"season {self.season_id} does not take part through {channel_label(channel, profile)}; "
-                f"it offers: {offered}",
-            )
-
-    def offers(self, channel: Channel) -> bool:
-        return not self.channels or channel.value in self.channels
 
     @property
     def certificate_prefix(self) -> str:
