@@ -9,9 +9,9 @@ from fastapi import Depends
 
 from infra.errors import NotFound
 from infra.http.dependencies import application_of, read_model_of
+from services.review.adapters.documents import entry_from_document, judge_from_document, season_from_document
 from services.review.adapters.read_model import ReviewReadModel
 from services.review.application import ReviewApplication
-from services.review.adapters.documents import entry_from_document, judge_from_document, season_from_document
 from services.review.domain.inbound import EntryView, JudgeView, SeasonView
 
 Application = Annotated[ReviewApplication, Depends(application_of)]

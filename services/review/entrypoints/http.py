@@ -103,8 +103,7 @@ async def recommend(season_id: SeasonId, entry_id: EntryId, body: Recommendation
         )
     entry = await entry_of(read_model, season_id, entry_id)
     judges = {judge.certificate_no: judge for judge in await judges_of(read_model, season_id)}
-    recommender = recommender_from_document(recommender_document,
-                                                await read_model.filed_by(season_id, recommender_id))
+    recommender = recommender_from_document(recommender_document, await read_model.filed_by(season_id, recommender_id))
     command = Recommend(season, entry, recommender, await unit_entries_of(read_model, entry), judges, body)
     return await execute(request, grant.actor, Channel.RECOMMENDER, application.recommend, command, body=body)
 

@@ -1,17 +1,42 @@
 """Stats' report documents by id: every season's reports and the national years they roll up into.
 
-A season's reports are `season_reports`, the national roll-up `national_rollup`; this module names the documents
-the live fold writes and a rebuild compares.
+A season's reports are `season_reports` (each entry's line `entry_lines`), the national roll-up `national_rollup`;
+this module names the documents the live fold writes and a rebuild compares.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from services.stats.domain.entry_lines import entry_lines
+from services.stats.domain.national_intake import is_national, national_intake
 from services.stats.domain.national_rollup import national_key, national_reports, season_ids_by_year
 from services.stats.domain.records import Record
 from services.stats.domain.season_records import SeasonRecords
-from services.stats.domain.season_reports import Report, season_reports
+from services.stats.domain.season_reports import (
+    Report,
+    judge_workload,
+    recommendation_summary,
+    recommenders_with_summaries,
+    season_overview,
+    season_statistics,
+)
+
+def season_reports(season: SeasonRecords, season_id: str) -> dict[str, Report]:
+    """Every report of one season, by document key (per recommending unit for the recommendation summary)."""
+    reports = {
+        "overview": season_overview(season, season_id),
+        "statistics": season_statistics(season, season_id),
+        "judge-workload": judge_workload(season, season_id),
+    }
+    for bucket, lines in entry_lines(season, season_id).items():
+        reports[f"entries/{bucket}"] = lines
+    for recommender_id in recommenders_with_summaries(season):
+        reports[f"recommendation-summary/{recommender_id}"] = recommendation_summary(season, season_id, recommender_id)
+    if is_national(season):  # national flow (issue 10): per province, what was sent, accepted and graded
+        reports["provinces"] = national_intake(season, season_id)
+    return reports
+
 
 def reports_for(records_by_season: dict[str, dict[str, Record]], changed: Iterable[str] | None = None) -> dict[str, Report]:
     """The report documents, by id, of the seasons given (every season when None) and of the national years

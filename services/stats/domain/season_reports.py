@@ -9,7 +9,6 @@ roll-up of the provinces' seasons is `national_rollup`.
 
 from __future__ import annotations
 
-import zlib
 from collections import Counter
 from collections.abc import Iterable
 from decimal import Decimal
@@ -18,7 +17,6 @@ from typing import Any
 from contracts.codes import ActivityKind, KeyDomain, KeyIndustry, QcAchievementType, UnitNature
 from contracts.scored import ReviewStage
 from contracts.profiles import FormProfile
-from services.stats.domain.national_intake import is_national, national_intake
 from services.stats.domain.records import Record
 from services.stats.domain.season_records import SeasonRecords
 from services.stats.domain.statistics_layout import STATISTICS_FORMS, items_of, rates_of, season_profile_of
@@ -451,71 +449,3 @@ def _statistics_title(profile: FormProfile | None, kind: str | None) -> str | No
     form = STATISTICS_FORMS.get(kind or "")
     spec = profile.form(form) if profile and form else None
     return spec.title if spec else None
-
-
-# ---------------------------------------------------------------- entries
-
-
-ENTRY_BUCKETS = 16
-
-
-def entry_bucket(entry_id: str) -> int:
-    """Which of a season's entry documents holds an entry: a stable hash, so a request reads one small document."""
-    return zlib.crc32(entry_id.encode()) % ENTRY_BUCKETS
-
-
-def entry_lines(season: SeasonRecords, season_id: str) -> dict[int, Report]:
-    """Each entry's line in the reports (who, which recommending unit, how far, its scores and grade), in
-    ENTRY_BUCKETS documents; every bucket is written, empty or not."""
-    buckets: dict[int, Report] = {index: {"season_id": season_id, "entries": {}} for index in range(ENTRY_BUCKETS)}
-    rounds = [code for code, _, _ in season_rounds(season)]
-    for entry_id in season.entry_ids():
-        entry = season.entries.get(entry_id) or {}
-        review = season.reviews.get(entry_id) or {}
-        recommendation = review.get("recommendation") or {}
-        reached = entry_progress(season, entry_id)
-        stages = {}
-        for stage in rounds:
-            assignment = season.assignments.get((entry_id, stage))
-            scored = season.scores.get((entry_id, stage), {})
-            stages[stage] = {"judges": len(assignment["judge_ids"]) if assignment else 0, "scored": len(scored),
-                             "blocked": (assignment or {}).get("blocked")}
-        buckets[entry_bucket(entry_id)]["entries"][entry_id] = {
-            "entry_id": entry_id,
-            "kind": entry.get("kind") or recommendation.get("kind"),
-            "type": entry.get("type") or recommendation.get("qc_type") or recommendation.get("team_type"),
-            "unit_name": entry.get("unit_name") or recommendation.get("unit_name"),
-            "credit_code": entry.get("credit_code") or recommendation.get("credit_code"),
-            "name": entry.get("name") or recommendation.get("entry_name"),
-            "recommender_id": recommendation.get("recommender_id") or entry.get("recommender_id"),
-            "channel": recommendation.get("channel"),
-            "status": entry.get("status"),
-            "progress": [code for code, _ in PROGRESS if code in reached],
-            "formal_review": review.get("formal_review"),
-            "stages": stages,
-            **({"rounds": review["rounds"]} if review.get("rounds") else {}),
-            "grade": review.get("grade"),
-            "objections": review.get("objections") or {},
-            "certificate_no": review.get("certificate_no"),
-            "national": review.get("national"),
-            "fed": entry_id in season.fed_entries,
-            "provincial_recommendation": season.provincial_recommendations.get(entry_id),
-            "provincial_result": season.provincial_results.get(entry_id),
-        }
-    return buckets
-
-
-def season_reports(season: SeasonRecords, season_id: str) -> dict[str, Report]:
-    """Every report of one season, by document key (per recommending unit for the recommendation summary)."""
-    reports = {
-        "overview": season_overview(season, season_id),
-        "statistics": season_statistics(season, season_id),
-        "judge-workload": judge_workload(season, season_id),
-    }
-    for bucket, lines in entry_lines(season, season_id).items():
-        reports[f"entries/{bucket}"] = lines
-    for recommender_id in recommenders_with_summaries(season):
-        reports[f"recommendation-summary/{recommender_id}"] = recommendation_summary(season, season_id, recommender_id)
-    if is_national(season):  # national flow (issue 10): per province, what was sent, accepted and graded
-        reports["provinces"] = national_intake(season, season_id)
-    return reports
