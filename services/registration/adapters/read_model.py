@@ -177,6 +177,10 @@ class RegistrationReadModel(DocumentProjection):
     async def season(self, season_id: str) -> dict[str, Any] | None:
         return public(await self.seasons.find_one({"season_id": season_id}))
 
+    async def season_quota(self, season_id: str) -> dict[str, Any] | None:
+        """The season's quota rule (推荐名额), which a recommending unit has unless the organizer raised its own."""
+        return (await self.season(season_id) or {}).get("quota")
+
     async def registration(self, season_id: str, credit_code: str) -> dict[str, Any] | None:
         return public(await self.registrations.find_one({"season_id": season_id, "credit_code": credit_code}))
 

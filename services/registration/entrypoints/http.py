@@ -191,7 +191,7 @@ async def list_recommenders(
     if query is None:
         return empty_page(skip, limit)
     total, items = await read_model.recommenders_of(season_id, skip=skip, limit=limit, filters=query)
-    season_quota = (await read_model.season(season_id) or {}).get("quota")
+    season_quota = await read_model.season_quota(season_id)
     return page(total, skip, limit, [_recommender_shown(grant, item, season_quota) for item in items])
 
 
@@ -200,7 +200,7 @@ async def get_recommender(
 ) -> dict[str, Any]:
     item = grant.require(await read_model.recommender(season_id, recommender_id),
                          f"recommending unit {recommender_id} of season {season_id}", fields=RECOMMENDER_FIELDS)
-    season_quota = (await read_model.season(season_id) or {}).get("quota")
+    season_quota = await read_model.season_quota(season_id)
     return _recommender_shown(grant, dict(item), season_quota)
 
 
