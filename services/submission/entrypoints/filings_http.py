@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 
 from contracts.codes import Channel
-from contracts.submitted import FilingForm, QcStatisticsForm, TeamStatisticsForm, WorkSummaryForm
+from contracts.filings import FilingForm, QcStatisticsForm, TeamStatisticsForm, WorkSummaryForm
 from infra.authorization import Grant
 from infra.http import PathId, execute
 from infra.http.form_routes import taking
