@@ -1,6 +1,6 @@
 """Event contracts shared by every service: the envelope, the payload models and their versions."""
 
-from contracts import fed, profiles, published, recommended, registered, scored, submitted  # noqa: F401  (they register)
+from contracts import fed, filings, profiles, published, recommended, registered, scored, submitted  # noqa: F401  (they register)
 from contracts import national  # noqa: F401  (registers the national family)
 from contracts.envelope import Actor, Envelope, Source
 from contracts.registry import (

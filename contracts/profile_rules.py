@@ -50,9 +50,9 @@ FORM_MODELS = {
     FormName.QC_ACHIEVEMENT: ("contracts.submitted", "QcAchievementForm", ()),
     FormName.TEAM_EXPERIENCE: ("contracts.submitted", "TeamExperienceForm", ("metrics", "materials")),
     FormName.RECOMMENDATION: ("contracts.recommended", "RecommendationForm", ()),
-    FormName.QC_STATISTICS: ("contracts.submitted", "QcStatisticsForm", ()),
-    FormName.TEAM_STATISTICS: ("contracts.submitted", "TeamStatisticsForm", ()),
-    FormName.WORK_SUMMARY: ("contracts.submitted", "WorkSummaryForm", ()),
+    FormName.QC_STATISTICS: ("contracts.filings", "QcStatisticsForm", ()),
+    FormName.TEAM_STATISTICS: ("contracts.filings", "TeamStatisticsForm", ()),
+    FormName.WORK_SUMMARY: ("contracts.filings", "WorkSummaryForm", ()),
 }
 # What identifies a unit, an entry or a filing: a profile never leaves these out.
 CORE_FIELDS = {

@@ -45,6 +45,35 @@ Policy = Mapping[Operation, Rules]
 PUBLIC: Rules = {}  # an operation that needs no token is declared with this very object
 READ_EVERYWHERE: Rules = {Role.NATIONAL: Scope.PLATFORM, Role.AUDITOR: Scope.PLATFORM}
 
+# The scope a role reaches as the owner of its own objects: a province's staff and its feed their organizer's.
+OWN_SCOPE: Mapping[Role, Scope] = {
+    Role.ORGANIZER: Scope.ORGANIZER, Role.FEED: Scope.ORGANIZER, Role.UNIT: Scope.UNIT,
+    Role.RECOMMENDER: Scope.RECOMMENDER, Role.JUDGE: Scope.JUDGE,
+}
+# A season's own staff: a province's association on its seasons, the national association on its national seasons
+# (CAQ-...): the ORGANIZER scope admits only seasons whose id begins with the caller's org.
+SEASON_STAFF: Rules = {Role.ORGANIZER: Scope.ORGANIZER, Role.NATIONAL: Scope.ORGANIZER}
+
+
+def owners(*roles: Role) -> Rules:
+    """Rules naming these roles, each in its own scope (OWN_SCOPE)."""
+    return {role: OWN_SCOPE[role] for role in roles}
+
+
+def readers(*roles: Role) -> Rules:
+    """A read's rules: the platform-wide readers, the organizer's staff, and these roles, each in its own scope."""
+    return {**READ_EVERYWHERE, **owners(Role.ORGANIZER, *roles)}
+
+
+# Provincial feeds, as every service that takes them includes infra.feeds' routes: a province's feed posts its own
+# province's batches; its quarantine and batch reports are read by that feed, its organizer's staff and the
+# platform-wide readers.
+FEED_POLICY: Mapping[Operation, Rules] = {
+    ("POST", "/feeds/batches"): owners(Role.FEED),
+    ("GET", "/feeds/quarantine"): readers(Role.FEED),
+    ("GET", "/feeds/batches/{batch_id}"): readers(Role.FEED),
+}
+
 
 def organizer_of(season_id: str) -> str:
     """Season ids begin with their organizer's code (310000-2024-qc_group, CAQ-2024-qc_group)."""
@@ -172,6 +201,12 @@ class Grant:
             elif actual != value:
                 return False
         return True
+
+    def oversees(self, document: Mapping[str, Any]) -> bool:
+        """Whether the caller oversees the process the document belongs to: the staff of its organizer, or a
+        platform-wide reader (the national association, auditors). They see a process's full view (assignments,
+        scores, results not yet public); what is personal in it stays under the masking policy."""
+        return self.scope is Scope.PLATFORM or (self.caller is not None and self.caller.staff_of(document))
 
     def claims(self, what: str, **values: str | None) -> None:
         """A command's body names the organization it acts for: refuse (403) when that lies outside the scope."""

@@ -4,7 +4,8 @@ A position is an aggregate id and a version, written `<aggregate_id>@<version>`.
 reach a consumer in order (the topics are keyed by aggregate), so a read model that applied version v of an
 aggregate has applied every earlier one: the highest version applied per aggregate says it all. Each
 service's projection consumer records it in the service's MongoDB after the handler's write; a GET with
-`min_position` waits until the read model has it, up to a bound, or answers 409 naming what was applied.
+`min_position` waits until the read model has it, up to a bound, or answers 409 naming what was applied (the
+request's side is `infra.http.dependencies.read_your_writes`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Query, Request
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
@@ -146,29 +146,3 @@ async def wait_until_applied(positions: AppliedPositions, position: Position, wa
         if waited >= wait_seconds:
             raise PositionNotReached(position, applied, waited)
         await asyncio.sleep(min(POLL_SECONDS, wait_seconds - waited))
-
-
-async def read_your_writes(
-    request: Request,
-    min_position: Annotated[
-        str | None,
-        Query(
-            max_length=200,
-            description=(
-                "Answer only once this service's read model has applied the event at this position (the `position`"
-                " a command answered, `<aggregate_id>@<version>`): waits a few seconds, or answers 409 with the lag."
-            ),
-        ),
-    ] = None,
-) -> None:
-    """The dependency every route shares: a read (GET) waits for `min_position` when one is given."""
-    if min_position is None or request.method not in {"GET", "HEAD"} or request.url.path in OPERATIONAL_PATHS:
-        return
-    position = Position.parse(min_position)
-    state = request.app.state
-    read_model = getattr(state, "read_model", None)
-    if read_model is None:  # an app without a read model (a worker's health app) has nothing to wait for
-        return
-    settings = getattr(state, "settings", None)
-    wait = getattr(settings, "read_your_writes_wait_seconds", DEFAULT_WAIT_SECONDS)
-    await wait_until_applied(AppliedPositions(read_model.database), position, wait)

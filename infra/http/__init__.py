@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from pymongo.errors import ConnectionFailure, DocumentTooLarge, InvalidDocument, OperationFailure
 
 from contracts import Actor
-from contracts.codes import Channel, Role
+from contracts.codes import Channel
 from infra.auth import TokenService
 from infra.authorization import PUBLIC, Policy
 from infra.errors import (
@@ -31,6 +31,7 @@ from infra.errors import (
     Unknown,
     Unsupported,
 )
+from infra.http.dependencies import read_your_writes
 from infra.http.limits import BodyLimit, RateLimit, clean_parameters
 from infra.eventstore import CommandContext
 from infra.http.security import authorize
@@ -43,7 +44,6 @@ from infra.positions import (
     POSITION_HEADER,
     Position,
     PositionNotReached,
-    read_your_writes,
 )
 from infra.readiness import Readiness
 
@@ -55,7 +55,6 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 PathId = Annotated[str, Path(min_length=1, max_length=64)]
 Skip = Annotated[int, Query(ge=0, le=1_000_000)]
 Limit = Annotated[int, Query(ge=1, le=500)]
-FULL_VIEW = frozenset({Role.ORGANIZER, Role.NATIONAL, Role.AUDITOR})
 
 
 def create_app(

@@ -6,6 +6,7 @@
   Feed uploads (`POST /feeds/batches`) have their own, larger limit; every other route `QCP_MAX_BODY_BYTES`.
 - `RateLimit` (ASGI middleware): a token bucket per token (subject, role, organization) in the process, for
   writes (POST, PUT, PATCH, DELETE); past it 429 with `Retry-After`. Limits per role: QCP_RATE_LIMIT_<ROLE>_PER_MINUTE.
+  The token it verifies is verified once for the request: the route's authorization reuses the outcome.
 - `clean_parameters` (dependency): a path or query parameter with a NUL or another control character is
   refused with 422 naming it, before it can reach a store.
 """
@@ -27,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.codes import Role
 from infra.auth import InvalidToken, TokenService
+from infra.http.security import verify_once
 from infra.settings import ServiceSettings
 
 FEED_UPLOADS = frozenset({"/feeds/batches"})
@@ -176,18 +178,19 @@ class RateLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in WRITES:
-            refusal = self._refusal(Headers(scope=scope).get("authorization"))
+            refusal = self._refusal(scope, Headers(scope=scope).get("authorization"))
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
-    def _refusal(self, authorization: str | None) -> JSONResponse | None:
+    def _refusal(self, scope: Scope, authorization: str | None) -> JSONResponse | None:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             return None  # no token: the route's authentication answers
         try:
-            actor = self.tokens.verify(token.strip()).actor
+            # verified once per request: the route's authorization reads this outcome from the request's state
+            actor = verify_once(scope.setdefault("state", {}), self.tokens, token.strip()).actor
         except InvalidToken:
             return None
         per_minute = self.limits.get(actor.role, 0)

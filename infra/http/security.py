@@ -2,12 +2,15 @@
 
 `authorize` runs on every route of an app built with a policy (it is one of the app's dependencies): it verifies
 the token, finds the route's rules and checks what the path names. A route that needs the grant takes
-`grant: Authorized`; FastAPI solves the dependency once per request, so the check is never made twice.
+`grant: Authorized`; FastAPI solves the dependency once per request, so the check is never made twice. The token
+is verified once per request too (`verify_once`): the rate limit, which runs before the route, keeps what it
+verified on the request's state and `authorize` reads it there.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import MutableMapping
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -29,6 +32,25 @@ def _unauthenticated(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
+VERIFIED_TOKEN = "verified_token"  # the request state's key: (token, its Caller or the InvalidToken it raised)
+
+
+def verify_once(state: MutableMapping[str, Any], tokens: TokenService, token: str) -> Caller:
+    """The token's caller, verified at most once per request: the outcome (caller or refusal) is kept on the request
+    state (the ASGI scope's "state"), so the rate limit and the route's authorization share one verification."""
+    known = state.get(VERIFIED_TOKEN)
+    if known is None or known[0] != token:
+        try:
+            known = (token, tokens.verify(token))
+        except InvalidToken as error:
+            known = (token, error)
+        state[VERIFIED_TOKEN] = known
+    outcome = known[1]
+    if isinstance(outcome, InvalidToken):
+        raise outcome
+    return outcome
+
+
 def caller_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Caller | None:
     """The verified caller, None without a token, 401 for a token that is not valid."""
     if credentials is None:
@@ -37,7 +59,7 @@ def caller_of(request: Request, credentials: HTTPAuthorizationCredentials | None
         raise _unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
     tokens: TokenService = request.app.state.tokens
     try:
-        return tokens.verify(credentials.credentials)
+        return verify_once(request.scope.setdefault("state", {}), tokens, credentials.credentials)
     except InvalidToken as error:
         raise _unauthenticated(f"the bearer token is not valid: {error}") from error
 

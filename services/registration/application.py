@@ -14,7 +14,6 @@ from contracts.identity import season_key
 from contracts.names import name_key
 from contracts.profiles import ProfileAdjustment, SeasonProfileAdjusted
 from contracts.registered import (
-    FORMAL_REVIEW,
     JudgeForm,
     JudgeRegistered,
     QuotaRule,
@@ -29,6 +28,7 @@ from contracts.registered import (
     UnitRegistrationAmended,
     UnitRegistrationForm,
 )
+from contracts.review_rounds import FORMAL_REVIEW
 from infra.errors import Conflict, NotFound, RuleViolation, Unknown
 from infra.eventstore import (
     CommandContext,

@@ -17,6 +17,7 @@ from eventsourcing.application import AggregateNotFoundError
 from pydantic import BaseModel
 
 from contracts.codes import ActivityKind, Stage
+from contracts.filings import QcStatisticsForm, StatisticsAmended, StatisticsFiled, TeamStatisticsForm, WorkSummaryAmended, WorkSummaryFiled, WorkSummaryForm
 from contracts.submitted import (
     Confirmation,
     EntryAmended,
@@ -24,16 +25,9 @@ from contracts.submitted import (
     EntrySubmitted,
     EntryWithdrawn,
     QcAchievementForm,
-    QcStatisticsForm,
-    StatisticsAmended,
-    StatisticsFiled,
     TeamExperienceForm,
-    TeamStatisticsForm,
     UnitConfirmed,
     Withdrawal,
-    WorkSummaryAmended,
-    WorkSummaryFiled,
-    WorkSummaryForm,
 )
 from contracts.profiles import FormName
 from infra.errors import Conflict, NotFound, RuleViolation

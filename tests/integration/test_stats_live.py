@@ -9,27 +9,17 @@ import asyncio
 import io
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest_asyncio
-from aiokafka import AIOKafkaProducer
 from openpyxl import load_workbook
 
 from benchmarks.stats_events import SeasonPlan, season_events
-from contracts import Envelope
 from infra.authorization import organizer_of
-from infra.bootstrap import build_api, build_worker
-from infra.kafka import encode, ensure_topics
-from infra.settings import ServiceSettings
-from qcp.services import definition
 from services.stats.adapters.store import StatsStore
 from services.stats.rebuild import differences
-from services.stats.domain.records import Header, StatsState
-from services.stats.domain.reports import reports_for
-from services.stats.entrypoints.messaging import CONSUMED_TOPICS
-from tests.harness import eventually, isolated_settings, new_namespace, read_topic
+from tests.harness import eventually, read_topic
+from tests.integration.stats_stack import RunningStats, running_stats
 from tests.integration.test_submission_http import bearer
 
 ORGANIZER = bearer("organizer", "310000", "staff-1")
@@ -41,59 +31,13 @@ SHANDONG = SeasonPlan(season_no=12, organizer="370000", recommenders=2, units_pe
                       judges=5, province_feed=True)
 
 
-@dataclass
-class RunningStats:
-    settings: ServiceSettings
-    api: httpx.AsyncClient
-    producer: AIOKafkaProducer
-    envelopes: list[dict[str, Any]]
-
-    async def publish(self, topic: str, envelope: dict[str, Any]) -> None:
-        value, key, headers = encode(Envelope.model_validate(envelope))
-        await self.producer.send_and_wait(self.settings.topic(topic), value, key=key,
-                                          headers=[(name, item.encode()) for name, item in headers.items()])
-        self.envelopes.append(envelope)
-
-    async def get(self, path: str, headers: dict[str, str] = ORGANIZER, **params: Any) -> httpx.Response:
-        return await self.api.get(path, headers=headers, params=params)
-
-    async def report(self, path: str, check: Any = lambda _: True, headers: dict[str, str] = ORGANIZER
-                     ) -> dict[str, Any]:
-        async def probe() -> Any:
-            answer = await self.get(path, headers)
-            return answer.json() if answer.status_code == 200 and check(answer.json()) else None
-
-        return await eventually(probe, timeout=60)
-
-    def expected(self) -> dict[str, Any]:
-        state = StatsState()
-        for item in self.envelopes:
-            state.apply(Header.of(item), item["payload"])
-        return json.loads(json.dumps(reports_for(state.seasons)))
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def stats(stack, tmp_path_factory) -> AsyncIterator[RunningStats]:
-    settings = isolated_settings(stack, "stats", tmp_path_factory.mktemp("stats"), new_namespace())
-    await ensure_topics(settings, [settings.topic(name) for name in CONSUMED_TOPICS])
-    api = build_api(definition("stats"), settings)
-    stop = asyncio.Event()
-    worker = asyncio.create_task(build_worker(definition("stats"), settings).run(stop))
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
-    await producer.start()
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://stats", timeout=30)
-    try:
-        running = RunningStats(settings, client, producer, [])
+    async with running_stats(stack, tmp_path_factory.mktemp("stats")) as running:
         for plan in (SHANGHAI, SHANDONG):
             for topic, envelope in season_events(plan):
                 await running.publish(topic, envelope)
         yield running
-    finally:
-        await client.aclose()
-        await producer.stop()
-        stop.set()
-        await worker
-        await api.state.mongo.close()
 
 
 async def all_reports_equal_expected(stats: RunningStats) -> None:

@@ -7,24 +7,17 @@ filed under its season. Another province's season or entry answers 404 like an u
 
 from __future__ import annotations
 
-import asyncio
 import io
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx
 import pytest_asyncio
-from aiokafka import AIOKafkaProducer
 from openpyxl import load_workbook
 
 from benchmarks.stats_events import REGISTERED, SeasonPlan, credit_code, season_events
-from infra.bootstrap import build_api, build_worker
-from infra.kafka import ensure_topics
-from qcp.services import definition
-from services.stats.entrypoints.messaging import CONSUMED_TOPICS
-from tests.harness import bearer, eventually, isolated_settings, new_namespace
-from tests.integration.test_stats_live import RunningStats
+from tests.harness import bearer, eventually
+from tests.integration.stats_stack import RunningStats, running_stats
 
 SHANGHAI = SeasonPlan(season_no=21, recommenders=2, units_per_recommender=1, entries_per_unit=2, judges=5)
 SHANDONG = SeasonPlan(season_no=22, organizer="370000", recommenders=2, units_per_recommender=1, entries_per_unit=1,
@@ -81,16 +74,7 @@ def foreign_quarantine() -> dict[str, Any]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def stats(stack, tmp_path_factory) -> AsyncIterator[RunningStats]:
-    settings = isolated_settings(stack, "stats", tmp_path_factory.mktemp("stats-scope"), new_namespace())
-    await ensure_topics(settings, [settings.topic(name) for name in CONSUMED_TOPICS])
-    api = build_api(definition("stats"), settings)
-    stop = asyncio.Event()
-    worker = asyncio.create_task(build_worker(definition("stats"), settings).run(stop))
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
-    await producer.start()
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://stats", timeout=30)
-    try:
-        running = RunningStats(settings, client, producer, [])
+    async with running_stats(stack, tmp_path_factory.mktemp("stats-scope")) as running:
         for plan in (SHANGHAI, SHANDONG):
             for topic, envelope in with_contacts(season_events(plan)):
                 await running.publish(topic, envelope)
@@ -104,12 +88,6 @@ async def stats(stack, tmp_path_factory) -> AsyncIterator[RunningStats]:
                              and any(row["count"] for row in page["grades"]), SH_STAFF)
         await running.report(f"/seasons/{SH}/overview", lambda page: page["feeds"]["quarantined_open"] == 1, SH_STAFF)
         yield running
-    finally:
-        await client.aclose()
-        await producer.stop()
-        stop.set()
-        await worker
-        await api.state.mongo.close()
 
 
 async def status(stats: RunningStats, path: str, headers: dict[str, str], **params: Any) -> int:

@@ -8,11 +8,11 @@ import pytest
 
 from contracts.codes import ActivityKind
 from contracts.fed import ProvincialResultForm
-from contracts.registered import GradeBand
+from contracts.review_rounds import GradeBand
 from contracts.submitted import EntryStatus
 from infra.errors import RuleViolation
 from services.review.domain.provincial import check_entry, grade_label
-from services.review.domain.views import EntryView, SeasonView
+from services.review.domain.inbound import EntryView, SeasonView
 
 SEASON = SeasonView(
     season_id="370000-2026-qc_group", organizer="370000", kind=ActivityKind.QC_GROUP, year=2026,

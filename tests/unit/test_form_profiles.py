@@ -37,7 +37,8 @@ from contracts.profiles import (
 from contracts.profile_rules import adjusted, contradictions, problems_of_form
 from contracts.registered import UnitRegistrationForm
 from qcp.demo import demo_registration
-from contracts.submitted import MATERIAL_SECTIONS, QcStatisticsForm, TeamExperienceForm, TeamStatisticsForm, WorkSummaryForm
+from contracts.filings import QcStatisticsForm, TeamStatisticsForm, WorkSummaryForm
+from contracts.submitted import MATERIAL_SECTIONS, TeamExperienceForm
 from infra.errors import RuleViolation
 from services.registration.domain.season import Season
 from services.submission.domain.season import SeasonView

@@ -21,7 +21,8 @@ from qcp.demo import demo_credit_code, example_seasons, national_example_season
 from services.review.adapters.read_model import _national_entry, national_entry_document
 from services.review.domain.entry_review import ReviewProgress, entry_review_id
 from services.review.domain.national import national_entry_id
-from services.review.domain.views import EntryView, SeasonView
+from services.review.adapters.documents import entry_from_document, season_from_document
+from services.review.domain.inbound import EntryView, SeasonView
 from services.review.entrypoints.feed_http import intake_of
 from tests.unit.test_registration_rules import SECRETARIAT as REGISTRATION_DESK
 from tests.unit.test_registration_rules import application as registration
@@ -151,7 +152,7 @@ def test_a_national_entry_is_reviewed_scored_and_graded_like_any_other() -> None
     # review's projection keeps the national entry beside its review; its rules read it as an entry
     document = national_entry_document(
         {"season_id": NATIONAL, "entry_id": national_id("e1")} | _national_entry(arrival, arrival.payload))
-    entry = EntryView.from_document(document)
+    entry = entry_from_document(document)
     assert (entry.recommender_id, entry.status, entry.kind) == ("310000", EntryStatus.CONFIRMED, ActivityKind.QC_GROUP)
     nation = World(season=NATIONAL_SEASON)
     nation.app, nation.clock = world.app, world.clock
@@ -280,8 +281,8 @@ def test_tibets_units_recommend_by_its_own_deadline_and_tibet_sends_to_the_natio
     """藏质协字（2024）10号: Tibet collects from its units by 08-20; CAQ takes the provinces' by 08-31 (example seasons)."""
     examples = {f"{item['organizer']}-{item['year']}-{item['kind']}": item
                 for item in [*example_seasons(), national_example_season()]}
-    tibet = SeasonView.from_document(examples["540000-2026-qc_group"] | {"season_id": "540000-2026-qc_group"})
-    caq = SeasonView.from_document(examples["CAQ-2026-qc_group"] | {"season_id": "CAQ-2026-qc_group"})
+    tibet = season_from_document(examples["540000-2026-qc_group"] | {"season_id": "540000-2026-qc_group"})
+    caq = season_from_document(examples["CAQ-2026-qc_group"] | {"season_id": "CAQ-2026-qc_group"})
     world = World(season=tibet, now=datetime(2026, 8, 20, 22, 0, 1, tzinfo=CST))
     world.entry("t1")
     assert refused(world, lambda: world.recommend("t1")) == (409, "season_id", "season.window.recommendation")

@@ -391,7 +391,7 @@ async def test_no_input_gives_a_500(service: Service) -> None:
 
 @pytest.mark.parametrize("value", ["0.4", "0.6"])
 def test_the_seasons_weights_reach_review_as_exact_decimals(value: str) -> None:
-    from services.review.domain.views import SeasonView
+    from services.review.adapters.documents import season_from_document
 
     document = demo_season(2026, NOW) | {"season_id": QC, "stage_weights": {"material_review": value}}
-    assert SeasonView.from_document(document).stage_weights == {"material_review": Decimal(value)}
+    assert season_from_document(document).stage_weights == {"material_review": Decimal(value)}

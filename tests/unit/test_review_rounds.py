@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from contracts import parse_payload
-from contracts.registered import GateRule, ReviewRound, SeasonOpened
+from contracts.registered import SeasonOpened
+from contracts.review_rounds import GateRule, ReviewRound
 from contracts.scored import GateDecision, GateMethod
 from infra.errors import RuleViolation
 from services.registration.domain.season import check_rounds

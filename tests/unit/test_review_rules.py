@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -41,7 +41,8 @@ from contracts.recommended import (
     Resubmission,
     Revocation,
 )
-from contracts.registered import GradeBand, QuotaRule, Rubric
+from contracts.registered import QuotaRule
+from contracts.review_rounds import GradeBand, Rubric
 from contracts.scored import JudgesAssigned, ReviewStage, ScoreSheet
 from contracts.submitted import EntryStatus
 from infra.errors import NotFound, RuleViolation
@@ -70,7 +71,7 @@ from services.review.application.commands import (
 )
 from services.review.assignment.domain import Assignment, assignment_id
 from services.review.domain.entry_review import ReviewProgress
-from services.review.domain.views import (
+from services.review.domain.inbound import (
     EntryView,
     JudgeView,
     RecommenderView,

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from benchmarks.stats_events import EnvelopeWriter, SeasonPlan, season_opened
 from contracts import parse_payload
 from contracts.identity import stable_uuid
-from contracts.submitted import QcStatisticsForm, TeamStatisticsForm
+from contracts.filings import QcStatisticsForm, TeamStatisticsForm
 from services.stats.adapters.export import to_csv, to_xlsx
 from services.stats.domain.records import Header, StatsState
 from services.stats.domain.reports import reports_for

@@ -13,15 +13,8 @@ import pytest
 from pydantic import ValidationError
 
 from contracts import parse_payload
-from contracts.submitted import (
-    MATERIAL_SECTIONS,
-    QcAchievementForm,
-    QcStatisticsForm,
-    TeamExperienceForm,
-    TeamStatisticsForm,
-    WorkSummaryForm,
-    summary_characters,
-)
+from contracts.filings import QcStatisticsForm, TeamStatisticsForm, WorkSummaryForm, summary_characters
+from contracts.submitted import MATERIAL_SECTIONS, QcAchievementForm, TeamExperienceForm
 from qcp.demo import demo_credit_code, demo_registration
 from services.submission.domain.rules import SUMMARY_MIN_CHARACTERS
 

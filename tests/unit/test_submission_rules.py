@@ -19,15 +19,8 @@ from pydantic import ValidationError
 from contracts import Actor
 from contracts.codes import ActivityKind, Channel, Role
 from contracts.common import Window
-from contracts.submitted import (
-    Confirmation,
-    QcAchievementForm,
-    QcStatisticsForm,
-    TeamExperienceForm,
-    TeamStatisticsForm,
-    Withdrawal,
-    WorkSummaryForm,
-)
+from contracts.filings import QcStatisticsForm, TeamStatisticsForm, WorkSummaryForm
+from contracts.submitted import Confirmation, QcAchievementForm, TeamExperienceForm, Withdrawal
 from infra.errors import NotFound, RuleViolation
 from infra.eventstore import CommandContext
 from infra.http import status_of

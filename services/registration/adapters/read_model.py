@@ -177,6 +177,10 @@ class RegistrationReadModel(DocumentProjection):
     async def season(self, season_id: str) -> dict[str, Any] | None:
         return public(await self.seasons.find_one({"season_id": season_id}))
 
+    async def season_quota(self, season_id: str) -> dict[str, Any] | None:
+        """The season's quota rule (推荐名额), which a recommending unit has unless the organizer raised its own."""
+        return (await self.season(season_id) or {}).get("quota")
+
     async def registration(self, season_id: str, credit_code: str) -> dict[str, Any] | None:
         return public(await self.registrations.find_one({"season_id": season_id, "credit_code": credit_code}))
 
@@ -188,10 +192,10 @@ class RegistrationReadModel(DocumentProjection):
         return await self._page(self.registrations, query, "credit_code", skip, limit)
 
     async def registrations_of_unit(
-        self, query: dict[str, Any], *, skip: int, limit: int
+        self, *, skip: int, limit: int, filters: dict[str, Any]
     ) -> tuple[int, list[dict[str, Any]]]:
-        """One unit's registrations across seasons: `query` names its credit code (and the caller's scope)."""
-        return await self._page(self.registrations, _equal(query), "season_id", skip, limit)
+        """One unit's registrations across seasons: `filters` name its credit code (and the caller's scope)."""
+        return await self._page(self.registrations, _equal(filters), "season_id", skip, limit)
 
     async def recommender(self, season_id: str, recommender_id: str) -> dict[str, Any] | None:
         return public(await self.recommenders.find_one({"season_id": season_id, "recommender_id": recommender_id}))

@@ -16,7 +16,8 @@ from contracts.scored import GateMethod
 from contracts.common import Window
 from contracts.identity import stable_uuid
 from contracts.profiles import FormProfile
-from contracts.registered import FORMAL_REVIEW, GradeBand, QuotaRule, ReviewRound, Rubric, SeasonOpened
+from contracts.registered import QuotaRule, SeasonOpened
+from contracts.review_rounds import FORMAL_REVIEW, GradeBand, ReviewRound, Rubric
 from contracts.season_profile import declared_ref, season_profile
 from infra.errors import RuleViolation
 from infra.windows import check_window_open, shown

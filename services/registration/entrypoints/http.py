@@ -7,7 +7,8 @@ runs one command or one read-model query within it, and answers with personal da
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -78,18 +79,14 @@ async def change_window(
     season_id: SeasonId, stage: Stage, body: WindowChangeRequest, request: Request, grant: Authorized,
     application: Application,
 ) -> JSONResponse:
-    window = Window(opens_at=body.opens_at, closes_at=body.closes_at)
-    return await execute(request, grant.actor, Channel.ORGANIZER, _without_changed(application.change_window),
-                         season_id, stage, window, body.reason, body=body)
+    return await _change_window(request, grant, application.change_window, season_id, stage, body)
 
 
 async def change_round_window(
     season_id: SeasonId, round_code: RoundCode, body: WindowChangeRequest, request: Request, grant: Authorized,
     application: Application,
 ) -> JSONResponse:
-    window = Window(opens_at=body.opens_at, closes_at=body.closes_at)
-    return await execute(request, grant.actor, Channel.ORGANIZER, _without_changed(application.change_round_window),
-                         season_id, round_code, window, body.reason, body=body)
+    return await _change_window(request, grant, application.change_round_window, season_id, round_code, body)
 
 
 async def approve_team_name_suffix(
@@ -141,20 +138,14 @@ async def list_registrations(
         "recommender_id": recommender_id,
         "member": member,
     })
-    if query is None:
-        return empty_page(skip, limit)
-    total, items = await read_model.registrations_of(season_id, skip=skip, limit=limit, filters=query)
-    return page(total, skip, limit, [for_caller(grant.caller, item) for item in items])
+    return await _masked_page(grant, query, functools.partial(read_model.registrations_of, season_id), skip, limit)
 
 
 async def registrations_of_unit(
     credit_code: CreditCodePath, grant: Authorized, read_model: ReadModel, skip: Skip = 0, limit: Limit = 50
 ) -> dict[str, Any]:
     query = grant.query({"credit_code": credit_code.strip().upper()})
-    if query is None:
-        return empty_page(skip, limit)
-    total, items = await read_model.registrations_of_unit(query, skip=skip, limit=limit)
-    return page(total, skip, limit, [for_caller(grant.caller, item) for item in items])
+    return await _masked_page(grant, query, read_model.registrations_of_unit, skip, limit)
 
 
 # --- recommending units ------------------------------------------------------------------------
@@ -200,7 +191,7 @@ async def list_recommenders(
     if query is None:
         return empty_page(skip, limit)
     total, items = await read_model.recommenders_of(season_id, skip=skip, limit=limit, filters=query)
-    season_quota = (await read_model.season(season_id) or {}).get("quota")
+    season_quota = await read_model.season_quota(season_id)
     return page(total, skip, limit, [_recommender_shown(grant, item, season_quota) for item in items])
 
 
@@ -209,7 +200,7 @@ async def get_recommender(
 ) -> dict[str, Any]:
     item = grant.require(await read_model.recommender(season_id, recommender_id),
                          f"recommending unit {recommender_id} of season {season_id}", fields=RECOMMENDER_FIELDS)
-    season_quota = (await read_model.season(season_id) or {}).get("quota")
+    season_quota = await read_model.season_quota(season_id)
     return _recommender_shown(grant, dict(item), season_quota)
 
 
@@ -237,10 +228,7 @@ async def list_judges(
     limit: Limit = 100,
 ) -> dict[str, Any]:
     query = _roster(grant).query({"recommender_id": recommender_id}, fields=JUDGE_FIELDS)
-    if query is None:
-        return empty_page(skip, limit)
-    total, items = await read_model.judges_of(season_id, skip=skip, limit=limit, filters=query)
-    return page(total, skip, limit, [for_caller(grant.caller, item) for item in items])
+    return await _masked_page(grant, query, functools.partial(read_model.judges_of, season_id), skip, limit)
 
 
 # --- codes --------------------------------------------------------------------------------------
@@ -263,6 +251,23 @@ async def codes() -> dict[str, Any]:
         "recommender_categories": RecommenderCategory.listing(),
         "review_forms": ReviewForm.listing(),
     }
+
+
+async def _change_window(request: Request, grant: Grant, command: Callable[..., dict[str, Any]], season_id: str,
+                         code: str, body: WindowChangeRequest) -> JSONResponse:
+    """A stage's or a round's window changed: the same request, answered without the application's `changed` flag."""
+    window = Window(opens_at=body.opens_at, closes_at=body.closes_at)
+    return await execute(request, grant.actor, Channel.ORGANIZER, _without_changed(command), season_id, code, window,
+                         body.reason, body=body)
+
+
+async def _masked_page(grant: Grant, query: dict[str, Any] | None, find: Callable[..., Awaitable[tuple[int, list[Any]]]],
+                       skip: int, limit: int) -> dict[str, Any]:
+    """One page of what the query finds, each item masked for the caller; an empty page for a query outside the scope."""
+    if query is None:
+        return empty_page(skip, limit)
+    total, items = await find(skip=skip, limit=limit, filters=query)
+    return page(total, skip, limit, [for_caller(grant.caller, item) for item in items])
 
 
 def _without_changed(command: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:

@@ -3,49 +3,31 @@
 from __future__ import annotations
 
 from contracts.codes import Role
-from infra.authorization import PUBLIC, READ_EVERYWHERE, Policy, Rules, Scope
+from infra.authorization import FEED_POLICY, PUBLIC, SEASON_STAFF, Policy, Rules, Scope, owners, readers
 
-# A season's own staff acts on it: a province's association on its seasons, the national association on its
-# national seasons (CAQ-...); the path's season id names the organizer, so another's season answers 404.
-SEASON_STAFF: Rules = {Role.ORGANIZER: Scope.ORGANIZER, Role.NATIONAL: Scope.ORGANIZER}
+# A season's own staff acts on it (infra's SEASON_STAFF): the path's season id names the organizer, so another's
+# season answers 404.
 
 # A season (and its forms) is the organizer's published notice: a unit may register in any organizer's season,
 # so it reads any; a recommending unit and a judge read their own organizer's; a feed its province's.
-SEASON_READERS: Rules = {
-    **READ_EVERYWHERE, Role.ORGANIZER: Scope.ORGANIZER, Role.FEED: Scope.ORGANIZER, Role.UNIT: Scope.UNIT,
-    Role.RECOMMENDER: Scope.RECOMMENDER, Role.JUDGE: Scope.JUDGE,
-}
+SEASON_READERS: Rules = readers(Role.FEED, Role.UNIT, Role.RECOMMENDER, Role.JUDGE)
 
 # Registrations: the organizer's staff and its province's feed read its seasons'; a unit its own; a
 # recommending unit those that name it; judges none. National and auditors read all, personal data masked.
-REGISTRATION_READERS: Rules = {
-    **READ_EVERYWHERE, Role.ORGANIZER: Scope.ORGANIZER, Role.FEED: Scope.ORGANIZER, Role.UNIT: Scope.UNIT,
-    Role.RECOMMENDER: Scope.RECOMMENDER,
-}
+REGISTRATION_READERS: Rules = readers(Role.FEED, Role.UNIT, Role.RECOMMENDER)
 
 # Recommending units: a unit chooses one on its 报名表, so it reads a season's list (contacts masked); a
 # recommending unit reads its own record only.
-RECOMMENDER_READERS: Rules = {
-    **READ_EVERYWHERE, Role.ORGANIZER: Scope.ORGANIZER, Role.FEED: Scope.ORGANIZER, Role.UNIT: Scope.UNIT,
-    Role.RECOMMENDER: Scope.RECOMMENDER,
-}
+RECOMMENDER_READERS: Rules = readers(Role.FEED, Role.UNIT, Role.RECOMMENDER)
 
 # The judge roster: the organizer's staff; a recommending unit its own panel; a judge its own record.
-JUDGE_READERS: Rules = {
-    **READ_EVERYWHERE, Role.ORGANIZER: Scope.ORGANIZER, Role.RECOMMENDER: Scope.RECOMMENDER,
-    Role.JUDGE: Scope.JUDGE,
-}
+JUDGE_READERS: Rules = readers(Role.RECOMMENDER, Role.JUDGE)
 
 # The built-in form profiles belong to no province: any signed-in participant reads them.
 ANY_PARTICIPANT: Rules = {
     role: Scope.PLATFORM
     for role in (Role.ORGANIZER, Role.UNIT, Role.RECOMMENDER, Role.JUDGE, Role.NATIONAL, Role.FEED, Role.AUDITOR)
 }
-
-# Provincial feeds: a province's feed posts and reads its own batches; the organizer's staff reads its
-# province's batches and quarantine; national and auditors read every province's.
-FEED_POSTERS: Rules = {Role.FEED: Scope.ORGANIZER}
-FEED_READERS: Rules = {**READ_EVERYWHERE, Role.FEED: Scope.ORGANIZER, Role.ORGANIZER: Scope.ORGANIZER}
 
 POLICY: Policy = {
     # seasons
@@ -55,12 +37,11 @@ POLICY: Policy = {
     ("POST", "/seasons/{season_id}/team-name-suffixes"): SEASON_STAFF,
     ("GET", "/seasons/{season_id}"): SEASON_READERS,
     # unit registrations: the unit registers itself, or the season's organizer registers it
-    ("POST", "/seasons/{season_id}/registrations"): {Role.UNIT: Scope.UNIT, Role.ORGANIZER: Scope.ORGANIZER},
+    ("POST", "/seasons/{season_id}/registrations"): owners(Role.UNIT, Role.ORGANIZER),
     ("GET", "/seasons/{season_id}/registrations"): REGISTRATION_READERS,
     ("GET", "/seasons/{season_id}/registrations/{credit_code}"): REGISTRATION_READERS,
     # across seasons: a recommending unit's token is bound to one season, where it lists its units
-    ("GET", "/units/{credit_code}/registrations"): {
-        **READ_EVERYWHERE, Role.ORGANIZER: Scope.ORGANIZER, Role.FEED: Scope.ORGANIZER, Role.UNIT: Scope.UNIT},
+    ("GET", "/units/{credit_code}/registrations"): readers(Role.FEED, Role.UNIT),
     # recommending units
     ("POST", "/seasons/{season_id}/recommenders"): SEASON_STAFF,
     ("PUT", "/seasons/{season_id}/recommenders/{recommender_id}/quota"): SEASON_STAFF,
@@ -68,7 +49,7 @@ POLICY: Policy = {
     ("GET", "/seasons/{season_id}/recommenders"): RECOMMENDER_READERS,
     ("GET", "/seasons/{season_id}/recommenders/{recommender_id}"): RECOMMENDER_READERS,
     # judges: the organizer registers its panel, a recommending unit its own
-    ("POST", "/seasons/{season_id}/judges"): {**SEASON_STAFF, Role.RECOMMENDER: Scope.RECOMMENDER},
+    ("POST", "/seasons/{season_id}/judges"): {**SEASON_STAFF, **owners(Role.RECOMMENDER)},
     ("GET", "/seasons/{season_id}/judges"): JUDGE_READERS,
     # the forms' coded values are no one's data
     ("GET", "/codes"): PUBLIC,
@@ -78,7 +59,5 @@ POLICY: Policy = {
     ("GET", "/seasons/{season_id}/profile"): SEASON_READERS,
     ("POST", "/seasons/{season_id}/profile/adjustments"): SEASON_STAFF,
     # provincial feeds (infra.feeds' router, as this service includes it)
-    ("POST", "/feeds/batches"): FEED_POSTERS,
-    ("GET", "/feeds/quarantine"): FEED_READERS,
-    ("GET", "/feeds/batches/{batch_id}"): FEED_READERS,
+    **FEED_POLICY,
 }

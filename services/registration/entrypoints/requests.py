@@ -11,13 +11,8 @@ from contracts.codes import ActivityKind, Channel, QcAchievementType, Stage
 from contracts.common import Payload, Window
 from contracts.identity import RegionCode
 from contracts.profiles import ProfileRef
-from contracts.registered import (
-    GradeBand,
-    ProvinceQuota,
-    QuotaRule,
-    ReviewRound,
-    Rubric,
-)
+from contracts.registered import ProvinceQuota, QuotaRule
+from contracts.review_rounds import GradeBand, ReviewRound, Rubric
 from contracts.scored import ReviewStage
 from infra.errors import RuleViolation
 from services.registration.domain.season import check_stage_weights

@@ -380,6 +380,12 @@ class ReviewReadModel(DocumentProjection):
                 return national_entry_document(review)
         return found
 
+    async def entries_with_ids(self, entry_ids: list[str]) -> list[dict[str, Any]]:
+        """The entries with these ids, whatever their season (a feed batch names its province's entries)."""
+        if not entry_ids:
+            return []
+        return [document async for document in self.entries.find({"entry_id": {"$in": entry_ids}})]
+
     async def entries_of_unit(self, season_id: str, credit_code: str) -> list[dict[str, Any]]:
         cursor = self.entries.find({"season_id": season_id, "credit_code": credit_code})
         return [public(item) async for item in cursor]  # type: ignore[misc]
@@ -396,6 +402,12 @@ class ReviewReadModel(DocumentProjection):
 
     async def count_by_progress(self, query: dict[str, Any]) -> dict[str, int]:
         return {item.value: await self.reviews.count_documents(query | {"progress": item.value}) for item in ReviewProgress}
+
+    async def round_outcome_counts(self, query: dict[str, Any], round_code: str) -> tuple[int, int]:
+        """How many of the reviews the query selects advanced from the round, and how many did not."""
+        outcome = f"rounds.{round_code}.outcome"
+        return (await self.reviews.count_documents(query | {outcome: "advanced"}),
+                await self.reviews.count_documents(query | {outcome: "not_advanced"}))
 
     async def entry_ids(self, season_id: str, progress: ReviewProgress) -> list[str]:
         cursor = self.reviews.find({"season_id": season_id, "progress": progress.value}, {"entry_id": 1})

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from contracts.published import Approval, NationalRecommendation, Objection, ObjectionDecision
 from contracts.recommended import DirectAcceptance, FormalReviewDecision, RecommendationForm, Resubmission, Revocation
 from contracts.scored import GateDecision, ScoreSheet
-from services.review.domain.views import EntryView, JudgeView, RecommenderView, SeasonView
+from services.review.domain.inbound import EntryView, JudgeView, RecommenderView, SeasonView
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from services.review.domain.national import (
     province_slate_id,
 )
 from services.review.domain.provincial import provincial_recommendation_id, provincial_result_id
-from services.review.domain.views import EntryView, SeasonView
+from services.review.domain.inbound import EntryView, SeasonView
 
 
 class National(ReviewStore):

@@ -15,7 +15,7 @@ from services.review.application.commands import FileObjection, ResolveObjection
 from services.review.application.store import ReviewStore, identity
 from services.review.domain.entry_review import EntryReview, ReviewProgress
 from services.review.domain.scoring import band_for
-from services.review.domain.views import SeasonView
+from services.review.domain.inbound import SeasonView
 
 
 class Objections(ReviewStore):

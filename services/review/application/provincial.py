@@ -27,7 +27,7 @@ from services.review.domain.provincial import (
     provincial_recommendation_id,
     provincial_result_id,
 )
-from services.review.domain.views import EntryView, SeasonView
+from services.review.domain.inbound import EntryView, SeasonView
 
 FormT = TypeVar("FormT", ProvincialRecommendationForm, ProvincialResultForm, NationalRecommendationRecordForm)
 

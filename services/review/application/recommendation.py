@@ -18,7 +18,7 @@ from services.review.application.store import ReviewStore, check_not_future, ide
 from services.review.domain.entry_review import EntryReview
 from services.review.domain.quota import DIRECT_SLATE, RecommenderSlate, check_quota, check_rank_unique, counted_for_unit
 from services.review.domain.source_rules import check_filings, check_not_cancelled, direct_eligibility
-from services.review.domain.views import EntryView, JudgeView, SeasonView
+from services.review.domain.inbound import EntryView, JudgeView, SeasonView
 
 
 class Recommendation(ReviewStore):

@@ -7,7 +7,7 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
-from contracts.registered import GateRule
+from contracts.review_rounds import GateRule
 from contracts.scored import EntryAdvanced, EntryGraded, EntryNotAdvanced, StageResult
 from infra.errors import Conflict
 from infra.eventstore import CommandContext, idempotent, recorded, stamp_in_season

@@ -8,7 +8,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from contracts.registered import ReviewRound
+from contracts.review_rounds import ReviewRound
 from contracts.scored import JudgesAssigned, ScoreRecorded, ScoreRevised, ScoreSheet
 from infra.errors import Conflict, RuleViolation
 from infra.eventstore import CommandContext, idempotent, recorded, stamp_in_season
@@ -28,7 +28,7 @@ from services.review.domain.scoring import (
     rubric_for,
     score_id,
 )
-from services.review.domain.views import EntryView, JudgeView, SeasonView
+from services.review.domain.inbound import EntryView, JudgeView, SeasonView
 
 
 class Scoring(ReviewStore):

@@ -17,7 +17,7 @@ from services.review.domain.entry_review import EntryReview, entry_review_id
 from services.review.domain.quota import RecommenderSlate, slate_id
 from services.review.domain.results import SeasonResults, season_results_id
 from services.review.domain.scoring import score_id
-from services.review.domain.views import EntryView, SeasonView
+from services.review.domain.inbound import EntryView, SeasonView
 
 
 class ReviewStore(EventStoreApplication):

@@ -53,16 +53,6 @@ class Judge:
     recommender_id: str | None = None
     certificate_no: str | None = None
 
-    @classmethod
-    def from_document(cls, document: Mapping[str, Any]) -> Judge:
-        return cls(
-            judge_id=document["judge_id"],
-            work_unit=document.get("work_unit") or "",
-            work_unit_credit_code=document.get("work_unit_credit_code"),
-            recommender_id=document.get("recommender_id"),
-            certificate_no=document.get("certificate_no"),
-        )
-
 
 @dataclass(frozen=True)
 class EntryToAssign:

@@ -55,7 +55,7 @@ from services.review.assignment.domain import (
 )
 from services.review.assignment.read_model import HANDLED_TYPES, AssignmentReadModel
 from services.review.domain.rounds import rounds_entered
-from services.review.domain.views import SeasonView
+from services.review.adapters.documents import season_from_document
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +263,7 @@ class AssignmentProcess:
         """The rounds whose judges are assigned as an entry enters them (a season opened before rounds: 文审)."""
         document = await self.read_model.season(season_id)
         try:
-            season = SeasonView.from_document(document or {})
+            season = season_from_document(document or {})
         except (KeyError, ValueError):  # not projected yet, or too little of it: the rounds every season had
             return [ReviewStage.MATERIAL_REVIEW.value]
         return [item.code for item in rounds_entered(season, through_gate) if item.assign_on_entry]

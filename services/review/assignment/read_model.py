@@ -185,7 +185,7 @@ class AssignmentReadModel:
             {"season_id": season_id},
             {"judge_id": 1, "work_unit": 1, "work_unit_credit_code": 1, "recommender_id": 1, "certificate_no": 1},
         )
-        return [Judge.from_document(document) async for document in cursor if document.get("judge_id")]
+        return [judge_from_document(document) async for document in cursor if document.get("judge_id")]
 
     async def recommendation_certificates(self, season_id: str, entry_id: str) -> tuple[str, ...]:
         """The TGQ certificates of the judges named on the entry's 推荐表 (empty for the direct channel)."""
@@ -199,3 +199,14 @@ class AssignmentReadModel:
         if unit is None:
             return ()
         return tuple(name for name in (unit.get("unit_name"), unit.get("short_name")) if name)
+
+
+def judge_from_document(document: Mapping[str, Any]) -> Judge:
+    """A judge of the roster as assignment weighs conflicts of interest by."""
+    return Judge(
+        judge_id=document["judge_id"],
+        work_unit=document.get("work_unit") or "",
+        work_unit_credit_code=document.get("work_unit_credit_code"),
+        recommender_id=document.get("recommender_id"),
+        certificate_no=document.get("certificate_no"),
+    )

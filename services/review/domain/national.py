@@ -31,7 +31,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts.identity import stable_uuid
 from infra.errors import Conflict, RuleViolation
-from services.review.domain.views import SeasonView
+from services.review.domain.inbound import SeasonView
 
 
 def national_entry_id(national_season_id: str, provincial_season_id: str, provincial_entry_id: str) -> str:

@@ -19,7 +19,7 @@ from contracts.fed import ProvincialResultForm
 from contracts.identity import stable_uuid
 from infra.errors import RuleViolation
 from services.review.domain.scoring import band_for
-from services.review.domain.views import EntryView, SeasonView
+from services.review.domain.inbound import EntryView, SeasonView
 
 
 def provincial_recommendation_id(season_id: str, entry_id: str) -> UUID:

@@ -25,7 +25,7 @@ from contracts.codes import ActivityKind
 from contracts.identity import stable_uuid
 from contracts.registered import QuotaRule
 from infra.errors import Conflict, RuleViolation
-from services.review.domain.views import EntryView
+from services.review.domain.inbound import EntryView
 
 DIRECT_SLATE = "direct"
 

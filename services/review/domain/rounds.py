@@ -22,11 +22,11 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts.codes import Stage
 from contracts.identity import stable_uuid
-from contracts.registered import GateRule, ReviewRound
+from contracts.review_rounds import GateRule, ReviewRound
 from contracts.scored import GateMethod
 from infra.errors import Conflict, RuleViolation, Unknown
 from infra.windows import check_labelled_window_open
-from services.review.domain.views import SeasonView
+from services.review.domain.inbound import SeasonView
 
 
 def review_round(season: SeasonView, code: str, field: str = "stage") -> ReviewRound:

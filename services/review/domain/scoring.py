@@ -22,11 +22,11 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts.codes import QcAchievementType
 from contracts.identity import stable_uuid
-from contracts.registered import GradeBand, ReviewRound, Rubric
+from contracts.review_rounds import GradeBand, ReviewRound, Rubric
 from contracts.scored import ScoreSheet, StageResult
 from infra.errors import Conflict, NotPermitted, RuleViolation
 from contracts.names import name_key
-from services.review.domain.views import EntryView, JudgeView, SeasonView
+from services.review.domain.inbound import EntryView, JudgeView, SeasonView
 
 HUNDREDTH = Decimal("0.01")
 TRIM_FROM = 5  # judges: with this many or more, the highest and the lowest total are dropped

@@ -13,7 +13,7 @@ from __future__ import annotations
 from contracts.codes import KeyDomain, UnitNature
 from contracts.recommended import DirectEligibility
 from infra.errors import Conflict
-from services.review.domain.views import EntryView, RecommenderView, SeasonView
+from services.review.domain.inbound import EntryView, RecommenderView, SeasonView
 
 FILINGS = {"statistics": "统计表", "work_summary": "工作总结"}
 FOREIGN_INVESTED = {UnitNature.FOREIGN.value, UnitNature.JOINT_VENTURE.value}  # 外商投资企业 includes 中外合资

@@ -15,12 +15,13 @@ from fastapi import APIRouter, Request
 
 from infra.feeds import FeedIntake, FeedLine, FeedRecord, feed_aggregate_id
 from infra.feeds.routes import feed_router
+from services.review.adapters.queries import entries_by_id, seasons_by_id
 from services.review.adapters.read_model import ReviewReadModel
 from services.review.application import ReviewApplication
 from services.review.domain.entry_review import entry_review_id
 from services.review.domain.national import national_entry_id, province_slate_id
 from services.review.domain.provincial import provincial_recommendation_id, provincial_result_id
-from services.review.domain.views import EntryView, SeasonView
+from services.review.domain.inbound import EntryView, SeasonView
 
 RECORD_TYPES = ("recommendation", "result", "national_recommendation")
 
@@ -28,20 +29,12 @@ RECORD_TYPES = ("recommendation", "result", "national_recommendation")
 async def _intake(request: Request, lines: Sequence[FeedLine]) -> FeedIntake:
     read_model: ReviewReadModel = request.app.state.read_model
     records = [line.record for line in lines if line.record is not None and line.record.record_type in RECORD_TYPES]
-    seasons = {}
     # a national recommendation names the national season it goes to besides the province's own
     wanted = {record.season for record in records} | {
         str(record.data["national_season_id"]) for record in records
         if record.record_type == "national_recommendation" and isinstance(record.data.get("national_season_id"), str)}
-    for season_id in sorted(wanted):
-        document = await read_model.season(season_id)
-        if document is not None:
-            seasons[season_id] = SeasonView.from_document(document)
-    entry_ids = sorted({_entry_of(record) for record in records if record.season in seasons})
-    entries = {}
-    if entry_ids:
-        async for document in read_model.entries.find({"entry_id": {"$in": entry_ids}}):
-            entries[document["entry_id"]] = EntryView.from_document(document)
+    seasons = await seasons_by_id(read_model, wanted)
+    entries = await entries_by_id(read_model, {_entry_of(record) for record in records if record.season in seasons})
     return intake_of(request.app.state.application, seasons, entries)
 
 

@@ -43,8 +43,9 @@ from services.review.application.commands import (
     ReviseScore,
     Revoke,
 )
+from services.review.adapters.documents import judge_from_document, recommender_from_document, season_from_document
 from services.review.domain.entry_review import ReviewProgress
-from services.review.domain.views import EntryView, JudgeView, RecommenderView, SeasonView
+from services.review.domain.inbound import EntryView, JudgeView
 from services.review.entrypoints.dependencies import (
     Application,
     ReadModel,
@@ -102,8 +103,7 @@ async def recommend(season_id: SeasonId, entry_id: EntryId, body: Recommendation
         )
     entry = await entry_of(read_model, season_id, entry_id)
     judges = {judge.certificate_no: judge for judge in await judges_of(read_model, season_id)}
-    recommender = RecommenderView.from_document(recommender_document,
-                                                await read_model.filed_by(season_id, recommender_id))
+    recommender = recommender_from_document(recommender_document, await read_model.filed_by(season_id, recommender_id))
     command = Recommend(season, entry, recommender, await unit_entries_of(read_model, entry), judges, body)
     return await execute(request, grant.actor, Channel.RECOMMENDER, application.recommend, command, body=body)
 
@@ -113,7 +113,7 @@ async def accept_directly(season_id: SeasonId, entry_id: EntryId, body: DirectAc
     season = await season_of(read_model, season_id)
     entry = await entry_of(read_model, season_id, entry_id)
     direct = await read_model.direct_recommender(season_id)
-    command = AcceptDirectly(season, entry, RecommenderView.from_document(direct) if direct else None,
+    command = AcceptDirectly(season, entry, recommender_from_document(direct) if direct else None,
                              await unit_entries_of(read_model, entry), body)
     return await execute(request, grant.actor, Channel.DIRECT, application.accept_directly, command, body=body)
 
@@ -172,7 +172,7 @@ async def scoring_judge(read_model: ReviewReadModel, grant: Grant, season_id: st
     document = await read_model.judge(season_id, judge_id)
     if document is None:
         raise NotPermitted("judge_id", "score.judge.registered", f"{judge_id} is not a judge of season {season_id}")
-    return JudgeView.from_document(document)
+    return judge_from_document(document)
 
 
 async def record_score(season_id: SeasonId, entry_id: EntryId, body: ScoreForm, request: Request, grant: Authorized,
@@ -253,7 +253,7 @@ async def recommend_nationally(season_id: SeasonId, entry_id: EntryId, body: Nat
     season = await season_of(read_model, season_id)
     entry: EntryView = await entry_of(read_model, season_id, entry_id)
     national = await read_model.season(body.national_season_id)
-    command = RecommendNationally(season, entry, body, SeasonView.from_document(national) if national else None)
+    command = RecommendNationally(season, entry, body, season_from_document(national) if national else None)
     return await execute(request, grant.actor, Channel.ORGANIZER, application.recommend_nationally, command,
                          body=body)
 

@@ -8,16 +8,17 @@ outside the scope answers 404, the same as a missing one. Personal data is maske
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Query
 
 from infra.authorization import Scope
-from infra.http import FULL_VIEW, Limit, PathId, Skip
+from infra.http import Limit, PathId, Skip
 from infra.http.security import Authorized
+from infra.masking import for_caller
+from services.review.adapters.documents import recommender_from_document
+from services.review.adapters.queries import recommendations_against_quota, season_results
 from services.review.domain.entry_review import ReviewProgress
-from services.review.domain.views import RecommenderView, SeasonView
 from services.review.entrypoints.dependencies import ReadModel, season_of
 from services.review.entrypoints.masking import review_for
 
@@ -26,8 +27,6 @@ EntryId = PathId
 # The scope fields review's entries and reviews carry (the season's organizer is checked on the path already).
 ENTRY_SCOPE = ("organizer", "credit_code", "recommender_id")
 LIST_SCOPE = ("credit_code", "recommender_id")
-RESULT_KEYS = ("entry_id", "unit_name", "entry_name", "kind", "qc_type", "team_type", "recommender_id",
-               "combined_score", "grade", "grade_label", "progress", "progress_label", "certificate_no", "national")
 GRADE_KEYS = ("combined_score", "grade", "grade_label", "result", "regrade")
 
 
@@ -53,39 +52,9 @@ async def recommendations(season_id: SeasonId, recommender_id: PathId, grant: Au
     document = grant.require(await read_model.recommender(season_id, recommender_id),
                              f"recommending unit {recommender_id} of season {season_id}",
                              fields=("organizer", "recommender_id"))
-    recommender = RecommenderView.from_document(dict(document))
-    quota = recommender.effective_quota(season)
-    _, items = await read_model.find_reviews({"season_id": season_id, "recommender_id": recommender_id})
-    units: dict[str, dict[str, Any]] = {}
-    counted = []
-    for item in items:
-        entry = await read_model.entry(season_id, item["entry_id"])
-        withdrawn = (entry or {}).get("status") == "withdrawn"
-        item["entry_withdrawn"] = withdrawn
-        if item["progress"] in (ReviewProgress.REVOKED.value, ReviewProgress.WITHDRAWN.value) or withdrawn:
-            continue
-        counted.append(item)
-        unit = units.setdefault(item["credit_code"], {
-            "credit_code": item["credit_code"], "unit_name": item["unit_name"], "recommended": 0,
-            "per_type": {}, "team_types": [],
-        })
-        unit["recommended"] += 1
-        if item.get("qc_type"):
-            unit["per_type"][item["qc_type"]] = unit["per_type"].get(item["qc_type"], 0) + 1
-        if item.get("team_type"):
-            unit["team_types"].append(item["team_type"])
-    for unit in units.values():
-        unit["remaining"] = max(quota.per_unit_max - unit["recommended"], 0)
-        unit["below_minimum"] = unit["recommended"] < quota.per_unit_min
-    return {
-        "season_id": season_id, "recommender_id": recommender_id, "name": recommender.name,
-        "quota": quota.model_dump(mode="json"), "quota_raised": recommender.quota is not None,
-        "cancellation": document.get("cancellation"),
-        "recommended": len(counted),
-        "total_team_size": sum(item.get("team_size") or 0 for item in counted),
-        "units": sorted(units.values(), key=lambda unit: unit["credit_code"]),
-        "items": [review_for(grant.caller, item) for item in items],
-    }
+    answer = await recommendations_against_quota(read_model, season, recommender_from_document(dict(document)))
+    return answer | {"cancellation": document.get("cancellation"),
+                     "items": [review_for(grant.caller, item) for item in answer["items"]]}
 
 
 async def entries(
@@ -136,8 +105,9 @@ async def entry_scores(season_id: SeasonId, entry_id: EntryId, grant: Authorized
         grant.require({"season_id": season_id, "judge_ids": sorted(assigned)}, what)
         return summary | {"scores": [item for item in scores if item["judge_id"] == grant.actor.org]}
     grade = {key: review.get(key) for key in GRADE_KEYS}
-    if grant.actor.role in FULL_VIEW:
-        return summary | {"assignments": assignments, "scores": scores} | grade
+    if grant.oversees(review):  # the organizer's staff and the platform-wide readers, under the masking policy
+        return summary | {"assignments": [for_caller(grant.caller, item) for item in assignments],
+                          "scores": [for_caller(grant.caller, item) for item in scores]} | grade
     return summary | grade
 
 
@@ -154,28 +124,7 @@ async def results(season_id: SeasonId, grant: Authorized, read_model: ReadModel)
     """The entries on public notice and published; the organizer's staff, the national association and auditors
     see the graded and withdrawn ones besides."""
     season = await season_of(read_model, season_id)
-    notice = await read_model.results(season_id)
-    shown = [ReviewProgress.APPROVED.value, ReviewProgress.PUBLISHED.value]
-    full = grant.actor.role in FULL_VIEW
-    if full:
-        shown = [*shown, ReviewProgress.GRADED.value, ReviewProgress.RESULT_WITHDRAWN.value]
-    _, items = await read_model.find_reviews({"season_id": season_id, "progress": {"$in": shown}})
-    if not full:
-        public_ids = set((notice or {}).get("on_notice") or [])
-        items = [item for item in items if item["entry_id"] in public_ids]
-    return {
-        "season_id": season_id,
-        "notice": {key: (notice or {}).get(key) for key in ("on_notice", "opens_at", "closes_at")} if notice else None,
-        "last_publication": (notice or {}).get("last_publication"),
-        "items": [{key: item.get(key) for key in RESULT_KEYS} for item in by_grade(season, items)],
-    }
-
-
-def by_grade(season: SeasonView, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Results as published: by grade band (from the highest), then combined score (exact decimals), then entry."""
-    order = {band.code: position for position, band in enumerate(season.grade_bands)}
-    return sorted(items, key=lambda item: (order.get(item.get("grade") or "", len(order)),
-                                           -Decimal(item.get("combined_score") or "-1"), item["entry_id"]))
+    return await season_results(read_model, season, full=grant.oversees({"season_id": season_id}))
 
 
 def register_routes(router: APIRouter) -> None:

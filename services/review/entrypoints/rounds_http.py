@@ -43,8 +43,7 @@ async def rounds(season_id: PathId, grant: Authorized, read_model: ReadModel) ->
     base = scoped(grant, season_id)
     items = []
     for item in season.review_rounds:
-        advanced = await read_model.reviews.count_documents(base | {f"rounds.{item.code}.outcome": "advanced"})
-        stopped = await read_model.reviews.count_documents(base | {f"rounds.{item.code}.outcome": "not_advanced"})
+        advanced, stopped = await read_model.round_outcome_counts(base, item.code)
         items.append(item.model_dump(mode="json") | {
             "window_of_season": item.window is None, "advanced": advanced, "not_advanced": stopped,
         })

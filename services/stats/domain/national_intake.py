@@ -13,7 +13,8 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from services.stats.domain.reports import Report, SeasonRecords
+    from services.stats.domain.season_records import SeasonRecords
+    from services.stats.domain.season_reports import Report
 
 NATIONAL_ORGANIZER = "CAQ"
 COUNTS = ("sent", "via_platform", "via_feed", "accepted", "graded")

@@ -14,7 +14,7 @@ from typing import Any
 from contracts.codes import ActivityKind
 from contracts.profiles import FormName, FormProfile, Presence, RateMode, Unit
 from contracts.season_profile import profile_of_document
-from contracts.submitted import RATE_FIGURES, RATE_FORMULAS, rate
+from contracts.rates import RATE_FIGURES, RATE_FORMULAS, rate
 
 # 统计表 items (Shandong 附件2 for QC groups, Shanghai 附件6 for teams): key, 统计项目, 单位, in the order printed.
 QC_ITEMS = [

@@ -9,7 +9,7 @@ from typing import Any
 
 from contracts.recommended import RECOMMENDATION_DECLARATION
 from contracts.scored import ReviewStage
-from services.stats.domain.reports import Report
+from services.stats.domain.season_reports import Report
 
 Cell = str | int | None
 

@@ -25,7 +25,8 @@ from services.stats.adapters.read_model import StatsReadModel
 from services.stats.adapters.store import StatsStore
 from services.stats.domain.publicity import before_publication
 from services.stats.rebuild import SWITCH_ALWAYS, SWITCH_IF_EQUAL
-from services.stats.domain.reports import Report, entry_bucket
+from services.stats.domain.entry_lines import entry_bucket
+from services.stats.domain.season_reports import Report
 from services.stats.domain.tables import LAYOUTS, Sheet, statistics_sheets
 from services.stats.entrypoints.audit_http import register_audit_routes
 

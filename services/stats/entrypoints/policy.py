@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from contracts.codes import Role
 from infra.audit_http import DIGEST_POLICY
-from infra.authorization import READ_EVERYWHERE, Policy, Rules, Scope
+from infra.authorization import READ_EVERYWHERE, Policy, Rules, Scope, readers
 
 # A season's reports: its organizer's staff, the province's feed (its own province's seasons) and the
 # platform-wide readers. Personal data in them is masked for everyone but the organizer's staff and the owner.
-SEASON_READERS: Rules = {**READ_EVERYWHERE, Role.ORGANIZER: Scope.ORGANIZER, Role.FEED: Scope.ORGANIZER}
+SEASON_READERS: Rules = readers(Role.FEED)
 # The 统计表 and the 推荐表 summary are also a recommending unit's own (its row, its summary).
-RECOMMENDER_READERS: Rules = {**SEASON_READERS, Role.RECOMMENDER: Scope.RECOMMENDER}
+RECOMMENDER_READERS: Rules = readers(Role.FEED, Role.RECOMMENDER)
 # An entry's line: also its unit's and its recommending unit's (the grade only once the result is public).
-ENTRY_READERS: Rules = {**RECOMMENDER_READERS, Role.UNIT: Scope.UNIT}
+ENTRY_READERS: Rules = readers(Role.FEED, Role.RECOMMENDER, Role.UNIT)
 # The audit trail: the platform-wide readers and a province's staff (its own organizer's events).
-AUDIT_READERS: Rules = {**READ_EVERYWHERE, Role.ORGANIZER: Scope.ORGANIZER}
+AUDIT_READERS: Rules = readers()
 # Rebuilding every report of every province is a platform-wide operation: the ops role's alone.
 OPERATORS: Rules = {Role.OPS: Scope.PLATFORM}
 

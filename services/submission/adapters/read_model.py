@@ -17,6 +17,7 @@ from contracts.submitted import EntryStatus
 from contracts.season_profile import adjusted_profile_fields
 from infra.feeds import FEED_ROUTES, create_feed_indexes
 from infra.mongo import DocumentProjection, payload_fields, public
+from services.submission.adapters.documents import registered_unit_from_document, season_from_document
 from services.submission.domain.season import RegisteredUnit, SeasonView
 
 
@@ -150,19 +151,28 @@ class SubmissionReadModel(DocumentProjection):
         document = await self.season(season_id)
         if document is None:
             return None
-        return SeasonView.from_document(document, await self.recommender_ids(season_id))
+        return season_from_document(document, await self.recommender_ids(season_id))
+
+    async def season_views(self, season_ids: list[str]) -> dict[str, SeasonView]:
+        """The seasons submission knows of among these ids, as the commands check against."""
+        seasons = {}
+        for season_id in season_ids:
+            season = await self.season_view(season_id)
+            if season is not None:
+                seasons[season_id] = season
+        return seasons
 
     async def unit(self, season_id: str, credit_code: str) -> dict[str, Any] | None:
         return public(await self.units.find_one({"season_id": season_id, "credit_code": credit_code}))
 
     async def registered_unit(self, season_id: str, credit_code: str) -> RegisteredUnit | None:
         document = await self.unit(season_id, credit_code)
-        return RegisteredUnit.from_document(document) if document else None
+        return registered_unit_from_document(document) if document else None
 
     async def registered_units(self, season_ids: list[str], credit_codes: list[str]) -> dict[tuple[str, str], RegisteredUnit]:
         """The units of these seasons with these credit codes, by (season, credit code), in one query."""
         cursor = self.units.find({"season_id": {"$in": season_ids}, "credit_code": {"$in": credit_codes}})
-        return {(item["season_id"], item["credit_code"]): RegisteredUnit.from_document(item) async for item in cursor}
+        return {(item["season_id"], item["credit_code"]): registered_unit_from_document(item) async for item in cursor}
 
     async def find_recommenders(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         cursor = self.recommenders.find(query).sort("recommender_id", ASCENDING)

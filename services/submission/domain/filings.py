@@ -10,7 +10,8 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts.identity import stable_uuid
 from contracts.profiles import FormName, FormProfile, RateMode
-from contracts.submitted import DerivedRate, QcStatisticsForm, TeamStatisticsForm, derived_rates_of
+from contracts.rates import DerivedRate, derived_rates_of
+from contracts.filings import QcStatisticsForm, TeamStatisticsForm
 
 
 def derived_rates(form: QcStatisticsForm | TeamStatisticsForm, profile: FormProfile | None = None) -> dict[str, DerivedRate]:

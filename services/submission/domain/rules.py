@@ -7,16 +7,13 @@ from decimal import Decimal
 
 from contracts.codes import KeyIndustry, UnitNature
 from contracts.registered import DEFAULT_TEAM_NAME_SUFFIXES, REFUSED_TEAM_NAME_SUFFIX
+from contracts.filings import SUMMARY_PARTS, QcStatisticsForm, TeamStatisticsForm, WorkSummaryForm
 from contracts.submitted import (
     COMMITMENTS,
-    SUMMARY_PARTS,
     AttachmentPurpose,
     QcAchievementForm,
     QcMemberRole,
-    QcStatisticsForm,
     TeamExperienceForm,
-    TeamStatisticsForm,
-    WorkSummaryForm,
 )
 from contracts.profiles import AttachmentNaming, FormName, FormProfile, Presence
 from infra.errors import RuleViolation

@@ -1,85 +1,25 @@
 """What submission knows of a season and of a registered unit: plain data from its own projection.
 
-The HTTP layer reads both from the read model (fed by registration.events) and hands them to the
-synchronous commands; submission never asks registration.
+The HTTP layer reads both from the read model (fed by registration.events; `adapters/documents.py` reads the
+documents into these values) and hands them to the synchronous commands; submission never asks registration.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
 
-from pydantic import ValidationError
-
-from contracts.codes import ActivityKind, Channel, Stage
-from contracts.common import Window
-from contracts.profiles import FormProfile
-from contracts.season_profile import channel_label, profile_of_document, season_profile
 from infra.errors import Conflict
-from infra.windows import SEASON_TIME_ZONE, check_window_open
+from infra.seasons import KnownSeason
 
 
+@dataclass(frozen=True, kw_only=True)
+class SeasonView(KnownSeason):
+    """The season as submission checks entries and filings against: besides what every service knows of it, its
+    recommending units, the team-name endings it approved and its limit of entries per unit."""
 
-
-@dataclass(frozen=True)
-class SeasonView:
-    season_id: str
-    organizer: str
-    kind: ActivityKind
-    windows: Mapping[str, Window] = field(default_factory=dict)
-    channels: frozenset[str] = frozenset()
-    time_zone: str = SEASON_TIME_ZONE
     recommenders: frozenset[str] = frozenset()
     approved_team_name_suffixes: tuple[str, ...] = ()  # TeamNameSuffixApproved, beyond 班/组/工段/室
     entries_per_unit_max: int | None = None  # SeasonOpened: 申报 limit per unit, none when left out
-    profile: FormProfile | None = None
-
-    @property
-    def form_profile(self) -> FormProfile:
-        """The season's forms: its own profile, or Shanghai's of its kind (seasons opened before profiles)."""
-        return self.profile or season_profile(self.kind, None)
-
-    @classmethod
-    def from_document(cls, document: Mapping[str, Any], recommenders: frozenset[str] = frozenset()) -> "SeasonView":
-        windows: dict[str, Window] = {}
-        for stage, raw in (document.get("windows") or {}).items():
-            try:
-                windows[stage] = Window.model_validate(raw)
-            except ValidationError:
-                continue  # a window submission cannot read is treated as missing, and refuses with that
-        return cls(
-            season_id=document["season_id"],
-            organizer=document["organizer"],
-            kind=ActivityKind(document["kind"]),
-            windows=windows,
-            channels=frozenset(document.get("channels") or []),
-            time_zone=document.get("time_zone") or SEASON_TIME_ZONE,
-            recommenders=recommenders,
-            approved_team_name_suffixes=tuple(document.get("team_name_suffixes") or {}),
-            entries_per_unit_max=document.get("entries_per_unit_max"),
-            profile=profile_of_document(document),
-        )
-
-    def check_window_open(self, stage: Stage, now: datetime, field: str = "season_id") -> None:
-        """Refuse an action outside the stage's window, naming the window and its instants."""
-        check_window_open(self.windows, stage, now, season_id=self.season_id, field=field, time_zone=self.time_zone)
-
-    def channel_label(self, channel: Channel) -> str:
-        """The channel's name; the direct channel's is the season's own (its profile's)."""
-        return channel_label(channel, self.form_profile)
-
-    def check_channel(self, channel: Channel) -> None:
-        if self.channels and channel.value not in self.channels:
-            offered = ", ".join(
-                self.channel_label(Channel(item)) for item in sorted(self.channels) if item in Channel._value2member_map_
-            )
-            raise Conflict(
-                "channel",
-                "season.channel",
-                f"season {self.season_id} does not take part through {self.channel_label(channel)}; it offers: {offered}",
-            )
 
     def check_recommender(self, recommender_id: str, rule: str) -> None:
         """The recommending unit is registered for the season (as registration's events told submission)."""
@@ -100,12 +40,3 @@ class RegisteredUnit:
     unit_name: str
     short_name: str | None = None
     recommender_id: str | None = None
-
-    @classmethod
-    def from_document(cls, document: Mapping[str, Any]) -> "RegisteredUnit":
-        return cls(
-            credit_code=document["credit_code"],
-            unit_name=document["unit_name"],
-            short_name=document.get("short_name") or None,
-            recommender_id=document.get("recommender_id") or None,
-        )

@@ -22,11 +22,7 @@ async def _intake(request: Request, lines: Sequence[FeedLine]) -> FeedIntake:
     records = [line.record for line in lines if line.record is not None and line.record.record_type == "entry"]
     season_ids = sorted({record.season for record in records})
     credit_codes = sorted({str(record.data.get("credit_code", "")).strip().upper() for record in records})
-    seasons = {}
-    for season_id in season_ids:
-        season = await read_model.season_view(season_id)
-        if season is not None:
-            seasons[season_id] = season
+    seasons = await read_model.season_views(season_ids)
     units = await read_model.registered_units(list(seasons), credit_codes) if seasons and credit_codes else {}
     application = application_of(request)
     handler = functools.partial(application.take_feed_entry, seasons, units)

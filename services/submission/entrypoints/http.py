@@ -22,9 +22,13 @@ from contracts.submitted import (
     TeamExperienceForm,
     Withdrawal,
 )
+from infra.authorization import Grant
 from infra.http import Limit, PathId, Skip, execute
+from infra.http.form_routes import taking
 from infra.http.security import Authorized
+from services.submission.adapters.read_model import SubmissionReadModel
 from services.submission.domain.entry import EntryFormModel
+from services.submission.domain.season import RegisteredUnit, SeasonView
 from services.submission.entrypoints.edge import (
     ENTRY_SCOPE,
     Application,
@@ -69,53 +73,23 @@ async def get_recommenders(season_id: SeasonId, grant: Authorized, read_model: R
 
 
 async def submit(
-    request: Request, grant: Authorized, application: Application, read_model: ReadModel, season_id: str,
-    body: EntryFormModel,
+    season_id: SeasonId, body: EntryFormModel, request: Request, grant: Authorized, application: Application,
+    read_model: ReadModel,
 ) -> JSONResponse:
-    grant.claims(f"unit {body.credit_code}", credit_code=body.credit_code)
-    season = await season_of(read_model, season_id)
-    unit = await read_model.registered_unit(season_id, body.credit_code)
+    # one handler for every kind of entry; each kind's route reads its own form (ENTRY_ROUTES)
+    season, unit = await _season_and_unit(grant, read_model, season_id, body)
     return await execute(request, grant.actor, channel_of(grant, Channel.GROUP), application.submit_entry,
                          season, unit, body, body=body)
 
 
 async def amend(
-    request: Request, grant: Authorized, application: Application, read_model: ReadModel, season_id: str,
-    entry_id: str, body: EntryFormModel,
+    season_id: SeasonId, entry_id: EntryId, body: EntryFormModel, request: Request, grant: Authorized,
+    application: Application, read_model: ReadModel,
 ) -> JSONResponse:
-    grant.claims(f"unit {body.credit_code}", credit_code=body.credit_code)
-    season = await season_of(read_model, season_id)
-    unit = await read_model.registered_unit(season_id, body.credit_code)
+    # one handler for every kind of entry; each kind's route reads its own form (ENTRY_ROUTES)
+    season, unit = await _season_and_unit(grant, read_model, season_id, body)
     return await execute(request, grant.actor, channel_of(grant, Channel.GROUP), application.amend_entry,
                          season, unit, entry_id, body, body=body)
-
-
-async def submit_qc_achievement(
-    season_id: SeasonId, body: QcAchievementForm, request: Request, grant: Authorized, application: Application,
-    read_model: ReadModel,
-) -> JSONResponse:
-    return await submit(request, grant, application, read_model, season_id, body)
-
-
-async def submit_team_experience(
-    season_id: SeasonId, body: TeamExperienceForm, request: Request, grant: Authorized, application: Application,
-    read_model: ReadModel,
-) -> JSONResponse:
-    return await submit(request, grant, application, read_model, season_id, body)
-
-
-async def amend_qc_achievement(
-    season_id: SeasonId, entry_id: EntryId, body: QcAchievementForm, request: Request, grant: Authorized,
-    application: Application, read_model: ReadModel,
-) -> JSONResponse:
-    return await amend(request, grant, application, read_model, season_id, entry_id, body)
-
-
-async def amend_team_experience(
-    season_id: SeasonId, entry_id: EntryId, body: TeamExperienceForm, request: Request, grant: Authorized,
-    application: Application, read_model: ReadModel,
-) -> JSONResponse:
-    return await amend(request, grant, application, read_model, season_id, entry_id, body)
 
 
 async def withdraw_entry(
@@ -197,6 +171,25 @@ async def recommender_inbox(
     ]}
 
 
+async def _season_and_unit(grant: Grant, read_model: SubmissionReadModel, season_id: str,
+                           body: EntryFormModel) -> tuple[SeasonView, RegisteredUnit | None]:
+    """What an entry's form is checked against: the season and the unit it names, once the caller may act for it."""
+    grant.claims(f"unit {body.credit_code}", credit_code=body.credit_code)
+    return await season_of(read_model, season_id), await read_model.registered_unit(season_id, body.credit_code)
+
+
+# The entries, one pair of routes per form kind: its path, its form, its routes' name, the summaries of its
+# submission and of its amendment.
+ENTRY_ROUTES: tuple[tuple[str, type[EntryFormModel], str, str, str], ...] = (
+    ("qc-achievements", QcAchievementForm, "qc_achievement",
+     "Submit a QC group achievement (质量管理小组成果, 班组通道)",
+     "Amend a QC group achievement: the whole form again, while the submission window is open"),
+    ("team-experiences", TeamExperienceForm, "team_experience",
+     "Submit a quality-trustworthy team's building experience (质量信得过班组申报表, 班组通道)",
+     "Amend a team's experience: the whole form again, while the submission window is open"),
+)
+
+
 def register_routes(router: APIRouter) -> None:
     """Submission's own routes, by name (the feed routes are infra's, included by `build_router`)."""
     created = {"status_code": status.HTTP_201_CREATED}
@@ -204,17 +197,11 @@ def register_routes(router: APIRouter) -> None:
     router.get("/seasons/{season_id}/units/{credit_code}", summary="A unit registered for the season")(get_unit)
     router.get("/seasons/{season_id}/recommenders",
                summary="The season's recommending units, as submission knows them")(get_recommenders)
-    router.post("/seasons/{season_id}/qc-achievements", **created,
-                summary="Submit a QC group achievement (质量管理小组成果, 班组通道)")(submit_qc_achievement)
-    router.post("/seasons/{season_id}/team-experiences", **created,
-                summary="Submit a quality-trustworthy team's building experience (质量信得过班组申报表, 班组通道)",
-                )(submit_team_experience)
-    router.post("/seasons/{season_id}/qc-achievements/{entry_id}/amendments",
-                summary="Amend a QC group achievement: the whole form again, while the submission window is open",
-                )(amend_qc_achievement)
-    router.post("/seasons/{season_id}/team-experiences/{entry_id}/amendments",
-                summary="Amend a team's experience: the whole form again, while the submission window is open",
-                )(amend_team_experience)
+    for segment, form, name, submitted, amended in ENTRY_ROUTES:
+        router.post(f"/seasons/{{season_id}}/{segment}", **created, summary=submitted)(
+            taking(submit, form, f"submit_{name}"))
+        router.post(f"/seasons/{{season_id}}/{segment}/{{entry_id}}/amendments", summary=amended)(
+            taking(amend, form, f"amend_{name}"))
     router.post("/seasons/{season_id}/entries/{entry_id}/withdrawal",
                 summary="Withdraw an entry (撤回), while the submission window is open")(withdraw_entry)
     router.post("/seasons/{season_id}/entries/{entry_id}/confirmation",

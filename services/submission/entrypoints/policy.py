@@ -9,31 +9,22 @@ forms, in review.
 from __future__ import annotations
 
 from contracts.codes import Role
-from infra.authorization import READ_EVERYWHERE, Policy, Rules, Scope
+from infra.authorization import FEED_POLICY, Policy, Rules, owners, readers
 
 # Entries and their units are read by their owners: the unit its own, the recommending unit those it
 # recommends, a province's staff and its feed their own organizer's, the national association and auditors all.
-ENTRY_READERS: Rules = {
-    **READ_EVERYWHERE,
-    Role.ORGANIZER: Scope.ORGANIZER,
-    Role.FEED: Scope.ORGANIZER,
-    Role.UNIT: Scope.UNIT,
-    Role.RECOMMENDER: Scope.RECOMMENDER,
-}
+ENTRY_READERS: Rules = readers(Role.FEED, Role.UNIT, Role.RECOMMENDER)
 
 # A unit submits and changes its own entries (班组通道, 单位通道); the organizer acts for the direct channel in
 # its own seasons. Nobody else writes entries over HTTP (feeds post batches).
-ENTRY_WRITERS: Rules = {Role.UNIT: Scope.UNIT, Role.ORGANIZER: Scope.ORGANIZER}
+ENTRY_WRITERS: Rules = owners(Role.UNIT, Role.ORGANIZER)
 
 # A recommending unit files its own tables (推荐通道) in its own organizer's season; the organizer may file
 # them for the direct channel.
-FILING_WRITERS: Rules = {Role.RECOMMENDER: Scope.RECOMMENDER, Role.ORGANIZER: Scope.ORGANIZER}
+FILING_WRITERS: Rules = owners(Role.RECOMMENDER, Role.ORGANIZER)
 
 # What a recommending unit filed, and its inbox: itself, its organizer's staff, and the national readers.
-RECOMMENDER_READERS: Rules = {**READ_EVERYWHERE, Role.ORGANIZER: Scope.ORGANIZER, Role.RECOMMENDER: Scope.RECOMMENDER}
-
-# A province's feed posts its own province's batches; its staff read their province's reports and quarantine.
-FEED_READERS: Rules = {**READ_EVERYWHERE, Role.ORGANIZER: Scope.ORGANIZER, Role.FEED: Scope.ORGANIZER}
+RECOMMENDER_READERS: Rules = readers(Role.RECOMMENDER)
 
 SEASON = "/seasons/{season_id}"
 RECOMMENDER = SEASON + "/recommenders/{recommender_id}"
@@ -64,8 +55,6 @@ POLICY: Policy = {
     ("POST", RECOMMENDER + "/work-summaries"): FILING_WRITERS,
     ("GET", RECOMMENDER + "/statistics"): RECOMMENDER_READERS,
     ("GET", RECOMMENDER + "/work-summaries"): RECOMMENDER_READERS,
-    # provincial feeds (the routes are infra's; their rules are submission's)
-    ("POST", "/feeds/batches"): {Role.FEED: Scope.ORGANIZER},
-    ("GET", "/feeds/quarantine"): FEED_READERS,
-    ("GET", "/feeds/batches/{batch_id}"): FEED_READERS,
+    # provincial feeds (infra.feeds' routes, as this service includes them)
+    **FEED_POLICY,
 }
