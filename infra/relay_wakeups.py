@@ -102,6 +102,11 @@ class PostgresNotifications:
     def before_read(self) -> None:
         self._pending.clear()
 
+    @property
+    def pending(self) -> bool:
+        """Whether a wake-up waits for the relay's next wait (a notification, or the listener back)."""
+        return self._pending.is_set()
+
     async def wait(self, stop: asyncio.Event) -> str:
         timeout = self.fallback_interval if self.listening else self.poll_interval
         waiters = [asyncio.ensure_future(self._pending.wait()), asyncio.ensure_future(stop.wait())]

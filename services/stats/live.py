@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from pymongo.errors import ConnectionFailure
 
 from contracts import Envelope
+from infra.mongo import UPDATES_PER_COMMAND
 from infra.positions import AppliedPositions
 from infra.projection import Event, Outcome, asks_to_wait
 from services.stats.adapters.store import StatsStore, packed
@@ -160,7 +161,8 @@ class LiveStats:
             documents = {key: packed(report) for key, report in reports_for(self.state.seasons, changed).items()}
             fresh = {key: value for key, value in documents.items() if self.written.get(key) != value}
             if fresh:
-                await self.store.save_packed_reports(self.generation, fresh)
+                # small commands: FerretDB holds a PostgreSQL connection for each update of a command
+                await self.store.save_packed_reports(self.generation, fresh, batch_size=UPDATES_PER_COMMAND)
         except BaseException:
             self.state.changed_seasons |= changed
             raise

@@ -41,10 +41,11 @@ class RunningRelay:
         return self.relay.wakeups
 
     async def idle_and_listening(self, connections: int = 1) -> None:
-        """The listener connected (this many times), the relay took its wake-up and waits for the next."""
+        """The listener connected (this many times) and the relay read after that and waits: only a
+        notification (or the fallback poll) wakes it now."""
         async def ready() -> bool:
             return (self.listener.listening and self.listener.connections >= connections
-                    and self.relay.wakes["listen"] >= connections and self.relay.waiting)
+                    and not self.listener.pending and self.relay.waiting)
         await eventually(ready, timeout=30)
 
     def register(self, index: int) -> None:
