@@ -35,8 +35,9 @@ from infra.projection import (
 )
 from infra.readiness import Readiness, event_store_check, kafka_check, mongo_check
 from infra.relay import OutboxRelay
-from infra.relay_lease import lease_for
+from infra.relay_lease import lease_for, postgres_conninfo
 from infra.relay_producer import RelayProducer, idempotent_producer_factory
+from infra.relay_wakeups import Poll, PostgresNotifications, Wakeups
 from infra.settings import ServiceSettings
 from infra.worker import Worker
 
@@ -279,6 +280,22 @@ def build_relay(settings: ServiceSettings, application: EventStoreApplication, m
         replace_after_failures=settings.relay_replace_producer_after_failures,
         yield_lease_after=settings.relay_yield_lease_after_seconds,
         publish_timeout=settings.relay_publish_timeout_seconds,
+        wakeups=relay_wakeups(settings, application),
+    )
+
+
+def relay_wakeups(settings: ServiceSettings, application: EventStoreApplication) -> Wakeups:
+    """PostgreSQL tells the relay when events are stored; SQLite is polled."""
+    if settings.event_store != "postgres":
+        return Poll(settings.relay_poll_interval_seconds)
+    recorder = application.recorder
+    return PostgresNotifications(
+        postgres_conninfo(settings),
+        recorder.datastore.schema,  # type: ignore[attr-defined]
+        recorder.events_table_name,  # type: ignore[attr-defined]
+        fallback_interval=settings.relay_fallback_poll_seconds,
+        poll_interval=settings.relay_poll_interval_seconds,
+        reconnect_backoff=settings.retry_backoff_seconds,
     )
 
 

@@ -46,6 +46,12 @@ class ServiceMetrics:
             ["service"],
             **labels,
         )
+        self.relay_wakes = Counter(
+            "qcp_relay_wakes_total",
+            "Times the relay read the event store, by why (notify, poll, listen, backlog, retry, standby, start)",
+            ["service", "reason"],
+            **labels,
+        )
         self.relay_leader = Gauge(
             "qcp_relay_leader", "1 where this worker holds the relay lease and publishes", ["service"], **labels
         )

@@ -7,15 +7,18 @@ import logging
 import os
 import signal
 import time
+from collections import Counter
 from typing import Protocol
 
 from eventsourcing.persistence import Tracking
 
 from contracts import Envelope
 from infra.eventstore import EventStoreApplication
+from infra.kafka_log import kafka_reachable
 from infra.metrics import ServiceMetrics
 from infra.relay_lease import RelayLease
 from infra.relay_producer import needs_new_producer
+from infra.relay_wakeups import BACKLOG, RETRY, STANDBY, START, STOP, Poll, Wakeups, sleep_unless_stopped
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,8 @@ class Producer(Protocol):
 class OutboxRelay:
     """Publishes stored events from the last recorded position; records the position only after Kafka acknowledged.
 
+    It reads the store when told (`wakeups`: PostgreSQL's notification that events were stored, with a
+    fallback poll, or a short poll for SQLite), and at once again while its batches come back full.
     It cannot stay stuck: a producer that fails for good, or fails the same way again and again, is
     replaced; a leader that makes no progress with a backlog hands its lease to a standby; and how
     long it has made none is there for the liveness probe."""
@@ -55,6 +60,7 @@ class OutboxRelay:
         replace_after_failures: int = 3,
         yield_lease_after: float = 60.0,
         publish_timeout: float = 60.0,
+        wakeups: Wakeups | None = None,
     ) -> None:
         self.application = application
         self.topic = topic
@@ -67,10 +73,16 @@ class OutboxRelay:
         self.replace_after_failures = replace_after_failures
         self.yield_lease_after = yield_lease_after
         self.publish_timeout = publish_timeout
+        self.wakeups: Wakeups = wakeups if wakeups is not None else Poll(poll_interval)
+        # why the relay read the store, and how many events it published on a read of each reason
+        self.wakes: Counter[str] = Counter()
+        self.published_after: Counter[str] = Counter()
+        self.waiting = False  # between a read and the next wake
         self.tracking_name = f"relay:{topic}"
         self.last_error: str | None = None
         self.backlog = 0
         self._failures_in_a_row = 0
+        self._failed_since_published = 0
         self._last_progress = time.monotonic()
 
     async def position(self) -> int:
@@ -90,6 +102,7 @@ class OutboxRelay:
         # A producer can also hang without an error after a broker restart (seen under the fault suite):
         # a batch that takes this long is a failure, and the producer is replaced.
         await asyncio.wait_for(self.producer.publish(self.topic, envelopes), timeout=self.publish_timeout)
+        kafka_reachable()
         if os.environ.get(CRASH_AFTER_PUBLISH_ENV) == "1":
             os.kill(os.getpid(), signal.SIGKILL)
         await asyncio.to_thread(self.application.relay_tracking.insert_tracking, Tracking(self.tracking_name, last))
@@ -106,33 +119,49 @@ class OutboxRelay:
         try:
             while topic_ready is not None and not topic_ready.is_set() and not stop.is_set():
                 await self.measure_lag()
-                await _sleep_unless_stopped(stop, self.retry_backoff)
+                await sleep_unless_stopped(stop, self.retry_backoff)
+            await self.wakeups.start()
             await self._relay_while_leading(stop)
         finally:
+            await self.wakeups.close()
             await self.producer.close()
             if self.lease is not None:
                 await asyncio.to_thread(self.lease.release)
 
     async def _relay_while_leading(self, stop: asyncio.Event) -> None:
+        reason = START
         while not stop.is_set():
+            self._woken(reason)
             await self.measure_lag()
             if self.lease is not None and not await self._leading():
                 self._progressed()  # a standby is not the one keeping events back
-                await _sleep_unless_stopped(stop, self.retry_backoff)
+                await sleep_unless_stopped(stop, self.retry_backoff)
+                reason = STANDBY
                 continue
+            self.wakeups.before_read()  # from here on, a notification wakes the next wait
             try:
                 published = await self.publish_pending()
             except Exception as error:  # noqa: BLE001 - any failure is retried from the recorded position
                 await self._failed(error)
                 if await self._yielded_lease_while_stalled():
-                    await _sleep_unless_stopped(stop, self.retry_backoff * 3)
+                    await sleep_unless_stopped(stop, self.retry_backoff * 3)
                 else:
-                    await _sleep_unless_stopped(stop, self.retry_backoff)
+                    await sleep_unless_stopped(stop, self.retry_backoff)
+                reason = RETRY
                 continue
-            self.last_error = None
-            self._failures_in_a_row = 0
+            self.published_after[reason] += published
+            self._recovered()
             if published < self.batch_size:
-                await _sleep_unless_stopped(stop, self.poll_interval)
+                self.waiting = True
+                reason = await self.wakeups.wait(stop)
+                self.waiting = False
+            else:
+                reason = BACKLOG
+
+    def _woken(self, reason: str) -> None:
+        if reason != STOP:
+            self.wakes[reason] += 1
+            self.metrics.relay_wakes.labels(self.metrics.service, reason).inc()
 
     async def measure_lag(self) -> None:
         """Stored but unpublished notifications, read from the event store whatever Kafka is doing."""
@@ -155,8 +184,13 @@ class OutboxRelay:
 
     async def _failed(self, error: Exception) -> None:
         self._failures_in_a_row += 1
+        self._failed_since_published += 1
         self.last_error = f"{type(error).__name__}: {error}"
-        log.warning("relay to %s failed (%d in a row), retrying: %s", self.topic, self._failures_in_a_row, self.last_error)
+        # one line when it starts failing, and one when the producer is replaced (not one a retry)
+        if self._failed_since_published == 1:
+            log.warning("relay to %s failed, retrying from its position: %s", self.topic, self.last_error)
+        else:
+            log.debug("relay to %s failed (%d in a row): %s", self.topic, self._failed_since_published, self.last_error)
         hung = isinstance(error, TimeoutError)
         if hung or needs_new_producer(error) or self._failures_in_a_row >= self.replace_after_failures:
             await self.producer.replace(self.last_error)
@@ -174,12 +208,13 @@ class OutboxRelay:
         self._progressed()
         return True
 
+    def _recovered(self) -> None:
+        if self._failed_since_published:
+            log.warning("relay to %s publishes again after %d failed attempts", self.topic, self._failed_since_published)
+        self.last_error = None
+        self._failures_in_a_row = 0
+        self._failed_since_published = 0
+
     def _progressed(self) -> None:
         self._last_progress = time.monotonic()
 
-
-async def _sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

@@ -53,11 +53,7 @@ class PostgresLease:
     """For PostgreSQL event stores: a session advisory lock, released by the server if this process dies."""
 
     def __init__(self, settings: ServiceSettings, name: str) -> None:
-        env = settings.eventsourcing_env()
-        self.conninfo = psycopg.conninfo.make_conninfo(
-            host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"], dbname=env["POSTGRES_DBNAME"],
-            user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"], connect_timeout=5,
-        )
+        self.conninfo = postgres_conninfo(settings)
         self.key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
         self.connection: psycopg.Connection | None = None
 
@@ -84,6 +80,15 @@ class PostgresLease:
                 self.connection.close()
             finally:
                 self.connection = None
+
+
+def postgres_conninfo(settings: ServiceSettings) -> str:
+    """A connection string to the service's PostgreSQL event store, for the relay's own sessions."""
+    env = settings.eventsourcing_env()
+    return psycopg.conninfo.make_conninfo(
+        host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"], dbname=env["POSTGRES_DBNAME"],
+        user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"], connect_timeout=5,
+    )
 
 
 def lease_for(settings: ServiceSettings, topic: str) -> RelayLease:

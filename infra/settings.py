@@ -55,6 +55,9 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = ""
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval_seconds: float = 0.2
+    # On PostgreSQL the relay is told when events are stored (LISTEN/NOTIFY); it still reads this often,
+    # so a notification lost only delays (and polls every relay_poll_interval_seconds while not listening).
+    relay_fallback_poll_seconds: float = Field(default=5.0, gt=0)
     # A relay that failed this many batches in a row replaces its producer, even for errors
     # called retriable: aiokafka keeps raising the same one from a producer that will never send.
     relay_replace_producer_after_failures: int = Field(default=3, ge=1, le=100)

@@ -12,19 +12,25 @@ import uuid
 import zlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from infra.mongo import apply_guarded_in_bulk
+
 from services.stats.domain.records import Record
+
+if TYPE_CHECKING:
+    from infra.projection import Outcome
 
 POINTER = "active"
 SNAPSHOT_PREFIX = "snapshot:"
 SNAPSHOT_FIELD = "records"
 REPORT_FIELD = "report_json_z"
+WRITTEN_AT = "written_at"
 
 
 def packed(value: Any) -> bytes:
@@ -129,6 +135,19 @@ class StatsStore:
             return False
         return result.modified_count == 1 or result.upserted_id is not None
 
+    async def save_records(self, generation: str, records: list[Record], outcomes: list[Outcome]) -> None:
+        """Records newer than the stored ones, in bulk, each found by its primary key (`apply_guarded_in_bulk`):
+        `outcomes[i]` becomes True (stored), False (the stored version was not older) or the error of record i,
+        None when not tried (the store went away first)."""
+        collection = records_collection(generation)
+        await apply_guarded_in_bulk(self.database, [
+            (index, collection, record["_id"], {"_id": record["_id"], "v": {"$lt": record["v"]}},
+             {"$set": {key: value for key, value in record.items() if key != "_id"}},
+             # a first version creates its record: an insert, which meets an existing one by its _id
+             record if record["v"] == 1 else None)
+            for index, record in enumerate(records)
+        ], outcomes)
+
     async def insert_records(self, generation: str, records: Iterable[Record], *, part: int = 0) -> int:
         """A fresh generation's records as snapshot chunks (compressed JSON, far fewer and smaller documents
         than one per record). The live path then stores records one by one, which override the snapshot's
@@ -152,10 +171,15 @@ class StatsStore:
     # ---------------------------------------------------------------- reports
 
     async def save_reports(self, generation: str, reports: dict[str, dict[str, Any]], batch_size: int = 50) -> None:
+        await self.save_packed_reports(generation, {key: packed(value) for key, value in reports.items()}, batch_size)
+
+    async def save_packed_reports(self, generation: str, reports: dict[str, bytes], batch_size: int = 50) -> None:
+        """Report documents already packed, each with when it was written (readers see how fresh it is)."""
         collection = self.database[reports_collection(generation)]
         items = list(reports.items())
+        written_at = now()
         batches = [
-            [ReplaceOne({"_id": key}, {"_id": key, REPORT_FIELD: packed(value)}, upsert=True)
+            [ReplaceOne({"_id": key}, {"_id": key, REPORT_FIELD: value, WRITTEN_AT: written_at}, upsert=True)
              for key, value in items[start:start + batch_size]]
             for start in range(0, len(items), batch_size)
         ]

@@ -1,10 +1,11 @@
-"""Stats' messaging: every producing service's topic into the live state, with the report
-materialiser and the rebuild runner alongside in the worker."""
+"""Stats' messaging: every producing service's topic into the live state a batch at a time (each batch's
+changed reports written before its offsets are committed), with the rebuild runner alongside in the worker."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 
 from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
@@ -12,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from contracts import Envelope
 from infra.kafka_security import kafka_security
 from infra.metrics import ServiceMetrics
+from infra.projection import Event, Outcome
 from infra.settings import ServiceSettings
 from services.stats.adapters.store import StatsStore
 from services.stats.live import LiveStats
@@ -26,10 +28,10 @@ class StatsWorkerModel:
     One worker holds the whole state (every partition): stats runs a single worker replica.
     """
 
-    def __init__(self, database: AsyncDatabase, settings: ServiceSettings, *, materialise_interval: float = 1.0) -> None:
+    def __init__(self, database: AsyncDatabase, settings: ServiceSettings) -> None:
         self.database = database
         self.store = StatsStore(database)
-        self.live = LiveStats(self.store, materialise_interval=materialise_interval)
+        self.live = LiveStats(self.store, retry_interval=settings.retry_backoff_seconds)
         self.rebuilder = Rebuilder(self.store, rebuild_settings(settings), self.live)
         # applied means "in the reports the API answers": positions are recorded with the report documents
         self.position_log = self.live
@@ -48,15 +50,18 @@ class StatsWorkerModel:
                 await self.store.drop_generation(f"r{rebuild_id}")
             await self.live.start()
             self.tasks = [
-                asyncio.create_task(self.live.run_materialiser(self.stop)),
+                asyncio.create_task(self.live.materialise_until_done(self.stop)),
                 asyncio.create_task(self.rebuilder.run_requests(self.stop)),
             ]
 
     async def apply(self, envelope: Envelope, payload: BaseModel) -> bool:
         return await self.live.apply(envelope, payload)
 
+    async def apply_batch(self, events: Sequence[Event]) -> list[Outcome]:
+        return await self.live.apply_batch(events)
+
     async def close(self, grace_seconds: float = 5.0) -> None:
-        """Stop the background tasks: the materialiser finishes its round; a rebuild in progress is abandoned
+        """Stop the background tasks: the reports' first writing after a start ends; a rebuild in progress is abandoned
         (its generation is never switched to, and a later rebuild starts afresh)."""
         self.stop.set()
         if self.tasks:
