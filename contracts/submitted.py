@@ -118,10 +118,13 @@ def _count_or_tens_of_thousands(value: Any) -> Any:
 Percentage = Annotated[
     Decimal, AfterValidator(_percentage), Field(json_schema_extra={"minimum": 0, "maximum": 100, "x-unit": "%"})
 ]
-Count = Annotated[int, BeforeValidator(_whole_count), Field(json_schema_extra={"minimum": 0})]
-Amount = Annotated[Decimal, AfterValidator(_amount), Field(json_schema_extra={"minimum": 0})]
+# The bounds are checked by the validators (with rule ids of their own); the schema says the same bounds.
+Count = Annotated[int, BeforeValidator(_whole_count), Field(json_schema_extra={"minimum": 0, "maximum": MAX_COUNT})]
+Amount = Annotated[Decimal, AfterValidator(_amount),
+                   Field(json_schema_extra={"minimum": 0, "exclusiveMaximum": 10**12})]
 GroupCount = Annotated[
-    int | Decimal, BeforeValidator(_count_or_tens_of_thousands), Field(json_schema_extra={"minimum": 0})
+    int | Decimal, BeforeValidator(_count_or_tens_of_thousands),
+    Field(json_schema_extra={"minimum": 0, "maximum": MAX_COUNT}),
 ]
 Text = Annotated[str, Field(min_length=1, max_length=20_000)]
 
@@ -349,7 +352,7 @@ class TeamExperienceForm(EntryForm):
         description="a unit's 2–3 entries are of different team types (推荐要求 2); the sources list no types",
     )
     team_leader: str | None = Field(default=None, max_length=50, title="班组长")
-    team_size: Count = Field(ge=1, title="班组人数")
+    team_size: Count = Field(ge=1, json_schema_extra={"minimum": 1}, title="班组人数")
     address: str = Field(min_length=2, max_length=200, title="详细地址")
     postcode: Postcode = Field(title="邮编")
     managing_department: str = Field(min_length=1, max_length=100, title="活动归口管理部门")

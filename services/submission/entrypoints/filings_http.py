@@ -67,7 +67,8 @@ async def get_work_summaries(
 
 
 def register_filing_routes(router: APIRouter) -> None:
-    created = {"status_code": status.HTTP_201_CREATED}
+    created = {"status_code": status.HTTP_201_CREATED,
+               "responses": {200: {"description": "the same period filed again: the filing was amended"}}}
     path = "/seasons/{season_id}/recommenders/{recommender_id}"
     router.post(f"{path}/qc-statistics", **created,
                 summary="File the QC statistics table (质量管理小组活动统计表); the rates are derived, not typed in",

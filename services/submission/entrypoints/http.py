@@ -23,6 +23,7 @@ from contracts.submitted import (
     Withdrawal,
 )
 from infra.http import Limit, PathId, Skip, execute
+from infra.http.openapi import link
 from infra.http.security import Authorized
 from services.submission.domain.entry import EntryFormModel
 from services.submission.entrypoints.edge import (
@@ -199,7 +200,9 @@ async def recommender_inbox(
 
 def register_routes(router: APIRouter) -> None:
     """Submission's own routes, by name (the feed routes are infra's, included by `build_router`)."""
-    created = {"status_code": status.HTTP_201_CREATED}
+    created = {"status_code": status.HTTP_201_CREATED, "responses": {status.HTTP_201_CREATED: {"links": {"entry": link(
+        "get_entry_seasons__season_id__entries__entry_id__get",
+        season_id="$response.body#/season_id", entry_id="$response.body#/entry_id")}}}}
     router.get("/seasons/{season_id}", summary="A season as submission knows it")(get_season)
     router.get("/seasons/{season_id}/units/{credit_code}", summary="A unit registered for the season")(get_unit)
     router.get("/seasons/{season_id}/recommenders",
