@@ -27,10 +27,37 @@ def check_text(value: str, field: str | None = None) -> str:
     return value
 
 
+# What the JSON schemas say of the text and numbers a payload takes, so that they match the validation: text
+# without control characters (and, where it may not be empty, not blank: text is stripped first), and a decimal
+# written as a string is a number.
+PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+NOT_BLANK = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^\s\x00-\x08\x0b\x0c\x0e-\x1f\x7f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+DECIMAL_TEXT = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+
+
+def _text_as_validated(schema: dict[str, Any]) -> None:
+    """Say in a property's schema what `printable_text` and stripping check (see PRINTABLE)."""
+    options = schema.get("anyOf")
+    if options is not None:
+        if {"type": "number"} in options and {"type": "string"} in options:
+            options[options.index({"type": "string"})] = {"type": "string", "pattern": DECIMAL_TEXT}
+        for option in options:
+            _text_as_validated(option)
+    elif schema.get("type") == "array" and isinstance(schema.get("items"), dict):
+        _text_as_validated(schema["items"])
+    elif schema.get("type") == "string" and not ({"pattern", "format", "enum", "const"} & schema.keys()):
+        schema["pattern"] = NOT_BLANK if schema.get("minLength", 0) >= 1 else PRINTABLE
+
+
+def _schema_as_validated(schema: dict[str, Any]) -> None:
+    for item in schema.get("properties", {}).values():
+        _text_as_validated(item)
+
+
 class Payload(BaseModel):
     """Base of every payload: unknown fields are refused, so typos never pass silently; text is printable."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=_schema_as_validated)
 
     @field_validator("*", mode="after")
     @classmethod

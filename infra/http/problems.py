@@ -1,5 +1,7 @@
 """The one shape of every refusal the services answer: `{"detail": "...", "errors": [{field, rule, message}]}`.
 
+`errors` is there whenever the refusal names a field (every 4xx but a 404 and a few others without a field).
+
 Every error body is built here (`refusal`), from the handlers in `infra.http` and from the middlewares in
 `infra.http.limits`, and the OpenAPI documents declare the same model (`ErrorBody`) on every operation.
 """
@@ -24,10 +26,12 @@ class FieldError(BaseModel):
 class ErrorBody(BaseModel):
     """A refusal: nothing was changed. Some refusals add fields of their own (a position not reached yet)."""
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"required": ["detail", "errors"]})
+    model_config = ConfigDict(extra="allow")
 
     detail: str = Field(description="the refusal in one sentence")
-    errors: list[FieldError] = Field(default_factory=list, description="each problem with its field and rule")
+    errors: list[FieldError] = Field(default_factory=list, description=(
+        "each problem with its field and rule; left out where the refusal names no field (a 404 says what was "
+        "not found in `detail`, the same whether it is missing or outside the caller's scope)"))
 
 
 def problem(field: str, rule: str, message: str) -> dict[str, str]:
@@ -36,7 +40,10 @@ def problem(field: str, rule: str, message: str) -> dict[str, str]:
 
 def error_body(detail: str, errors: Iterable[Mapping[str, str]] = (), **extra: Any) -> dict[str, Any]:
     """The body of a refusal, checked against the model, so that no other shape can be answered."""
-    return ErrorBody(detail=detail, errors=[FieldError(**item) for item in errors], **extra).model_dump(mode="json")
+    body = ErrorBody(detail=detail, errors=[FieldError(**item) for item in errors], **extra).model_dump(mode="json")
+    if not body["errors"]:
+        del body["errors"]
+    return body
 
 
 def refusal(status_code: int, detail: str, errors: Iterable[Mapping[str, str]] = (),
