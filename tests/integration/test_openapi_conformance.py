@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import schemathesis
+from schemathesis import GenerationMode
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
@@ -31,7 +32,9 @@ ROLES = {
     "unit": bearer("unit", "91310000132149237G", "promoter"),
     "judge": bearer("judge", "j-1", "judge-1"),
 }
-EXAMPLES_PER_OPERATION = 4  # per role: about 1,700 requests over the four services
+# Per operation and role: valid requests (by the schema) and invalid ones (a wrong type, a missing field, a value
+# out of bounds), about 1,400 requests over the four services in a minute (two on busy cores).
+EXAMPLES = {GenerationMode.POSITIVE: 3, GenerationMode.NEGATIVE: 1}
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 # Writes are not rate limited here: a limit would turn the run into 429s (the limits are tested on their own).
 NO_RATE_LIMITS = {f"rate_limit_{role.value}_per_minute": 0 for role in Role}
@@ -52,21 +55,21 @@ def test_every_answer_is_declared_by_the_openapi_document(apps: dict[str, FastAP
     schema = schemathesis.openapi.from_asgi("/openapi.json", apps[service])
     violations: list[str] = []
     started = time.monotonic()
-    sent = sum(send_examples(result.ok(), role, headers, violations)
-               for result in schema.get_all_operations() for role, headers in ROLES.items())
+    sent = sum(send_examples(result.ok(), mode, role, headers, violations)
+               for result in schema.get_all_operations() for mode in EXAMPLES for role, headers in ROLES.items())
     print(f"{service}: {sent} requests in {time.monotonic() - started:.1f} s")  # noqa: T201 - the run's size
     assert sent > 0
     assert not violations, "\n\n".join(violations[:20])
 
 
-def send_examples(operation: schemathesis.APIOperation, role: str, headers: dict[str, str],
+def send_examples(operation: schemathesis.APIOperation, mode: GenerationMode, role: str, headers: dict[str, str],
                   violations: list[str]) -> int:
     """Send the generated examples of one operation with one role's token; collect every violation."""
     sent = 0
 
-    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
+    @settings(max_examples=EXAMPLES[mode], deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
-    @given(case=operation.as_strategy())
+    @given(case=operation.as_strategy(generation_mode=mode))
     def conforms(case: schemathesis.Case) -> None:
         nonlocal sent
         sent += 1
@@ -75,7 +78,7 @@ def send_examples(operation: schemathesis.APIOperation, role: str, headers: dict
         except BaseException as failure:  # noqa: BLE001 - schemathesis' FailureGroup; every violation is reported
             if isinstance(failure, KeyboardInterrupt):
                 raise
-            violations.append(f"{operation.label} as {role}: {failure}")
+            violations.append(f"{operation.label} as {role} ({mode.value}): {failure}")
 
     conforms()
     return sent
@@ -120,6 +123,14 @@ async def test_a_body_that_is_not_utf8_is_refused_in_the_services_format(apps: d
         answer = await client.post("/seasons", content=b'{"organizer": "\xff\xfe"}',
                                    headers=ROLES["organizer"] | {"content-type": "application/json"})
     assert (answer.status_code, answer.json()["errors"][0]["field"]) == (400, "body")
+
+
+async def test_a_body_that_is_not_json_is_refused_in_the_services_format(apps: dict[str, FastAPI]) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=apps["registration"]),
+                                 base_url="http://registration") as client:
+        answer = await client.post("/seasons", content=b'{"organizer": ',
+                                   headers=ROLES["organizer"] | {"content-type": "application/json"})
+    assert (answer.status_code, answer.json()["errors"][0]["field"]) == (422, "body")
 
 
 async def test_a_405_lists_every_method_the_path_takes(apps: dict[str, FastAPI]) -> None:
