@@ -6,7 +6,16 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from contracts.identity import Email, Mobile, Phone
@@ -35,8 +44,17 @@ NOT_BLANK = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^\s\x00-\x08\x0b\x0c\x0e-\x1f\
 DECIMAL_TEXT = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 
 
+def decimal_schema(number: dict[str, Any], text_pattern: str, **extra: Any) -> WithJsonSchema:
+    """A decimal's JSON schema: a number within its bounds, or the same number written as text (`text_pattern`
+    says the bounds and the decimal places the validators take)."""
+    return WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "pattern": text_pattern}],
+                           **number, **extra})
+
+
 def _text_as_validated(schema: dict[str, Any]) -> None:
-    """Say in a property's schema what `printable_text` and stripping check (see PRINTABLE)."""
+    """Say in a property's schema what `printable_text`, stripping and a dict's key pattern check (see PRINTABLE)."""
+    if "patternProperties" in schema and "additionalProperties" not in schema:
+        schema["additionalProperties"] = False  # a key that matches none of the patterns is refused
     options = schema.get("anyOf")
     if options is not None:
         if {"type": "number"} in options and {"type": "string"} in options:

@@ -24,11 +24,19 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from contracts.codes import ActivityKind, KeyDomain, KeyIndustry, LabelledEnum, QcAchievementType, ReviewForm, UnitNature
-from contracts.common import ContactPerson, Payload
+from contracts.common import ContactPerson, Payload, decimal_schema
 from contracts.identity import CreditCode, Email, Mobile, Phone, Postcode
 from contracts.profiles import ProfileStamped
 from contracts.registered import RecommenderId
@@ -115,17 +123,17 @@ def _count_or_tens_of_thousands(value: Any) -> Any:
     )
 
 
-Percentage = Annotated[
-    Decimal, AfterValidator(_percentage), Field(json_schema_extra={"minimum": 0, "maximum": 100, "x-unit": "%"})
-]
-# The bounds are checked by the validators (with rule ids of their own); the schema says the same bounds.
+# The bounds and decimal places are checked by the validators (with rule ids of their own); the schemas say them.
+Percentage = Annotated[Decimal, AfterValidator(_percentage), decimal_schema(
+    {"minimum": 0, "maximum": 100}, r"^(100(\.0{0,4})?|[0-9]{1,2}(\.[0-9]{0,4})?)$", **{"x-unit": "%"})]
 Count = Annotated[int, BeforeValidator(_whole_count), Field(json_schema_extra={"minimum": 0, "maximum": MAX_COUNT})]
-Amount = Annotated[Decimal, AfterValidator(_amount),
-                   Field(json_schema_extra={"minimum": 0, "exclusiveMaximum": 10**12})]
-GroupCount = Annotated[
-    int | Decimal, BeforeValidator(_count_or_tens_of_thousands),
-    Field(json_schema_extra={"minimum": 0, "maximum": MAX_COUNT}),
-]
+Amount = Annotated[Decimal, AfterValidator(_amount), decimal_schema(
+    {"minimum": 0, "exclusiveMaximum": 10**12}, r"^[0-9]{1,12}(\.[0-9]{0,4})?$")]
+GroupCount = Annotated[int | Decimal, BeforeValidator(_count_or_tens_of_thousands), WithJsonSchema({"anyOf": [
+    {"type": "integer", "minimum": 0, "maximum": MAX_COUNT},
+    {"type": "number", "minimum": 0, "maximum": MAX_COUNT},
+    {"type": "string", "pattern": r"^[0-9]{1,9}(\.[0-9]{0,4})?$"},
+]})]
 Text = Annotated[str, Field(min_length=1, max_length=20_000)]
 
 
