@@ -57,7 +57,7 @@ def _text_as_validated(schema: dict[str, Any]) -> None:
         schema["additionalProperties"] = False  # a key that matches none of the patterns is refused
     options = schema.get("anyOf")
     if options is not None:
-        if {"type": "number"} in options and {"type": "string"} in options:
+        if any(option.get("type") == "number" for option in options) and {"type": "string"} in options:
             options[options.index({"type": "string"})] = {"type": "string", "pattern": DECIMAL_TEXT}
         for option in options:
             _text_as_validated(option)
@@ -101,7 +101,12 @@ class Window(Payload):
     @field_validator("opens_at", "closes_at")
     @classmethod
     def in_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+08:00 is before the first instant a datetime holds in UTC
+            raise PydanticCustomError(
+                "season.window.out_of_range", "an instant of a window lies between the years 1 and 9999 in UTC"
+            ) from None
 
     @model_validator(mode="after")
     def check_order(self) -> "Window":

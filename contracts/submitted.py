@@ -167,8 +167,9 @@ MEDIA_TYPES = {
 
 def _file_name_pattern() -> str:
     """A plain file name with one of the extensions taken, in any case (JSON Schema patterns have no flags)."""
-    extensions = "|".join("".join(f"[{c.lower()}{c.upper()}]" for c in ext[1:]) for ext in MEDIA_TYPES)
-    return rf"^[^/\\\x00-\x1f]*\.({extensions})$"
+    extensions = "|".join("".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in ext[1:])
+                          for ext in MEDIA_TYPES)
+    return rf"^[^/\\\x00-\x1f\x7f]+\.({extensions})$"
 
 
 class Attachment(Payload):
@@ -178,7 +179,7 @@ class Attachment(Payload):
     file_name: str = Field(min_length=1, max_length=255, title="附件名称", json_schema_extra={
         "pattern": _file_name_pattern()})
     size_bytes: int = Field(ge=1, le=MAX_ATTACHMENT_BYTES, title="大小（字节）")
-    media_type: str = Field(max_length=120, title="文件类型")
+    media_type: str = Field(max_length=120, title="文件类型", json_schema_extra={"enum": sorted(set(MEDIA_TYPES.values()))})
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", title="SHA-256")
 
     @field_validator("sha256", mode="before")

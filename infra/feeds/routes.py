@@ -118,6 +118,10 @@ def feed_router(service: str, prepare: Prepare) -> APIRouter:
         responses={400: {"description": "truncated or corrupt gzip"}, 403: {"description": "not a province's feed"},
                    413: {"description": "over 50,000 records, or over the compressed or unpacked size limit"},
                    415: {"description": "a Content-Encoding other than gzip, or a body that is not UTF-8 NDJSON"}},
+        # the body is read as sent (not parsed by FastAPI), so it is declared here
+        openapi_extra={"requestBody": {"required": True, "content": {"application/x-ndjson": {"schema": {
+            "type": "string", "description": "one record a line (`Content-Encoding: gzip` accepted); see feeds/README.md",
+        }}}}},
     )
     async def post_batch(
         request: Request,
