@@ -14,10 +14,10 @@ from eventsourcing.persistence import IntegrityError, OperationalError
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import compile_path
 from pydantic import BaseModel, ConfigDict
 from pymongo.errors import ConnectionFailure, DocumentTooLarge, InvalidDocument, OperationFailure
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from contracts import Actor
 from contracts.codes import Channel, Role
@@ -196,14 +196,14 @@ def _add_error_handlers(app: FastAPI) -> None:
         """FastAPI's and Starlette's own refusals (a token missing, a path or method not served, a body that
         is not text) in the services' one error format."""
         headers = dict(error.headers or {})
-        field, rule = _HTTP_REFUSALS.get(error.status_code, ("request", f"http.{error.status_code}"))
         detail = str(error.detail)
         if error.status_code == 405:
             headers["Allow"] = ", ".join(allowed_methods(request))
             detail = f"{request.method} is not served at {request.url.path}; it takes {headers['Allow']}"
         elif error.status_code == 400:
-            detail = "the request body cannot be read: it is not UTF-8 text or not JSON; nothing was changed"
-        return refusal(error.status_code, detail, [problem(field, rule, detail)] if field else [], headers)
+            detail = "the request body cannot be read: it is not UTF-8 text; nothing was changed"
+        named = _HTTP_REFUSALS.get(error.status_code, ("request", f"http.{error.status_code}"))
+        return refusal(error.status_code, detail, [problem(*named, detail)] if named else [], headers)
 
     @app.exception_handler(RuleViolation)
     async def rule_violation(_: Request, error: RuleViolation) -> JSONResponse:
@@ -254,11 +254,11 @@ def _add_error_handlers(app: FastAPI) -> None:
         return refusal(409, message, [problem("request", "concurrent_write", message)])
 
 
-# The field and rule of FastAPI's and Starlette's own refusals.
-_HTTP_REFUSALS = {
+# The field and rule of FastAPI's and Starlette's own refusals; a 404 names none, like a NotFound.
+_HTTP_REFUSALS: dict[int, tuple[str, str] | None] = {
     400: ("body", "request.body.unreadable"),
     401: ("Authorization", "authentication.required"),
-    404: ("", ""),  # like a NotFound: no field
+    404: None,
     405: ("method", "method.not_allowed"),
 }
 
