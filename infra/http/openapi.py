@@ -41,7 +41,6 @@ REFUSALS: Mapping[int, str] = {
 }
 
 
-
 def make_openapi_true(app: FastAPI, policy: Callable[[], Policy]) -> None:
     """Wrap the app's OpenAPI generator: declare the real refusals, drop FastAPI's validation error schema and
     check that every link a route declares leads to an operation of the document."""
@@ -60,10 +59,9 @@ def make_openapi_true(app: FastAPI, policy: Callable[[], Policy]) -> None:
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             for name in ("HTTPValidationError", "ValidationError"):
                 schemas.pop(name, None)
-            schemas.update(ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
-                           .pop("$defs", {}))
-            schemas["ErrorBody"] = {key: value for key, value in ErrorBody.model_json_schema(
-                ref_template="#/components/schemas/{model}").items() if key != "$defs"}
+            error_schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(error_schema.pop("$defs", {}))
+            schemas["ErrorBody"] = error_schema
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -1,6 +1,6 @@
 """The one shape of every refusal the services answer: `{"detail": "...", "errors": [{field, rule, message}]}`.
 
-`errors` is there whenever the refusal names a field (every 4xx but a 404 and a few others without a field).
+`errors` is there whenever the refusal names a field; a 404 names none (what was not found is in `detail`).
 
 Every error body is built here (`refusal`), from the handlers in `infra.http` and from the middlewares in
 `infra.http.limits`, and the OpenAPI documents declare the same model (`ErrorBody`) on every operation.
