@@ -36,6 +36,8 @@ ROLES = {
 # out of bounds), about 1,400 requests over the four services in a minute (two on busy cores).
 EXAMPLES = {GenerationMode.POSITIVE: 3, GenerationMode.NEGATIVE: 1}
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
+# A feed batch (NDJSON) is text: sent as schemathesis sends text/plain.
+schemathesis.serializer.alias("application/x-ndjson", "text/plain")
 # Writes are not rate limited here: a limit would turn the run into 429s (the limits are tested on their own).
 NO_RATE_LIMITS = {f"rate_limit_{role.value}_per_minute": 0 for role in Role}
 
