@@ -6,7 +6,16 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from contracts.identity import Email, Mobile, Phone
@@ -27,10 +36,46 @@ def check_text(value: str, field: str | None = None) -> str:
     return value
 
 
+# What the JSON schemas say of the text and numbers a payload takes, so that they match the validation: text
+# without control characters (and, where it may not be empty, not blank: text is stripped first), and a decimal
+# written as a string is a number.
+PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+NOT_BLANK = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^\s\x00-\x08\x0b\x0c\x0e-\x1f\x7f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+DECIMAL_TEXT = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+
+
+def decimal_schema(number: dict[str, Any], text_pattern: str, **extra: Any) -> WithJsonSchema:
+    """A decimal's JSON schema: a number within its bounds, or the same number written as text (`text_pattern`
+    says the bounds and the decimal places the validators take)."""
+    return WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "pattern": text_pattern}],
+                           **number, **extra})
+
+
+def _text_as_validated(schema: dict[str, Any]) -> None:
+    """Say in a property's schema what `printable_text`, stripping and a dict's key pattern check (see PRINTABLE)."""
+    if "patternProperties" in schema and "additionalProperties" not in schema:
+        schema["additionalProperties"] = False  # a key that matches none of the patterns is refused
+    options = schema.get("anyOf")
+    if options is not None:
+        if any(option.get("type") == "number" for option in options) and {"type": "string"} in options:
+            options[options.index({"type": "string"})] = {"type": "string", "pattern": DECIMAL_TEXT}
+        for option in options:
+            _text_as_validated(option)
+    elif schema.get("type") == "array" and isinstance(schema.get("items"), dict):
+        _text_as_validated(schema["items"])
+    elif schema.get("type") == "string" and not ({"pattern", "format", "enum", "const"} & schema.keys()):
+        schema["pattern"] = NOT_BLANK if schema.get("minLength", 0) >= 1 else PRINTABLE
+
+
+def _schema_as_validated(schema: dict[str, Any]) -> None:
+    for item in schema.get("properties", {}).values():
+        _text_as_validated(item)
+
+
 class Payload(BaseModel):
     """Base of every payload: unknown fields are refused, so typos never pass silently; text is printable."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=_schema_as_validated)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -56,7 +101,12 @@ class Window(Payload):
     @field_validator("opens_at", "closes_at")
     @classmethod
     def in_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+08:00 is before the first instant a datetime holds in UTC
+            raise PydanticCustomError(
+                "season.window.out_of_range", "an instant of a window lies between the years 1 and 9999 in UTC"
+            ) from None
 
     @model_validator(mode="after")
     def check_order(self) -> "Window":

@@ -142,7 +142,8 @@ Phone = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=30),
     AfterValidator(validate_phone),
-    WithJsonSchema({"type": "string", "maxLength": 30, "description": "电话 (landline with area code, or mobile)"}),
+    WithJsonSchema({"type": "string", "maxLength": 30, "description": "电话 (landline with area code, or mobile)",
+                    "pattern": "^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?)$"}),
 ]
 Postcode = Annotated[
     str,
@@ -153,7 +154,8 @@ Postcode = Annotated[
 RegionCode = Annotated[
     str,
     AfterValidator(validate_region_code),
-    WithJsonSchema({"type": "string", "pattern": "^([0-9]{6}|CAQ)$", "description": "GB/T 2260 code or CAQ"}),
+    WithJsonSchema({"type": "string", "pattern": f"^(({'|'.join(sorted(PROVINCES))})[0-9]{{4}}|CAQ)$",
+                    "description": "GB/T 2260 code (of a province) or CAQ"}),
 ]
 Email = Annotated[
     str,

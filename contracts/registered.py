@@ -61,7 +61,8 @@ CertificateNo = Annotated[
     str,
     BeforeValidator(_compact_certificate),
     AfterValidator(_certificate_format),
-    WithJsonSchema({"type": "string", "minLength": 3, "maxLength": 50, "description": "TGQ 评委证书号"}),
+    WithJsonSchema({"type": "string", "minLength": 3, "maxLength": 50, "description": "TGQ 评委证书号",
+                    "pattern": "^[0-9A-Za-z\u4e00-\u9fff][0-9A-Za-z\u4e00-\u9fff/-]{2,49}$"}),
 ]
 
 

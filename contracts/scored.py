@@ -14,7 +14,7 @@ from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
 from contracts.codes import LabelledEnum
-from contracts.common import Payload
+from contracts.common import Payload, decimal_schema
 from contracts.registry import contract
 
 FAMILY = "scored"
@@ -84,7 +84,7 @@ def _points(value: Decimal) -> Decimal:
     return value
 
 
-Points = Annotated[Decimal, AfterValidator(_points), Field(json_schema_extra={"minimum": 0})]
+Points = Annotated[Decimal, AfterValidator(_points), decimal_schema({"minimum": 0}, r"^[0-9]+(\.[0-9]{0,2})?$")]
 CriterionCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 
 

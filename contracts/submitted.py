@@ -23,11 +23,19 @@ from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from contracts.codes import ActivityKind, KeyDomain, KeyIndustry, LabelledEnum, QcAchievementType, UnitNature
-from contracts.common import ContactPerson, Payload
+from contracts.common import ContactPerson, Payload, decimal_schema
 from contracts.identity import CreditCode, Mobile, Phone, Postcode
 from contracts.profiles import ProfileStamped
 from contracts.registered import RecommenderId
@@ -114,14 +122,17 @@ def _count_or_tens_of_thousands(value: Any) -> Any:
     )
 
 
-Percentage = Annotated[
-    Decimal, AfterValidator(_percentage), Field(json_schema_extra={"minimum": 0, "maximum": 100, "x-unit": "%"})
-]
-Count = Annotated[int, BeforeValidator(_whole_count), Field(json_schema_extra={"minimum": 0})]
-Amount = Annotated[Decimal, AfterValidator(_amount), Field(json_schema_extra={"minimum": 0})]
-GroupCount = Annotated[
-    int | Decimal, BeforeValidator(_count_or_tens_of_thousands), Field(json_schema_extra={"minimum": 0})
-]
+# The bounds and decimal places are checked by the validators (with rule ids of their own); the schemas say them.
+Percentage = Annotated[Decimal, AfterValidator(_percentage), decimal_schema(
+    {"minimum": 0, "maximum": 100}, r"^(100(\.0{0,4})?|[0-9]{1,2}(\.[0-9]{0,4})?)$", **{"x-unit": "%"})]
+Count = Annotated[int, BeforeValidator(_whole_count), Field(json_schema_extra={"minimum": 0, "maximum": MAX_COUNT})]
+Amount = Annotated[Decimal, AfterValidator(_amount), decimal_schema(
+    {"minimum": 0, "exclusiveMaximum": 10**12}, r"^[0-9]{1,12}(\.[0-9]{0,4})?$")]
+GroupCount = Annotated[int | Decimal, BeforeValidator(_count_or_tens_of_thousands), WithJsonSchema({"anyOf": [
+    {"type": "integer", "minimum": 0, "maximum": MAX_COUNT},
+    {"type": "number", "minimum": 0, "maximum": MAX_COUNT},
+    {"type": "string", "pattern": r"^[0-9]{1,9}(\.[0-9]{0,4})?$"},
+]})]
 Text = Annotated[str, Field(min_length=1, max_length=20_000)]
 
 
@@ -153,13 +164,21 @@ MEDIA_TYPES = {
 }
 
 
+def _file_name_pattern() -> str:
+    """A plain file name with one of the extensions taken, in any case (JSON Schema patterns have no flags)."""
+    extensions = "|".join("".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in ext[1:])
+                          for ext in MEDIA_TYPES)
+    return rf"^[^/\\\x00-\x1f\x7f]+\.({extensions})$"
+
+
 class Attachment(Payload):
     """A file's metadata only: the platform keeps no files, it records what was handed in."""
 
     purpose: AttachmentPurpose = Field(title="附件用途")
-    file_name: str = Field(min_length=1, max_length=255, title="附件名称")
+    file_name: str = Field(min_length=1, max_length=255, title="附件名称", json_schema_extra={
+        "pattern": _file_name_pattern()})
     size_bytes: int = Field(ge=1, le=MAX_ATTACHMENT_BYTES, title="大小（字节）")
-    media_type: str = Field(max_length=120, title="文件类型")
+    media_type: str = Field(max_length=120, title="文件类型", json_schema_extra={"enum": sorted(set(MEDIA_TYPES.values()))})
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", title="SHA-256")
 
     @field_validator("sha256", mode="before")
@@ -348,7 +367,7 @@ class TeamExperienceForm(EntryForm):
         description="a unit's 2–3 entries are of different team types (推荐要求 2); the sources list no types",
     )
     team_leader: str | None = Field(default=None, max_length=50, title="班组长")
-    team_size: Count = Field(ge=1, title="班组人数")
+    team_size: Count = Field(ge=1, json_schema_extra={"minimum": 1}, title="班组人数")
     address: str = Field(min_length=2, max_length=200, title="详细地址")
     postcode: Postcode = Field(title="邮编")
     managing_department: str = Field(min_length=1, max_length=100, title="活动归口管理部门")

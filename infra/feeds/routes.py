@@ -31,6 +31,7 @@ from infra.feeds.parsing import FeedLimits, FeedLine, batch_id_of_digest, read_b
 from infra.feeds.read_model import batch_report as stored_batch_report
 from infra.feeds.read_model import quarantine_page
 from infra.http import Limit, PathId, Skip
+from infra.http.problems import problem, refusal
 from infra.http.security import Authorized
 from infra.pages import empty_page
 
@@ -115,7 +116,12 @@ def feed_router(service: str, prepare: Prepare) -> APIRouter:
         "/feeds/batches",
         summary="A province's batch (NDJSON, gzip accepted, at most 50,000 records); answers the batch report",
         responses={400: {"description": "truncated or corrupt gzip"}, 403: {"description": "not a province's feed"},
-                   413: {"description": "over 50,000 records, or over the compressed or unpacked size limit"}},
+                   413: {"description": "over 50,000 records, or over the compressed or unpacked size limit"},
+                   415: {"description": "a Content-Encoding other than gzip, or a body that is not UTF-8 NDJSON"}},
+        # the body is read as sent (not parsed by FastAPI), so it is declared here
+        openapi_extra={"requestBody": {"required": True, "content": {"application/x-ndjson": {"schema": {
+            "type": "string", "description": "one record a line (`Content-Encoding: gzip` accepted); see feeds/README.md",
+        }}}}},
     )
     async def post_batch(
         request: Request,
@@ -140,12 +146,8 @@ def feed_router(service: str, prepare: Prepare) -> APIRouter:
                 content_sha256=batch.content_sha256, actor=actor, trace_id=trace, with_keys=keys,
             )
         except BatchInterrupted as interrupted:
-            return JSONResponse(
-                {"detail": str(interrupted), "errors": [{"field": "body", "rule": "feed.batch.interrupted",
-                                                         "message": str(interrupted)}],
-                 "stored_records": interrupted.stored_records, "report": interrupted.report},
-                status_code=503, headers={"Retry-After": "5"},
-            )
+            return refusal(503, str(interrupted), [problem("body", "feed.batch.interrupted", str(interrupted))],
+                           {"Retry-After": "5"}, stored_records=interrupted.stored_records, report=interrupted.report)
         count_batch(getattr(request.app.state, "metrics", None), service, province, report)
         return JSONResponse(report)
 

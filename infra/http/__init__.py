@@ -13,9 +13,11 @@ from typing import Annotated, Any
 from eventsourcing.persistence import IntegrityError, OperationalError
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, ConfigDict
 from pymongo.errors import ConnectionFailure, DocumentTooLarge, InvalidDocument, OperationFailure
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from contracts import Actor
 from contracts.codes import Channel
@@ -33,6 +35,8 @@ from infra.errors import (
 )
 from infra.http.dependencies import read_your_writes
 from infra.http.limits import BodyLimit, RateLimit, clean_parameters
+from infra.http.openapi import make_openapi_true
+from infra.http.problems import problem, refusal
 from infra.eventstore import CommandContext
 from infra.http.security import authorize
 from infra.idempotency import MAX_KEY_LENGTH, IdempotencyKey
@@ -40,7 +44,6 @@ from infra.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
 from infra.mongo import backend_away
 from infra.positions import (
     MIN_POSITION,
-    OPERATIONAL_PATHS,
     POSITION_HEADER,
     Position,
     PositionNotReached,
@@ -79,7 +82,7 @@ def create_app(
         # every read answers only once the read model has applied the caller's `min_position`, if given
         dependencies=dependencies,
     )
-    _document_min_position_on_reads_only(app)
+    make_openapi_true(app, lambda: app.state.policy)
     app.state.tokens = tokens
     app.state.metrics = metrics
     app.state.readiness = readiness
@@ -97,25 +100,24 @@ def create_app(
     return app
 
 
-def _document_min_position_on_reads_only(app: FastAPI) -> None:
-    """The shared `min_position` dependency is declared on the app, so every route takes it; only the read
-    routes act on it, so only they document it."""
-    generate = app.openapi
+class Liveness(BaseModel):
+    """`/health`: ok, or wedged with the problem of each check that failed."""
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            for path, operations in generate().get("paths", {}).items():
-                for method, operation in operations.items():
-                    if method == "get" and path not in OPERATIONAL_PATHS:
-                        continue
-                    kept = [item for item in operation.get("parameters", []) if item.get("name") != MIN_POSITION]
-                    if kept:
-                        operation["parameters"] = kept
-                    else:
-                        operation.pop("parameters", None)
-        return app.openapi_schema  # type: ignore[return-value]
+    model_config = ConfigDict(extra="allow")
+    status: str
+    service: str
+    problems: dict[str, str] | None = None
 
-    app.openapi = openapi  # type: ignore[method-assign]
+
+class ReadinessAnswer(BaseModel):
+    """`/ready`: each backend's check, and whether the service is far behind (degraded, still ready)."""
+
+    model_config = ConfigDict(extra="allow")
+    ready: bool
+    service: str
+    checks: dict[str, str]
+    degraded: bool
+    degraded_reasons: dict[str, str] | None = None
 
 
 def _add_operational_routes(
@@ -125,14 +127,16 @@ def _add_operational_routes(
     readiness: Readiness,
     liveness: dict[str, Callable[[], str | None]],
 ) -> None:
-    @app.get("/health", tags=["operations"], summary="Liveness: the process answers and is not wedged")
+    @app.get("/health", tags=["operations"], summary="Liveness: the process answers and is not wedged",
+             responses={200: {"model": Liveness}, 503: {"model": Liveness, "description": "wedged"}})
     async def health() -> JSONResponse:
         problems = {name: problem for name, check in liveness.items() if (problem := check()) is not None}
         if problems:
             return JSONResponse({"status": "wedged", "service": service, "problems": problems}, status_code=503)
         return JSONResponse({"status": "ok", "service": service})
 
-    @app.get("/ready", tags=["operations"], summary="Readiness: Kafka, event store and MongoDB reachable; degraded (still ready) when far behind")
+    @app.get("/ready", tags=["operations"], summary="Readiness: Kafka, event store and MongoDB reachable; degraded (still ready) when far behind",
+             responses={200: {"model": ReadinessAnswer}, 503: {"model": ReadinessAnswer, "description": "not ready"}})
     async def ready() -> JSONResponse:
         is_ready, checks = await readiness.report()
         degraded = readiness.degraded()
@@ -141,7 +145,9 @@ def _add_operational_routes(
             answer["degraded_reasons"] = degraded
         return JSONResponse(answer | readiness.shown(), status_code=200 if is_ready else 503)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse,
+             responses={200: {"description": "the Prometheus text exposition format",
+                              "content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def prometheus_metrics() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
@@ -180,46 +186,45 @@ def status_of(error: RuleViolation) -> int:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [
-            {
-                "field": ".".join(str(part) for part in item["loc"] if part != "body") or "body",
-                "rule": item["type"],
-                "message": item["msg"],
-            }
-            for item in error.errors()
-        ]
+        problems = [problem(_field_of(item), item["type"], _message_of(item)) for item in error.errors()]
         summary = "; ".join(f"{item['field']}: {item['message']}" for item in problems)
-        return JSONResponse(
-            {"detail": f"the request was refused: {summary}", "errors": problems}, status_code=422
-        )
+        return refusal(422, f"the request was refused: {summary}", problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_refusal(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        """FastAPI's and Starlette's own refusals (a token missing, a path or method not served, a body that
+        is not text) in the services' one error format."""
+        headers = dict(error.headers or {})
+        detail = str(error.detail)
+        if error.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+            detail = f"{request.method} is not served at {request.url.path}; it takes {headers['Allow']}"
+        elif error.status_code == 400:
+            detail = "the request body cannot be read: it is not UTF-8 text; nothing was changed"
+        named = _HTTP_REFUSALS.get(error.status_code, ("request", f"http.{error.status_code}"))
+        return refusal(error.status_code, detail, [problem(*named, detail)] if named else [], headers)
 
     @app.exception_handler(RuleViolation)
     async def rule_violation(_: Request, error: RuleViolation) -> JSONResponse:
-        return JSONResponse(
-            {
-                "detail": error.message,
-                "errors": [{"field": error.field, "rule": error.rule, "message": error.message}],
-            },
-            status_code=status_of(error),
-        )
+        return refusal(status_of(error), error.message, [problem(error.field, error.rule, error.message)])
 
     @app.exception_handler(PositionNotReached)
     async def position_not_reached(_: Request, error: PositionNotReached) -> JSONResponse:
-        return JSONResponse(error.answer(), status_code=409, headers={"Retry-After": "1"})
+        answer = error.answer()
+        detail = answer.pop("detail")
+        return refusal(409, detail, [problem(MIN_POSITION, "position.not_reached", detail)], {"Retry-After": "1"},
+                       **answer)
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, error: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=404)
+        return refusal(404, str(error))  # no field: which part of the request was not found is in the detail
 
     unavailable = {ConnectionFailure: "read model", OperationalError: "event store"}
 
     def unavailable_answer(backend: str, error: Exception) -> JSONResponse:
         log.warning("%s unavailable: %s", backend, error)
-        return JSONResponse(
-            {"detail": f"the service's {backend} is unavailable at the moment; nothing was changed, try again shortly"},
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
+        message = f"the service's {backend} is unavailable at the moment; nothing was changed, try again shortly"
+        return refusal(503, message, [problem("request", "service.unavailable", message)], {"Retry-After": "5"})
 
     async def backend_unavailable(_: Request, error: Exception) -> JSONResponse:
         return unavailable_answer(next(name for kind, name in unavailable.items() if isinstance(error, kind)), error)
@@ -240,15 +245,47 @@ def _add_error_handlers(app: FastAPI) -> None:
         rule = "request.too_large" if status_code == 413 else "request.unreadable_by_store"
         message = ("the request makes a document larger than the store takes" if status_code == 413 else
                    "the store cannot take a value of the request (a character or an operator it does not accept)")
-        return JSONResponse({"detail": message, "errors": [{"field": "request", "rule": rule, "message": message}]},
-                            status_code=status_code)
+        return refusal(status_code, message, [problem("request", rule, message)])
 
     @app.exception_handler(IntegrityError)
     async def concurrent_write(_: Request, error: IntegrityError) -> JSONResponse:
-        return JSONResponse(
-            {"detail": "another change to the same record was saved at the same moment; send it again"},
-            status_code=409,
-        )
+        message = "another change to the same record was saved at the same moment; send it again"
+        return refusal(409, message, [problem("request", "concurrent_write", message)])
+
+
+# The field and rule of FastAPI's and Starlette's own refusals; a 404 names none, like a NotFound.
+_HTTP_REFUSALS: dict[int, tuple[str, str] | None] = {
+    400: ("body", "request.body.unreadable"),
+    401: ("Authorization", "authentication.required"),
+    404: None,
+    405: ("method", "method.not_allowed"),
+}
+
+
+def _field_of(item: dict[str, Any]) -> str:
+    """The field a validation error names: its location without `body`; a body that is not JSON is `body`."""
+    if item["type"] == "json_invalid":
+        return "body"
+    return ".".join(str(part) for part in item["loc"] if part != "body") or "body"
+
+
+def _message_of(item: dict[str, Any]) -> str:
+    if item["type"] == "json_invalid":
+        return f"the body is not JSON: {item.get('ctx', {}).get('error', item['msg'])}"
+    return str(item["msg"])
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the requested path takes, over all the app's operations (a 405's Allow header)."""
+    app = request.app
+    if getattr(app.state, "methods_by_path", None) is None:
+        by_path: dict[str, set[str]] = {}
+        for method, path in operations_of(app):
+            by_path.setdefault(path, set()).add(method)
+        app.state.methods_by_path = [(compile_path(path)[0], methods) for path, methods in by_path.items()]
+    methods = {method for pattern, taken in app.state.methods_by_path if pattern.match(request.url.path)
+               for method in taken}
+    return sorted(methods | ({"HEAD"} if "GET" in methods else set()))
 
 
 # MongoDB's codes for a value it refuses (BadValue, FailedToParse, TypeMismatch, an invalid regex, names with

@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.codes import Role
 from infra.auth import InvalidToken, TokenService
+from infra.http.problems import problem, refusal
 from infra.http.security import verify_once
 from infra.settings import ServiceSettings
 
@@ -55,8 +56,7 @@ class BodyCap:
     def refusal(self) -> JSONResponse:
         message = (f"{self.what} is at most {self.max_bytes} bytes ({_size(self.max_bytes)}, the limit "
                    f"{self.setting}); nothing was read further and nothing was changed")
-        return JSONResponse({"detail": message, "errors": [{"field": "body", "rule": self.rule, "message": message}]},
-                            status_code=413)
+        return refusal(413, message, [problem("body", self.rule, message)])
 
 
 def _size(count: int) -> str:
@@ -203,10 +203,8 @@ class RateLimit:
         setting = f"QCP_RATE_LIMIT_{actor.role.value.upper()}_PER_MINUTE"
         message = (f"too many writes with this token: role {actor.role.value} may make {per_minute} per minute "
                    f"(the limit {setting}); nothing was changed, try again in {seconds} s")
-        return JSONResponse(
-            {"detail": message, "errors": [{"field": "Authorization", "rule": "rate_limit.exceeded", "message": message}]},
-            status_code=429, headers={"Retry-After": str(seconds)},
-        )
+        return refusal(429, message, [problem("Authorization", "rate_limit.exceeded", message)],
+                       {"Retry-After": str(seconds)})
 
 
 # ---------------------------------------------------------------- parameters

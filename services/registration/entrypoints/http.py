@@ -40,6 +40,7 @@ from contracts.registered import (
 from infra.authorization import Grant
 from infra.errors import RuleViolation
 from infra.http import Limit, Skip, execute
+from infra.http.openapi import link
 from infra.http.security import Authorized
 from infra.masking import for_caller
 from infra.pages import empty_page, page
@@ -295,7 +296,11 @@ def _recommender_shown(grant: Grant, recommender: dict[str, Any], season_quota: 
 def register_routes(router: APIRouter) -> None:
     """Registration's own routes, each a function of this module."""
     post, put, get = router.post, router.put, router.get
-    post("/seasons", status_code=status.HTTP_201_CREATED, summary="Open a season (组织方)")(open_season)
+    post("/seasons", status_code=status.HTTP_201_CREATED, summary="Open a season (组织方)",
+         responses={201: {"links": {
+             "season": link("get_season_seasons__season_id__get", season_id="$response.body#/season_id"),
+             "registrations": link("list_registrations_seasons__season_id__registrations_get",
+                                   season_id="$response.body#/season_id")}}})(open_season)
     put("/seasons/{season_id}/windows/{stage}",
         summary="Change one stage's window (SeasonWindowChanged), with a reason; the same window again changes nothing",
         )(change_window)
@@ -307,8 +312,13 @@ def register_routes(router: APIRouter) -> None:
          )(approve_team_name_suffix)
     get("/seasons/{season_id}", summary="A season as projected")(get_season)
 
-    post("/seasons/{season_id}/registrations", summary="Register a unit for a season (报名表); registering again amends",
-         responses={200: {"description": "an existing registration was amended"}})(register_unit)
+    post("/seasons/{season_id}/registrations", status_code=status.HTTP_201_CREATED,
+         summary="Register a unit for a season (报名表); registering again amends",
+         responses={200: {"description": "an existing registration was amended"},
+                    201: {"links": {"registration": link(
+                        "get_registration_seasons__season_id__registrations__credit_code__get",
+                        season_id="$response.body#/season_id", credit_code="$response.body#/credit_code")}}},
+         )(register_unit)
     get("/seasons/{season_id}/registrations/{credit_code}", summary="A unit's registration")(get_registration)
     get("/seasons/{season_id}/registrations",
         summary="A season's registrations within the caller's scope, filtered and paginated")(list_registrations)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request, status
+from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
@@ -24,6 +24,7 @@ from contracts.scored import RoundCode, ScoreSheet
 from infra.authorization import Grant
 from infra.errors import Conflict, NotPermitted, RuleViolation
 from infra.http import PathId, execute
+from infra.http.openapi import link
 from infra.http.security import Authorized
 from services.review.adapters.read_model import ReviewReadModel
 from services.review.application.commands import (
@@ -161,8 +162,8 @@ async def scoring_judge(read_model: ReviewReadModel, grant: Grant, season_id: st
     actor = grant.actor
     if actor.role is Role.JUDGE:
         if body.judge_id is not None and body.judge_id != actor.org:
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                detail=f"a judge scores as himself or herself; the token is judge {actor.org}")
+            raise NotPermitted("judge_id", "score.judge.self",
+                               f"a judge scores as himself or herself; the token is judge {actor.org}")
         judge_id = actor.org
     else:
         if body.judge_id is None:
@@ -262,9 +263,12 @@ def register_routes(router: APIRouter) -> None:
     """Review's commands, each a module-level function above."""
     entry = "/seasons/{season_id}/entries/{entry_id}"
     created = status.HTTP_201_CREATED
-    router.post(f"{entry}/recommendation", status_code=created,
+    review_link = {created: {"links": {"review": link(
+        "entry_review_seasons__season_id__entries__entry_id__get",
+        season_id="$response.body#/season_id", entry_id="$response.body#/entry_id")}}}
+    router.post(f"{entry}/recommendation", status_code=created, responses=review_link,
                 summary="Recommend an entry with the 推荐表 (推荐通道), within the recommending unit's quota")(recommend)
-    router.post(f"{entry}/direct-acceptance", status_code=created,
+    router.post(f"{entry}/direct-acceptance", status_code=created, responses=review_link,
                 summary="The secretariat accepts an entry of the direct channel (其他-市质协会员与质量推进部)")(accept_directly)
     router.post(f"{entry}/revocation",
                 summary="Revoke a recommendation while the recommendation window is open; its quota is freed")(revoke)
@@ -284,14 +288,14 @@ def register_routes(router: APIRouter) -> None:
                 summary="指导单位审定: the guiding units approve the graded entries")(approve)
     router.post("/seasons/{season_id}/notice", status_code=created,
                 summary="面向社会公示: the approved entries go on public notice for the season's notice window")(open_notice)
-    router.post(f"{entry}/objections", status_code=created,
+    router.post(f"{entry}/objections",
                 summary="File an objection (异议) to an entry on notice, during the notice period")(file_objection)
     router.post(f"{entry}/objections/{{objection_id}}/resolution",
                 summary="Resolve an objection: dismissed, or upheld with a regrade or the result withdrawn")(resolve_objection)
     router.post("/seasons/{season_id}/publication",
                 summary="发布: after the notice, the results are published with certificate numbers "
                 "(e.g. 2024-QC-0001)")(publish)
-    router.post(f"{entry}/national-recommendation",
+    router.post(f"{entry}/national-recommendation", status_code=created,
                 summary="推荐全国: send a graded entry of the organizer's choice (好中选优) to the national season as a "
                 "national entry")(recommend_nationally)
 

@@ -8,6 +8,8 @@ read which report is stats' policy (`policy.py`); personal data in a report is m
 
 from __future__ import annotations
 
+import inspect
+
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -71,6 +73,14 @@ class Format(StrEnum):
 FormatQuery = Annotated[
     Format | None, Query(description="json (default), csv (UTF-8 with BOM) or xlsx; or ask by the Accept header")
 ]
+
+
+# A report that takes `format` (or the Accept header) answers CSV and XLSX too.
+EXPORTS: dict[int | str, dict[str, Any]] = {200: {
+    "description": "the report: JSON, or laid out as the seeds' table in CSV (UTF-8 with BOM) or XLSX",
+    "content": {"text/csv": {"schema": {"type": "string"}},
+                XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+}}
 
 
 def wanted_format(request: Request, asked: Format | None) -> Format:
@@ -237,7 +247,8 @@ def register_routes(router: APIRouter) -> None:
         ("/seasons/{season_id}/entries/{entry_id}", entry_line),
         ("/rebuilds/{rebuild_id}", rebuild),
     ):
-        router.add_api_route(path, route, methods=["GET"], name=route.__name__, summary=summary_of(route))
+        router.add_api_route(path, route, methods=["GET"], name=route.__name__, summary=summary_of(route),
+                             responses=EXPORTS if "format" in inspect.signature(route).parameters else None)
     router.add_api_route("/rebuilds", request_rebuild, methods=["POST"], status_code=202, name="request_rebuild",
                          summary=summary_of(request_rebuild))
 

@@ -69,7 +69,8 @@ STATISTICS_ROUTES: tuple[tuple[str, type[FilingForm], str, str], ...] = (
 
 
 def register_filing_routes(router: APIRouter) -> None:
-    created = {"status_code": status.HTTP_201_CREATED}
+    created = {"status_code": status.HTTP_201_CREATED,
+               "responses": {200: {"description": "the same period filed again: the filing was amended"}}}
     path = "/seasons/{season_id}/recommenders/{recommender_id}"
     for segment, form, name, summary in STATISTICS_ROUTES:
         router.post(f"{path}/{segment}", **created, summary=summary)(taking(file_statistics, form, name))

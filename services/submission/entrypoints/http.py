@@ -25,6 +25,7 @@ from contracts.submitted import (
 from infra.authorization import Grant
 from infra.http import Limit, PathId, Skip, execute
 from infra.http.form_routes import taking
+from infra.http.openapi import link
 from infra.http.security import Authorized
 from services.submission.adapters.read_model import SubmissionReadModel
 from services.submission.domain.entry import EntryFormModel
@@ -192,7 +193,9 @@ ENTRY_ROUTES: tuple[tuple[str, type[EntryFormModel], str, str, str], ...] = (
 
 def register_routes(router: APIRouter) -> None:
     """Submission's own routes, by name (the feed routes are infra's, included by `build_router`)."""
-    created = {"status_code": status.HTTP_201_CREATED}
+    created = {"status_code": status.HTTP_201_CREATED, "responses": {status.HTTP_201_CREATED: {"links": {"entry": link(
+        "get_entry_seasons__season_id__entries__entry_id__get",
+        season_id="$response.body#/season_id", entry_id="$response.body#/entry_id")}}}}
     router.get("/seasons/{season_id}", summary="A season as submission knows it")(get_season)
     router.get("/seasons/{season_id}/units/{credit_code}", summary="A unit registered for the season")(get_unit)
     router.get("/seasons/{season_id}/recommenders",
