@@ -7,14 +7,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from eventsourcing.persistence import PersistenceError
-from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from pymongo.asynchronous.database import AsyncDatabase
 
-from infra.audit_http import DIGEST_POLICY, build_digest_router, event_store_digests
+from infra.http.audit import DIGEST_POLICY, build_digest_router, event_store_digests
 from infra.authorization import Policy
 from infra.auth import TokenService, token_service
 from infra.eventstore import Clock, EventStoreApplication, utc_now
@@ -24,7 +23,7 @@ from infra.kafka_access import kafka_access
 from infra.kafka_security import kafka_security
 from infra.metrics import ServiceMetrics
 from infra.mongo import build_client
-from infra.operations_http import OPERATIONS_POLICY, build_operations_router
+from infra.http.operations import OPERATIONS_POLICY, build_operations_router
 from infra.positions import AppliedPositions
 from infra.projection import (
     EventConsumer,
@@ -40,6 +39,9 @@ from infra.relay_producer import RelayProducer, idempotent_producer_factory
 from infra.relay_wakeups import Poll, PostgresNotifications, Wakeups
 from infra.settings import ServiceSettings
 from infra.worker import Worker
+
+if TYPE_CHECKING:  # the app is built by infra.http; this module only wires it
+    from fastapi import APIRouter, FastAPI
 
 
 log = logging.getLogger(__name__)

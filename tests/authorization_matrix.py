@@ -51,8 +51,8 @@ def service_policy(service: str) -> Policy | None:
 
 
 def shared_policies() -> Mapping[str, Policy]:
-    from infra.audit_http import DIGEST_POLICY
-    from infra.operations_http import OPERATIONS_POLICY
+    from infra.http.audit import DIGEST_POLICY
+    from infra.http.operations import OPERATIONS_POLICY
 
     return {"shared: audit digests": DIGEST_POLICY, "shared: operations": OPERATIONS_POLICY}
 

@@ -950,7 +950,7 @@ def api_paths(service: str) -> tuple[str, ...]:
     """The public API paths of a service, from its OpenAPI document (its routes and the shared audit digests)."""
     from fastapi import FastAPI
 
-    from infra.audit_http import build_digest_router, event_store_digests
+    from infra.http.audit import build_digest_router, event_store_digests
 
     app = FastAPI()
     app.include_router(definition(service).build_router())

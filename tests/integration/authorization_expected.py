@@ -41,7 +41,7 @@ TO_REGISTER = {Role.UNIT: "a unit may register in any province's season, so it r
 SEASON_READ = Expect(200, open_to=TO_REGISTER)
 NOT_CALLED_FEED = Expect(None, "posting a batch records a province's data; tests/integration/test_feed_intake covers it")
 
-# Shared by every service with an event store (infra.audit_http, infra.operations_http) and by every app.
+# Shared by every service with an event store (infra.http.audit, infra.http.operations) and by every app.
 DIGESTS: dict[tuple[str, str], Expect] = {
     ("GET", "/audit/aggregates/{aggregate_id}/digests"): READ,
     ("GET", "/audit/digests"): LIST,

@@ -18,7 +18,7 @@ from infra.bootstrap import build_api, build_worker
 from qcp.demo import demo_registration, demo_season
 from qcp.services import definition
 from services.registration.application import RegistrationApplication
-from tests.harness import TOKENS, bearer, eventually, isolated_settings, new_namespace
+from tests.harness import bearer, eventually, isolated_settings, new_namespace
 
 NOW = datetime(2026, 3, 1, 2, tzinfo=UTC)
 QC, TEAM = "310000-2026-qc_group", "310000-2026-team"

@@ -29,7 +29,7 @@ from qcp.demo import demo_registration, demo_season
 from qcp.services import definition
 from qcp.stack import StackConfig
 from services.submission.application import SubmissionApplication
-from tests.harness import TOKENS, bearer, command_status, eventually, isolated_settings, new_namespace
+from tests.harness import bearer, command_status, eventually, isolated_settings, new_namespace
 from tests.unit.test_submission_forms import (
     attachment,
     qc_form,

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 import pytest
 
 from contracts.codes import Role
-from infra.audit_http import DIGEST_POLICY
+from infra.http.audit import DIGEST_POLICY
 from infra.authorization import PUBLIC, Operation, Policy, Scope
-from infra.operations_http import OPERATIONS_POLICY
+from infra.http.operations import OPERATIONS_POLICY
 from tests.authorization_matrix import SERVICES, service_policy
 
 # Each role's own kind of scope, and the other it may hold.

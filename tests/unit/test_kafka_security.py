@@ -12,7 +12,7 @@ import pytest
 from faststream.kafka.security import parse_security
 
 from infra.kafka_access import kafka_access
-from infra.kafka_security import PLAINTEXT, KafkaSecurity, KafkaSecurityError, kafka_security
+from infra.kafka_security import PLAINTEXT, KafkaSecurityError, kafka_security
 from infra.settings import ServiceSettings
 from qcp.services import definition
 

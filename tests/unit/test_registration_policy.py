@@ -6,11 +6,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from contracts.codes import Role
-from infra.audit_http import DIGEST_POLICY
+from infra.http.audit import DIGEST_POLICY
 from infra.authorization import PUBLIC, Scope
 from infra.http import OPERATIONAL_POLICY, create_app
 from infra.metrics import ServiceMetrics
-from infra.operations_http import OPERATIONS_POLICY
+from infra.http.operations import OPERATIONS_POLICY
 from infra.readiness import Readiness
 from services.registration.entrypoints.http import build_router
 from services.registration.entrypoints.policy import POLICY

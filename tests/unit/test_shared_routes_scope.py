@@ -16,10 +16,10 @@ import pytest_asyncio
 
 from benchmarks.stats_events import SeasonPlan, season_events
 from contracts import Envelope
-from infra.audit_http import DIGEST_POLICY, build_digest_router
+from infra.http.audit import DIGEST_POLICY, build_digest_router
 from infra.http import create_app
 from infra.metrics import ServiceMetrics
-from infra.operations_http import OPERATIONS_POLICY, build_operations_router
+from infra.http.operations import OPERATIONS_POLICY, build_operations_router
 from infra.readiness import Readiness
 from tests.harness import TOKENS, bearer
 

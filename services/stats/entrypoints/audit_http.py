@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import AwareDatetime
 
-from infra.audit_http import DigestSource, build_digest_router, in_scope
+from infra.http.audit import DigestSource, build_digest_router, in_scope
 from infra.authorization import Grant
 from infra.http import PathId
 from infra.http.security import Authorized

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contracts.codes import Role
-from infra.audit_http import DIGEST_POLICY
+from infra.http.audit import DIGEST_POLICY
 from infra.authorization import READ_EVERYWHERE, Policy, Rules, Scope, readers
 
 # A season's reports: its organizer's staff, the province's feed (its own province's seasons) and the
