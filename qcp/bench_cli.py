@@ -23,3 +23,23 @@ def bench_write_path(commands: int, concurrency: int, rate: float, latency_secon
     path = asyncio.run(run_write_path_benchmark(commands=commands, concurrency=concurrency, rate=rate,
                                                 latency_seconds=latency_seconds, output_dir=output, echo=click.echo))
     click.echo(f"report: {path}")
+
+
+@click.command("visibility")
+@click.option("--duration", type=float, default=120.0, show_default=True, help="seconds of load")
+@click.option("--rate", type=float, default=50.0, show_default=True, help="commands/s, open loop")
+@click.option("--entry-share", type=click.FloatRange(0, 1), default=0.4, show_default=True,
+              help="share of the commands that are entries (the others are registrations)")
+@click.option("--poll-interval", type=float, default=0.1, show_default=True,
+              help="seconds between readings of the read models' counts")
+@click.option("--partitions", type=int, default=3, show_default=True, help="partitions of the namespace's topics")
+@click.option("--output", type=REPORTS, default=Path("reports"), show_default=True)
+def bench_visibility(duration: float, rate: float, entry_share: float, poll_interval: float, partitions: int,
+                     output: Path) -> None:
+    """Commands under steady load: answer → Kafka → each read model → stats' report, p50/p95/p99."""
+    from benchmarks.visibility import run_visibility_benchmark
+
+    path = asyncio.run(run_visibility_benchmark(duration=duration, rate=rate, entry_share=entry_share,
+                                                poll_interval=poll_interval, partitions=partitions, output_dir=output,
+                                                echo=click.echo))
+    click.echo(f"report: {path}")
