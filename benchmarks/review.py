@@ -240,10 +240,12 @@ class Run:
         await remove_namespace(self.config, self.settings)
 
 
-def namespace_settings(config: StackConfig, service: str, **overrides: Any) -> ServiceSettings:
-    """A service's settings in a fresh namespace of the stack: topics, MongoDB database, PostgreSQL event store;
-    in development mode, since a benchmark runs on the local stack with the development signing secret."""
-    namespace = f"b{uuid.uuid4().hex[:10]}."
+def namespace_settings(config: StackConfig, service: str, namespace: str | None = None, **overrides: Any
+                       ) -> ServiceSettings:
+    """A service's settings in a namespace of the stack (a fresh one unless given): topics, MongoDB database,
+    PostgreSQL event store; in development mode, since a benchmark runs on the local stack with the development
+    signing secret. The services of one namespace share its topics."""
+    namespace = namespace or f"b{uuid.uuid4().hex[:10]}."
     return ServiceSettings(
         service=service, development_mode=True, kafka_bootstrap=config.kafka_bootstrap, mongo_url=config.mongo_url,
         mongo_db_prefix=namespace.replace(".", "_"), event_store="postgres", postgres_port=config.postgres_port,

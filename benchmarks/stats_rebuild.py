@@ -164,8 +164,13 @@ async def rebuild(settings: ServiceSettings, processes: int) -> dict[str, Any]:
             await recorded(rebuild_id, fields)
 
         store.update_rebuild = update_rebuild  # type: ignore[method-assign] - the phases' times, for the report
+        # a store that stops answering must fail the run, not hold it forever
+        bound = max(600.0, (await topic_size(settings)) / 500)
         started = time.monotonic()
-        outcome = await rebuilder.run(request["_id"])
+        try:
+            outcome = await asyncio.wait_for(rebuilder.run(request["_id"]), timeout=bound)
+        except TimeoutError:
+            raise RuntimeError(f"the rebuild did not finish within {bound:.0f} s; its phases so far: {phases}") from None
         seconds = time.monotonic() - started
         records = len(await store.load_records(live.generation))
     finally:

@@ -39,7 +39,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from benchmarks.measure import Report, distribution, peak_rss_mib
-from benchmarks.review import remove_namespace
+from benchmarks.review import namespace_settings, remove_namespace
 from benchmarks.write_path import service_environment
 from infra.kafka import ensure_topics
 from infra.settings import ServiceSettings
@@ -314,11 +314,7 @@ def stage_seconds(load: Load, observer: Observer) -> tuple[dict[str, Any], dict[
 
 
 def namespace_of(config: StackConfig, namespace: str, partitions: int, service: str = "registration") -> ServiceSettings:
-    """A service's settings in the run's namespace: its topics, MongoDB database and PostgreSQL event store."""
-    prefix = namespace.replace(".", "_")
-    return ServiceSettings(service=service, kafka_bootstrap=config.kafka_bootstrap, mongo_url=config.mongo_url,
-                           mongo_db_prefix=prefix, event_store="postgres", postgres_port=config.postgres_port,
-                           postgres_db=f"{prefix}{service}", topic_prefix=namespace, topic_partitions=partitions)
+    return namespace_settings(config, service, namespace, topic_partitions=partitions)
 
 
 async def wait_for_the_season(observer: Observer, load: Load, client: httpx.AsyncClient) -> dict[str, int | None]:
