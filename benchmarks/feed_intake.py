@@ -9,8 +9,13 @@ In a namespace of its own (topics, PostgreSQL event store, MongoDB database):
    event (UnitRegistered per record, FeedBatchReported) is on `registration.events`, checked against the
    topic's end offsets.
 
-Reported: records per second end to end, seconds by phase (the HTTP answer: parse, validate, store; the
-relay's catch-up after it), events on Kafka, and the machine.
+4. in the same run, the baseline: the same batch gunzipped, parsed and COPied as plain rows into one table of
+   the same PostgreSQL.
+
+Reported: records per second end to end and of the baseline, seconds by phase (the HTTP answer: parse,
+validate, store; the relay's catch-up after it), events on Kafka, peak memory, the machine and its load.
+Checked: every record accepted, one event per record (and the batch's report) on Kafka, every plain row
+stored; it fails loudly otherwise.
 """
 
 from __future__ import annotations
@@ -24,10 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from psycopg.types.json import Jsonb
 
-from benchmarks.review import namespace_settings, remove_namespace, write_report
+from benchmarks.measure import Report
+from benchmarks.review import namespace_settings, remove_namespace
 from contracts import Actor
 from contracts.codes import Channel, Role
 from contracts.identity import credit_code_check_character
@@ -149,21 +157,51 @@ class Run:
             await admin.close()
 
 
+def plain_bulk_insert(dsn: str, body: bytes) -> dict[str, Any]:
+    """The baseline: the same batch gunzipped, parsed and its rows COPied into one table of the same PostgreSQL."""
+    started = time.perf_counter()
+    rows = [json.loads(line) for line in gzip.decompress(body).decode("utf-8").splitlines() if line.strip()]
+    with psycopg.connect(dsn) as connection:
+        connection.execute("CREATE TABLE IF NOT EXISTS plain_feed_rows (id bigserial PRIMARY KEY, record_type text, "
+                           "province text, external_id text, version int, season text, data jsonb)")
+        with connection.cursor().copy("COPY plain_feed_rows (record_type, province, external_id, version, season, "
+                                      "data) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((row["record_type"], row["province"], row["external_id"], row["version"],
+                                row["season"], Jsonb(row["data"])))
+        connection.commit()
+        seconds = time.perf_counter() - started
+        stored = connection.execute("SELECT count(*) FROM plain_feed_rows").fetchone()[0]
+    return {"rows": stored, "seconds": round(seconds, 3), "records_per_second": round(len(rows) / seconds, 1)}
+
+
 async def run_feed_benchmark(
     *, records: int, relay_batch_size: int, output_dir: Path, config: StackConfig | None = None, echo: Any = print
 ) -> Path:
+    report = Report("feed-intake", {
+        "records": records, "record_type": "registration", "service": "registration", "event_store": "postgres",
+        "chunk_size": 500, "relay_batch_size": relay_batch_size, "api": "in-process (httpx ASGI transport)",
+        "clock": "from sending the batch until the relay recorded the last stored event as published on Kafka",
+        "baseline": "the same gzipped batch gunzipped, parsed and COPied as rows (jsonb data) into one table of the "
+                    "same PostgreSQL, in this process",
+        "target_records_per_second": 5000,
+    })
     run = Run(config or StackConfig(), records, relay_batch_size)
     echo(f"namespace {run.settings.topic_prefix}, event store on PostgreSQL")
     try:
         result = await run.measure(echo)
+        plain = await asyncio.to_thread(plain_bulk_insert, run.config.postgres_dsn_for(str(run.settings.postgres_db)),
+                                        generated_batch(records))
     finally:
         await remove_namespace(run.config, run.settings)
-    echo(f"{result['records_per_second']} records/s end to end ({result['seconds']['end_to_end']} s)")
-    return write_report(output_dir, "feed-intake", {
-        "parameters": {
-            "records": records, "record_type": "registration", "service": "registration", "event_store": "postgres",
-            "chunk_size": 500, "relay_batch_size": relay_batch_size, "api": "in-process (httpx ASGI transport)",
-            "clock": "from sending the batch until the relay recorded the last stored event as published on Kafka",
-        },
-        "result": result,
-    })
+    result["ratio_to_plain_bulk_insert"] = round(result["records_per_second"] / plain["records_per_second"], 4)
+    echo(f"{result['records_per_second']} records/s end to end ({result['seconds']['end_to_end']} s); plain bulk "
+         f"insert {plain['records_per_second']} records/s")
+    report.own_process("registration's API and relay (this process, in-process)", "registration-api")
+    report.check("records accepted by the batch report", records, result["report"].get("accepted"))
+    report.check("events on Kafka (one UnitRegistered per record and the FeedBatchReported)", records + 1,
+                 result["events_on_kafka"])
+    report.check("rows stored by the plain bulk insert", records, plain["rows"])
+    path = report.write(output_dir, {"result": result, "plain_bulk_insert": plain})
+    report.fail_unless_checked()
+    return path

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -32,6 +31,7 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from benchmarks.measure import Report, peak_rss_mib, percentile
 from benchmarks.review_backlog import JudgeSpec, judges_assigned, produce, score_recorded, shanghai_season
 from contracts import parse_payload
 from infra.kafka import EVENT_TOPICS, ensure_topics
@@ -43,37 +43,6 @@ from services.review.bootstrap import definition
 
 SEASON = "310000-2024-qc_group"
 STAGE = "material_review"
-
-
-def machine() -> dict[str, Any]:
-    """What the numbers were measured on: the stack (Kafka, PostgreSQL, FerretDB) runs on the same machine."""
-    model = next(
-        (line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines() if line.startswith("model name")),
-        platform.processor() or "unknown",
-    )
-    memory = next((line.split()[1] for line in _read("/proc/meminfo").splitlines() if line.startswith("MemTotal")), None)
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "memory_gib": round(int(memory) / 1024 / 1024, 1) if memory else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "note": "Kafka (single node, KRaft), PostgreSQL and FerretDB 1.x share the machine with the workers",
-    }
-
-
-def _read(path: str) -> str:
-    try:
-        return Path(path).read_text()
-    except OSError:
-        return ""
-
-
-def percentile(values: list[float], fraction: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 3)
 
 
 class Run:
@@ -153,6 +122,7 @@ class Run:
             for index in range(self.workers)
         ]
         drained: dict[str, float] = {}
+        self.peaks: dict[str, float | None] = {}
         try:
             while len(drained) < len(self.groups):
                 for group in self.groups:
@@ -165,6 +135,9 @@ class Run:
                         raise RuntimeError(f"a worker exited with {process.returncode}; see {self.log_dir}")
                 await asyncio.sleep(0.25)
         finally:
+            # read before they stop: a process' peak resident set goes with it
+            self.peaks = {f"review worker {index + 1} of {self.workers}": peak_rss_mib(process.pid)
+                          for index, process in enumerate(processes)}
             for process in processes:
                 if process.poll() is None:
                     os.killpg(process.pid, signal.SIGTERM)
@@ -267,10 +240,12 @@ class Run:
         await remove_namespace(self.config, self.settings)
 
 
-def namespace_settings(config: StackConfig, service: str, **overrides: Any) -> ServiceSettings:
-    """A service's settings in a fresh namespace of the stack: topics, MongoDB database, PostgreSQL event store;
-    in development mode, since a benchmark runs on the local stack with the development signing secret."""
-    namespace = f"b{uuid.uuid4().hex[:10]}."
+def namespace_settings(config: StackConfig, service: str, namespace: str | None = None, **overrides: Any
+                       ) -> ServiceSettings:
+    """A service's settings in a namespace of the stack (a fresh one unless given): topics, MongoDB database,
+    PostgreSQL event store; in development mode, since a benchmark runs on the local stack with the development
+    signing secret. The services of one namespace share its topics."""
+    namespace = namespace or f"b{uuid.uuid4().hex[:10]}."
     return ServiceSettings(
         service=service, development_mode=True, kafka_bootstrap=config.kafka_bootstrap, mongo_url=config.mongo_url,
         mongo_db_prefix=namespace.replace(".", "_"), event_store="postgres", postgres_port=config.postgres_port,
@@ -302,6 +277,16 @@ async def run_review_benchmark(
     config: StackConfig | None = None, echo: Any = print,
 ) -> Path:
     config = config or StackConfig()
+    report = Report("review", {
+        "events": events, "event_type": "ScoreRecorded", "judges_per_entry": judges_per_entry,
+        "entries": events // judges_per_entry, "partitions": partitions, "topic": "review.events",
+        "consumer_groups": ["review (projection)", "review.assignment (judges' queues)"],
+        "checked": "every score in review's projection and in a judge's queue, every dead-letter topic empty",
+        "raw_consume": "the same topic by a bare aiokafka consumer (no group, all partitions), in the same run",
+        "event_store": "postgres",
+        "clock": "from starting the workers until every review consumer group committed the end of review.events",
+        "lag": "recorded_at (produced just before the workers start) → applied to judge_queue; includes the backlog's wait",
+    })
     runs = []
     with tempfile.TemporaryDirectory(prefix="qcp-bench-") as logs:
         for count in workers:
@@ -314,31 +299,17 @@ async def run_review_benchmark(
                 result = await run.measure()
             finally:
                 await run.clean_up()
+            for name, peak in getattr(run, "peaks", {}).items():
+                report.process(name, peak, "review-worker")
+            for check, item in result["checked"].items():
+                if check == "dead_letters":
+                    report.check(f"{count} worker(s): dead letters", 0, sum(item.values()))
+                else:
+                    report.check(f"{count} worker(s): {check}", events, item)
             result["raw_consume"] = raw
             result["ratio_to_raw"] = round(result["events_per_second"] / raw["events_per_second"], 4)
             runs.append({"workers": count} | result)
             echo(f"{count} worker(s): {result['events_per_second']} events/s "
                  f"({result['events_per_second_per_worker']} per worker), lag p50 {result['lag_seconds']['p50']} s")
-    return write_report(output_dir, "review", {
-        "parameters": {
-            "events": events, "event_type": "ScoreRecorded", "judges_per_entry": judges_per_entry,
-            "entries": events // judges_per_entry, "partitions": partitions, "topic": "review.events",
-            "consumer_groups": ["review (projection)", "review.assignment (judges' queues)"],
-            "checked": "every score in review's projection and in a judge's queue, every dead-letter topic empty",
-            "raw_consume": "the same topic by a bare aiokafka consumer (no group, all partitions), in the same run",
-            "event_store": "postgres",
-            "clock": "from starting the workers until every review consumer group committed the end of review.events",
-            "lag": "recorded_at (produced just before the workers start) → applied to judge_queue; includes the backlog's wait",
-        },
-        "runs": runs,
-    })
-
-
-def write_report(output_dir: Path, benchmark: str, body: dict[str, Any]) -> Path:
-    """reports/bench-<benchmark>-<UTC timestamp>.json: what was measured, when, on which machine."""
-    report = {"benchmark": benchmark, "measured_at": datetime.now(UTC).isoformat(), "machine": machine(),
-              "load_average": os.getloadavg()} | body
-    output_dir.mkdir(parents=True, exist_ok=True)
-    path = output_dir / f"bench-{benchmark}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return path
+    report.own_process()
+    return report.write(output_dir, {"runs": runs})

@@ -5,11 +5,15 @@
    approvals, publication) are produced into a fresh namespace's three topics (pre-encoded bytes,
    batched producer), or the topics of an earlier run are reused (`--namespace`);
 2. in the same run: (a) a raw aiokafka consumer reads every message of those topics (manually assigned
-   partitions, `getmany`, the rebuild's fetch settings) and only counts them; (b) the rebuild: the same
-   reader, the reducer folding every message into a fresh state, then the fresh generation's records and
-   every report written to MongoDB. With `--processes` > 1 the partitions are folded in that many
-   processes (aggregates never share a record, so the partial states merge without conflict) and merged;
-3. events per second of both, and the ratio rebuild / raw (target ≥ 0.5).
+   partitions, `getmany`, the rebuild's fetch settings) and only counts them; (b) a whole rebuild through
+   `Rebuilder.run`, from the request to the switch, for each process count: the dead letters and the live
+   group's offsets read, the fold (with `--processes` > 1 the partitions are folded in that many forked
+   processes and merged), the fresh generation written, the catch-up to the topics' current ends, both
+   states' reports, their comparison, the switch. The live state it compares with folded the same log
+   before the clock started, and the live group is committed at the ends, as a caught-up worker leaves them;
+3. events per second of both, the ratio whole rebuild / raw (target ≥ 0.5 on 1M events), the seconds of
+   each phase, peak memory; checked: every envelope read by both, the rebuild switched without
+   differences, no dead letter. It fails loudly otherwise.
 """
 
 from __future__ import annotations
@@ -19,14 +23,13 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from benchmarks.review import machine
+from benchmarks.measure import Report, children_peak_rss_mib
 from benchmarks.stats_events import SeasonPlan, events_per_entry, season_events
 from infra.kafka import ensure_topics
 from infra.mongo import build_client
@@ -34,11 +37,11 @@ from infra.settings import ServiceSettings
 from qcp.stack import StackConfig
 from services.stats.adapters.replay import TopicReader
 from services.stats.adapters.store import StatsStore
+from services.stats.live import LiveStats
 from services.stats.rebuild import RebuildSettings, Rebuilder
 from services.stats.entrypoints.messaging import CONSUMED_TOPICS
 
 Echo = Callable[[str], None]
-GENERATION = "bench"
 PROVINCES = ["310000", "370000", "540000", "320000", "330000"]
 
 
@@ -101,7 +104,7 @@ async def delete_topics(settings: ServiceSettings) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
-        await admin.delete_topics(topics(settings))
+        await admin.delete_topics([*topics(settings), settings.dead_letter_topic])
     finally:
         await admin.close()
 
@@ -121,33 +124,71 @@ async def raw_consume(settings: ServiceSettings) -> dict[str, Any]:
     return {"events": count, "seconds": round(seconds, 3), "events_per_second": round(count / seconds)}
 
 
+async def commit_live_group_at_the_ends(settings: ServiceSettings) -> None:
+    """The live consumer group as a worker that applied every message would have left it: committed at the ends."""
+    async with TopicReader(settings.kafka_bootstrap, topics(settings)) as reader:
+        ends = await reader.end_offsets()
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=settings.consumer_group,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(ends))
+        await consumer.commit(dict(ends))
+    finally:
+        await consumer.stop()
+
+
 async def rebuild(settings: ServiceSettings, processes: int) -> dict[str, Any]:
-    """(b) The rebuild: every message folded by the reducer, the fresh generation's records and reports written."""
+    """(b) A whole rebuild through `Rebuilder.run`, from the request to the switch, against a live state that folded
+    the same log (as a worker's would have): dead letters and live offsets read, the fold, the fresh generation
+    written, the catch-up to the topics' current ends, both states' reports, their comparison, the switch."""
     mongo = build_client(settings)
     store = StatsStore(mongo[settings.database_name])
-    rebuilder = Rebuilder(store, RebuildSettings(settings.kafka_bootstrap, topics(settings), settings.consumer_group,
-                                                 settings.dead_letter_topic, fold_processes=processes,
-                                                 parallel_from_events=0))
-    await store.drop_generation(GENERATION)
-    started = time.monotonic()
+    rebuild_settings = RebuildSettings(settings.kafka_bootstrap, topics(settings), settings.consumer_group,
+                                       settings.dead_letter_topic, fold_processes=processes, parallel_from_events=0)
     try:
-        async with TopicReader(settings.kafka_bootstrap, topics(settings)) as reader:
-            fold = await rebuilder.read_all(reader, _ignore, generation=GENERATION)
-        counts = fold.folder.counts.__dict__
-        folded = time.monotonic()
-        await rebuilder.write(GENERATION, fold, with_reports=True)
-        written = time.monotonic()
-        records = len(await store.load_records(GENERATION))
-        await store.drop_generation(GENERATION)
+        await store.create_indexes()
+        live = LiveStats(store)
+        await live.start()
+        async with TopicReader(settings.kafka_bootstrap, topics(settings)) as reader:  # the live state, not timed
+            live.state = (await Rebuilder(store, rebuild_settings).read_all(reader, _ignore)).folder.state
+        await commit_live_group_at_the_ends(settings)
+        rebuilder = Rebuilder(store, rebuild_settings, live)
+        request = await store.request_rebuild("benchmark")
+        phases: list[tuple[str, float]] = []
+        recorded = store.update_rebuild
+
+        async def update_rebuild(rebuild_id: str, fields: dict[str, Any]) -> None:
+            if "phase" in fields and (not phases or phases[-1][0] != fields["phase"]):
+                phases.append((fields["phase"], time.monotonic()))
+            await recorded(rebuild_id, fields)
+
+        store.update_rebuild = update_rebuild  # type: ignore[method-assign] - the phases' times, for the report
+        # a store that stops answering must fail the run, not hold it forever
+        bound = max(600.0, (await topic_size(settings)) / 500)
+        started = time.monotonic()
+        try:
+            outcome = await asyncio.wait_for(rebuilder.run(request["_id"]), timeout=bound)
+        except TimeoutError:
+            raise RuntimeError(f"the rebuild did not finish within {bound:.0f} s; its phases so far: {phases}") from None
+        seconds = time.monotonic() - started
+        records = len(await store.load_records(live.generation))
     finally:
+        await mongo.drop_database(settings.database_name)
         await mongo.close()
-    events = counts["read"]
+    events = outcome["counts"]["read"]
+    edges = [*phases, ("done", started + seconds)]
+    by_phase: dict[str, float] = {}
+    for (phase, at), (_, until) in zip(edges, edges[1:], strict=False):
+        by_phase[phase] = round(by_phase.get(phase, 0.0) + until - at, 3)
     return {
-        "events": events, "seconds": round(written - started, 3), "events_per_second": round(events / (written - started)),
-        "fold_seconds": round(folded - started, 3), "write_seconds": round(written - folded, 3),
-        "records": records, "counts": counts, "processes": processes,
-        "clock": "fold (read + reduce in the worker's rebuild code; with processes > 1 the shares' records packed "
-                 "and merged) then the writes (records as snapshot chunks and every report)",
+        "events": events, "seconds": round(seconds, 3), "events_per_second": round(events / seconds),
+        "seconds_by_phase": by_phase, "status": outcome["status"], "switched": outcome.get("switched"),
+        "differences": len(outcome.get("differences") or []), "reports_compared": outcome.get("reports_compared"),
+        "records": records, "counts": outcome["counts"], "processes": processes,
+        "clock": "Rebuilder.run from the request to the switch: dead letters, live offsets, fold (with processes > 1 "
+                 "the shares' records packed and merged), the fresh generation written, catch-up, both states' "
+                 "reports, comparison, switch",
     }
 
 
@@ -160,63 +201,62 @@ async def run_benchmark(*, events: int, partitions: int, processes: list[int], n
     config = StackConfig()
     namespace = namespace or f"s{uuid.uuid4().hex[:10]}."
     settings = settings_for(config, namespace, partitions)
-    await ensure_topics(settings, topics(settings))
     plans = plans_for(events)
+    report = Report("stats-rebuild", {
+        "events_asked": events, "namespace": namespace, "partitions_per_topic": partitions, "topics": topics(settings),
+        "seasons": [{"season_id": plan.season_id, "recommenders": plan.recommenders,
+                     "units": plan.recommenders * plan.units_per_recommender,
+                     "entries": plan.recommenders * plan.units_per_recommender * plan.entries_per_unit,
+                     "judges_per_entry_and_stage": plan.judges_per_entry} for plan in plans],
+        "raw": "aiokafka consumer, no group, manually assigned partitions, getmany, messages counted only",
+        "rebuild": "Rebuilder.run from the request to the switch, in this process (forked fold processes with "
+                   "--processes > 1), against a live state that folded the same log and a live group committed at "
+                   "the ends; MongoDB is FerretDB",
+        "target_ratio": 0.5, "target_size": "1M events",
+    })
+    await ensure_topics(settings, [*topics(settings), settings.dead_letter_topic])
     present = await topic_size(settings)
     if present >= events:
         echo(f"reusing {present} envelopes in {namespace}")
     else:
         echo(f"producing ≥{events} envelopes into {namespace} ({len(plans)} seasons, {partitions} partitions per topic)")
         started = time.monotonic()
-        present = await produce(settings, plans, echo)
+        present = await produce(settings, plans, echo) + present
         echo(f"  {present} produced in {time.monotonic() - started:.1f} s")
+    report.parameters["events"] = present
     echo("(a) raw aiokafka consume")
     raw = await raw_consume(settings)
     echo(f"  {raw['events']} events in {raw['seconds']} s: {raw['events_per_second']} events/s")
+    report.check("raw consume read every envelope", present, raw["events"])
     rebuilds = []
     for count in processes:
-        echo(f"(b) rebuild ({count} fold process(es))")
+        echo(f"(b) rebuild end to end ({count} fold process(es))")
         rebuilt = await rebuild(settings, count)
         rebuilt["ratio"] = round(rebuilt["events_per_second"] / raw["events_per_second"], 3)
-        echo(f"  {rebuilt['events']} events in {rebuilt['seconds']} s: {rebuilt['events_per_second']} events/s "
-             f"(fold {rebuilt['fold_seconds']} s, write {rebuilt['write_seconds']} s); ratio {rebuilt['ratio']}")
+        echo(f"  {rebuilt['events']} events in {rebuilt['seconds']} s: {rebuilt['events_per_second']} events/s, "
+             f"{rebuilt['status']}; ratio {rebuilt['ratio']}; by phase {rebuilt['seconds_by_phase']}")
+        report.check(f"rebuild with {count} process(es) read every envelope", present, rebuilt["events"])
+        report.check(f"rebuild with {count} process(es) switched without differences", ("switched", 0),
+                     (rebuilt["status"], rebuilt["differences"]))
         rebuilds.append(rebuilt)
+    dead = await dead_letters_of(settings)
+    report.check("dead letters of the live group", 0, dead)
     best = max(rebuilds, key=lambda item: item["events_per_second"])
-    ratio = best["ratio"]
-    echo(f"ratio rebuild / raw: {ratio} with {best['processes']} process(es) (target ≥ 0.5)")
-    report = {
-        "benchmark": "stats-rebuild",
-        "measured_at": datetime.now(UTC).isoformat(),
-        "machine": machine() | {"load": _load()},
-        "parameters": {
-            "events": present, "namespace": namespace, "partitions_per_topic": partitions, "topics": topics(settings),
-            "seasons": [{"season_id": plan.season_id, "recommenders": plan.recommenders,
-                         "units": plan.recommenders * plan.units_per_recommender,
-                         "entries": plan.recommenders * plan.units_per_recommender * plan.entries_per_unit,
-                         "judges_per_entry_and_stage": plan.judges_per_entry} for plan in plans],
-            "raw": "aiokafka consumer, no group, manually assigned partitions, getmany, messages counted only",
-            "rebuild": "same reader; header check, JSON decode, reducer fold; then insert_many of the fresh "
-                       "generation's records and every report document into MongoDB (FerretDB)",
-        },
-        "raw_consume": raw,
-        "rebuilds": rebuilds,
-        "ratio": ratio,
-        "ratio_of": f"the fastest rebuild ({best['processes']} process(es)) / raw consume",
-        "target_ratio": 0.5,
-    }
+    echo(f"ratio whole rebuild / raw: {best['ratio']} with {best['processes']} process(es) (target ≥ 0.5)")
+    report.own_process("rebuild (this process: the live state, the rebuilt state, share 0 of the fold)", "stats-worker")
+    report.process("forked fold processes (the largest)", children_peak_rss_mib() or None, "stats-worker")
     if not keep:
         await delete_topics(settings)
         echo(f"deleted the topics of {namespace} (--keep keeps them for another run)")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    path = output_dir / f"bench-stats-rebuild-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    path = report.write(output_dir, {
+        "raw_consume": raw, "rebuilds": rebuilds, "ratio": best["ratio"],
+        "ratio_of": f"the fastest whole rebuild ({best['processes']} process(es)) / raw consume",
+    })
+    report.fail_unless_checked()
     return path
 
 
-def _load() -> str | None:
-    try:
-        return Path("/proc/loadavg").read_text().strip()
-    except OSError:
-        return None
-
-
+async def dead_letters_of(settings: ServiceSettings) -> int:
+    async with TopicReader(settings.kafka_bootstrap, [settings.dead_letter_topic]) as reader:
+        ends, begins = await reader.end_offsets(), await reader.begin_offsets()
+    return sum(ends[tp] - begins[tp] for tp in ends)

@@ -301,6 +301,11 @@ from qcp.stats_cli import bench_stats_rebuild, stats  # noqa: E402 - stats' comm
 cli.add_command(stats)
 bench.add_command(bench_stats_rebuild)
 
+from qcp.bench_cli import bench_visibility, bench_write_path  # noqa: E402 - the newer benchmarks' commands, in their own module
+
+bench.add_command(bench_write_path)
+bench.add_command(bench_visibility)
+
 
 def main() -> None:
     cli()

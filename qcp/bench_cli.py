@@ -1,0 +1,45 @@
+"""`qcp bench …` for the write path and the visibility of commands: each writes one JSON report."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+REPORTS = click.Path(file_okay=False, path_type=Path)
+
+
+@click.command("write-path")
+@click.option("--commands", type=int, default=2_000, show_default=True, help="registrations per target, closed loop")
+@click.option("--concurrency", type=int, default=16, show_default=True, help="requests in flight (closed loop)")
+@click.option("--rate", type=float, default=50.0, show_default=True, help="commands/s of the latency phase")
+@click.option("--latency-seconds", type=float, default=20.0, show_default=True, help="length of the latency phase")
+@click.option("--output", type=REPORTS, default=Path("reports"), show_default=True)
+def bench_write_path(commands: int, concurrency: int, rate: float, latency_seconds: float, output: Path) -> None:
+    """Registrations through registration's API (PostgreSQL event store) against a plain FastAPI + INSERT app."""
+    from benchmarks.write_path import run_write_path_benchmark
+
+    path = asyncio.run(run_write_path_benchmark(commands=commands, concurrency=concurrency, rate=rate,
+                                                latency_seconds=latency_seconds, output_dir=output, echo=click.echo))
+    click.echo(f"report: {path}")
+
+
+@click.command("visibility")
+@click.option("--duration", type=float, default=120.0, show_default=True, help="seconds of load")
+@click.option("--rate", type=float, default=50.0, show_default=True, help="commands/s, open loop")
+@click.option("--entry-share", type=click.FloatRange(0, 1), default=0.4, show_default=True,
+              help="share of the commands that are entries (the others are registrations)")
+@click.option("--poll-interval", type=float, default=0.1, show_default=True,
+              help="seconds between readings of the read models' counts")
+@click.option("--partitions", type=int, default=3, show_default=True, help="partitions of the namespace's topics")
+@click.option("--output", type=REPORTS, default=Path("reports"), show_default=True)
+def bench_visibility(duration: float, rate: float, entry_share: float, poll_interval: float, partitions: int,
+                     output: Path) -> None:
+    """Commands under steady load: answer → Kafka → each read model → stats' report, p50/p95/p99."""
+    from benchmarks.visibility import run_visibility_benchmark
+
+    path = asyncio.run(run_visibility_benchmark(duration=duration, rate=rate, entry_share=entry_share,
+                                                poll_interval=poll_interval, partitions=partitions, output_dir=output,
+                                                echo=click.echo))
+    click.echo(f"report: {path}")
