@@ -133,7 +133,7 @@ class Report:
             raise RuntimeError(f"{self.benchmark}: the benchmark's own checks failed, no figure is valid: {failed}")
 
     def write(self, output_dir: Path, body: dict[str, Any]) -> Path:
-        """reports/bench-<benchmark>-<UTC timestamp>.json"""
+        """reports/bench-<benchmark>-<UTC timestamp>.json, with the checks and whether every one held."""
         report = {
             "benchmark": self.benchmark, "measured_at": self.started_at.isoformat(),
             "seconds": round(time.monotonic() - self.monotonic_start, 1), "machine": machine(),
@@ -141,10 +141,21 @@ class Report:
             "parameters": self.parameters, **body, "memory": self.memory, "checks": self.checks,
             "checked": bool(self.checks) and all(item["ok"] for item in self.checks.values()),
         }
-        output_dir.mkdir(parents=True, exist_ok=True)
-        path = output_dir / f"bench-{self.benchmark}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-        path.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-        return path
+        return _written(output_dir, self.benchmark, report)
+
+
+def write_report(output_dir: Path, benchmark: str, body: dict[str, Any]) -> Path:
+    """A report of a measurement that carries its own checks (the image's build and smoke test): when, where, what."""
+    return _written(output_dir, benchmark, {"benchmark": benchmark, "measured_at": datetime.now(UTC).isoformat(),
+                                            "machine": machine(), "load_average": os.getloadavg(), **body})
+
+
+def _written(output_dir: Path, benchmark: str, report: dict[str, Any]) -> Path:
+    """reports/bench-<benchmark>-<UTC timestamp>.json"""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path = output_dir / f"bench-{benchmark}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    return path
 
 
 def sampled_peaks(pids: Iterable[tuple[str, int]]) -> dict[str, float | None]:

@@ -256,7 +256,7 @@ def image() -> None:
 def build_command(refresh_base: bool, debian_mirror: str, output: Path) -> None:
     """Install mmdebstrap and buildah if missing, make the Debian bookworm base (cached under the state folder) and
     build deploy/Dockerfile on it as localhost/qc-platform:<version>. Needs root. JSON report in reports/."""
-    from benchmarks.review import write_report
+    from benchmarks.measure import write_report
 
     try:
         result = build_image(StackConfig(), click.echo, recipe=BaseRecipe(mirror=debian_mirror),
@@ -275,7 +275,7 @@ def smoke_command(output: Path) -> None:
     as the image's user) against the local stack in a namespace of their own; check /ready and one command end to
     end (a season opened and read back once the worker projected it); remove the namespace. Needs root. Exits 1
     when a check fails. JSON report in reports/."""
-    from benchmarks.review import write_report
+    from benchmarks.measure import write_report
     from qcp.image_smoke import smoke
 
     root = find_project_root()

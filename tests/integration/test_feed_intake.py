@@ -20,9 +20,9 @@ import httpx
 import pytest_asyncio
 
 from qcp.feed_cli import post_feed, read_feed
-from tests.harness import eventually
+from tests.harness import TOKENS, eventually
 from tests.integration.test_review_http import ReviewServices, everything_on, running_review
-from tests.integration.test_submission_http import TOKENS, Calendar, bearer
+from tests.integration.test_submission_http import Calendar, bearer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "feeds" / "examples"
 NOW = datetime(2026, 11, 1, 2, tzinfo=UTC)  # after the example seasons' dates

@@ -17,7 +17,7 @@ import pytest_asyncio
 from openpyxl import load_workbook
 
 from contracts.builtin_profiles import SHANDONG_DECLARATION
-from tests.harness import eventually
+from tests.harness import TOKENS, eventually
 from tests.integration.test_review_http import (
     RUBRICS,
     ReviewServices,
@@ -28,7 +28,7 @@ from tests.integration.test_review_http import (
     running_review,
 )
 from tests.integration.test_stats_season import stats_beside
-from tests.integration.test_submission_http import TOKENS, Calendar, bearer, recommender_form
+from tests.integration.test_submission_http import Calendar, bearer, recommender_form
 from tests.unit.test_form_profiles import (
     SD_UNIT,
     shandong_qc_statistics,

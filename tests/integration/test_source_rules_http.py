@@ -23,7 +23,7 @@ import httpx
 import pytest_asyncio
 
 from qcp.demo import demo_credit_code, demo_registration, demo_season
-from tests.harness import eventually
+from tests.harness import TOKENS, eventually
 from tests.integration.test_review_http import (
     AUDITOR,
     CONFIRMATION,
@@ -41,7 +41,7 @@ from tests.integration.test_review_http import (
     set_up_season,
 )
 from tests.integration.test_stats_season import stats_beside
-from tests.integration.test_submission_http import PUDONG_FORM, TOKENS, bearer, problem, unit_token
+from tests.integration.test_submission_http import PUDONG_FORM, bearer, problem, unit_token
 from tests.unit.test_submission_forms import qc_form, team_form, team_statistics, work_summary
 
 TEAM = "310000-2026-team"
