@@ -100,7 +100,7 @@ def test_a_worker_that_stops_answering_is_killed_and_restarted(supervised) -> No
         time.sleep(0.2)
     wait_for_health(platform.worker_url("registration"), timeout=15)
 
-    assert time.monotonic() - started < 30
+    assert restarted(), "the wedged worker was not replaced within 30 s"
     worker = read_status(supervisor.status_path)["processes"]["registration-worker"]
     assert worker["restarts"] == 1
     assert worker["last_reason"].startswith("/health did not answer")

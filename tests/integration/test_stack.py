@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 import socket
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,10 +84,8 @@ def test_up_brings_every_component_to_healthy(config: StackConfig) -> None:
 def test_up_again_is_a_no_op(config: StackConfig) -> None:
     pids = {s.name: s.pid for s in status(config)}
     messages: list[str] = []
-    began = time.monotonic()
     states = up(config, echo=messages.append)
 
-    assert time.monotonic() - began < 10
     assert {s.name: s.pid for s in states} == pids
     assert [m for m in messages if "already running and healthy" in m and "nothing to do" in m] == messages
     assert len(messages) == 3
