@@ -39,6 +39,18 @@ def supervise(platform: Platform, path: Path) -> None:
         time.sleep(supervisor.interval)
 
 
+def stop_uninterrupted(platform: Platform) -> None:
+    """Stop every service; a second Ctrl-C or a SIGTERM meanwhile would abort the stop and leave services running
+    unsupervised, so both wait until it is done."""
+    click.echo("stopping the services (Ctrl-C again waits for this)...")
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        platform.stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _echo_with_time(line: str) -> None:
     click.echo(f"{time.strftime('%H:%M:%S')} {line}")
 
@@ -67,5 +79,4 @@ def run_platform(*, demo: bool, base_port: int) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        click.echo("stopping the services...")
-        platform.stop()
+        stop_uninterrupted(platform)
