@@ -22,6 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from infra.kafka_log import kafka_reachable
 from infra.kafka_security import PLAINTEXT, KafkaSecurity
 from infra.projection import EventConsumer
+from infra.stopping import sleep_unless_stopped
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,7 @@ class ConsumerLagMonitor:
             except Exception as error:  # noqa: BLE001 - the next round tries again; the reason is reported
                 self.last_error = f"{type(error).__name__}: {error}"
                 log.warning("consumer lag not measured: %s", self.last_error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.interval)
+            await sleep_unless_stopped(stop, self.interval)
 
     async def measure(self) -> None:
         topics = sorted({topic for group in self.groups for topic in group.consumer.topics})

@@ -18,7 +18,8 @@ from infra.kafka_log import kafka_reachable
 from infra.metrics import ServiceMetrics
 from infra.relay_lease import RelayLease
 from infra.relay_producer import needs_new_producer
-from infra.relay_wakeups import BACKLOG, RETRY, STANDBY, START, STOP, Poll, Wakeups, sleep_unless_stopped
+from infra.relay_wakeups import BACKLOG, RETRY, STANDBY, START, STOP, Poll, Wakeups
+from infra.stopping import sleep_unless_stopped
 
 log = logging.getLogger(__name__)
 

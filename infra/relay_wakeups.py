@@ -10,6 +10,8 @@ from typing import Protocol
 import psycopg
 from psycopg import sql
 
+from infra.stopping import sleep_unless_stopped
+
 log = logging.getLogger(__name__)
 
 # Why the relay looked at the event store again (the label of qcp_relay_wakes_total).
@@ -183,12 +185,3 @@ class PostgresNotifications:
                 "CREATE TRIGGER {} AFTER INSERT ON {} FOR EACH STATEMENT EXECUTE FUNCTION {}({})"
             ).format(sql.Identifier(TRIGGER), table, function, sql.Literal(self.channel)))
             log.info("relay notify trigger installed on %s.%s (channel %s)", self.schema, self.table, self.channel)
-
-
-async def sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> bool:
-    """Wait `seconds` or until stopped; whether it was stopped."""
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        return False
-    return True

@@ -21,6 +21,7 @@ from infra.projection import EventConsumer
 from infra.readiness import Readiness
 from infra.relay import OutboxRelay
 from infra.settings import ServiceSettings
+from infra.stopping import sleep_unless_stopped
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +121,7 @@ class Worker:
                 log.warning("%s worker not started: %s", self.settings.service, self.consumers_problem)
                 with contextlib.suppress(Exception):
                     await self.broker.stop()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.settings.retry_backoff_seconds * 2)
+                await sleep_unless_stopped(stop, self.settings.retry_backoff_seconds * 2)
         return False
 
     async def run(self, stop: asyncio.Event, *, host: str = "127.0.0.1", port: int | None = None) -> None:

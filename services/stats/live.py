@@ -21,6 +21,7 @@ from contracts import Envelope
 from infra.mongo import UPDATES_PER_COMMAND
 from infra.positions import AppliedPositions
 from infra.projection import Event, Outcome, asks_to_wait
+from infra.stopping import sleep_unless_stopped
 from services.stats.adapters.store import StatsStore, packed
 from services.stats.domain.records import Header, Payload, Record, StatsState, fold
 from services.stats.domain.reports import reports_for, reports_in_parts
@@ -148,8 +149,7 @@ class LiveStats:
                 return
             except Exception as error:  # noqa: BLE001 - the store may be away; the seasons stay marked
                 log.warning("stats reports not written yet: %s", error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.retry_interval)
+            await sleep_unless_stopped(stop, self.retry_interval)
 
     async def _write_changed_reports(self) -> int:
         changed = self.state.take_changed_seasons()

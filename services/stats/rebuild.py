@@ -9,7 +9,6 @@ pointer switched (one document) and the live path continued on the new generatio
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import multiprocessing
@@ -26,6 +25,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 from infra.kafka import UNREADABLE, read_message
 from infra.kafka_security import PLAINTEXT, KafkaSecurity
 from infra.metrics import ServiceMetrics
+from infra.stopping import sleep_unless_stopped
 from services.stats.adapters.replay import Positions, TopicReader, committed_offsets
 from services.stats.adapters.store import StatsStore, snapshot_chunks, unpacked
 from services.stats.domain.records import Header, Payload, StatsState, relevant
@@ -445,8 +445,7 @@ class Rebuilder:
     async def run_requests(self, stop: asyncio.Event, interval: float = 0.5) -> None:
         """Picks up requested rebuilds one at a time until stopped."""
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+            await sleep_unless_stopped(stop, interval)
             try:
                 request = await self.store.next_rebuild()
                 if request is not None and not stop.is_set():

@@ -119,25 +119,22 @@ def test_reports_declare_csv_and_xlsx_and_metrics_declare_text(apps: dict[str, F
     assert list(stats["/metrics"]["get"]["responses"]["200"]["content"]) == ["text/plain"]
 
 
-async def test_a_body_that_is_not_utf8_is_refused_in_the_services_format(apps: dict[str, FastAPI]) -> None:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=apps["registration"]),
-                                 base_url="http://registration") as client:
-        answer = await client.post("/seasons", content=b'{"organizer": "\xff\xfe"}',
-                                   headers=ROLES["organizer"] | {"content-type": "application/json"})
-    assert (answer.status_code, answer.json()["errors"][0]["field"]) == (400, "body")
+def registration_client(apps: dict[str, FastAPI]) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=apps["registration"]), base_url="http://registration")
 
 
-async def test_a_body_that_is_not_json_is_refused_in_the_services_format(apps: dict[str, FastAPI]) -> None:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=apps["registration"]),
-                                 base_url="http://registration") as client:
-        answer = await client.post("/seasons", content=b'{"organizer": ',
+@pytest.mark.parametrize(("body", "status"), [(b'{"organizer": "\xff\xfe"}', 400), (b'{"organizer": ', 422)],
+                         ids=["not UTF-8", "not JSON"])
+async def test_an_unreadable_body_is_refused_in_the_services_format(
+        apps: dict[str, FastAPI], body: bytes, status: int) -> None:
+    async with registration_client(apps) as client:
+        answer = await client.post("/seasons", content=body,
                                    headers=ROLES["organizer"] | {"content-type": "application/json"})
-    assert (answer.status_code, answer.json()["errors"][0]["field"]) == (422, "body")
+    assert (answer.status_code, answer.json()["errors"][0]["field"]) == (status, "body")
 
 
 async def test_a_405_lists_every_method_the_path_takes(apps: dict[str, FastAPI]) -> None:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=apps["registration"]),
-                                 base_url="http://registration") as client:
+    async with registration_client(apps) as client:
         answer = await client.delete("/seasons/310000-2026-qc_group/registrations", headers=ROLES["organizer"])
     assert (answer.status_code, answer.headers["allow"], answer.json()["errors"][0]["field"]) == (
         405, "GET, HEAD, POST", "method")
