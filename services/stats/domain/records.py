@@ -407,6 +407,10 @@ class StatsState:
     changed_seasons: set[str] = field(default_factory=set)
     changed_records: set[str] = field(default_factory=set)
 
+    def __repr__(self) -> str:
+        # short: asyncio's teardown formats the result of `asyncio.run` (a fold process's state) more than once
+        return f"StatsState(records={len(self.records)}, seasons={len(self.seasons)})"
+
     def put(self, record: Record) -> None:
         self.records[record["_id"]] = record
         season_id = record.get("season_id")
