@@ -12,6 +12,7 @@ current schema version, and keeps only the fields a report shows.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -271,7 +272,8 @@ def _assignment_blocked(record: Record, data: Payload) -> None:
 
 def _score(record: Record, data: Payload) -> None:
     revisions = (record.get("score") or {}).get("revisions", 0) + ("previous_total" in data)
-    record["score"] = _pick(data, "entry_id", "stage", "judge_id", "total") | {"revisions": revisions}
+    record["score"] = {name: shared(data.get(name)) for name in ("entry_id", "stage", "judge_id", "total")} | {
+        "revisions": revisions}
 
 
 def _national_entry_received(record: Record, data: Payload) -> None:
@@ -389,13 +391,19 @@ def fold(record: Record | None, header: Header, payload: Payload) -> Record | No
     record["v"] = header.aggregate_version
     season_id = payload.get("season_id") or header.season_id
     if season_id:
-        record["season_id"] = season_id
+        record["season_id"] = shared(season_id)
     if header.organizer:
-        record["organizer"] = header.organizer
+        record["organizer"] = shared(header.organizer)
     if header.source_system == FEED:
         # which records came through a province's feed rather than directly (the national view counts both)
-        record["fed"] = header.source_province or record.get("organizer")
+        record["fed"] = shared(header.source_province) or record.get("organizer")
     return record
+
+
+def shared(value: Any) -> Any:
+    """One string object for a value most records repeat (a season, an organizer, a stage, a judge): a state of
+    a million records holds each once instead of once per record."""
+    return sys.intern(value) if type(value) is str else value
 
 
 @dataclass
