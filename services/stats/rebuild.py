@@ -28,7 +28,7 @@ from infra.metrics import ServiceMetrics
 from services.stats.adapters.replay import Positions, TopicReader, committed_offsets
 from services.stats.adapters.store import StatsStore, packed, snapshot_chunks, unpacked
 from services.stats.domain.comparison import compare_states
-from services.stats.domain.records import Header, Payload, StatsState, relevant
+from services.stats.domain.records import Header, Payload, StatsState, relevant, shared_record
 from services.stats.live import LiveStats, collection_paused, header_of, write_every_report
 
 log = logging.getLogger(__name__)
@@ -284,7 +284,7 @@ class Rebuilder:
             for chunks, counts in finished:
                 for chunk in chunks:
                     for record in unpacked(chunk):
-                        folder.state.put(record)
+                        folder.state.put(shared_record(record))
                     await asyncio.sleep(0)
                 for key, value in counts.items():
                     setattr(folder.counts, key, getattr(folder.counts, key) + value)

@@ -270,10 +270,12 @@ def _assignment_blocked(record: Record, data: Payload) -> None:
     assignment["blocked"] = data["reason"]
 
 
+SCORE_FIELDS = ("entry_id", "stage", "judge_id", "total")
+
+
 def _score(record: Record, data: Payload) -> None:
     revisions = (record.get("score") or {}).get("revisions", 0) + ("previous_total" in data)
-    record["score"] = {name: shared(data.get(name)) for name in ("entry_id", "stage", "judge_id", "total")} | {
-        "revisions": revisions}
+    record["score"] = {name: shared(data.get(name)) for name in SCORE_FIELDS} | {"revisions": revisions}
 
 
 def _national_entry_received(record: Record, data: Payload) -> None:
@@ -406,6 +408,19 @@ def shared(value: Any) -> Any:
     return sys.intern(value) if type(value) is str else value
 
 
+def shared_record(record: Record) -> Record:
+    """A record read back (a snapshot, a fold process's share) with the values `fold` shares, shared again."""
+    for name in ("season_id", "organizer", "fed"):
+        if name in record:
+            record[name] = shared(record[name])
+    score = record.get("score")
+    if isinstance(score, dict):
+        for name in SCORE_FIELDS:
+            if name in score:
+                score[name] = shared(score[name])
+    return record
+
+
 @dataclass
 class StatsState:
     """Every record, by aggregate id and by season, with the seasons changed since last asked."""
@@ -446,7 +461,7 @@ class StatsState:
     def of(cls, records: list[Record]) -> StatsState:
         state = cls()
         for record in records:
-            state.put(record)
+            state.put(shared_record(record))
         state.changed_seasons.clear()
         state.changed_records.clear()
         return state
