@@ -9,7 +9,6 @@ pointer switched (one document) and the live path continued on the new generatio
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import multiprocessing
 import os
@@ -27,17 +26,13 @@ from infra.kafka_security import PLAINTEXT, KafkaSecurity
 from infra.metrics import ServiceMetrics
 from infra.stopping import sleep_unless_stopped
 from services.stats.adapters.replay import Positions, TopicReader, committed_offsets
-from services.stats.adapters.store import StatsStore, snapshot_chunks, unpacked
-from services.stats.domain.records import Header, Payload, StatsState, relevant
-from services.stats.domain.reports import Report, reports_for
-
-log = logging.getLogger(__name__)
-
+from services.stats.adapters.store import StatsStore, packed, snapshot_chunks, unpacked
+from services.stats.domain.comparison import compare_states
+from services.stats.domain.records import Header, Payload, StatsState, relevant, shared_record
 from services.stats.live import LiveStats, collection_paused, header_of, write_every_report
 
 log = logging.getLogger(__name__)
 
-MAX_DIFFERENCES = 50
 SWITCH_IF_EQUAL, SWITCH_ALWAYS = "if_equal", "always"
 
 
@@ -126,32 +121,6 @@ def parse_fully(value: bytes | None) -> tuple[Header, Payload] | None:
     except UNREADABLE:
         return None
     return header_of(envelope), envelope.payload
-
-
-def differences(live: dict[str, Report], rebuilt: dict[str, Report]) -> list[dict[str, Any]]:
-    """Where two sets of reports differ: report, path and both values (normalised JSON)."""
-    found: list[dict[str, Any]] = []
-
-    def walk(report: str, path: str, left: Any, right: Any) -> None:
-        if len(found) >= MAX_DIFFERENCES or left == right:
-            return
-        if isinstance(left, dict) and isinstance(right, dict):
-            for key in sorted(set(left) | set(right)):
-                walk(report, f"{path}/{key}", left.get(key), right.get(key))
-        elif isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
-            for index, (one, other) in enumerate(zip(left, right, strict=True)):
-                walk(report, f"{path}/{index}", one, other)
-        else:
-            found.append({"report": report, "path": path or "/", "live": left, "rebuilt": right})
-
-    normal_live, normal_rebuilt = _normalised(live), _normalised(rebuilt)
-    for key in sorted(set(normal_live) | set(normal_rebuilt)):
-        walk(key, "", normal_live.get(key), normal_rebuilt.get(key))
-    return found
-
-
-def _normalised(reports: dict[str, Report]) -> dict[str, Any]:
-    return json.loads(json.dumps(reports, sort_keys=True, default=str))
 
 
 ProgressCallback = Callable[[dict[str, Any]], Awaitable[None]]
@@ -315,7 +284,7 @@ class Rebuilder:
             for chunks, counts in finished:
                 for chunk in chunks:
                     for record in unpacked(chunk):
-                        folder.state.put(record)
+                        folder.state.put(shared_record(record))
                     await asyncio.sleep(0)
                 for key, value in counts.items():
                     setattr(folder.counts, key, getattr(folder.counts, key) + value)
@@ -413,22 +382,22 @@ class Rebuilder:
                 parsed = parse_fully(message.value)
                 if parsed is not None and relevant(parsed[0].type):
                     await self.live.apply_unlocked(*parsed)
-        live_reports = reports_for(self.live.state.seasons)
-        rebuilt_reports = reports_for(folder.state.seasons)
-        found = differences(live_reports, rebuilt_reports)
+        with collection_paused():
+            comparison = compare_states(self.live.state.seasons, folder.state.seasons, pack=packed, unpack=unpacked)
+        found = comparison.differences
         if found and not switch_anyway:
             await self.store.drop_generation(generation)
             return {"status": "differs", "phase": "done", "switched": False, "differences": found,
-                    "reports_compared": len(live_reports)}
+                    "reports_compared": comparison.reports_compared}
         await self.store.replace_records(generation, folder.state.take_changed_records())
-        await self.store.save_reports(generation, rebuilt_reports)
+        await self.store.save_packed_reports(generation, comparison.rebuilt)
         await self.store.switch(generation, rebuild_id)
         previous = self.live.generation
         folder.state.changed_seasons.clear()
         self.live.state, self.live.generation = folder.state, generation
         await self.store.drop_generations_except({generation, previous})
         return {"status": "switched_with_differences" if found else "switched", "phase": "done", "switched": True,
-                "differences": found, "reports_compared": len(live_reports), "previous_generation": previous}
+                "differences": found, "reports_compared": comparison.reports_compared, "previous_generation": previous}
 
     async def _dead_lettered(self) -> set[tuple[str, int, int]]:
         """The positions the live consumer group sent to the dead-letter topic."""

@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 from benchmarks.stats_events import SeasonPlan, season_events
 from infra.authorization import organizer_of
 from services.stats.adapters.store import StatsStore
-from services.stats.rebuild import differences
+from services.stats.domain.comparison import differences
 from tests.harness import eventually, read_topic
 from tests.integration.stats_stack import RunningStats, running_stats
 from tests.integration.test_submission_http import bearer

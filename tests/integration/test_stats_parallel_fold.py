@@ -18,7 +18,8 @@ from infra.mongo import build_client
 from infra.settings import ServiceSettings
 from services.stats.adapters.replay import TopicReader
 from services.stats.adapters.store import StatsStore
-from services.stats.rebuild import RebuildSettings, Rebuilder, differences
+from services.stats.domain.comparison import differences
+from services.stats.rebuild import RebuildSettings, Rebuilder
 from services.stats.domain.reports import reports_for
 from services.stats.entrypoints.messaging import CONSUMED_TOPICS
 from tests.harness import isolated_settings, new_namespace

@@ -12,6 +12,7 @@ current schema version, and keeps only the fields a report shows.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -269,9 +270,12 @@ def _assignment_blocked(record: Record, data: Payload) -> None:
     assignment["blocked"] = data["reason"]
 
 
+SCORE_FIELDS = ("entry_id", "stage", "judge_id", "total")
+
+
 def _score(record: Record, data: Payload) -> None:
     revisions = (record.get("score") or {}).get("revisions", 0) + ("previous_total" in data)
-    record["score"] = _pick(data, "entry_id", "stage", "judge_id", "total") | {"revisions": revisions}
+    record["score"] = {name: shared(data.get(name)) for name in SCORE_FIELDS} | {"revisions": revisions}
 
 
 def _national_entry_received(record: Record, data: Payload) -> None:
@@ -389,12 +393,31 @@ def fold(record: Record | None, header: Header, payload: Payload) -> Record | No
     record["v"] = header.aggregate_version
     season_id = payload.get("season_id") or header.season_id
     if season_id:
-        record["season_id"] = season_id
+        record["season_id"] = shared(season_id)
     if header.organizer:
-        record["organizer"] = header.organizer
+        record["organizer"] = shared(header.organizer)
     if header.source_system == FEED:
         # which records came through a province's feed rather than directly (the national view counts both)
-        record["fed"] = header.source_province or record.get("organizer")
+        record["fed"] = shared(header.source_province) or record.get("organizer")
+    return record
+
+
+def shared(value: Any) -> Any:
+    """One string object for a value most records repeat (a season, an organizer, a stage, a judge): a state of
+    a million records holds each once instead of once per record."""
+    return sys.intern(value) if type(value) is str else value
+
+
+def shared_record(record: Record) -> Record:
+    """A record read back (a snapshot, a fold process's share) with the values `fold` shares, shared again."""
+    for name in ("season_id", "organizer", "fed"):
+        if name in record:
+            record[name] = shared(record[name])
+    score = record.get("score")
+    if isinstance(score, dict):
+        for name in SCORE_FIELDS:
+            if name in score:
+                score[name] = shared(score[name])
     return record
 
 
@@ -406,6 +429,10 @@ class StatsState:
     seasons: dict[str, dict[str, Record]] = field(default_factory=dict)
     changed_seasons: set[str] = field(default_factory=set)
     changed_records: set[str] = field(default_factory=set)
+
+    def __repr__(self) -> str:
+        # short: asyncio's teardown formats the result of `asyncio.run` (a fold process's state) more than once
+        return f"StatsState(records={len(self.records)}, seasons={len(self.seasons)})"
 
     def put(self, record: Record) -> None:
         self.records[record["_id"]] = record
@@ -434,7 +461,7 @@ class StatsState:
     def of(cls, records: list[Record]) -> StatsState:
         state = cls()
         for record in records:
-            state.put(record)
+            state.put(shared_record(record))
         state.changed_seasons.clear()
         state.changed_records.clear()
         return state

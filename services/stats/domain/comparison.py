@@ -1,0 +1,113 @@
+"""How a rebuild compares the live reports with the rebuilt ones: by digests of canonical reports, walked only where they differ.
+
+Reports are pure functions of their seasons' records (any interleaving of the log folds to the same records,
+and the reports of equal records are equal: `tests/unit/test_stats_reports.py`), so two states whose seasons
+hold equal records have equal reports and the live ones need not be computed at all. Otherwise every report
+of both is digested (sha256 of its canonical JSON) and only those whose digests differ are walked for their
+differences.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from services.stats.domain.records import Record
+from services.stats.domain.reports import reports_for, reports_in_parts
+from services.stats.domain.season_reports import Report
+
+MAX_DIFFERENCES = 50
+
+# The canonical JSON serialises what `_normalised` turns into JSON the same way (dates, times and dataclasses
+# through `str`, as `json.dumps(default=str)` does): equal digests mean equal normalised reports.
+_CANONICAL = (orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+              | orjson.OPT_PASSTHROUGH_DATACLASS)
+
+
+def canonical_json(report: Any) -> bytes:
+    return orjson.dumps(report, option=_CANONICAL, default=str)
+
+
+def report_digest(report: Any) -> bytes:
+    """The sha256 of a report's canonical JSON (keys sorted at every level)."""
+    return hashlib.sha256(canonical_json(report)).digest()
+
+
+def differing_reports(live: dict[str, Report], rebuilt: dict[str, Report]) -> list[str]:
+    """The ids of the reports whose digests differ (or that one side lacks), sorted."""
+    return [key for key in sorted(set(live) | set(rebuilt))
+            if key not in live or key not in rebuilt or report_digest(live[key]) != report_digest(rebuilt[key])]
+
+
+def differences(live: dict[str, Report], rebuilt: dict[str, Report]) -> list[dict[str, Any]]:
+    """Where two sets of reports differ: report, path and both values (normalised JSON; at most 50). Reports
+    with equal digests are equal and not walked."""
+    found: list[dict[str, Any]] = []
+
+    def walk(report: str, path: str, left: Any, right: Any) -> None:
+        if len(found) >= MAX_DIFFERENCES or left == right:
+            return
+        if isinstance(left, dict) and isinstance(right, dict):
+            for key in sorted(set(left) | set(right)):
+                walk(report, f"{path}/{key}", left.get(key), right.get(key))
+        elif isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
+            for index, (one, other) in enumerate(zip(left, right, strict=True)):
+                walk(report, f"{path}/{index}", one, other)
+        else:
+            found.append({"report": report, "path": path or "/", "live": left, "rebuilt": right})
+
+    for key in differing_reports(live, rebuilt):
+        if len(found) >= MAX_DIFFERENCES:
+            break
+        walk(key, "", _normalised(live.get(key)), _normalised(rebuilt.get(key)))
+    return found
+
+
+def _normalised(report: Report | None) -> Any:
+    return json.loads(json.dumps(report, sort_keys=True, default=str))
+
+
+@dataclass
+class Comparison:
+    """The rebuilt state's report documents (as given by `pack`, to be written on a switch) and their differences
+    from the live state's."""
+
+    rebuilt: dict[str, Any]
+    differences: list[dict[str, Any]] = field(default_factory=list)
+    live_computed: bool = False  # whether the live reports had to be computed (some season's records differ)
+
+    @property
+    def reports_compared(self) -> int:
+        return len(self.rebuilt)
+
+
+def compare_states(live: dict[str, dict[str, Record]], rebuilt: dict[str, dict[str, Record]], *,
+                   pack: Callable[[Report], Any] | None = None,
+                   unpack: Callable[[Any], Report] | None = None) -> Comparison:
+    """The live and rebuilt records by season compared through their reports.
+
+    The rebuilt reports are computed a season at a time and each kept as `pack` makes it (e.g. compressed
+    JSON, what the store writes: far smaller than the report dicts); `unpack` gives a report back when the
+    states differ."""
+    pack = pack or _same
+    unpack = unpack or _same
+    packed: dict[str, Any] = {}
+    for part in reports_in_parts(rebuilt):
+        packed.update((key, pack(report)) for key, report in part.items())
+    if live == rebuilt:  # equal records, equal reports
+        return Comparison(packed)
+    live_reports = reports_for(live)
+    return Comparison(packed, differences(live_reports, _unpacked_all(packed, unpack)), live_computed=True)
+
+
+def _unpacked_all(packed: dict[str, Any], unpack: Callable[[Any], Report]) -> dict[str, Report]:
+    return {key: unpack(value) for key, value in packed.items()}
+
+
+def _same(value: Any) -> Any:
+    return value
