@@ -14,7 +14,6 @@ from psycopg import pq
 from psycopg.sql import SQL, Identifier
 
 
-
 class OneTripApplicationRecorder(PostgresApplicationRecorder):
     """The library's recorder, with the COMMIT sent in the same pipeline as the table lock and the INSERT.
 
