@@ -9,6 +9,8 @@ PostgreSQL insert of the same form, in the same run on the same machine; a JSON 
    commands/s, and the ratio API / plain (target ≥ 0.7);
 4. latency: `rate` commands/s for `latency_seconds` to each, open loop (sent on schedule, answered or not):
    p50/p95/p99 (target p99 ≤ 50 ms at 50 commands/s);
+   both phases run in `rounds` alternating turns (API, plain, API, plain, ...): the machine is shared, and a load
+   that changes during the run then weighs on both targets alike instead of on whichever ran second;
 5. checked: every command answered 2xx, one UnitRegistered stored per registration sent to the API, one row
    per form sent to the plain app; it fails otherwise.
 """
@@ -22,7 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -94,8 +97,8 @@ class Target:
             self.failures.append(f"{answer.status_code} {answer.text[:200]}")
         return seconds
 
-    async def throughput(self, commands: int, concurrency: int) -> dict[str, Any]:
-        """`commands` registrations with `concurrency` in flight (closed loop): commands/s."""
+    async def throughput(self, commands: int, concurrency: int) -> Turn:
+        """`commands` registrations with `concurrency` in flight (closed loop)."""
         remaining = iter(range(commands))
         latencies: list[float] = []
 
@@ -106,11 +109,9 @@ class Target:
         async with _client(concurrency) as client:
             started = time.perf_counter()
             await asyncio.gather(*(sender(client) for _ in range(concurrency)))
-            seconds = time.perf_counter() - started
-        return {"commands": commands, "concurrency": concurrency, "seconds": round(seconds, 3),
-                "commands_per_second": round(commands / seconds, 1), "latency_seconds": distribution(latencies)}
+            return Turn(commands, time.perf_counter() - started, latencies)
 
-    async def at_rate(self, rate: float, seconds: float) -> dict[str, Any]:
+    async def at_rate(self, rate: float, seconds: float) -> Turn:
         """`rate` registrations/s for `seconds`, each sent on schedule whether the earlier ones were answered or not."""
         count = max(1, int(rate * seconds))
         async with _client(64) as client:
@@ -121,9 +122,30 @@ class Target:
                 return await self.register(client)
 
             latencies = await asyncio.gather(*(scheduled(index) for index in range(count)))
-            elapsed = time.perf_counter() - started
-        return {"rate": rate, "commands": count, "seconds": round(elapsed, 3),
-                "achieved_rate": round(count / elapsed, 1), "latency_seconds": distribution(list(latencies))}
+            return Turn(count, time.perf_counter() - started, list(latencies))
+
+
+@dataclass
+class Turn:
+    """One target's share of a phase: commands sent, seconds taken, each command's latency."""
+
+    commands: int
+    seconds: float
+    latencies: list[float]
+
+
+async def alternating(targets: list[Target], rounds: int, turn: Callable[[Target], Awaitable[Turn]]
+                      ) -> dict[str, Turn]:
+    """Each target's turns, taken in `rounds` alternating rounds (api, plain, api, plain, ...), so that a load on
+    the shared machine that changes during the run weighs on both alike; a target's turns add up."""
+    totals = {target.name: Turn(0, 0.0, []) for target in targets}
+    for _ in range(rounds):
+        for target in targets:
+            taken = await turn(target)
+            total = totals[target.name]
+            total.commands, total.seconds = total.commands + taken.commands, total.seconds + taken.seconds
+            total.latencies += taken.latencies
+    return totals
 
 
 def _client(connections: int) -> httpx.AsyncClient:
@@ -148,10 +170,12 @@ def plain_rows(dsn: str) -> int:
 
 
 async def run_write_path_benchmark(*, commands: int, concurrency: int, rate: float, latency_seconds: float,
-                                   output_dir: Path, config: StackConfig | None = None, echo: Echo = print) -> Path:
+                                   output_dir: Path, config: StackConfig | None = None, echo: Echo = print,
+                                   rounds: int = 4) -> Path:
     config = config or StackConfig()
     report = Report("write-path", {
         "commands": commands, "concurrency": concurrency, "rate": rate, "latency_seconds": latency_seconds,
+        "rounds": rounds,
         "command": "POST /seasons/{season_id}/registrations (a new unit's 报名表, organizer's token)",
         "api": "registration's API as its own process (qcp serve api), PostgreSQL event store",
         "baseline": "benchmarks/plain_insert.py as its own uvicorn process: same JSON, same route, one INSERT "
@@ -192,13 +216,21 @@ async def run_write_path_benchmark(*, commands: int, concurrency: int, rate: flo
             baseline = Target("plain", f"http://127.0.0.1:{plain_port}", season_id, None, 5_000_000)
             for target in (api, baseline):  # warm-up: connections, pools, code paths
                 await target.throughput(min(50, commands), min(4, concurrency))
-            results: dict[str, Any] = {}
-            for target in (api, baseline):
-                results[target.name] = {"throughput": await target.throughput(commands, concurrency)}
-                echo(f"{target.name}: {results[target.name]['throughput']['commands_per_second']} commands/s")
-            for target in (api, baseline):
-                results[target.name]["at_rate"] = await target.at_rate(rate, latency_seconds)
-                echo(f"{target.name} at {rate:g}/s: p99 {results[target.name]['at_rate']['latency_seconds']['p99']} s")
+            targets = [api, baseline]
+            closed = await alternating(targets, rounds, lambda target: target.throughput(
+                max(1, commands // rounds), concurrency))
+            results: dict[str, Any] = {name: {"throughput": {
+                "commands": turn.commands, "concurrency": concurrency, "rounds": rounds, "seconds": round(turn.seconds, 3),
+                "commands_per_second": round(turn.commands / turn.seconds, 1),
+                "latency_seconds": distribution(turn.latencies)}} for name, turn in closed.items()}
+            for name in results:
+                echo(f"{name}: {results[name]['throughput']['commands_per_second']} commands/s")
+            opened_loop = await alternating(targets, rounds, lambda target: target.at_rate(rate, latency_seconds / rounds))
+            for name, turn in opened_loop.items():
+                results[name]["at_rate"] = {
+                    "rate": rate, "commands": turn.commands, "rounds": rounds, "seconds": round(turn.seconds, 3),
+                    "achieved_rate": round(turn.commands / turn.seconds, 1), "latency_seconds": distribution(turn.latencies)}
+                echo(f"{name} at {rate:g}/s: p99 {results[name]['at_rate']['latency_seconds']['p99']} s")
             report.process("registration API", peak_rss_mib(api_process.pid), "registration-api")
             report.process("plain FastAPI insert app", peak_rss_mib(plain.pid))
         finally:

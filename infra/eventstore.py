@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, cast
 
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, TrackingRecorder
@@ -20,6 +20,7 @@ from contracts import Actor, Envelope, Source, latest_version
 from contracts.codes import Channel
 from contracts.envelope import event_id_for
 from infra.errors import RuleViolation
+from infra.event_recorder import OneTripApplicationRecorder
 from infra.idempotency import CommandRecord, IdempotencyKey
 from infra.settings import ServiceSettings
 
@@ -153,11 +154,27 @@ class EventStoreApplication(Application):
         last = notifications[-1].id if notifications else position
         return envelopes, last
 
+    def get_many(self, *aggregate_ids: uuid.UUID) -> list[Any]:
+        """Aggregates as stored, None for one not stored; on PostgreSQL in one query rather than one per aggregate."""
+        if not isinstance(self.recorder, OneTripApplicationRecorder) or self.snapshots or self.repository.cache:
+            return [self._get_or_none(item) for item in aggregate_ids]
+        stored = self.recorder.select_events_of(aggregate_ids)
+        return [project_aggregate(None, map(self.mapper.to_domain_event, stored.get(item, ())))
+                for item in aggregate_ids]
+
+    def _get_or_none(self, aggregate_id: uuid.UUID) -> Any:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
     def previous_result(self, idempotency: IdempotencyKey | None) -> dict[str, Any] | None:
         """The stored result of an earlier command with this key, or None; a key reused for another request is refused."""
-        if idempotency is None or idempotency.record_id not in self.repository:
+        if idempotency is None:
             return None
-        record: CommandRecord = self.repository.get(idempotency.record_id)
+        record: CommandRecord | None = self._get_or_none(idempotency.record_id)  # one read, no existence check first
+        if record is None:
+            return None
         if record.request_hash != idempotency.request_hash:
             raise RuleViolation(
                 "Idempotency-Key",

@@ -152,5 +152,7 @@ class ServiceSettings(BaseSettings):
                 "POSTGRES_CONNECT_TIMEOUT": "5",
                 "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
                 "CREATE_TABLE": "true",
+                # a command's events are inserted and committed in one round trip (same statements, same lock)
+                "APPLICATION_RECORDER_TOPIC": "infra.event_recorder:OneTripApplicationRecorder",
             }
         raise ValueError(f"service {self.service} has no event store")

@@ -15,13 +15,17 @@ REPORTS = click.Path(file_okay=False, path_type=Path)
 @click.option("--concurrency", type=int, default=16, show_default=True, help="requests in flight (closed loop)")
 @click.option("--rate", type=float, default=50.0, show_default=True, help="commands/s of the latency phase")
 @click.option("--latency-seconds", type=float, default=20.0, show_default=True, help="length of the latency phase")
+@click.option("--rounds", type=int, default=4, show_default=True,
+              help="alternating turns per phase (API, plain, API, ...), so a changing load weighs on both alike")
 @click.option("--output", type=REPORTS, default=Path("reports"), show_default=True)
-def bench_write_path(commands: int, concurrency: int, rate: float, latency_seconds: float, output: Path) -> None:
+def bench_write_path(commands: int, concurrency: int, rate: float, latency_seconds: float, rounds: int,
+                     output: Path) -> None:
     """Registrations through registration's API (PostgreSQL event store) against a plain FastAPI + INSERT app."""
     from benchmarks.write_path import run_write_path_benchmark
 
     path = asyncio.run(run_write_path_benchmark(commands=commands, concurrency=concurrency, rate=rate,
-                                                latency_seconds=latency_seconds, output_dir=output, echo=click.echo))
+                                                latency_seconds=latency_seconds, output_dir=output, echo=click.echo,
+                                                rounds=rounds))
     click.echo(f"report: {path}")
 
 

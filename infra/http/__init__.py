@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from pymongo.errors import ConnectionFailure, DocumentTooLarge, InvalidDocument, OperationFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts import Actor
 from contracts.codes import Channel
@@ -96,7 +97,7 @@ def create_app(
     _add_error_handlers(app)
     app.add_middleware(BodyLimit, settings=(state or {}).get("settings"))
     app.add_middleware(RateLimit, tokens=tokens, settings=(state or {}).get("settings"))
-    _add_latency_middleware(app, service, metrics)
+    app.add_middleware(ObserveLatency, service=service, metrics=metrics)
     return app
 
 
@@ -303,17 +304,31 @@ def _status_of_store_refusal(error: OperationFailure | InvalidDocument) -> int:
     return 503
 
 
-def _add_latency_middleware(app: FastAPI, service: str, metrics: ServiceMetrics) -> None:
-    @app.middleware("http")
-    async def observe_latency(request: Request, call_next: Callable[[Request], Any]) -> Response:
+class ObserveLatency:
+    """Each answered request's latency by route and status, as plain ASGI: Starlette's `BaseHTTPMiddleware` (what
+    `@app.middleware("http")` builds) costs every request a task group and wraps its body and answer in streams."""
+
+    def __init__(self, app: ASGIApp, service: str, metrics: ServiceMetrics) -> None:
+        self.app, self.service, self.metrics = app, service, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.request_latency.labels(service, request.method, path, str(response.status_code)).observe(
-            time.perf_counter() - started
-        )
-        return response
+        status: list[int] = []
+
+        async def answering(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        await self.app(scope, receive, answering)
+        if status:  # the router set the matched route on the request's scope
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.request_latency.labels(self.service, scope["method"], path, str(status[0])).observe(
+                time.perf_counter() - started
+            )
 
 
 @asynccontextmanager

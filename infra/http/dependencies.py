@@ -3,6 +3,9 @@ and the wait for the caller's own writes (`read_your_writes`, on every route of 
 
 A service names its own types over these, once, in its entrypoints, e.g.
 `Application = Annotated[ReviewApplication, Depends(application_of)]`.
+
+They are `async def` although none of them waits: FastAPI runs a plain `def` dependency in a worker thread, one
+thread hop per dependency per request, which a command's latency pays for nothing.
 """
 
 from __future__ import annotations
@@ -20,22 +23,22 @@ from infra.positions import (
 )
 
 
-def application_of(request: Request) -> Any:  # noqa: ANN401 - typed by each service's alias
+async def application_of(request: Request) -> Any:  # noqa: ANN401 - typed by each service's alias
     """The service's write side (its event-sourced application)."""
     return request.app.state.application
 
 
-def read_model_of(request: Request) -> Any:  # noqa: ANN401
+async def read_model_of(request: Request) -> Any:  # noqa: ANN401
     """The service's read model."""
     return request.app.state.read_model
 
 
-def settings_of(request: Request) -> Any:  # noqa: ANN401
+async def settings_of(request: Request) -> Any:  # noqa: ANN401
     """The service's settings."""
     return request.app.state.settings
 
 
-def clock_of(request: Request) -> Any:  # noqa: ANN401
+async def clock_of(request: Request) -> Any:  # noqa: ANN401
     """The clock commands and window checks use (tests inject one)."""
     return request.app.state.clock
 

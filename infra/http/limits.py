@@ -212,7 +212,7 @@ class RateLimit:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def clean_parameters(request: Request) -> None:
+async def clean_parameters(request: Request) -> None:
     """422 naming the path or query parameter that holds a NUL or another control character."""
     problems = [
         {"loc": (where, name), "type": "string.control_character",

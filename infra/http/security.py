@@ -64,7 +64,7 @@ def caller_of(request: Request, credentials: HTTPAuthorizationCredentials | None
         raise _unauthenticated(f"the bearer token is not valid: {error}") from error
 
 
-def authorize(request: Request, credentials: Credentials) -> Grant:
+async def authorize(request: Request, credentials: Credentials) -> Grant:
     """The service's policy applied to this call: the grant, or 401, 403 (role) or 404 (object out of scope)."""
     route = request.scope.get("route")
     method = "GET" if request.method == "HEAD" else request.method

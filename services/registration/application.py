@@ -93,10 +93,14 @@ class RegistrationApplication(EventStoreApplication):
         return self.save_once([season], recorded(season, "SeasonOpened", season_id=opened.season_id), idempotency)
 
     def season(self, season_id: str) -> Season:
-        try:
-            return self.repository.get(season_aggregate_id(season_id))
-        except AggregateNotFoundError:
-            raise NotFound(f"season {season_id}") from None
+        return self.season_with(season_id)[0]
+
+    def season_with(self, season_id: str, *others: UUID) -> tuple[Any, ...]:
+        """The season and other aggregates (None for one not stored), read together in one query."""
+        season, *found = self.get_many(season_aggregate_id(season_id), *others)
+        if season is None:
+            raise NotFound(f"season {season_id}")
+        return season, *found
 
     @idempotent
     def change_window(
@@ -201,10 +205,9 @@ class RegistrationApplication(EventStoreApplication):
         context: CommandContext,
         idempotency: IdempotencyKey | None = None,
     ) -> dict[str, Any]:
-        season = self.season(season_id)
+        # the season and the unit's registration (None when the unit is new) in one read: registering again amends
+        season, existing = self.season_with(season_id, unit_registration_id(season_id, form.credit_code))
         season.check_window_open(Stage.REGISTRATION, self.clock(), field="season_id")
-        registration_id = unit_registration_id(season_id, form.credit_code)
-        existing = self.repository.get(registration_id) if self._exists(registration_id) else None
         registration, event = self._registered(season, form, context, existing)
         result = recorded(registration, event, season_id=season_id, credit_code=form.credit_code)
         return self.save_once([registration], result, idempotency)

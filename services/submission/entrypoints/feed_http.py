@@ -18,13 +18,13 @@ from services.submission.adapters.read_model import SubmissionReadModel
 
 
 async def _intake(request: Request, lines: Sequence[FeedLine]) -> FeedIntake:
-    read_model: SubmissionReadModel = read_model_of(request)
+    read_model: SubmissionReadModel = await read_model_of(request)
     records = [line.record for line in lines if line.record is not None and line.record.record_type == "entry"]
     season_ids = sorted({record.season for record in records})
     credit_codes = sorted({str(record.data.get("credit_code", "")).strip().upper() for record in records})
     seasons = await read_model.season_views(season_ids)
     units = await read_model.registered_units(list(seasons), credit_codes) if seasons and credit_codes else {}
-    application = application_of(request)
+    application = await application_of(request)
     handler = functools.partial(application.take_feed_entry, seasons, units)
     return FeedIntake(application, "submission", {"entry": handler}, touches={
         "entry": lambda record: [feed_aggregate_id("entry", record.province, record.external_id)]})
