@@ -20,6 +20,7 @@ from contracts import Actor, Envelope, Source, latest_version
 from contracts.codes import Channel
 from contracts.envelope import event_id_for
 from infra.errors import RuleViolation
+from infra.events import StampedPayload
 from infra.idempotency import CommandRecord, IdempotencyKey
 from infra.settings import ServiceSettings
 
@@ -53,7 +54,7 @@ def stamp(
     """
     type_ = type(payload).__name__
     return {
-        "payload": payload.model_dump(mode="json"),
+        "payload": StampedPayload(payload),
         "meta": {
             "schema_version": latest_version(type_),
             "actor": context.actor.model_dump(mode="json"),

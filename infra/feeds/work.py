@@ -6,8 +6,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, project_aggregate
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 from psycopg.sql import SQL, Identifier
@@ -25,8 +26,18 @@ class Work:
         self.changed: dict[UUID, Aggregate] = {}
 
     def prefetch(self, aggregate_ids: Sequence[UUID]) -> None:
-        """Learn in bulk which of these aggregates are not stored yet, so a new batch costs no lookup per record."""
+        """Load these aggregates in bulk (and learn which are not stored yet), so a chunk costs no lookup per record.
+
+        On PostgreSQL their events are read in one query per 500 ids and each aggregate is rebuilt from them as the
+        repository rebuilds it; elsewhere only the ones not stored are learnt in bulk, the others load when asked.
+        """
         wanted = [item for item in dict.fromkeys(aggregate_ids) if item not in self.loaded]
+        events = stored_events_among(self.application, wanted)
+        if events is not None:
+            mapper = self.application.mapper
+            self.loaded |= {item: project_aggregate(None, map(mapper.to_domain_event, events.get(item, ())))
+                            for item in wanted}
+            return
         stored = stored_among(self.application, wanted)
         if stored is not None:
             self.loaded |= {item: None for item in wanted if item not in stored}
@@ -70,6 +81,29 @@ def stored_among(application: EventStoreApplication, aggregate_ids: Sequence[UUI
                 found |= {UUID(str(row[0])) for row in cursor.fetchall()}
         else:
             return None
+    return found
+
+
+def stored_events_among(
+    application: EventStoreApplication, aggregate_ids: Sequence[UUID]
+) -> dict[UUID, list[StoredEvent]] | None:
+    """The stored events of these aggregates, oldest first, in one query per 500 ids; None where the store is not
+    PostgreSQL (the deployed one)."""
+    recorder = application.recorder
+    if not isinstance(recorder, PostgresAggregateRecorder):
+        return None
+    statement = SQL("SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
+                    "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version").format(
+        schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+    found: dict[UUID, list[StoredEvent]] = {}
+    for start in range(0, len(aggregate_ids), 500):
+        with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(statement, [list(aggregate_ids[start:start + 500])])
+            for row in cursor.fetchall():
+                originator_id = UUID(str(row["originator_id"]))
+                found.setdefault(originator_id, []).append(StoredEvent(
+                    originator_id=originator_id, originator_version=row["originator_version"], topic=row["topic"],
+                    state=bytes(row["state"])))
     return found
 
 
