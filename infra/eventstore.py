@@ -21,6 +21,7 @@ from contracts.codes import Channel
 from contracts.envelope import event_id_for
 from infra.errors import RuleViolation
 from infra.event_recorder import OneTripApplicationRecorder
+from infra.events import StampedPayload
 from infra.idempotency import CommandRecord, IdempotencyKey
 from infra.settings import ServiceSettings
 
@@ -54,7 +55,7 @@ def stamp(
     """
     type_ = type(payload).__name__
     return {
-        "payload": payload.model_dump(mode="json"),
+        "payload": StampedPayload(payload),
         "meta": {
             "schema_version": latest_version(type_),
             "actor": context.actor.model_dump(mode="json"),
@@ -154,9 +155,14 @@ class EventStoreApplication(Application):
         last = notifications[-1].id if notifications else position
         return envelopes, last
 
+    @property
+    def loads_in_bulk(self) -> bool:
+        """Whether `get_many` reads several aggregates in one query (PostgreSQL, no snapshots, no cache)."""
+        return isinstance(self.recorder, OneTripApplicationRecorder) and not self.snapshots and not self.repository.cache
+
     def get_many(self, *aggregate_ids: uuid.UUID) -> list[Any]:
         """Aggregates as stored, None for one not stored; on PostgreSQL in one query rather than one per aggregate."""
-        if not isinstance(self.recorder, OneTripApplicationRecorder) or self.snapshots or self.repository.cache:
+        if not self.loads_in_bulk:
             return [self._get_or_none(item) for item in aggregate_ids]
         stored = self.recorder.select_events_of(aggregate_ids)
         return [project_aggregate(None, map(self.mapper.to_domain_event, stored.get(item, ())))

@@ -82,6 +82,9 @@ class OutboxRelay:
         self.tracking_name = f"relay:{topic}"
         self.last_error: str | None = None
         self.backlog = 0
+        # whether the last read took a whole batch of notifications: more may wait (bookkeeping ones are read past,
+        # so fewer published than the batch size does not mean the backlog is drained)
+        self.read_whole_batch = False
         self._failures_in_a_row = 0
         self._failed_since_published = 0
         self._last_progress = time.monotonic()
@@ -97,7 +100,11 @@ class OutboxRelay:
         """One batch: read after the position, publish, await acks, record. Returns how many were published."""
         position = await self.position()
         envelopes, last = await asyncio.to_thread(self.application.envelopes_after, position, self.batch_size)
+        self.read_whole_batch = last - position >= self.batch_size
         if not envelopes:
+            if last > position:  # bookkeeping only: read past it, or the next read would take the same again
+                await asyncio.to_thread(self.application.relay_tracking.insert_tracking,
+                                        Tracking(self.tracking_name, last))
             self._progressed()
             return 0
         # A producer can also hang without an error after a broker restart (seen under the fault suite):
@@ -152,7 +159,7 @@ class OutboxRelay:
                 continue
             self.published_after[reason] += published
             self._recovered()
-            if published < self.batch_size:
+            if not self.read_whole_batch:
                 self.waiting = True
                 reason = await self.wakeups.wait(stop)
                 self.waiting = False

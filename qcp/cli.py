@@ -193,7 +193,8 @@ def bench_review(workers: str, events: int, judges_per_entry: int, partitions: i
 @click.option("--relay-batch-size", type=int, default=2_000, show_default=True)
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True)
 def bench_feed_intake(records: int, relay_batch_size: int, output: Path) -> None:
-    """One province's batch through registration's feed endpoint until its events are on Kafka: records/s."""
+    """One province's mixed batch (registrations, entries, recommendations, results) through the three services'
+    feed endpoints until their events are on Kafka, against a plain bulk insert: records/s."""
     import asyncio
 
     from benchmarks.feed_intake import run_feed_benchmark

@@ -15,6 +15,7 @@ from psycopg import sql
 
 from contracts.registered import UnitRegistrationForm
 from infra.bootstrap import build_relay
+from infra.idempotency import IdempotencyKey
 from infra.metrics import ServiceMetrics
 from infra.relay import OutboxRelay
 from infra.relay_lease import postgres_conninfo
@@ -154,4 +155,29 @@ async def test_the_trigger_is_installed_once_however_many_relays_start(stack, tm
     finally:
         for listener in listeners:
             await listener.close()
+        app.close()
+
+
+async def test_a_backlog_with_bookkeeping_among_its_events_is_published_without_waiting_for_a_wake(
+    stack, tmp_path  # noqa: ANN001
+) -> None:
+    """Commands with idempotency keys store a bookkeeping event beside each domain event: a whole batch of
+    notifications publishes fewer events than the batch size, and the relay must still read on at once."""
+    settings = on_postgres(stack, isolated_settings(stack, "registration", tmp_path, new_namespace(),
+                                                    relay_fallback_poll_seconds=3600, relay_batch_size=4))
+    app = RegistrationApplication(settings)
+    season_id = store_season_with_units(app, 1)
+    for index in range(1, 5):
+        form = UnitRegistrationForm.model_validate(demo_registration(index))
+        app.register_unit(season_id, form, SECRETARIAT,
+                          IdempotencyKey.for_request(f"key-{index}", SECRETARIAT.actor.id, "/registrations", index))
+    relay = build_relay(settings, app, ServiceMetrics("registration"))
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        records = await read_topic(settings.kafka_bootstrap, settings.own_topic, expect=6, timeout=60)
+        assert len(records) == 6  # the season and five units; none of the four bookkeeping events
+    finally:
+        stop.set()
+        await task
         app.close()

@@ -48,7 +48,9 @@ def intake_of(application: ReviewApplication, seasons: Mapping[str, SeasonView],
     }
     return FeedIntake(application, "review", handlers, touches={
         "recommendation": lambda record: [provincial_recommendation_id(record.season, _entry_of(record))],
-        "result": lambda record: [provincial_result_id(record.season, _entry_of(record))],
+        # a result reads its entry's recommendation
+        "result": lambda record: [provincial_result_id(record.season, _entry_of(record)),
+                                  provincial_recommendation_id(record.season, _entry_of(record))],
         "national_recommendation": _national_touches,
     })
 

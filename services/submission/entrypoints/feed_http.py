@@ -15,6 +15,7 @@ from infra.feeds import FeedIntake, FeedLine, feed_aggregate_id
 from infra.feeds.routes import feed_router
 from infra.http.dependencies import application_of, read_model_of
 from services.submission.adapters.read_model import SubmissionReadModel
+from services.submission.domain.unit_entries import unit_entries_id
 
 
 async def _intake(request: Request, lines: Sequence[FeedLine]) -> FeedIntake:
@@ -26,8 +27,10 @@ async def _intake(request: Request, lines: Sequence[FeedLine]) -> FeedIntake:
     units = await read_model.registered_units(list(seasons), credit_codes) if seasons and credit_codes else {}
     application = await application_of(request)
     handler = functools.partial(application.take_feed_entry, seasons, units)
+    # an entry is about itself; it reads its unit's counted entries where the season limits them
     return FeedIntake(application, "submission", {"entry": handler}, touches={
-        "entry": lambda record: [feed_aggregate_id("entry", record.province, record.external_id)]})
+        "entry": lambda record: [feed_aggregate_id("entry", record.province, record.external_id),
+                                 unit_entries_id(record.season, str(record.data.get("credit_code", "")).strip().upper())]})
 
 
 def build_feed_router() -> APIRouter:
