@@ -20,10 +20,10 @@ if TYPE_CHECKING:
     from infra.projection import Event, Outcome
 
 DUPLICATE_KEY = 11000
-# FerretDB 1.x holds a PostgreSQL connection for each update of a command until the command ends (its pool,
-# 150, is shared by every client): a command of a few hundred updates exhausts it and the store stops
-# answering. Updates go in commands of this many; inserts take one connection whatever their number.
-UPDATES_PER_COMMAND = 4
+# Writes go in commands of at most this many. (FerretDB 1.x as released held a PostgreSQL connection for each
+# update of a command until the command ended, so a few hundred updates exhausted its pool and it stopped
+# answering; the local stack builds it with that fixed, see qcp/stack/ferretdb/.)
+UPDATES_PER_COMMAND = 500
 INSERTS_PER_COMMAND = 500
 
 

@@ -9,9 +9,11 @@ Its data lives in the database ``ferretdb`` of the stack's PostgreSQL cluster
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +23,14 @@ from .config import FERRETDB_DB, HOST, StackConfig
 from .errors import ToolMissing
 
 SOURCE_DIR = PACKAGE_DIR / "ferretdb"
-SOURCE_FILES = ("go.mod", "go.sum", "main.go")
+FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+# Applied to FerretDB's own source before the build (each file says why in its hunks):
+# - an `_id` equal to a string is found through the `_id` index, not by a scan of the whole collection (every
+#   version-guarded read-model write filters by `_id`);
+# - an update command releases each update's connection before the next, instead of holding them all to its end
+#   (a command of more updates than the pool has connections hung the server).
+PATCHES = ("id-index-lookup.patch", "update-releases-connections.patch")
+SOURCE_FILES = ("go.mod", "go.sum", "main.go", *PATCHES)
 BINARY_NAME = "ferretdb"
 #: Database the health check writes its one document to.
 HEALTH_DB = "qcp_stack"
@@ -97,6 +106,7 @@ class FerretDB(Component):
         for name in SOURCE_FILES:
             shutil.copy2(SOURCE_DIR / name, work / "src" / name)
         env = {**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}
+        self._patched_module(go, work, env)
         _proc.run(
             [go, "build", "-trimpath", "-o", str(work / BINARY_NAME), "."],
             cwd=work / "src",
@@ -108,6 +118,26 @@ class FerretDB(Component):
         (work / BINARY_NAME).replace(self.binary)
         shutil.rmtree(work, ignore_errors=True)
         echo(f"ferretdb: built {self.binary}")
+
+    def _patched_module(self, go: str, work: Path, env: dict[str, str]) -> None:
+        """FerretDB's module source, downloaded, copied into `work`, patched, and put in place of the module."""
+        listing = _proc.run(
+            [go, "mod", "download", "-json", f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"],
+            cwd=work / "src", env=env, timeout=1800, what="ferretdb: go mod download",
+        )
+        module_dir = Path(json.loads(listing[listing.index("{"):listing.rindex("}") + 1])["Dir"])
+        patched = work / "ferretdb-module"
+        shutil.copytree(module_dir, patched)
+        for path in patched.rglob("*"):  # the module cache is read-only
+            path.chmod(path.stat().st_mode | stat.S_IWUSR)
+        # a repository of its own, so that `git apply` takes the patch's paths from here even when the cache
+        # lies inside another repository
+        _proc.run(["git", "init", "-q"], cwd=patched, env=env, timeout=60, what="ferretdb: git init")
+        for name in PATCHES:
+            _proc.run(["git", "apply", "-p1", str(SOURCE_DIR / name)], cwd=patched, env=env, timeout=60,
+                      what=f"ferretdb: apply {name}")
+        _proc.run([go, "mod", "edit", f"-replace={FERRETDB_MODULE}={patched}"], cwd=work / "src", env=env,
+                  timeout=60, what="ferretdb: go mod edit")
 
     # -- lifecycle --------------------------------------------------------------
     def prepare(self, echo: _proc.Echo) -> None:

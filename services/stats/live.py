@@ -18,7 +18,6 @@ from pydantic import BaseModel
 from pymongo.errors import ConnectionFailure
 
 from contracts import Envelope
-from infra.mongo import UPDATES_PER_COMMAND
 from infra.positions import AppliedPositions
 from infra.projection import Event, Outcome, asks_to_wait
 from infra.stopping import sleep_unless_stopped
@@ -161,8 +160,7 @@ class LiveStats:
             documents = {key: packed(report) for key, report in reports_for(self.state.seasons, changed).items()}
             fresh = {key: value for key, value in documents.items() if self.written.get(key) != value}
             if fresh:
-                # small commands: FerretDB holds a PostgreSQL connection for each update of a command
-                await self.store.save_packed_reports(self.generation, fresh, batch_size=UPDATES_PER_COMMAND)
+                await self.store.save_packed_reports(self.generation, fresh)
         except BaseException:
             self.state.changed_seasons |= changed
             raise
