@@ -78,7 +78,7 @@ def first_version_document(doc_id: Any, envelope: Envelope, fields: dict[str, An
     through its primary key where the upsert's filter may scan (FerretDB 1.x on PostgreSQL does)."""
     if envelope.aggregate_version != 1 or any("." in key or key.startswith("$") for key in fields):
         return None
-    query, update = versioned_write(doc_id, envelope, fields)
+    _, update = versioned_write(doc_id, envelope, fields)
     return {"_id": doc_id, **update["$set"], "_applied_events": 1}
 
 
