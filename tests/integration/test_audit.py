@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
+from eventsourcing.postgres import PostgresAggregateRecorder
 
 from contracts import parse_payload
 from infra.kafka import decode
@@ -216,7 +217,7 @@ def _change_stored_payload(recorder: Any, aggregate_id: str, version: int) -> in
     """What someone with write access to the database might do: edit one stored event in place
     (SQLite or PostgreSQL, whichever the event store is)."""
     table = recorder.events_table_name
-    mark = "%s" if type(recorder).__module__.startswith("eventsourcing.postgres") else "?"
+    mark = "%s" if isinstance(recorder, PostgresAggregateRecorder) else "?"
     with recorder.datastore.transaction(commit=True) as cursor:
         cursor.execute(
             f"SELECT originator_id, state FROM {table} WHERE originator_version = {mark} AND "  # noqa: S608 - the library's table
