@@ -1,8 +1,9 @@
 """Feed intake throughput: one province's mixed batch of 50,000 records, end to end until its events are on Kafka.
 
 In a namespace of its own (topics, PostgreSQL event stores, MongoDB databases), registration, submission and
-review run in this process, each as its API (httpx ASGI transport) and its worker (projections and outbox
-relay), as deployed:
+review each run as their API (in this process, httpx ASGI transport) and their worker (projections and outbox
+relay): as deployed, each worker a process of its own (`qcp serve worker`), or, with `workers="in-process"`,
+the three workers in this process beside the APIs (as the benchmark ran before: one interpreter, one GIL):
 1. the Shanghai 2026 QC season of the example feeds is opened at registration, and once submission and review
    know it, a batch of `records` valid records of it is generated from the example feed's records: in every ten,
    three registrations (distinct units, valid credit codes), four entries of those units, two recommendations
@@ -29,6 +30,10 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -40,13 +45,14 @@ import psycopg
 from aiokafka import AIOKafkaConsumer
 from psycopg.types.json import Jsonb
 
-from benchmarks.measure import Report
+from benchmarks.measure import Report, peak_rss_mib
 from benchmarks.review import namespace_settings, remove_namespace
 from benchmarks.visibility import dead_letters, partitions_of
 from contracts.identity import credit_code_check_character
 from infra.bootstrap import build_api, build_worker, tokens_for
 from infra.feeds import feed_aggregate_id
 from infra.kafka import ensure_topics
+from infra.settings import ServiceSettings
 from qcp.demo import EXAMPLE_FEEDS, example_seasons
 from qcp.stack import StackConfig, create_database
 from services.registration.bootstrap import definition as registration
@@ -126,10 +132,26 @@ def gzipped(records: list[dict[str, Any]]) -> bytes:
     return gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), compresslevel=6)
 
 
+def worker_environment(settings: ServiceSettings) -> dict[str, str]:
+    """What `qcp serve worker` reads to run a service's worker in the benchmark's namespace."""
+    return {
+        "QCP_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "QCP_MONGO_URL": settings.mongo_url,
+        "QCP_MONGO_DB_PREFIX": settings.mongo_db_prefix, "QCP_EVENT_STORE": "postgres",
+        "QCP_POSTGRES_PORT": str(settings.postgres_port), "QCP_POSTGRES_DB": str(settings.postgres_db),
+        "QCP_TOPIC_PREFIX": settings.topic_prefix, "QCP_TOPIC_PARTITIONS": str(settings.topic_partitions),
+        "QCP_RELAY_BATCH_SIZE": str(settings.relay_batch_size), "QCP_LOG_LEVEL": settings.log_level,
+        "QCP_DEVELOPMENT_MODE": "true",
+    }
+
+
 class Run:
-    def __init__(self, config: StackConfig, records: int, relay_batch_size: int) -> None:
+    def __init__(self, config: StackConfig, records: int, relay_batch_size: int, workers: str = "processes",
+                 log_dir: Path = Path("reports")) -> None:
         self.config = config
         self.records = records
+        self.workers = workers
+        self.log_dir = log_dir
+        self.worker_peaks: dict[str, float | None] = {}
         first = namespace_settings(config, "registration", relay_batch_size=relay_batch_size, log_level="WARNING")
         self.settings = {service: first if service == "registration" else namespace_settings(
             config, service, first.topic_prefix, relay_batch_size=relay_batch_size, log_level="WARNING")
@@ -143,8 +165,9 @@ class Run:
         await ensure_topics(self.settings["registration"], self.topics)
         apis = {service: build_api(make(), self.settings[service]) for service, make in SERVICES.items()}
         stop = asyncio.Event()
-        workers = [asyncio.create_task(build_worker(make(), self.settings[service]).run(stop))
-                   for service, make in SERVICES.items()]
+        processes = self._start_worker_processes() if self.workers == "processes" else {}
+        workers = [] if processes else [asyncio.create_task(build_worker(make(), self.settings[service]).run(stop))
+                                        for service, make in SERVICES.items()]
         tokens = tokens_for(self.settings["registration"])
         clients = {service: httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url=f"http://{service}",
                                               timeout=3600) for service, api in apis.items()}
@@ -179,6 +202,7 @@ class Run:
         finally:
             stop.set()
             await asyncio.gather(*workers)
+            self._stop_worker_processes(processes)
             for client in clients.values():
                 await client.aclose()
             for api in apis.values():
@@ -195,6 +219,30 @@ class Run:
             "records_per_second_intake": round(self.records / intake, 1),
             "events_on_kafka": events,
         }
+
+    def _start_worker_processes(self) -> dict[str, subprocess.Popen[bytes]]:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        return {
+            service: subprocess.Popen(  # noqa: S603 - our own CLI
+                [sys.executable, "-m", "qcp.cli", "serve", "worker", "--service", service],
+                env=os.environ | worker_environment(self.settings[service]),
+                stdout=(self.log_dir / f"feed-intake-{service}-worker.log").open("ab"), stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            for service in SERVICES
+        }
+
+    def _stop_worker_processes(self, processes: dict[str, subprocess.Popen[bytes]]) -> None:
+        # read before they stop: a process' peak resident set goes with it
+        self.worker_peaks = {service: peak_rss_mib(process.pid) for service, process in processes.items()}
+        for process in processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
 
     async def _open_the_season(self, clients: dict[str, httpx.AsyncClient], tokens: Any) -> None:
         (season,) = [item for item in example_seasons() if item["organizer"] == PROVINCE and item["kind"] == "qc_group"]
@@ -276,12 +324,14 @@ def plain_bulk_insert(dsn: str, body: bytes) -> dict[str, Any]:
 
 async def run_feed_benchmark(
     *, records: int, relay_batch_size: int, output_dir: Path, config: StackConfig | None = None,
-    echo: Callable[[str], None] = print,
+    echo: Callable[[str], None] = print, workers: str = "processes",
 ) -> Path:
     report = Report("feed-intake", {
         "records": records, "records_by_kind": counts_of(records),
-        "services": "registration, submission and review, each its API (httpx ASGI transport) and its worker "
-                    "(projections, outbox relay) in this process", "event_store": "postgres",
+        "services": "registration, submission and review, each its API (httpx ASGI transport, in this process) "
+                    "and its worker (projections, outbox relay), "
+                    + ("each worker a process of its own" if workers == "processes" else "the workers in this process"),
+        "workers": workers, "event_store": "postgres",
         "chunk_size": 500, "relay_batch_size": relay_batch_size,
         "clock": "from sending the registrations until review's relay recorded its last stored event as published; "
                  "between services, the wait for the next service's projection is included (and reported)",
@@ -290,7 +340,7 @@ async def run_feed_benchmark(
         "target_records_per_second": 5000,
     })
     config = config or StackConfig()
-    run = Run(config, records, relay_batch_size)
+    run = Run(config, records, relay_batch_size, workers, output_dir)
     echo(f"namespace {run.settings['registration'].topic_prefix}, event stores on PostgreSQL")
     try:
         result = await run.measure(echo)
@@ -304,7 +354,12 @@ async def run_feed_benchmark(
     echo(f"{result['records_per_second']} records/s end to end ({result['seconds']['end_to_end']} s, of which "
          f"intake {result['seconds']['intake']} s: {result['records_per_second_intake']} records/s); plain bulk "
          f"insert {plain['records_per_second']} records/s; events on Kafka {result['events_on_kafka']}")
-    report.own_process("the three services' APIs and workers (this process)", "registration-api")
+    if workers == "processes":
+        report.own_process("the three services' APIs (this process)", "registration-api")
+        for service, peak in run.worker_peaks.items():
+            report.process(f"{service} worker", peak, f"{service}-worker")
+    else:
+        report.own_process("the three services' APIs and workers (this process)", "registration-api")
     events = result["events_on_kafka"]
     for kind, count in counts_of(records).items():
         report.check(f"{kind} records accepted", count, result["by_type"].get(kind, {}).get("accepted"))

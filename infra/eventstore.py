@@ -137,6 +137,7 @@ class EventStoreApplication(Application):
         super().__init__(env=settings.eventsourcing_env())
         self.clock = clock
         self.relay_tracking: TrackingRecorder = self.factory.tracking_recorder()
+        self._bookkeeping_topics: set[str] = set()
 
     @property
     def notifications(self) -> ApplicationRecorder:
@@ -150,8 +151,17 @@ class EventStoreApplication(Application):
         notifications = self.recorder.select_notifications(
             start=position, limit=limit, inclusive_of_start=False
         )
-        events = (self.mapper.to_domain_event(item) for item in notifications)
-        envelopes = [to_envelope(item) for item in events if hasattr(item, "meta")]
+        envelopes = []
+        for item in notifications:
+            # an event class has envelope metadata or not whatever its state, so a topic once seen to be
+            # bookkeeping (a feed's ledger, an idempotency record: half of a feed's notifications) is not decoded
+            if item.topic in self._bookkeeping_topics:
+                continue
+            event = self.mapper.to_domain_event(item)
+            if hasattr(event, "meta"):
+                envelopes.append(to_envelope(event))
+            else:
+                self._bookkeeping_topics.add(item.topic)
         last = notifications[-1].id if notifications else position
         return envelopes, last
 

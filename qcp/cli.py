@@ -191,8 +191,10 @@ def bench_review(workers: str, events: int, judges_per_entry: int, partitions: i
 @bench.command("feed-intake")
 @click.option("--records", type=int, default=50_000, show_default=True, help="records in the one batch")
 @click.option("--relay-batch-size", type=int, default=2_000, show_default=True)
+@click.option("--workers", type=click.Choice(["processes", "in-process"]), default="processes", show_default=True,
+              help="each service's worker a process of its own (as deployed), or all in the benchmark's process")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True)
-def bench_feed_intake(records: int, relay_batch_size: int, output: Path) -> None:
+def bench_feed_intake(records: int, relay_batch_size: int, workers: str, output: Path) -> None:
     """One province's mixed batch (registrations, entries, recommendations, results) through the three services'
     feed endpoints until their events are on Kafka, against a plain bulk insert: records/s."""
     import asyncio
@@ -200,7 +202,7 @@ def bench_feed_intake(records: int, relay_batch_size: int, output: Path) -> None
     from benchmarks.feed_intake import run_feed_benchmark
 
     path = asyncio.run(run_feed_benchmark(records=records, relay_batch_size=relay_batch_size, output_dir=output,
-                                          echo=click.echo))
+                                          echo=click.echo, workers=workers))
     click.echo(f"report: {path}")
 
 

@@ -128,15 +128,22 @@ class FeedIntake:
         answer = {"service": self.service, "province": province, "batch_id": batch_id, "records": len(lines)}
         answer |= report.as_dict()
         if with_keys:
-            answer["stored"] = sorted({
-                f"{line.record.record_type}/{line.record.external_id}" for line in lines
-                if line.record is not None and line.record.record_type in self.handlers
-                and (ledger := self._get(ledger_id(self.service, province, line.record.record_type,
-                                                   line.record.external_id))) is not None and ledger.accepted
-            })
+            answer["stored"] = self._stored_keys(lines, province)
         if earlier is None:
             self._record_batch(answer, report, content_sha256, actor, trace_id)
         return answer | {"repeated": earlier is not None}
+
+    def _stored_keys(self, lines: Sequence[FeedLine], province: str) -> list[str]:
+        """The batch's records now stored (accepted here or before), as record_type/external_id, read in bulk."""
+        ledgers = {
+            f"{line.record.record_type}/{line.record.external_id}": ledger_id(
+                self.service, province, line.record.record_type, line.record.external_id)
+            for line in lines if line.record is not None and line.record.record_type in self.handlers
+        }
+        work = Work(self.application)
+        work.prefetch(list(ledgers.values()))
+        return sorted(key for key, aggregate_id in ledgers.items()
+                      if (ledger := work.get(aggregate_id)) is not None and ledger.accepted)
 
     def _take_chunk(
         self, chunk: Sequence[FeedLine], province: str, batch_id: str, actor: Actor, trace_id: str

@@ -6,6 +6,7 @@ events (`FeedRecordQuarantined`, `FeedQuarantineResolved`, `FeedBatchReported`).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from uuid import UUID
 
@@ -14,11 +15,14 @@ from eventsourcing.domain import Aggregate, event
 from contracts.identity import stable_uuid
 
 
+# a chunk derives each record's ids several times (the bulk lookup, the record, its ledger's creation): once each
+@functools.lru_cache(maxsize=16_384)
 def feed_aggregate_id(kind: str, province: str, external_id: str) -> UUID:
     """The platform's id for a province's record: deterministic, so a record names another by its external id."""
     return stable_uuid("feed", kind, province, external_id)
 
 
+@functools.lru_cache(maxsize=16_384)
 def ledger_id(service: str, province: str, record_type: str, external_id: str) -> UUID:
     return stable_uuid("feed-ledger", service, province, record_type, external_id)
 

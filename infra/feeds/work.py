@@ -55,8 +55,16 @@ class Work:
             self.changed[aggregate.id] = aggregate
 
     def save(self) -> None:
-        if self.changed:
-            self.application.save(*self.changed.values())
+        if not self.changed:
+            return
+        if self.application.loads_in_bulk:
+            # what `Application.save` does on a store without snapshots or cache (and without subscribers here:
+            # its notification hooks do nothing), without its two runtime protocol checks per aggregate, which
+            # Python 3.11 answers by walking the protocol's attributes: a tenth of a chunk's time
+            self.application.events.put([event for aggregate in self.changed.values()
+                                         for event in aggregate.collect_events()])
+            return
+        self.application.save(*self.changed.values())
 
 
 def stored_among(application: EventStoreApplication, aggregate_ids: Sequence[UUID]) -> set[UUID] | None:

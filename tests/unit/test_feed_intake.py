@@ -243,3 +243,11 @@ def test_a_batch_that_stops_midway_says_what_was_stored_and_posting_it_again_com
     assert completed["total"] | {} == {"in": 5, "accepted": 3, "amendments": 0, "duplicates": 2, "stale": 0,
                                        "quarantined": 0}
     assert not completed["repeated"], "the report is recorded once the batch is complete"
+
+
+def test_the_answer_with_keys_lists_the_records_stored_now_or_before_and_not_the_refused(intake: FeedIntake) -> None:
+    post(intake, ndjson(record("A")))
+    text = ndjson(record("A"), record("B"), record("C", data={}), "not json", record("D", record_type="entry"))
+    answer = intake.receive(parse_batch(text), province="310000", batch_id="b2", content_sha256=content_batch_id(text),
+                            actor=FEED, trace_id="t", with_keys=True)
+    assert answer["stored"] == ["thing/A", "thing/B"]
