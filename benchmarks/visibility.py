@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import functools
 import itertools
 import json
 import random
@@ -127,7 +128,8 @@ class Sent:
 
 
 class Observer:
-    """The events arriving on Kafka, and the read models' counts over time."""
+    """The events arriving on Kafka, and the read models' counts over time: each page read in a loop of its own,
+    its counts stamped with the moment its answer came (a slow page neither delays nor back-dates another's)."""
 
     def __init__(self, settings: ServiceSettings, platform: Platform, season_id: str, token: str,
                  poll_interval: float) -> None:
@@ -135,7 +137,8 @@ class Observer:
         self.headers = {"Authorization": f"Bearer {token}"}
         self.poll_interval = poll_interval
         self.arrivals: dict[tuple[str, str], float] = {}
-        self.counts: dict[str, list[tuple[float, int]]] = {model.label: [] for model in READ_MODELS}
+        self.readings: dict[tuple[str, str], list[tuple[float, int]]] = {}  # (read model, page) → (answered, value)
+        self.read_seconds: dict[str, list[float]] = {}  # per read model, how long each reading of a page took
         self.judge_ids: list[str] = []
         self.baseline: dict[str, int] = {}
         self._highest: dict[str, list[int]] = {}
@@ -191,13 +194,47 @@ class Observer:
         return counts
 
     async def poll(self) -> None:
-        async with httpx.AsyncClient(timeout=10) as client:
-            while not self.stop.is_set():
-                started = time.time()
-                for name, value in (await self.read_counts(client)).items():
-                    if value is not None:
-                        self.counts[name].append((time.time(), value - self.baseline.get(name, 0)))
-                await asyncio.sleep(max(0.0, self.poll_interval - (time.time() - started)))
+        pages: dict[str, list[ReadModel]] = {}
+        for model in READ_MODELS:
+            for url in self.urls(model):
+                pages.setdefault(url, []).append(model)
+        async with httpx.AsyncClient(timeout=30) as client:
+            await asyncio.gather(*(self.poll_page(client, url, models) for url, models in pages.items()))
+
+    async def poll_page(self, client: httpx.AsyncClient, url: str, models: list[ReadModel]) -> None:
+        while not self.stop.is_set():
+            started = time.time()
+            try:
+                answer = await client.get(url, headers=self.headers)
+            except httpx.HTTPError:
+                answer = None
+            answered = time.time()
+            if answer is not None and answer.status_code == 200:
+                page = answer.json()
+                for model in models:
+                    self.readings.setdefault((model.label, url), []).append((answered, model.value(page)))
+                    self.read_seconds.setdefault(model.label, []).append(answered - started)
+            await asyncio.sleep(max(0.0, self.poll_interval - (answered - started)))
+
+    @functools.cached_property
+    def counts(self) -> dict[str, list[tuple[float, int]]]:
+        """Each read model's count (from the start of the load) at each reading once the load is over; a count over
+        several pages (the judges' queues) is the sum of each page's latest reading."""
+        return {model.label: self.count_of(model) for model in READ_MODELS}
+
+    def latest(self) -> dict[str, int]:
+        return {model.label: (series[-1][1] if (series := self.count_of(model)) else 0) for model in READ_MODELS}
+
+    def count_of(self, model: ReadModel) -> list[tuple[float, int]]:
+        urls = self.urls(model)
+        readings = sorted((at, url, value) for url in urls for at, value in self.readings.get((model.label, url), []))
+        latest: dict[str, int] = {}
+        series = []
+        for at, url, value in readings:
+            latest[url] = value
+            if len(latest) == len(urls):
+                series.append((at, sum(latest.values()) - self.baseline.get(model.label, 0)))
+        return series
 
     def reached(self, name: str, count: int) -> float | None:
         """When the read model's count first reached `count` (counted from the start of the load)."""
@@ -205,7 +242,6 @@ class Observer:
             self._highest[name] = list(itertools.accumulate((value for _, value in self.counts[name]), max))
         index = bisect.bisect_left(self._highest[name], count)
         return self.counts[name][index][0] if index < len(self.counts[name]) else None
-
 
 class RoundTrip:
     """Raw Kafka: small messages produced at the load's rate and consumed back, on the same broker, meanwhile."""
@@ -499,7 +535,7 @@ async def run_visibility_benchmark(*, duration: float, rate: float, mix: dict[st
             echo(f"load sent; waiting for the read models (at most {wait:g} s)")
             settle = time.monotonic() + wait
             while time.monotonic() < settle:  # until every read model counted every command (or the time is up)
-                latest = {name: (values[-1][1] if values else 0) for name, values in observer.counts.items()}
+                latest = observer.latest()
                 if all(latest[model.label] >= expected[model.kind] for model in READ_MODELS) \
                         and len(observer.arrivals) >= len(answered):
                     break
@@ -534,6 +570,7 @@ async def run_visibility_benchmark(*, duration: float, rate: float, mix: dict[st
         "raw_kafka_round_trip_seconds": distribution(round_trip.latencies),
         "counts_at_the_end": {name: (values[-1][1] if values else None) for name, values in observer.counts.items()},
         "counts_before_the_load": observer.baseline,
+        "observer_read_seconds": {label: distribution(values) for label, values in observer.read_seconds.items()},
         "dead_letter_topics": dead,
         "failures": load.failures[:10],
     }
