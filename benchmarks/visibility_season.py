@@ -199,7 +199,7 @@ class Pools:
         await until_known("review", [f"/entries/{entry.entry_id}/submission" for entry in entries])
         in_review, self.to_recommend = entries[:self.score_entries], entries[self.score_entries:]
         await self.put_in_review(client, in_review)
-        self.to_score = [(entry.entry_id, judge_id) for judge_id in self.judge_ids for entry in in_review][:self.scores]
+        self.to_score = [(entry.entry_id, judge_id) for entry in in_review for judge_id in self.judge_ids][:self.scores]
 
     def baseline(self, entry_units: int) -> dict[str, int]:
         """What each count in the observer reads once the setup is projected everywhere (the load counts on top)."""
