@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -111,8 +112,8 @@ GuardedWrite = tuple[int, str, Any, dict[str, Any], dict[str, Any], dict[str, An
 
 async def apply_guarded_in_bulk(database: AsyncDatabase, writes: Sequence[GuardedWrite], outcomes: list[Outcome]) -> None:
     """Many guarded upserts (a filter on _id and an older version, so a write seen before collides on _id),
-    with one bulk update per collection and round: round n holds the n-th write of each document, so a
-    document's writes apply in order. A write that fails (a duplicate key: a version applied before) ends its
+    with one bulk update per collection and round (a round's commands at once): round n holds the n-th write of
+    each document, so a document's writes apply in order. A write that fails (a duplicate key: a version applied before) ends its
     command; the writes after it are sent again.
 
     `writes` are (index in outcomes, collection, document id, filter, update, the document to insert instead
@@ -135,11 +136,23 @@ async def apply_guarded_in_bulk(database: AsyncDatabase, writes: Sequence[Guarde
                     commands[(key[0], "insert")].append((index, key, creation))
                 else:
                     commands[(key[0], "update")].append((index, key, {"q": query, "u": update, "upsert": True}))
-        for (collection, command), ops in commands.items():
-            size = INSERTS_PER_COMMAND if command == "insert" else UPDATES_PER_COMMAND
-            for start in range(0, len(ops), size):
-                if not await _write_in_order(database, collection, command, ops[start : start + size], outcomes, stopped):
-                    return
+        # a round's commands touch different documents (one write of each): they go at once, not one after another
+        written = await asyncio.gather(*(_write_in_commands(database, collection, command, ops, outcomes, stopped)
+                                         for (collection, command), ops in commands.items()))
+        if not all(written):
+            return
+
+
+async def _write_in_commands(
+    database: AsyncDatabase, collection: str, command: str, ops: list[tuple[int, tuple[str, Any], dict[str, Any]]],
+    outcomes: list[Outcome], stopped: set[tuple[str, Any]],
+) -> bool:
+    """The ops of one collection and kind of command, in commands of the bounded size; False at a failed command."""
+    size = INSERTS_PER_COMMAND if command == "insert" else UPDATES_PER_COMMAND
+    for start in range(0, len(ops), size):
+        if not await _write_in_order(database, collection, command, ops[start : start + size], outcomes, stopped):
+            return False
+    return True
 
 
 async def _write_in_order(

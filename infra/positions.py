@@ -85,8 +85,12 @@ class AppliedPositions:
             return
         # an aggregate's first version is inserted (found by primary key when it exists: a version >= 1 is
         # recorded already, so there is nothing to raise); a later one raises the recorded version with $max
-        await self._insert_first_versions([key for key, value in versions.items() if value == 1])
+        # (the two touch different documents: they go at once)
         later = {key: value for key, value in versions.items() if value != 1}
+        await asyncio.gather(self._insert_first_versions([key for key, value in versions.items() if value == 1]),
+                             self._raise_versions(later))
+
+    async def _raise_versions(self, later: Mapping[str, int]) -> None:
         if not later:
             return
         updates = [UpdateOne({"_id": key}, {"$max": {"version": value}}, upsert=True) for key, value in later.items()]

@@ -29,21 +29,38 @@ def bench_write_path(commands: int, concurrency: int, rate: float, latency_secon
     click.echo(f"report: {path}")
 
 
+def parse_mix(_: click.Context, __: click.Parameter, value: str) -> dict[str, float]:
+    """`registration=3,entry=3,recommendation=2,score=2`: each kind's share (any positive numbers, normalised)."""
+    from benchmarks.visibility import KINDS
+
+    mix: dict[str, float] = {}
+    for part in filter(None, (item.strip() for item in value.split(","))):
+        kind, _, share = part.partition("=")
+        try:
+            mix[kind.strip()] = float(share)
+        except ValueError:
+            raise click.BadParameter(f"{part!r} is not kind=share") from None
+    if set(mix) - set(KINDS) or not any(share > 0 for share in mix.values()) or min(mix.values()) < 0:
+        raise click.BadParameter(f"shares (not negative, one above 0) of {', '.join(KINDS)}, e.g. registration=3,entry=3")
+    return mix
+
+
 @click.command("visibility")
 @click.option("--duration", type=float, default=120.0, show_default=True, help="seconds of load")
 @click.option("--rate", type=float, default=50.0, show_default=True, help="commands/s, open loop")
-@click.option("--entry-share", type=click.FloatRange(0, 1), default=0.4, show_default=True,
-              help="share of the commands that are entries (the others are registrations)")
+@click.option("--mix", default="registration=0.3,entry=0.3,recommendation=0.2,score=0.2", show_default=True,
+              callback=parse_mix, help="the kinds of commands and their shares of the rate")
 @click.option("--poll-interval", type=float, default=0.1, show_default=True,
               help="seconds between readings of the read models' counts")
 @click.option("--partitions", type=int, default=3, show_default=True, help="partitions of the namespace's topics")
 @click.option("--output", type=REPORTS, default=Path("reports"), show_default=True)
-def bench_visibility(duration: float, rate: float, entry_share: float, poll_interval: float, partitions: int,
+def bench_visibility(duration: float, rate: float, mix: dict[str, float], poll_interval: float, partitions: int,
                      output: Path) -> None:
-    """Commands under steady load: answer → Kafka → each read model → stats' report, p50/p95/p99."""
+    """Commands under steady load (registrations, entries, recommendations and scores): answer → Kafka → each read
+    model → stats' report, p50/p95/p99."""
     from benchmarks.visibility import run_visibility_benchmark
 
-    path = asyncio.run(run_visibility_benchmark(duration=duration, rate=rate, entry_share=entry_share,
+    path = asyncio.run(run_visibility_benchmark(duration=duration, rate=rate, mix=mix,
                                                 poll_interval=poll_interval, partitions=partitions, output_dir=output,
                                                 echo=click.echo))
     click.echo(f"report: {path}")

@@ -45,12 +45,15 @@ async def test_the_write_path_report_compares_the_api_with_a_plain_insert_and_ch
     assert limits(report)["registration API"] == "512Mi"
 
 
-async def test_the_visibility_report_follows_commands_to_stats_and_times_the_raw_round_trip(stack, tmp_path):
-    report = report_at(await run_visibility_benchmark(duration=2, rate=5, entry_share=0.5, poll_interval=0.1,
-                                                      partitions=1, output_dir=tmp_path, config=stack, echo=quiet))
+async def test_the_visibility_report_follows_each_kind_of_command_to_stats_and_times_the_raw_round_trip(stack, tmp_path):
+    report = report_at(await run_visibility_benchmark(duration=2, rate=5, poll_interval=0.1, partitions=1,
+                                                      output_dir=tmp_path, config=stack, echo=quiet))
     assert held(report)
-    assert {"answer", "event on Kafka", "stats: overview: registrations", "stats: overview: entries"} <= set(
-        report["stages_seconds_from_sending"])
+    assert report["commands"]["by_kind"] == {"registration": 3, "entry": 3, "recommendation": 2, "score": 2}
+    assert {"answer", "event on Kafka", "stats: overview: registrations", "stats: overview: entries",
+            "review: entries", "stats: overview: recommended", "review: judges' queues, scored",
+            "stats: judge workload, scored"} <= set(report["stages_seconds_from_sending"])
+    assert set(report["answer_and_kafka_by_kind"]) == {"registration", "entry", "recommendation", "score"}
     assert report["raw_kafka_round_trip_seconds"]["count"] == 10
     assert limits(report)["stats-worker"] == "768Mi"
 

@@ -112,6 +112,16 @@ class Collection:
     async def count_documents(self, query: dict[str, Any]) -> int:
         return sum(1 for item in self.documents.values() if _matches(item, query))
 
+    async def aggregate(self, pipeline: list[dict[str, Any]]) -> Cursor:
+        """$match, then $group by one field counting with {"$sum": 1}: what the read model asks."""
+        (match,), (group,) = [stage["$match"] for stage in pipeline[:1]], [stage["$group"] for stage in pipeline[1:]]
+        counts: dict[Any, int] = {}
+        for item in self.documents.values():
+            if _matches(item, match):
+                key = _get(item, group["_id"].removeprefix("$"))
+                counts[key] = counts.get(key, 0) + 1
+        return Cursor([{"_id": key, "count": count} for key, count in counts.items()])
+
     async def update_one(self, query: dict[str, Any], update: dict[str, Any], upsert: bool = False) -> Result:
         for document in self.documents.values():
             if _matches(document, query):

@@ -401,7 +401,13 @@ class ReviewReadModel(DocumentProjection):
         return total, [public(item) async for item in cursor]  # type: ignore[misc]
 
     async def count_by_progress(self, query: dict[str, Any]) -> dict[str, int]:
-        return {item.value: await self.reviews.count_documents(query | {"progress": item.value}) for item in ReviewProgress}
+        """How many of the reviews the query selects stand at each stage: one grouped read, not one per stage."""
+        counts = dict.fromkeys((item.value for item in ReviewProgress), 0)
+        grouped = await self.reviews.aggregate([{"$match": query}, {"$group": {"_id": "$progress", "count": {"$sum": 1}}}])
+        async for item in grouped:
+            if item["_id"] in counts:
+                counts[item["_id"]] = int(item["count"])
+        return counts
 
     async def round_outcome_counts(self, query: dict[str, Any], round_code: str) -> tuple[int, int]:
         """How many of the reviews the query selects advanced from the round, and how many did not."""
@@ -430,10 +436,16 @@ class ReviewReadModel(DocumentProjection):
             (item["season_id"], item["entry_id"], item["stage"]): item
             async for item in self.scores.find({"judge_id": judge_id} | ({"season_id": season_id} if season_id else {}))
         }
+        wanted = {(item["season_id"], item["entry_id"]) for item in assignments}  # type: ignore[index]
+        reviews = {  # the assigned entries' reviews in one read, not one per entry
+            (item["season_id"], item["entry_id"]): item
+            async for item in self.reviews.find({"entry_id": {"$in": sorted({entry for _, entry in wanted})}})
+            if (item["season_id"], item["entry_id"]) in wanted
+        } if wanted else {}
         items = []
         for assignment in assignments:
             key = (assignment["season_id"], assignment["entry_id"], assignment["stage"])  # type: ignore[index]
-            review = await self.review(key[0], key[1])
+            review = reviews.get((key[0], key[1]))
             score = scored.get(key)
             items.append({
                 "season_id": key[0], "entry_id": key[1], "stage": key[2],
