@@ -37,6 +37,7 @@ from infra.settings import ServiceSettings
 from qcp.stack import StackConfig
 from services.stats.adapters.replay import TopicReader
 from services.stats.adapters.store import StatsStore
+from services.stats.domain.records import StatsState
 from services.stats.live import LiveStats
 from services.stats.rebuild import RebuildSettings, Rebuilder
 from services.stats.entrypoints.messaging import CONSUMED_TOPICS
@@ -151,7 +152,9 @@ async def rebuild(settings: ServiceSettings, processes: int) -> dict[str, Any]:
         live = LiveStats(store)
         await live.start()
         async with TopicReader(settings.kafka_bootstrap, topics(settings)) as reader:  # the live state, not timed
-            live.state = (await Rebuilder(store, rebuild_settings).read_all(reader, _ignore)).folder.state
+            folded = await Rebuilder(store, rebuild_settings).read_all(reader, _ignore)
+            live.state = StatsState.of(folded.packed.all_records())
+            del folded
         await commit_live_group_at_the_ends(settings)
         rebuilder = Rebuilder(store, rebuild_settings, live)
         request = await store.request_rebuild("benchmark")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,39 +74,45 @@ def _normalised(report: Report | None) -> Any:
 
 @dataclass
 class Comparison:
-    """The rebuilt state's report documents (as given by `pack`, to be written on a switch) and their differences
-    from the live state's."""
+    """The rebuilt state's report documents (as given by `pack`, to be written on a switch), their differences from
+    the live state's, and the rebuilt seasons' records: the live seasons' own objects where they are equal."""
 
     rebuilt: dict[str, Any]
     differences: list[dict[str, Any]] = field(default_factory=list)
     live_computed: bool = False  # whether the live reports had to be computed (some season's records differ)
+    seasons: dict[str, dict[str, Record]] = field(default_factory=dict)
+    differing_seasons: list[str] = field(default_factory=list)
 
     @property
     def reports_compared(self) -> int:
         return len(self.rebuilt)
 
 
-def compare_states(live: dict[str, dict[str, Record]], rebuilt: dict[str, dict[str, Record]], *,
-                   pack: Callable[[Report], Any] | None = None,
-                   unpack: Callable[[Any], Report] | None = None) -> Comparison:
-    """The live and rebuilt records by season compared through their reports.
+def compare_states(live: dict[str, dict[str, Record]], rebuilt: Iterable[tuple[str, dict[str, Record]]], *,
+                   pack: Callable[[Report], Any] | None = None) -> Comparison:
+    """The live records by season compared with the rebuilt ones, given a season at a time (so that a rebuilt
+    state never needs to be held whole beside the live one), through their reports.
 
-    The rebuilt reports are computed a season at a time and each kept as `pack` makes it (e.g. compressed
-    JSON, what the store writes: far smaller than the report dicts); `unpack` gives a report back when the
-    states differ."""
+    A rebuilt season equal to the live one is not kept: the live season's records stand for it. The rebuilt
+    reports are computed once, a season at a time, and each kept as `pack` makes it (e.g. compressed JSON, what
+    the store writes: far smaller than the report dicts); the live reports only where some season differs."""
     pack = pack or _same
-    unpack = unpack or _same
+    differing: dict[str, dict[str, Record]] = {}
+    seen: set[str] = set()
+    for season_id, records in rebuilt:
+        seen.add(season_id)
+        if live.get(season_id, {}) != records:
+            differing[season_id] = records
+    differing.update({season_id: {} for season_id in set(live) - seen if live[season_id]})
+    seasons = live if not differing else {
+        season_id: records for season_id, records in ({**live, **differing}).items() if records}
     packed: dict[str, Any] = {}
-    for part in reports_in_parts(rebuilt):
+    for part in reports_in_parts(seasons):
         packed.update((key, pack(report)) for key, report in part.items())
-    if live == rebuilt:  # equal records, equal reports
-        return Comparison(packed)
-    live_reports = reports_for(live)
-    return Comparison(packed, differences(live_reports, _unpacked_all(packed, unpack)), live_computed=True)
-
-
-def _unpacked_all(packed: dict[str, Any], unpack: Callable[[Any], Report]) -> dict[str, Report]:
-    return {key: unpack(value) for key, value in packed.items()}
+    if not differing:  # equal records, equal reports
+        return Comparison(packed, seasons=seasons)
+    found = differences(reports_for(live, differing), reports_for(seasons, differing))
+    return Comparison(packed, found, live_computed=True, seasons=seasons, differing_seasons=sorted(differing))
 
 
 def _same(value: Any) -> Any:
