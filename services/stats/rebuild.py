@@ -138,7 +138,7 @@ class RebuildSettings:
     fold_processes: int = field(default_factory=lambda: min(os.cpu_count() or 1, 4))
     parallel_from_events: int = 200_000  # below this, starting processes costs more than it saves
     # a process folds its partitions a group of about this many messages at a time, and packs each group's records
-    group_events: int = 150_000
+    group_events: int = 50_000
     security: KafkaSecurity = PLAINTEXT
 
 
@@ -177,10 +177,14 @@ class PackedState:
     def season_ids(self) -> list[str]:
         return sorted({chunk.season_id for chunk in self.chunks})
 
-    def season(self, season_id: str) -> dict[str, Record]:
-        """One season's records as dicts (shared strings shared again)."""
-        return {record["_id"]: shared_record(record) for chunk in self.chunks if chunk.season_id == season_id
-                for record in unpacked(chunk.data)}
+    def season(self, season_id: str, replaced: dict[str, Record] | None = None) -> Iterator[Record]:
+        """One season's records, a chunk at a time, as they were packed (to compare; `shared_record` before
+        keeping one); with `replaced`, the records of the aggregates it names are its own (those of the season)."""
+        replaced = replaced or {}
+        for chunk in self.chunks:
+            if chunk.season_id == season_id:
+                yield from (record for record in unpacked(chunk.data) if record["_id"] not in replaced)
+        yield from (record for record in replaced.values() if (record.get("season_id") or NO_SEASON) == season_id)
 
     def find(self, aggregate_ids: set[str], partitions: set[PartitionKey]) -> list[Record]:
         """The records of these aggregates, looked for only in the chunks folded from these partitions."""
@@ -202,7 +206,7 @@ class Share:
     dead_lettered: frozenset[tuple[str, int, int]]
     validate_from: dict[PartitionKey, int]
     security: KafkaSecurity = PLAINTEXT
-    group_events: int = 150_000
+    group_events: int = 50_000
 
     def positions(self, which: dict[PartitionKey, int]) -> Positions:
         return {TopicPartition(*key): offset for key, offset in which.items()}
@@ -495,14 +499,14 @@ class Rebuilder:
                     await self.live.apply_unlocked(*parsed)
         live = self.live.state
 
-        def rebuilt_seasons() -> Iterator[tuple[str, dict[str, Record]]]:
-            for season_id in sorted(set(fold.packed.season_ids()) | set(caught_up.seasons) - {NO_SEASON}):
-                if season_id != NO_SEASON:
-                    yield season_id, self._with_caught_up(fold.packed.season(season_id), caught_up, season_id)
+        def season(season_id: str) -> Callable[[], Iterator[Record]]:
+            return lambda: fold.packed.season(season_id, caught_up.records)
 
+        season_ids = sorted(set(fold.packed.season_ids()) | set(caught_up.seasons) - {NO_SEASON})
         with collection_paused():
-            comparison = compare_states(live.seasons, rebuilt_seasons(), pack=packed)
-            seasonless = self._with_caught_up(fold.packed.season(NO_SEASON), caught_up, NO_SEASON)
+            comparison = compare_states(live.seasons, [(season_id, season(season_id)) for season_id in season_ids],
+                                        pack=packed)
+            seasonless = {record["_id"]: record for record in fold.packed.season(NO_SEASON, caught_up.records)}
             seasonless_differ = seasonless != {key: record for key, record in live.records.items()
                                                if not record.get("season_id")}
         found = comparison.differences
@@ -520,7 +524,7 @@ class Rebuilder:
             state = StatsState()
             for records in (*comparison.seasons.values(), seasonless):
                 for record in records.values():
-                    state.put(record)
+                    state.put(shared_record(record))
             state.changed_records.clear()
             self.live.state = state
         self.live.state.changed_seasons.clear()
@@ -528,15 +532,6 @@ class Rebuilder:
         await self.store.drop_generations_except({generation, previous})
         return {"status": "switched_with_differences" if found else "switched", "phase": "done", "switched": True,
                 "differences": found, "reports_compared": comparison.reports_compared, "previous_generation": previous}
-
-    @staticmethod
-    def _with_caught_up(records: dict[str, Record], caught_up: StatsState, season_id: str) -> dict[str, Record]:
-        """A rebuilt season's records with the caught-up ones in place of those they replace."""
-        for key, record in caught_up.records.items():
-            records.pop(key, None)
-            if (record.get("season_id") or NO_SEASON) == season_id:
-                records[key] = record
-        return records
 
     async def _dead_lettered(self) -> set[tuple[str, int, int]]:
         """The positions the live consumer group sent to the dead-letter topic."""

@@ -88,21 +88,25 @@ class Comparison:
         return len(self.rebuilt)
 
 
-def compare_states(live: dict[str, dict[str, Record]], rebuilt: Iterable[tuple[str, dict[str, Record]]], *,
-                   pack: Callable[[Report], Any] | None = None) -> Comparison:
-    """The live records by season compared with the rebuilt ones, given a season at a time (so that a rebuilt
-    state never needs to be held whole beside the live one), through their reports.
+RebuiltSeason = Callable[[], Iterable[Record]]  # a rebuilt season's records, read afresh at each call
 
-    A rebuilt season equal to the live one is not kept: the live season's records stand for it. The rebuilt
-    reports are computed once, a season at a time, and each kept as `pack` makes it (e.g. compressed JSON, what
-    the store writes: far smaller than the report dicts); the live reports only where some season differs."""
+
+def compare_states(live: dict[str, dict[str, Record]], rebuilt: Iterable[tuple[str, RebuiltSeason]], *,
+                   pack: Callable[[Report], Any] | None = None) -> Comparison:
+    """The live records by season compared with the rebuilt ones, given a season at a time as a stream of records
+    (so that a rebuilt state, nor even one of its seasons, need be held beside the live one), through their reports.
+
+    A rebuilt season equal to the live one is not kept: the live season's records stand for it; only a season that
+    differs is read again into dicts. The rebuilt reports are computed once, a season at a time, and each kept as
+    `pack` makes it (e.g. compressed JSON, what the store writes: far smaller than the report dicts); the live
+    reports only where some season differs."""
     pack = pack or _same
     differing: dict[str, dict[str, Record]] = {}
     seen: set[str] = set()
     for season_id, records in rebuilt:
         seen.add(season_id)
-        if live.get(season_id, {}) != records:
-            differing[season_id] = records
+        if not _equal(live.get(season_id, {}), records()):
+            differing[season_id] = {record["_id"]: record for record in records()}
     differing.update({season_id: {} for season_id in set(live) - seen if live[season_id]})
     seasons = live if not differing else {
         season_id: records for season_id, records in ({**live, **differing}).items() if records}
@@ -113,6 +117,16 @@ def compare_states(live: dict[str, dict[str, Record]], rebuilt: Iterable[tuple[s
         return Comparison(packed, seasons=seasons)
     found = differences(reports_for(live, differing), reports_for(seasons, differing))
     return Comparison(packed, found, live_computed=True, seasons=seasons, differing_seasons=sorted(differing))
+
+
+def _equal(live: dict[str, Record], rebuilt: Iterable[Record]) -> bool:
+    """Whether a stream of records (each aggregate's once) holds exactly the live season's records."""
+    count = 0
+    for record in rebuilt:
+        if live.get(record["_id"]) != record:
+            return False
+        count += 1
+    return count == len(live)
 
 
 def _same(value: Any) -> Any:
