@@ -9,8 +9,6 @@ pointer switched (one document) and the live path continued on the new generatio
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import logging
 import multiprocessing
 import os
@@ -98,18 +96,6 @@ class Folder:
 
 
 
-
-
-@contextlib.contextmanager
-def heap_frozen() -> Iterator[None]:
-    """Every object alive when a rebuild starts (the live state: millions of records, none cyclic) left out of the
-    cyclic garbage collector's passes until it ends: each full pass over them cost about a second at 1M events,
-    and the rebuild's millions of new objects set off one pass after another."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def _header(message: ConsumerRecord, name: str) -> str | None:
@@ -456,8 +442,7 @@ class Rebuilder:
             await self.store.update_rebuild(rebuild_id, fields)
 
         started = time.monotonic()
-        with heap_frozen():
-            outcome, counts = await self._run(rebuild_id, generation, progress, switch_anyway)
+        outcome, counts = await self._run(rebuild_id, generation, progress, switch_anyway)
         outcome |= {"seconds": round(time.monotonic() - started, 3), "counts": counts.__dict__}
         await progress(outcome)
         return outcome
@@ -480,7 +465,7 @@ class Rebuilder:
             await progress({"phase": "comparing"})
             async with self.live.lock:
                 outcome = await self._compare_and_switch(reader, fold, dead_lettered, generation, rebuild_id,
-                                                         switch_anyway)
+                                                         switch_anyway, progress)
         return outcome, fold.counts
 
     async def _catch_up(self, reader: TopicReader, fold: FoldResult, dead_lettered: set[tuple[str, int, int]],
@@ -504,10 +489,12 @@ class Rebuilder:
         return caught_up.state
 
     async def _compare_and_switch(self, reader: TopicReader, fold: FoldResult, dead_lettered: set[tuple[str, int, int]],
-                                  generation: str, rebuild_id: str, switch_anyway: bool) -> dict[str, Any]:
+                                  generation: str, rebuild_id: str, switch_anyway: bool,
+                                  progress: ProgressCallback) -> dict[str, Any]:
         """With the live path held: both states to the topics' current ends, compared a rebuilt season at a time,
         switched if their reports are equal (or if asked to switch anyway)."""
         assert self.live is not None
+        await progress({"phase": "comparing: catching up"})
         now_ends = await reader.end_offsets()
         committed = await committed_offsets(self.settings.bootstrap, self.settings.live_group, list(now_ends),
                                             security=self.settings.security)
@@ -524,6 +511,7 @@ class Rebuilder:
             return lambda: fold.packed.season(season_id, caught_up.records)
 
         season_ids = sorted(set(fold.packed.season_ids()) | set(caught_up.seasons) - {NO_SEASON})
+        await progress({"phase": "comparing: records by season, the rebuilt reports"})
         with collection_paused():
             comparison = compare_states(live.seasons, [(season_id, season(season_id)) for season_id in season_ids],
                                         pack=packed)
@@ -535,8 +523,10 @@ class Rebuilder:
             await self.store.drop_generation(generation)
             return {"status": "differs", "phase": "done", "switched": False, "differences": found,
                     "reports_compared": comparison.reports_compared}
+        await progress({"phase": "switching: the rebuilt reports written"})
         await self.store.replace_records(generation, list(caught_up.records.values()))
         await self.store.save_packed_reports(generation, comparison.rebuilt)
+        await progress({"phase": "switching: the pointer, the generations before dropped"})
         await self.store.switch(generation, rebuild_id)
         previous = self.live.generation
         if comparison.differing_seasons or seasonless_differ:
