@@ -20,8 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
+import os
+import threading
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,14 +33,15 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from benchmarks.measure import Report, children_peak_rss_mib
+from benchmarks.measure import Report, children_peak_rss_mib, own_peak_rss_mib
 from benchmarks.stats_events import SeasonPlan, events_per_entry, season_events
 from infra.kafka import ensure_topics
 from infra.mongo import build_client
 from infra.settings import ServiceSettings
 from qcp.stack import StackConfig
 from services.stats.adapters.replay import TopicReader
-from services.stats.adapters.store import StatsStore
+from services.stats.adapters.store import SNAPSHOT_FIELD, StatsStore, records_collection, unpacked
+from services.stats.domain.records import StatsState
 from services.stats.live import LiveStats
 from services.stats.rebuild import RebuildSettings, Rebuilder
 from services.stats.entrypoints.messaging import CONSUMED_TOPICS
@@ -138,7 +143,74 @@ async def commit_live_group_at_the_ends(settings: ServiceSettings) -> None:
         await consumer.stop()
 
 
-async def rebuild(settings: ServiceSettings, processes: int) -> dict[str, Any]:
+class ResidentSampler:
+    """This process's resident set, and the proportional set of it with its children (the forked fold processes:
+    the pages they share with it counted once, as a container's memory counts them), sampled every 50 ms from a
+    thread, their peaks kept per phase of the rebuild: where the memory goes."""
+
+    def __init__(self) -> None:
+        self.phase = "start"
+        self.peaks: dict[str, dict[str, float]] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> ResidentSampler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _sample(self) -> None:
+        while not self.stop.wait(0.05):
+            own = _resident_mib(os.getpid())
+            children = _children(os.getpid())
+            together = _proportional_mib(os.getpid()) + sum(_proportional_mib(pid) for pid in children)
+            peak = self.peaks.setdefault(self.phase, {"own_rss_mib": 0.0, "pss_with_fold_processes_mib": 0.0})
+            peak["own_rss_mib"] = max(peak["own_rss_mib"], round(own, 1))
+            peak["pss_with_fold_processes_mib"] = max(peak["pss_with_fold_processes_mib"], round(together, 1))
+
+
+def _resident_mib(pid: int) -> float:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _proportional_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found.extend(int(item) for item in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def rebuild_in_process(settings: ServiceSettings, processes: int) -> dict[str, Any]:
+    """A whole rebuild in a fresh process of its own, as the stats worker that rebuilds holds its live state: its
+    peak resident set is the rebuild's (with the live state), not the benchmark's producing or consuming."""
+    with ResidentSampler() as sampler:
+        outcome = asyncio.run(rebuild(settings, processes, sampler))
+    return outcome | {"peak_rss_mib": own_peak_rss_mib(), "fold_processes_peak_rss_mib": children_peak_rss_mib() or None,
+                      "pss_with_fold_processes_peak_mib": max(
+                          (peak["pss_with_fold_processes_mib"] for peak in sampler.peaks.values()), default=None),
+                      "memory_peak_by_phase": sampler.peaks}
+
+
+async def rebuild(settings: ServiceSettings, processes: int, sampler: ResidentSampler | None = None) -> dict[str, Any]:
     """(b) A whole rebuild through `Rebuilder.run`, from the request to the switch, against a live state that folded
     the same log (as a worker's would have): dead letters and live offsets read, the fold, the fresh generation
     written, the catch-up to the topics' current ends, both states' reports, their comparison, the switch."""
@@ -150,8 +222,12 @@ async def rebuild(settings: ServiceSettings, processes: int) -> dict[str, Any]:
         await store.create_indexes()
         live = LiveStats(store)
         await live.start()
+        if sampler is not None:
+            sampler.phase = "the live state folded (before the clock)"
         async with TopicReader(settings.kafka_bootstrap, topics(settings)) as reader:  # the live state, not timed
-            live.state = (await Rebuilder(store, rebuild_settings).read_all(reader, _ignore)).folder.state
+            folded = await Rebuilder(store, rebuild_settings).read_all(reader, _ignore)
+            live.state = StatsState.of(folded.packed.all_records())
+            del folded
         await commit_live_group_at_the_ends(settings)
         rebuilder = Rebuilder(store, rebuild_settings, live)
         request = await store.request_rebuild("benchmark")
@@ -161,6 +237,8 @@ async def rebuild(settings: ServiceSettings, processes: int) -> dict[str, Any]:
         async def update_rebuild(rebuild_id: str, fields: dict[str, Any]) -> None:
             if "phase" in fields and (not phases or phases[-1][0] != fields["phase"]):
                 phases.append((fields["phase"], time.monotonic()))
+                if sampler is not None:
+                    sampler.phase = fields["phase"]
             await recorded(rebuild_id, fields)
 
         store.update_rebuild = update_rebuild  # type: ignore[method-assign] - the phases' times, for the report
@@ -172,7 +250,9 @@ async def rebuild(settings: ServiceSettings, processes: int) -> dict[str, Any]:
         except TimeoutError:
             raise RuntimeError(f"the rebuild did not finish within {bound:.0f} s; its phases so far: {phases}") from None
         seconds = time.monotonic() - started
-        records = len(await store.load_records(live.generation))
+        if sampler is not None:
+            sampler.phase = "counting the stored records (the benchmark's check, after the clock)"
+        records = await stored_records(store, live.generation)
     finally:
         await mongo.drop_database(settings.database_name)
         await mongo.close()
@@ -190,6 +270,17 @@ async def rebuild(settings: ServiceSettings, processes: int) -> dict[str, Any]:
                  "the shares' records packed and merged), the fresh generation written, catch-up, both states' "
                  "reports, comparison, switch",
     }
+
+
+async def stored_records(store: StatsStore, generation: str) -> int:
+    """How many records the generation holds (snapshot chunks and records stored one by one), a chunk at a time."""
+    ids: set[str] = set()
+    async for document in store.database[records_collection(generation)].find({}):
+        if SNAPSHOT_FIELD in document:
+            ids.update(record["_id"] for record in unpacked(document[SNAPSHOT_FIELD]))
+        else:
+            ids.add(document["_id"])
+    return len(ids)
 
 
 async def _ignore(_: dict[str, Any]) -> None:
@@ -230,9 +321,18 @@ async def run_benchmark(*, events: int, partitions: int, processes: list[int], n
     report.check("raw consume read every envelope", present, raw["events"])
     rebuilds = []
     for count in processes:
+        # raw consume again right before each rebuild: the shared machine's load changes within minutes, and the
+        # ratio compares the two at the same load
+        raw_before = await raw_consume(settings)
+        report.check(f"raw consume before the rebuild with {count} process(es) read every envelope", present,
+                     raw_before["events"])
+        echo(f"(a) raw consume right before: {raw_before['events_per_second']} events/s")
         echo(f"(b) rebuild end to end ({count} fold process(es))")
-        rebuilt = await rebuild(settings, count)
-        rebuilt["ratio"] = round(rebuilt["events_per_second"] / raw["events_per_second"], 3)
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            rebuilt = await asyncio.get_running_loop().run_in_executor(pool, rebuild_in_process, settings, count)
+        rebuilt["raw_consume_right_before"] = raw_before
+        rebuilt["ratio"] = round(rebuilt["events_per_second"] / raw_before["events_per_second"], 3)
+        rebuilt["ratio_to_the_first_raw_consume"] = round(rebuilt["events_per_second"] / raw["events_per_second"], 3)
         echo(f"  {rebuilt['events']} events in {rebuilt['seconds']} s: {rebuilt['events_per_second']} events/s, "
              f"{rebuilt['status']}; ratio {rebuilt['ratio']}; by phase {rebuilt['seconds_by_phase']}")
         report.check(f"rebuild with {count} process(es) read every envelope", present, rebuilt["events"])
@@ -243,8 +343,17 @@ async def run_benchmark(*, events: int, partitions: int, processes: list[int], n
     report.check("dead letters of the live group", 0, dead)
     best = max(rebuilds, key=lambda item: item["events_per_second"])
     echo(f"ratio whole rebuild / raw: {best['ratio']} with {best['processes']} process(es) (target ≥ 0.5)")
-    report.own_process("rebuild (this process: the live state, the rebuilt state, share 0 of the fold)", "stats-worker")
-    report.process("forked fold processes (the largest)", children_peak_rss_mib() or None, "stats-worker")
+    report.own_process("benchmark (this process: producing, raw consume)")
+    for rebuilt in rebuilds:
+        report.process(f"rebuild with {rebuilt['processes']} process(es): the rebuilding process (the live state, the "
+                       "rebuilt one packed, share 0 of the fold)", rebuilt["peak_rss_mib"], "stats-worker")
+        if rebuilt["processes"] > 1:
+            report.process(f"rebuild with {rebuilt['processes']} process(es): the forked fold processes (the largest; "
+                           "VmHWM counts the pages shared with the parent)", rebuilt["fold_processes_peak_rss_mib"],
+                           "stats-worker")
+            report.process(f"rebuild with {rebuilt['processes']} process(es): the rebuilding process and its fold "
+                           "processes together (sampled proportional set: shared pages counted once, as the "
+                           "container counts them)", rebuilt["pss_with_fold_processes_peak_mib"], "stats-worker")
     if not keep:
         await delete_topics(settings)
         echo(f"deleted the topics of {namespace} (--keep keeps them for another run)")

@@ -23,7 +23,7 @@ from infra.projection import Event, Outcome, asks_to_wait
 from infra.stopping import sleep_unless_stopped
 from services.stats.adapters.store import StatsStore, packed
 from services.stats.domain.records import Header, Payload, Record, StatsState, fold
-from services.stats.domain.reports import reports_for, reports_in_parts
+from services.stats.domain.reports import reports_for
 
 log = logging.getLogger(__name__)
 
@@ -167,17 +167,6 @@ class LiveStats:
         self.written.update(fresh)
         self.reports_written += len(fresh)
         return len(fresh)
-
-
-async def write_every_report(store: StatsStore, generation: str, state: StatsState) -> None:
-    """Every report of a state, one season's documents written while the next season's are computed."""
-    writing = []
-    with collection_paused():
-        for part in reports_in_parts(state.seasons):
-            writing.append(asyncio.create_task(store.save_reports(generation, part)))
-            await asyncio.sleep(0)
-        await asyncio.gather(*writing)
-    state.changed_seasons.clear()
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +26,11 @@ from infra.kafka_security import PLAINTEXT, KafkaSecurity
 from infra.metrics import ServiceMetrics
 from infra.stopping import sleep_unless_stopped
 from services.stats.adapters.replay import Positions, TopicReader, committed_offsets
-from services.stats.adapters.store import StatsStore, packed, snapshot_chunks, unpacked
+from services.stats.adapters.packed_state import NO_SEASON, PackedChunk, PackedState, PartitionKey
+from services.stats.adapters.store import StatsStore, packed
 from services.stats.domain.comparison import compare_states
-from services.stats.domain.records import Header, Payload, StatsState, relevant, shared_record
-from services.stats.live import LiveStats, collection_paused, header_of, write_every_report
+from services.stats.domain.records import Header, Payload, Record, StatsState, relevant, shared_record
+from services.stats.live import LiveStats, collection_paused, header_of
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +138,9 @@ class RebuildSettings:
     # partitions fold independently in processes of their own and their records merge without conflict.
     fold_processes: int = field(default_factory=lambda: min(os.cpu_count() or 1, 4))
     parallel_from_events: int = 200_000  # below this, starting processes costs more than it saves
+    # a process folds its partitions a group of about this many messages at a time, and packs each group's records
+    group_events: int = 50_000
     security: KafkaSecurity = PLAINTEXT
-
-
-PartitionKey = tuple[str, int]
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,7 @@ class Share:
     dead_lettered: frozenset[tuple[str, int, int]]
     validate_from: dict[PartitionKey, int]
     security: KafkaSecurity = PLAINTEXT
+    group_events: int = 50_000
 
     def positions(self, which: dict[PartitionKey, int]) -> Positions:
         return {TopicPartition(*key): offset for key, offset in which.items()}
@@ -170,35 +171,95 @@ def split_into_shares(settings: RebuildSettings, begins: Positions, ends: Positi
             {keys[tp]: begins[tp] for tp in part}, {keys[tp]: ends[tp] for tp in part},
             frozenset(item for item in dead_lettered if (item[0], item[1]) in keys.values()),
             {keys[tp]: validate_from[tp] for tp in part if tp in validate_from},
-            settings.security,
+            settings.security, settings.group_events,
         ))
     return shares
 
 
-async def fold_share(share: Share) -> Folder:
-    folder = Folder(StatsState(), set(share.dead_lettered), share.positions(share.validate_from))
-    async with TopicReader(share.bootstrap, share.topics, security=share.security) as reader:
+def partition_groups(starts: Positions, ends: Positions, group_events: int) -> list[list[TopicPartition]]:
+    """The partitions in groups of about `group_events` messages, folded one group after the other: only one
+    group's records are ever held as dicts (aggregates never share a record across partitions)."""
+    groups: list[list[TopicPartition]] = [[]]
+    size = 0
+    for tp in sorted(ends, key=lambda item: (item.topic, item.partition)):
+        count = max(ends[tp] - starts.get(tp, 0), 0)
+        if groups[-1] and size + count > group_events:
+            groups.append([])
+            size = 0
+        groups[-1].append(tp)
+        size += count
+    return [group for group in groups if group]
+
+
+async def fold_packed(reader: TopicReader, folder: Folder, starts: Positions, ends: Positions, group_events: int,
+                      packed_state: PackedState, on_group: Callable[[list[PackedChunk]], Awaitable[None]] | None = None,
+                      on_batch: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Fold the partitions a group at a time into `folder` (its counts add up) and pack each group's records."""
+    for group in partition_groups(starts, ends, group_events):
+        folder.state = StatsState()
         with collection_paused():
-            async for batch in reader.read(share.positions(share.starts), share.positions(share.ends)):
+            async for batch in reader.read({tp: starts.get(tp, 0) for tp in group}, {tp: ends[tp] for tp in group}):
                 folder.fold_batch(batch)
-    return folder
+                if on_batch is not None:
+                    await on_batch()
+            added = packed_state.add(folder.state, frozenset((tp.topic, tp.partition) for tp in group))
+        folder.state = StatsState()
+        if on_group is not None:
+            await on_group(added)
 
 
-def fold_share_in_process(share: Share) -> tuple[list[bytes], dict[str, int]]:
-    """A child process's share: its records as snapshot chunks (compressed: cheap to send) and its counts."""
-    folder = asyncio.run(fold_share(share))
-    with collection_paused():
-        return snapshot_chunks(list(folder.state.records.values())), folder.counts.__dict__
+async def fold_share(share: Share) -> tuple[PackedState, FoldCounts]:
+    folder = Folder(StatsState(), set(share.dead_lettered), share.positions(share.validate_from))
+    packed_state = PackedState()
+    async with TopicReader(share.bootstrap, share.topics, security=share.security) as reader:
+        await fold_packed(reader, folder, share.positions(share.starts), share.positions(share.ends),
+                          share.group_events, packed_state)
+    return packed_state, folder.counts
+
+
+def fold_share_in_process(share: Share) -> tuple[PackedState, dict[str, int]]:
+    """A child process's share: its records packed by season (compressed: cheap to send) and its counts."""
+    packed_state, counts = asyncio.run(fold_share(share))
+    return packed_state, counts.__dict__
 
 
 @dataclass
 class FoldResult:
-    """A fresh state, and its records already packed as snapshot chunks by the processes that folded them."""
+    """A fresh state, packed by season, with the counts of its fold."""
 
-    folder: Folder
+    counts: FoldCounts
     ends: Positions
-    packed_parts: list[list[bytes]] = field(default_factory=list)
-    writing: asyncio.Task[None] | None = None  # the packed parts already on their way to the fresh generation
+    packed: PackedState
+    writing: asyncio.Task[None] | None = None  # the packed chunks already on their way to the fresh generation
+
+
+class SnapshotWriter:
+    """The fresh generation's snapshot chunks, written one part after the other while the fold goes on; the
+    first part drops what a failed rebuild of the same name left (FerretDB cannot create a collection twice
+    at once, hence one after the other)."""
+
+    def __init__(self, store: StatsStore, generation: str) -> None:
+        self.store, self.generation = store, generation
+        self.parts = 0
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, chunks: list[PackedChunk]) -> None:
+        self.task = asyncio.create_task(self._insert([chunk.data for chunk in chunks], self.parts, self.task))
+        self.parts += 1
+
+    async def _insert(self, chunks: list[bytes], part: int, after: asyncio.Task[None] | None) -> None:
+        if after is not None:
+            await after
+        else:
+            await self.store.drop_generation(self.generation)
+        if chunks:
+            await self.store.insert_snapshot(self.generation, chunks, part=part)
+
+    async def finish(self) -> None:
+        if self.task is None:
+            await self.store.drop_generation(self.generation)
+        else:
+            await self.task
 
 
 class Rebuilder:
@@ -229,36 +290,48 @@ class Rebuilder:
     async def read_all(self, reader: TopicReader, progress: ProgressCallback, *, validate_from: Positions | None = None,
                        dead_lettered: set[tuple[str, int, int]] | None = None, generation: str | None = None
                        ) -> FoldResult:
-        """Fold every message up to the topics' current ends into a fresh state: in shares of the partitions
-        folded by processes at the same time when the log is large, in this process otherwise. Given the
-        fresh generation, the shares' records are written to it while the others are still folding."""
+        """Fold every message up to the topics' current ends into a fresh state, packed by season a group of
+        partitions at a time: in shares of the partitions folded by processes at the same time when the log is
+        large, in this process otherwise. Given the fresh generation, the packed records are written to it while
+        the fold goes on."""
         begins, ends = await reader.begin_offsets(), await reader.end_offsets()
         dead_lettered, validate_from = dead_lettered or set(), validate_from or {}
         total = sum(ends[tp] - begins[tp] for tp in ends)
         processes = min(self.settings.fold_processes, len(ends))
+        writer = SnapshotWriter(self.store, generation) if generation is not None else None
+        result = FoldResult(FoldCounts(), ends, PackedState())
+        folder = Folder(StatsState(), dead_lettered, validate_from, result.counts)
         if processes > 1 and total >= self.settings.parallel_from_events:
             shares = split_into_shares(self.settings, begins, ends, processes, dead_lettered, validate_from)
-            return await self._read_in_processes(reader, shares, ends, total, progress, dead_lettered, generation)
-        folder = Folder(StatsState(), dead_lettered, validate_from)
-        await self._fold_here(reader, folder, begins, ends, total, progress)
-        return FoldResult(folder, ends)
+            await self._read_in_processes(reader, folder, shares, total, progress, result, writer)
+        else:
+            await self._fold_here(reader, folder, begins, ends, total, progress, result.packed, writer)
+        if writer is not None:
+            result.writing = asyncio.create_task(writer.finish())
+        return result
 
     async def _fold_here(self, reader: TopicReader, folder: Folder, begins: Positions, ends: Positions, total: int,
-                         progress: ProgressCallback, shares: int = 1) -> None:
+                         progress: ProgressCallback, packed_state: PackedState, writer: SnapshotWriter | None,
+                         shares: int = 1) -> None:
         started = last = time.monotonic()
         await progress({"phase": "reading", "events_total": total, "events_read": 0, "processes": shares})
-        with collection_paused():
-            async for batch in reader.read(begins, ends):
-                folder.fold_batch(batch)
-                if time.monotonic() - last >= self.settings.progress_interval:
-                    last = time.monotonic()
-                    await progress(self._reading(folder, total, started, shares))
+
+        async def on_batch() -> None:
+            nonlocal last
+            if time.monotonic() - last >= self.settings.progress_interval:
+                last = time.monotonic()
+                await progress(self._reading(folder, total, started, shares))
+
+        async def on_group(chunks: list[PackedChunk]) -> None:
+            if writer is not None:
+                writer.add(chunks)
+
+        await fold_packed(reader, folder, begins, ends, self.settings.group_events, packed_state, on_group, on_batch)
         await progress(self._reading(folder, total, started, shares))
 
-    async def _read_in_processes(self, reader: TopicReader, shares: list[Share], ends: Positions, total: int,
-                                 progress: ProgressCallback, dead_lettered: set[tuple[str, int, int]],
-                                 generation: str | None) -> FoldResult:
-        """Share 0 folded here, the others in child processes at the same time; their records merged here.
+    async def _read_in_processes(self, reader: TopicReader, folder: Folder, shares: list[Share], total: int,
+                                 progress: ProgressCallback, result: FoldResult, writer: SnapshotWriter | None) -> None:
+        """Share 0 folded here, the others in child processes at the same time; their packed records kept packed.
 
         Children are forked: a fork server or spawn would import the application anew in every rebuild and
         cost more than a share's fold saves. A child touches nothing it inherited: it runs its own event
@@ -268,29 +341,19 @@ class Rebuilder:
         with ProcessPoolExecutor(len(shares) - 1, mp_context=context) as pool:
             children = [loop.run_in_executor(pool, fold_share_in_process, share) for share in shares[1:]]
             own = shares[0]
-            folder = Folder(StatsState(), dead_lettered, own.positions(own.validate_from))
+            folder.validate_from = own.positions(own.validate_from)
             await self._fold_here(reader, folder, own.positions(own.starts), own.positions(own.ends), total, progress,
-                                  len(shares))
-            with collection_paused():
-                result = FoldResult(folder, ends, [snapshot_chunks(list(folder.state.records.values()))])
-            if generation is not None:
-                result.writing = asyncio.create_task(self._insert_parts(generation, [result.packed_parts[0]], 0, fresh=True))
-            await progress({"phase": "merging the other processes' records"})
+                                  result.packed, writer, len(shares))
+            await progress({"phase": "receiving the other processes' records"})
             finished = await asyncio.gather(*children)
-        if generation is not None:
-            result.writing = asyncio.create_task(self._insert_parts(
-                generation, [chunks for chunks, _ in finished], 1, after=result.writing))
-        with collection_paused():
-            for chunks, counts in finished:
-                for chunk in chunks:
-                    for record in unpacked(chunk):
-                        folder.state.put(shared_record(record))
-                    await asyncio.sleep(0)
-                for key, value in counts.items():
-                    setattr(folder.counts, key, getattr(folder.counts, key) + value)
-                result.packed_parts.append(chunks)
+        for packed_state, counts in finished:
+            result.packed.chunks.extend(packed_state.chunks)
+            result.packed.records += packed_state.records
+            if writer is not None:
+                writer.add(packed_state.chunks)
+            for key, value in counts.items():
+                setattr(folder.counts, key, getattr(folder.counts, key) + value)
         await progress(self._reading(folder, total, None, len(shares)))
-        return result
 
     @staticmethod
     def _reading(folder: Folder, total: int, started: float | None, shares: int = 1) -> dict[str, Any]:
@@ -303,32 +366,15 @@ class Rebuilder:
                         "events_per_second": round(folder.counts.read * shares / elapsed), "seconds": round(elapsed, 3)}
         return reading
 
-    async def _insert_parts(self, generation: str, parts: list[list[bytes]], first: int, *, fresh: bool = False,
-                            after: asyncio.Task[None] | None = None) -> None:
-        """Snapshot parts into the fresh generation, one after the other: the first creates the collection
-        (FerretDB cannot create it twice at once)."""
-        if after is not None:
-            await after
-        if fresh:
-            await self.store.drop_generation(generation)
-        for part, chunks in enumerate(parts, start=first):
-            await self.store.insert_snapshot(generation, chunks, part=part)
-
-    async def write(self, generation: str, fold: FoldResult, *, with_reports: bool) -> int:
-        """The fresh generation's records (and every report, if asked), in large batches."""
-        state = fold.folder.state
-        with collection_paused():
-            if fold.writing is not None:
-                await fold.writing
-            elif fold.packed_parts:
-                await self._insert_parts(generation, fold.packed_parts, 0, fresh=True)
-            else:
-                await self.store.drop_generation(generation)
-                await self.store.insert_records(generation, state.records.values())
-            state.changed_records.clear()
-            if with_reports:
-                await write_every_report(self.store, generation, state)
-        return len(state.records)
+    async def write(self, generation: str, fold: FoldResult) -> int:
+        """The fresh generation's records: the packed chunks (already on their way if the fold was given the
+        generation), in large batches."""
+        if fold.writing is None:
+            writer = SnapshotWriter(self.store, generation)
+            writer.add(fold.packed.chunks)
+            fold.writing = asyncio.create_task(writer.finish())
+        await fold.writing
+        return fold.packed.records
 
     async def run(self, rebuild_id: str, *, switch_anyway: bool = False) -> dict[str, Any]:
         """One requested rebuild, its progress and outcome kept in its document.
@@ -344,6 +390,14 @@ class Rebuilder:
             await self.store.update_rebuild(rebuild_id, fields)
 
         started = time.monotonic()
+        outcome, counts = await self._run(rebuild_id, generation, progress, switch_anyway)
+        outcome |= {"seconds": round(time.monotonic() - started, 3), "counts": counts.__dict__}
+        await progress(outcome)
+        return outcome
+
+    async def _run(self, rebuild_id: str, generation: str, progress: ProgressCallback,
+                   switch_anyway: bool) -> tuple[dict[str, Any], FoldCounts]:
+        assert self.live is not None
         await progress({"status": "running", "phase": "reading dead letters", "generation": generation})
         dead_lettered = await self._dead_lettered()
         await progress({"phase": "opening the topics"})
@@ -354,47 +408,86 @@ class Rebuilder:
                                                     security=self.settings.security)
             fold = await self.read_all(reader, progress, validate_from=validate_from, dead_lettered=dead_lettered,
                                        generation=generation)
-            folder = fold.folder
-            await progress({"phase": "writing", "records": len(folder.state.records)})
-            await self.write(generation, fold, with_reports=False)
+            await progress({"phase": "writing", "records": fold.packed.records})
+            await self.write(generation, fold)
             await progress({"phase": "comparing"})
             async with self.live.lock:
-                outcome = await self._compare_and_switch(reader, folder, fold.ends, generation, rebuild_id,
-                                                         switch_anyway)
-        outcome |= {"seconds": round(time.monotonic() - started, 3), "counts": folder.counts.__dict__}
-        await progress(outcome)
-        return outcome
+                outcome = await self._compare_and_switch(reader, fold, dead_lettered, generation, rebuild_id,
+                                                         switch_anyway, progress)
+        return outcome, fold.counts
 
-    async def _compare_and_switch(self, reader: TopicReader, folder: Folder, ends: Positions, generation: str,
-                                  rebuild_id: str, switch_anyway: bool) -> dict[str, Any]:
-        """With the live path held: both states to the topics' current ends, every report compared, switched if
-        equal (or if asked to switch anyway)."""
+    async def _catch_up(self, reader: TopicReader, fold: FoldResult, dead_lettered: set[tuple[str, int, int]],
+                        now_ends: Positions) -> StatsState:
+        """The rebuilt records the log gained since the fold, folded further: the records of the aggregates those
+        messages name (looked for in the chunks of their partitions), every message validated in full."""
+        messages = [message async for batch in reader.read(fold.ends, now_ends) for message in batch]
+        named = {parsed[0].aggregate_id for parsed in map(parse_quickly, (message.value for message in messages))
+                 if parsed is not None}
+        caught_up = Folder(StatsState(), dead_lettered, {tp: 0 for tp in now_ends}, fold.counts)
+        if named:
+            partitions = {(message.topic, message.partition) for message in messages}
+            for record in fold.packed.find(named, partitions):
+                caught_up.state.put(record)
+            caught_up.state.changed_records.clear()
+        by_partition: dict[PartitionKey, list[ConsumerRecord]] = {}
+        for message in messages:
+            by_partition.setdefault((message.topic, message.partition), []).append(message)
+        for batch in by_partition.values():
+            caught_up.fold_batch(batch)
+        return caught_up.state
+
+    async def _compare_and_switch(self, reader: TopicReader, fold: FoldResult, dead_lettered: set[tuple[str, int, int]],
+                                  generation: str, rebuild_id: str, switch_anyway: bool,
+                                  progress: ProgressCallback) -> dict[str, Any]:
+        """With the live path held: both states to the topics' current ends, compared a rebuilt season at a time,
+        switched if their reports are equal (or if asked to switch anyway)."""
         assert self.live is not None
+        await progress({"phase": "comparing: catching up"})
         now_ends = await reader.end_offsets()
         committed = await committed_offsets(self.settings.bootstrap, self.settings.live_group, list(now_ends),
                                             security=self.settings.security)
-        folder.validate_from = {tp: 0 for tp in now_ends}
-        async for batch in reader.read(ends, now_ends):
-            folder.fold_batch(batch)
+        caught_up = await self._catch_up(reader, fold, dead_lettered, now_ends)
         # the live group may not have reached the ends yet; applying again what it applied changes nothing
         async for batch in reader.read(committed, now_ends):
             for message in batch:
                 parsed = parse_fully(message.value)
                 if parsed is not None and relevant(parsed[0].type):
                     await self.live.apply_unlocked(*parsed)
+        live = self.live.state
+
+        def season(season_id: str) -> Callable[[], Iterator[Record]]:
+            return lambda: fold.packed.season(season_id, caught_up.records)
+
+        season_ids = sorted(set(fold.packed.season_ids()) | set(caught_up.seasons) - {NO_SEASON})
+        await progress({"phase": "comparing: records by season, the rebuilt reports"})
         with collection_paused():
-            comparison = compare_states(self.live.state.seasons, folder.state.seasons, pack=packed, unpack=unpacked)
+            comparison = compare_states(live.seasons, [(season_id, season(season_id)) for season_id in season_ids],
+                                        pack=packed)
+            seasonless = {record["_id"]: record for record in fold.packed.season(NO_SEASON, caught_up.records)}
+            seasonless_differ = seasonless != {key: record for key, record in live.records.items()
+                                               if not record.get("season_id")}
         found = comparison.differences
         if found and not switch_anyway:
             await self.store.drop_generation(generation)
             return {"status": "differs", "phase": "done", "switched": False, "differences": found,
                     "reports_compared": comparison.reports_compared}
-        await self.store.replace_records(generation, folder.state.take_changed_records())
+        await progress({"phase": "switching: the rebuilt reports written"})
+        await self.store.replace_records(generation, list(caught_up.records.values()))
         await self.store.save_packed_reports(generation, comparison.rebuilt)
+        await progress({"phase": "switching: the pointer, the generations before dropped"})
         await self.store.switch(generation, rebuild_id)
         previous = self.live.generation
-        folder.state.changed_seasons.clear()
-        self.live.state, self.live.generation = folder.state, generation
+        if comparison.differing_seasons or seasonless_differ:
+            # the rebuilt records become the live ones: equal seasons keep the live objects, the others are the
+            # rebuilt ones (the live state is let go season by season as the new one takes its place)
+            state = StatsState()
+            for records in (*comparison.seasons.values(), seasonless):
+                for record in records.values():
+                    state.put(shared_record(record))
+            state.changed_records.clear()
+            self.live.state = state
+        self.live.state.changed_seasons.clear()
+        self.live.generation = generation
         await self.store.drop_generations_except({generation, previous})
         return {"status": "switched_with_differences" if found else "switched", "phase": "done", "switched": True,
                 "differences": found, "reports_compared": comparison.reports_compared, "previous_generation": previous}

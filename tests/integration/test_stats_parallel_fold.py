@@ -1,9 +1,9 @@
 """A rebuild's fold in shares of the partitions, in processes of their own, gives the same state as one process.
 
 Two seasons' envelopes on a fresh namespace's topics (4 partitions each); the rebuild reads them once in
-this process and once split over three processes (two forked children); the records, the
-counts and every report are the same, and the shares' records arrive packed for the fresh generation;
-written while the others fold, they are exactly the generation's records.
+this process and once split over three processes (two forked children), and once in small groups of
+partitions; the records, the counts and every report are the same; the records, packed by season and written
+while the fold goes on, are exactly the generation's records.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from infra.settings import ServiceSettings
 from services.stats.adapters.replay import TopicReader
 from services.stats.adapters.store import StatsStore
 from services.stats.domain.comparison import differences
+from services.stats.domain.records import StatsState
 from services.stats.rebuild import RebuildSettings, Rebuilder
 from services.stats.domain.reports import reports_for
 from services.stats.entrypoints.messaging import CONSUMED_TOPICS
@@ -27,6 +28,10 @@ from tests.harness import isolated_settings, new_namespace
 
 async def _ignore(_: dict) -> None:
     return None
+
+
+def _by_id(records) -> dict:
+    return {record["_id"]: record for record in records}
 
 
 def _rebuild_settings(settings: ServiceSettings, topics: list[str], processes: int) -> RebuildSettings:
@@ -62,15 +67,32 @@ async def test_a_fold_split_over_processes_equals_the_fold_in_one(stack, tmp_pat
         async with TopicReader(settings.kafka_bootstrap, topics) as reader:
             folds[processes] = await rebuilder.read_all(reader, _ignore)
 
-    alone, shared = folds[1].folder, folds[3].folder
+    alone, shared = folds[1], folds[3]
     assert alone.counts.read == shared.counts.read == produced
     assert alone.counts.__dict__ == shared.counts.__dict__
-    assert alone.state.records == shared.state.records
-    assert differences(reports_for(alone.state.seasons), reports_for(shared.state.seasons)) == []
-    assert folds[1].packed_parts == [] and len(folds[3].packed_parts) == 3
+    alone_state, shared_state = (StatsState.of(fold.packed.all_records()) for fold in (alone, shared))
+    assert alone_state.records == shared_state.records
+    assert differences(reports_for(alone_state.seasons), reports_for(shared_state.seasons)) == []
 
 
-async def test_the_shares_records_written_while_folding_are_the_generations_records(stack, tmp_path) -> None:
+async def test_a_fold_in_small_groups_of_partitions_equals_the_fold_in_one_group(stack, tmp_path) -> None:
+    """Each group's records are packed by season before the next group is folded: none is lost or doubled."""
+    settings, topics, produced = await _seasons_on_topics(stack, tmp_path, SeasonPlan(4), SeasonPlan(5, organizer="370000"))
+    folds = {}
+    for group_events in (produced, 50):
+        rebuild_settings = _rebuild_settings(settings, topics, 1)
+        rebuild_settings.group_events = group_events
+        async with TopicReader(settings.kafka_bootstrap, topics) as reader:
+            folds[group_events] = await Rebuilder(None, rebuild_settings).read_all(reader, _ignore)  # type: ignore[arg-type]
+    whole, grouped = folds[produced].packed, folds[50].packed
+    assert len({chunk.partitions for chunk in grouped.chunks}) > len({chunk.partitions for chunk in whole.chunks})
+    assert grouped.records == whole.records
+    for season_id in whole.season_ids():
+        assert _by_id(grouped.season(season_id)) == _by_id(whole.season(season_id))
+    assert grouped.season_ids() == whole.season_ids()
+
+
+async def test_the_records_written_while_folding_are_the_generations_records(stack, tmp_path) -> None:
     settings, topics, _ = await _seasons_on_topics(stack, tmp_path, SeasonPlan(3))
     mongo = build_client(settings)
     store = StatsStore(mongo[settings.database_name])
@@ -79,9 +101,9 @@ async def test_the_shares_records_written_while_folding_are_the_generations_reco
         async with TopicReader(settings.kafka_bootstrap, topics) as reader:
             fold = await rebuilder.read_all(reader, _ignore, generation="gtest")
         assert fold.writing is not None
-        await rebuilder.write("gtest", fold, with_reports=True)
+        assert await rebuilder.write("gtest", fold) == fold.packed.records
         stored = await store.load_records("gtest")
-        assert sorted(stored, key=lambda record: record["_id"]) == sorted(fold.folder.state.records.values(),
+        assert sorted(stored, key=lambda record: record["_id"]) == sorted(fold.packed.all_records(),
                                                                           key=lambda record: record["_id"])
     finally:
         await store.drop_generation("gtest")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,39 +74,59 @@ def _normalised(report: Report | None) -> Any:
 
 @dataclass
 class Comparison:
-    """The rebuilt state's report documents (as given by `pack`, to be written on a switch) and their differences
-    from the live state's."""
+    """The rebuilt state's report documents (as given by `pack`, to be written on a switch), their differences from
+    the live state's, and the rebuilt seasons' records: the live seasons' own objects where they are equal."""
 
     rebuilt: dict[str, Any]
     differences: list[dict[str, Any]] = field(default_factory=list)
     live_computed: bool = False  # whether the live reports had to be computed (some season's records differ)
+    seasons: dict[str, dict[str, Record]] = field(default_factory=dict)
+    differing_seasons: list[str] = field(default_factory=list)
 
     @property
     def reports_compared(self) -> int:
         return len(self.rebuilt)
 
 
-def compare_states(live: dict[str, dict[str, Record]], rebuilt: dict[str, dict[str, Record]], *,
-                   pack: Callable[[Report], Any] | None = None,
-                   unpack: Callable[[Any], Report] | None = None) -> Comparison:
-    """The live and rebuilt records by season compared through their reports.
+RebuiltSeason = Callable[[], Iterable[Record]]  # a rebuilt season's records, read afresh at each call
 
-    The rebuilt reports are computed a season at a time and each kept as `pack` makes it (e.g. compressed
-    JSON, what the store writes: far smaller than the report dicts); `unpack` gives a report back when the
-    states differ."""
+
+def compare_states(live: dict[str, dict[str, Record]], rebuilt: Iterable[tuple[str, RebuiltSeason]], *,
+                   pack: Callable[[Report], Any] | None = None) -> Comparison:
+    """The live records by season compared with the rebuilt ones, given a season at a time as a stream of records
+    (so that a rebuilt state, nor even one of its seasons, need be held beside the live one), through their reports.
+
+    A rebuilt season equal to the live one is not kept: the live season's records stand for it; only a season that
+    differs is read again into dicts. The rebuilt reports are computed once, a season at a time, and each kept as
+    `pack` makes it (e.g. compressed JSON, what the store writes: far smaller than the report dicts); the live
+    reports only where some season differs."""
     pack = pack or _same
-    unpack = unpack or _same
+    differing: dict[str, dict[str, Record]] = {}
+    seen: set[str] = set()
+    for season_id, records in rebuilt:
+        seen.add(season_id)
+        if not _equal(live.get(season_id, {}), records()):
+            differing[season_id] = {record["_id"]: record for record in records()}
+    differing.update({season_id: {} for season_id in set(live) - seen if live[season_id]})
+    seasons = live if not differing else {
+        season_id: records for season_id, records in ({**live, **differing}).items() if records}
     packed: dict[str, Any] = {}
-    for part in reports_in_parts(rebuilt):
+    for part in reports_in_parts(seasons):
         packed.update((key, pack(report)) for key, report in part.items())
-    if live == rebuilt:  # equal records, equal reports
-        return Comparison(packed)
-    live_reports = reports_for(live)
-    return Comparison(packed, differences(live_reports, _unpacked_all(packed, unpack)), live_computed=True)
+    if not differing:  # equal records, equal reports
+        return Comparison(packed, seasons=seasons)
+    found = differences(reports_for(live, differing), reports_for(seasons, differing))
+    return Comparison(packed, found, live_computed=True, seasons=seasons, differing_seasons=sorted(differing))
 
 
-def _unpacked_all(packed: dict[str, Any], unpack: Callable[[Any], Report]) -> dict[str, Report]:
-    return {key: unpack(value) for key, value in packed.items()}
+def _equal(live: dict[str, Record], rebuilt: Iterable[Record]) -> bool:
+    """Whether a stream of records (each aggregate's once) holds exactly the live season's records."""
+    count = 0
+    for record in rebuilt:
+        if live.get(record["_id"]) != record:
+            return False
+        count += 1
+    return count == len(live)
 
 
 def _same(value: Any) -> Any:

@@ -262,7 +262,8 @@ def _objection(status_of: Callable[[Payload], str]) -> Fold:
 
 
 def _judges_assigned(record: Record, data: Payload) -> None:
-    record["assignment"] = _pick(data, "entry_id", "stage") | {"judge_ids": sorted(data["judge_ids"]), "blocked": None}
+    record["assignment"] = _pick(data, "entry_id", "stage") | {"judge_ids": sorted(map(shared, data["judge_ids"])),
+                                                               "blocked": None}
 
 
 def _assignment_blocked(record: Record, data: Payload) -> None:
@@ -418,6 +419,9 @@ def shared_record(record: Record) -> Record:
         for name in SCORE_FIELDS:
             if name in score:
                 score[name] = shared(score[name])
+    assignment = record.get("assignment")
+    if isinstance(assignment, dict) and isinstance(assignment.get("judge_ids"), list):
+        assignment["judge_ids"] = [shared(judge_id) for judge_id in assignment["judge_ids"]]
     return record
 
 
