@@ -173,12 +173,13 @@ class EventStoreApplication(Application):
     def get_many(self, *aggregate_ids: uuid.UUID) -> list[Any]:
         """Aggregates as stored, None for one not stored; on PostgreSQL in one query rather than one per aggregate."""
         if not self.loads_in_bulk:
-            return [self._get_or_none(item) for item in aggregate_ids]
+            return [self.get_or_none(item) for item in aggregate_ids]
         stored = self.recorder.select_events_of(aggregate_ids)
         return [project_aggregate(None, map(self.mapper.to_domain_event, stored.get(item, ())))
                 for item in aggregate_ids]
 
-    def _get_or_none(self, aggregate_id: uuid.UUID) -> Any:
+    def get_or_none(self, aggregate_id: uuid.UUID) -> Any:
+        """The aggregate as stored, or None when it is not."""
         try:
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -188,7 +189,7 @@ class EventStoreApplication(Application):
         """The stored result of an earlier command with this key, or None; a key reused for another request is refused."""
         if idempotency is None:
             return None
-        record: CommandRecord | None = self._get_or_none(idempotency.record_id)  # one read, no existence check first
+        record: CommandRecord | None = self.get_or_none(idempotency.record_id)  # one read, no existence check first
         if record is None:
             return None
         if record.request_hash != idempotency.request_hash:

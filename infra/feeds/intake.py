@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from pydantic import ValidationError
@@ -105,7 +104,7 @@ class FeedIntake:
         until the next service has learnt of them.
         """
         batch_key = batch_aggregate_id(self.service, province, batch_id)
-        earlier = self._get(batch_key)
+        earlier = self.application.get_or_none(batch_key)
         if earlier is not None and earlier.content_sha256 != content_sha256:
             raise Conflict(
                 "batch_id",
@@ -316,12 +315,6 @@ class FeedIntake:
             self.application.save(FeedBatch(**stamp(payload, context, season_id=None, organizer=answer["province"])))
         except IntegrityError:
             pass  # a concurrent post of the same batch recorded it first
-
-    def _get(self, aggregate_id: UUID) -> Any:
-        try:
-            return self.application.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
 
 
 def _chunks(lines: Sequence[FeedLine], size: int) -> Iterator[Sequence[FeedLine]]:

@@ -6,11 +6,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
-from psycopg.sql import SQL, Identifier
 
 from infra.eventstore import CommandContext, EventStoreApplication
 from infra.feeds.parsing import FeedRecord
@@ -43,10 +40,7 @@ class Work:
     def get(self, aggregate_id: UUID) -> Any:
         """The aggregate as this chunk left it, or None."""
         if aggregate_id not in self.loaded:
-            try:
-                self.loaded[aggregate_id] = self.application.repository.get(aggregate_id)
-            except AggregateNotFoundError:
-                self.loaded[aggregate_id] = None
+            self.loaded[aggregate_id] = self.application.get_or_none(aggregate_id)
         return self.loaded[aggregate_id]
 
     def add(self, *aggregates: Aggregate) -> None:
@@ -68,25 +62,19 @@ class Work:
 
 
 def stored_among(application: EventStoreApplication, aggregate_ids: Sequence[UUID]) -> set[UUID] | None:
-    """Which of these aggregates have stored events, in one query per 500 ids; None where the store cannot say."""
+    """Which of these aggregates have stored events, in one query per 500 ids, on SQLite; None elsewhere (PostgreSQL
+    loads the aggregates themselves in bulk, `EventStoreApplication.get_many`)."""
     recorder = application.recorder
+    if not isinstance(recorder, SQLiteAggregateRecorder):
+        return None
     found: set[UUID] = set()
     for start in range(0, len(aggregate_ids), 500):
         part = list(aggregate_ids[start:start + 500])
-        if isinstance(recorder, PostgresAggregateRecorder):
-            statement = SQL("SELECT DISTINCT originator_id FROM {schema}.{table} WHERE originator_id = ANY(%s)").format(
-                schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
-            with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
-                cursor.execute(statement, [part])
-                found |= {UUID(str(row["originator_id"])) for row in cursor.fetchall()}
-        elif isinstance(recorder, SQLiteAggregateRecorder):
-            marks = ",".join("?" * len(part))
-            with recorder.datastore.transaction(commit=False) as cursor:
-                cursor.execute(f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} "  # noqa: S608
-                               f"WHERE originator_id IN ({marks})", [item.hex for item in part])
-                found |= {UUID(str(row[0])) for row in cursor.fetchall()}
-        else:
-            return None
+        marks = ",".join("?" * len(part))
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} "  # noqa: S608
+                           f"WHERE originator_id IN ({marks})", [item.hex for item in part])
+            found |= {UUID(str(row[0])) for row in cursor.fetchall()}
     return found
 
 

@@ -299,8 +299,8 @@ class RegistrationApplication(EventStoreApplication):
                 f"season {season_id} already has a recommending unit {recommender_id}",
             )
         name_scope = f"recommender-name/{season_id}"
-        if self._exists(claim_id(name_scope, name_key(form.name))):
-            owner = self.repository.get(claim_id(name_scope, name_key(form.name))).owner
+        if (name_claim := self.get_or_none(claim_id(name_scope, name_key(form.name)))) is not None:
+            owner = name_claim.owner
             raise Conflict(
                 "name",
                 "recommender.name.unique",
@@ -315,8 +315,8 @@ class RegistrationApplication(EventStoreApplication):
                     f"season {season_id} has no direct channel ({Channel.DIRECT.label}); open it with the season's channels",
                 )
             direct_scope = f"recommender-direct/{season_id}"
-            if self._exists(claim_id(direct_scope, "direct")):
-                owner = self.repository.get(claim_id(direct_scope, "direct")).owner
+            if (direct_claim := self.get_or_none(claim_id(direct_scope, "direct"))) is not None:
+                owner = direct_claim.owner
                 raise Conflict(
                     "category",
                     "recommender.direct.unique",
