@@ -75,7 +75,6 @@ class LiveStats:
             return False
         await self.store.save_record(self.generation, candidate)
         self.state.put(candidate)
-        self.state.changed_records.discard(candidate["_id"])
         return True
 
     async def apply_batch(self, events: Sequence[Event]) -> list[Outcome]:
@@ -106,7 +105,6 @@ class LiveStats:
             for record in changed.values():
                 if record["_id"] not in refused:
                     self.state.put(record)
-                    self.state.changed_records.discard(record["_id"])
             return [refused.get(aggregate, outcome) for aggregate, outcome in zip(aggregates, outcomes, strict=True)]
 
     async def _store(self, records: dict[str, Record]) -> dict[str, BaseException] | BaseException:

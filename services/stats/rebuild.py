@@ -146,7 +146,6 @@ class Rebuilder:
         with ProcessPoolExecutor(len(shares) - 1, mp_context=context) as pool:
             children = [loop.run_in_executor(pool, fold_share_in_process, share) for share in shares[1:]]
             own = shares[0]
-            folder.validate_from = own.positions(own.validate_from)
             await self._fold_here(reader, folder, own.positions(own.starts), own.positions(own.ends), total, progress,
                                   result.packed, writer, len(shares))
             await progress({"phase": "receiving the other processes' records"})
@@ -233,7 +232,6 @@ class Rebuilder:
             partitions = {(message.topic, message.partition) for message in messages}
             for record in fold.packed.find(named, partitions):
                 caught_up.state.put(record)
-            caught_up.state.changed_records.clear()
         by_partition: dict[PartitionKey, list[ConsumerRecord]] = {}
         for message in messages:
             by_partition.setdefault((message.topic, message.partition), []).append(message)
@@ -263,7 +261,7 @@ class Rebuilder:
         def season(season_id: str) -> Callable[[], Iterator[Record]]:
             return lambda: fold.packed.season(season_id, caught_up.records)
 
-        season_ids = sorted(set(fold.packed.season_ids()) | set(caught_up.seasons) - {NO_SEASON})
+        season_ids = sorted((set(fold.packed.season_ids()) | set(caught_up.seasons)) - {NO_SEASON})
         await progress({"phase": "comparing: records by season, the rebuilt reports"})
         with collection_paused():
             comparison = compare_states(live.seasons, [(season_id, season(season_id)) for season_id in season_ids],
@@ -289,7 +287,6 @@ class Rebuilder:
             for records in (*comparison.seasons.values(), seasonless):
                 for record in records.values():
                     state.put(shared_record(record))
-            state.changed_records.clear()
             self.live.state = state
         self.live.state.changed_seasons.clear()
         self.live.generation = generation

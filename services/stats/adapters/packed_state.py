@@ -26,7 +26,8 @@ class PackedState:
     """A folded state held packed, by season: never all its records as dicts at once, so that a rebuild holds
     the live state and little more (the rebuilt records are unpacked one season at a time)."""
 
-    chunks: list[PackedChunk] = field(default_factory=list)
+    # out of the repr: asyncio's teardown formats the result of `asyncio.run` (a fold process's share) twice
+    chunks: list[PackedChunk] = field(default_factory=list, repr=False)
     records: int = 0
 
     def add(self, state: StatsState, partitions: frozenset[PartitionKey]) -> list[PackedChunk]:

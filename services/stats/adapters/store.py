@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 import zlib
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -116,14 +115,6 @@ class StatsStore:
                 records[record["_id"]] = record
         return list(records.values())
 
-    async def load_snapshot_part(self, generation: str, part: int) -> list[Record]:
-        """The records of one part's snapshot chunks (written by `insert_records(..., part=part)`)."""
-        prefix = f"{SNAPSHOT_PREFIX}{part}:"
-        records: list[Record] = []
-        async for document in self.database[records_collection(generation)].find({"_id": {"$regex": f"^{prefix}"}}):
-            records.extend(unpacked(document[SNAPSHOT_FIELD]))
-        return records
-
     async def save_record(self, generation: str, record: Record) -> bool:
         """The record if it is newer than the stored one (the aggregate's version guards it), once."""
         fields = {key: value for key, value in record.items() if key != "_id"}
@@ -148,14 +139,6 @@ class StatsStore:
             for index, record in enumerate(records)
         ], outcomes)
 
-    async def insert_records(self, generation: str, records: Iterable[Record], *, part: int = 0) -> int:
-        """A fresh generation's records as snapshot chunks (compressed JSON, far fewer and smaller documents
-        than one per record). The live path then stores records one by one, which override the snapshot's
-        when loaded."""
-        records = list(records)
-        await self.insert_snapshot(generation, snapshot_chunks(records), part=part)
-        return len(records)
-
     async def insert_snapshot(self, generation: str, chunks: list[bytes], *, part: int = 0) -> None:
         collection = self.database[records_collection(generation)]
         documents = [{"_id": f"{SNAPSHOT_PREFIX}{part}:{index}", SNAPSHOT_FIELD: chunk} for index, chunk in enumerate(chunks)]
@@ -169,9 +152,6 @@ class StatsStore:
             )
 
     # ---------------------------------------------------------------- reports
-
-    async def save_reports(self, generation: str, reports: dict[str, dict[str, Any]], batch_size: int = 50) -> None:
-        await self.save_packed_reports(generation, {key: packed(value) for key, value in reports.items()}, batch_size)
 
     async def save_packed_reports(self, generation: str, reports: dict[str, bytes], batch_size: int = 50) -> None:
         """Report documents already packed, each with when it was written (readers see how fresh it is)."""

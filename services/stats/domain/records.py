@@ -432,10 +432,9 @@ class StatsState:
     records: dict[str, Record] = field(default_factory=dict)
     seasons: dict[str, dict[str, Record]] = field(default_factory=dict)
     changed_seasons: set[str] = field(default_factory=set)
-    changed_records: set[str] = field(default_factory=set)
 
     def __repr__(self) -> str:
-        # short: asyncio's teardown formats the result of `asyncio.run` (a fold process's state) more than once
+        # short: a state holds every record, which a default repr would print in a log line or a traceback
         return f"StatsState(records={len(self.records)}, seasons={len(self.seasons)})"
 
     def put(self, record: Record) -> None:
@@ -444,7 +443,6 @@ class StatsState:
         if season_id:
             self.seasons.setdefault(season_id, {})[record["_id"]] = record
             self.changed_seasons.add(season_id)
-        self.changed_records.add(record["_id"])
 
     def apply(self, header: Header, payload: Payload) -> Record | None:
         """Fold one event in place; the changed record, or None."""
@@ -457,17 +455,12 @@ class StatsState:
         changed, self.changed_seasons = self.changed_seasons, set()
         return changed
 
-    def take_changed_records(self) -> list[Record]:
-        changed, self.changed_records = self.changed_records, set()
-        return [self.records[key] for key in changed]
-
     @classmethod
     def of(cls, records: list[Record]) -> StatsState:
         state = cls()
         for record in records:
             state.put(shared_record(record))
         state.changed_seasons.clear()
-        state.changed_records.clear()
         return state
 
 
