@@ -69,6 +69,8 @@ STEPS = (("registration", ("registration",)), ("submission", ("entry",)), ("revi
 EVENT_OF = {"registration": "UnitRegistered", "entry": "EntrySubmitted",
             "recommendation": "ProvincialRecommendationRecorded", "result": "ProvincialResultRecorded"}
 SHARES = {"registration": 3, "entry": 4, "recommendation": 2, "result": 1}  # of every ten records
+# a relay or a projection that has not caught up by then has stopped: the run fails instead of waiting forever
+WAIT_SECONDS = 600
 
 
 def credit_code(index: int) -> str:
@@ -262,13 +264,17 @@ class Run:
         application = api.state.application
         target = application.recorder.max_notification_id() or 0
         tracking = f"relay:{self.settings[service].own_topic}"
+        deadline = time.monotonic() + WAIT_SECONDS
         while (await asyncio.to_thread(application.relay_tracking.max_tracking_id, tracking) or 0) < target:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{service}'s relay did not publish its events within {WAIT_SECONDS} s")
             await asyncio.sleep(0.05)
 
     async def _projected(self, apis: dict[str, Any], service: str) -> None:
         """Until the next service's projection holds what the batch's records there depend on."""
         counts = counts_of(self.records)
-        while True:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while time.monotonic() < deadline:
             if service == "submission":
                 credit_codes = [credit_code(index) for index in range(counts["registration"])]
                 model = apis["submission"].state.read_model
@@ -283,6 +289,7 @@ class Run:
             if known >= wanted:
                 return
             await asyncio.sleep(0.2)
+        raise RuntimeError(f"{service}'s projection did not learn what the batch depends on within {WAIT_SECONDS} s")
 
     async def _events_by_type(self) -> dict[str, int]:
         """Every event on the namespace's three topics, read from the start, counted by its type header."""

@@ -7,7 +7,6 @@ import os
 import platform
 import resource
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -156,8 +155,3 @@ def _written(output_dir: Path, benchmark: str, report: dict[str, Any]) -> Path:
     path = output_dir / f"bench-{benchmark}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
     return path
-
-
-def sampled_peaks(pids: Iterable[tuple[str, int]]) -> dict[str, float | None]:
-    """Each named running process' peak RSS so far (read before the processes stop: VmHWM dies with them)."""
-    return {name: peak_rss_mib(pid) for name, pid in pids}
