@@ -47,7 +47,8 @@ from psycopg.types.json import Jsonb
 
 from benchmarks.measure import Report, peak_rss_mib
 from benchmarks.review import namespace_settings, remove_namespace
-from benchmarks.visibility import dead_letters, partitions_of
+from benchmarks.visibility import dead_letters
+from benchmarks.visibility_observer import partitions_of
 from contracts.identity import credit_code_check_character
 from infra.bootstrap import build_api, build_worker, tokens_for
 from infra.feeds import feed_aggregate_id

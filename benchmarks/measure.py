@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from services.stats.adapters.replay import TopicReader
+
 MANIFESTS = Path(__file__).resolve().parent.parent / "deploy" / "k8s" / "base"
 
 
@@ -155,3 +157,13 @@ def _written(output_dir: Path, benchmark: str, report: dict[str, Any]) -> Path:
     path = output_dir / f"bench-{benchmark}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
     return path
+
+
+async def messages_on(bootstrap: str, topics: list[str]) -> dict[str, int]:
+    """How many messages each topic holds (0 for one that does not exist), from its partitions' offsets."""
+    async with TopicReader(bootstrap, topics) as reader:
+        ends, begins = await reader.end_offsets(), await reader.begin_offsets()
+    counts = dict.fromkeys(topics, 0)
+    for partition, end in ends.items():
+        counts[partition.topic] += end - begins[partition]
+    return counts

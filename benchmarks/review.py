@@ -31,7 +31,7 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from benchmarks.measure import Report, peak_rss_mib, percentile
+from benchmarks.measure import Report, messages_on, peak_rss_mib, percentile
 from benchmarks.review_backlog import JudgeSpec, judges_assigned, produce, score_recorded, shanghai_season
 from contracts import parse_payload
 from infra.kafka import EVENT_TOPICS, ensure_topics
@@ -161,17 +161,7 @@ class Run:
             projected = await database["scores"].count_documents({})
         finally:
             await mongo.close()
-        reader = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None)
-        await reader.start()
-        try:
-            dead = {}
-            await reader.topics()  # the cluster's metadata, so partitions_for_topic knows every topic
-            for topic in self.dead_letter_topics:
-                partitions = reader.partitions_for_topic(topic) or set()
-                ends = await reader.end_offsets([TopicPartition(topic, item) for item in partitions]) if partitions else {}
-                dead[topic] = sum(ends.values())
-        finally:
-            await reader.stop()
+        dead = await messages_on(self.settings.kafka_bootstrap, list(self.dead_letter_topics))
         result["checked"] = {"scores_projected": projected, "scores_in_queues": result["scores_applied"],
                              "dead_letters": dead}
         problems = []

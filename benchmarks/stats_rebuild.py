@@ -33,7 +33,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from benchmarks.measure import Report, children_peak_rss_mib, own_peak_rss_mib
+from benchmarks.measure import Report, children_peak_rss_mib, messages_on, own_peak_rss_mib
 from benchmarks.stats_events import SeasonPlan, events_per_entry, season_events
 from infra.kafka import ensure_topics
 from infra.mongo import build_client
@@ -100,9 +100,7 @@ async def produce(settings: ServiceSettings, plans: list[SeasonPlan], echo: Echo
 
 
 async def topic_size(settings: ServiceSettings) -> int:
-    async with TopicReader(settings.kafka_bootstrap, topics(settings)) as reader:
-        ends, begins = await reader.end_offsets(), await reader.begin_offsets()
-    return sum(ends[tp] - begins[tp] for tp in ends)
+    return sum((await messages_on(settings.kafka_bootstrap, topics(settings))).values())
 
 
 async def delete_topics(settings: ServiceSettings) -> None:
@@ -366,6 +364,4 @@ async def run_benchmark(*, events: int, partitions: int, processes: list[int], n
 
 
 async def dead_letters_of(settings: ServiceSettings) -> int:
-    async with TopicReader(settings.kafka_bootstrap, [settings.dead_letter_topic]) as reader:
-        ends, begins = await reader.end_offsets(), await reader.begin_offsets()
-    return sum(ends[tp] - begins[tp] for tp in ends)
+    return sum((await messages_on(settings.kafka_bootstrap, [settings.dead_letter_topic])).values())

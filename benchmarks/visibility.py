@@ -36,9 +36,9 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from benchmarks.measure import Report, distribution, peak_rss_mib
+from benchmarks.measure import Report, distribution, messages_on, peak_rss_mib
 from benchmarks.review import namespace_settings, remove_namespace
-from benchmarks.visibility_observer import READ_MODELS, Observer, partitions_of
+from benchmarks.visibility_observer import READ_MODELS, Observer
 from benchmarks.visibility_season import ORGANIZER, Pools, benchmark_season, bounded, recommendation_form, score_form
 from benchmarks.write_path import service_environment
 from infra.kafka import ensure_topics
@@ -215,14 +215,11 @@ async def dead_letters(settings: ServiceSettings) -> dict[str, int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
     await consumer.start()
     try:
-        found = {}
-        for topic in sorted(await consumer.topics()):
-            if topic.startswith(settings.topic_prefix) and topic.endswith(".dlq"):
-                partitions = await partitions_of(settings, [topic])
-                found[topic] = sum((await consumer.end_offsets(partitions)).values()) if partitions else 0
-        return found
+        names = sorted(topic for topic in await consumer.topics()
+                       if topic.startswith(settings.topic_prefix) and topic.endswith(".dlq"))
     finally:
         await consumer.stop()
+    return await messages_on(settings.kafka_bootstrap, names)
 
 
 def stage_seconds(load: Load, observer: Observer) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, int]]:
